@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package logitscope needs to build, test and benchmark.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev   # JSON (config.json, tokenizer.json, JSONL)
+  libutf8proc-dev      # Unicode categories and NFC for the tokenizer
+  libdnnl-dev          # oneDNN: bf16 matrix multiply on AMX
+  libsqlite3-dev       # results database
+)
+
+missing=()
+# Node.js and npm (reference tokenizer for the benchmark; report assets): any install will do.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} Debian packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

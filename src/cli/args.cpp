@@ -1,0 +1,103 @@
+// Args: flag parsing with UsageError on unknown flags or missing values.
+#include "cli/args.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "io/error.h"
+
+namespace lsc::cli {
+
+Args::Args(int argc, char** argv, const std::set<std::string>& value_flags,
+           const std::set<std::string>& bool_flags) {
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2);
+      std::optional<std::string> value;
+      auto eq = name.find('=');
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      if (bool_flags.count(name)) {
+        if (value) throw UsageError("--" + name + " takes no value");
+        bools_.insert(name);
+      } else if (value_flags.count(name)) {
+        if (!value) {
+          if (i + 1 >= argc) throw UsageError("--" + name + " needs a value");
+          value = argv[++i];
+        }
+        values_[name].push_back(*value);
+      } else {
+        throw UsageError("unknown option --" + name);
+      }
+    } else {
+      positionals_.push_back(a);
+    }
+  }
+}
+
+bool Args::has(const std::string& name) const {
+  return bools_.count(name) > 0 || values_.count(name) > 0;
+}
+
+std::optional<std::string> Args::get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return std::nullopt;
+  return it->second.back();
+}
+
+std::string Args::get_or(const std::string& name, const std::string& fallback) const {
+  auto v = get(name);
+  return v ? *v : fallback;
+}
+
+std::string Args::require(const std::string& name) const {
+  auto v = get(name);
+  if (!v) throw UsageError("missing required option --" + name);
+  return *v;
+}
+
+std::vector<std::string> Args::all(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t min_value,
+                      int64_t max_value) const {
+  auto v = get(name);
+  if (!v) return fallback;
+  errno = 0;
+  char* end = nullptr;
+  long long x = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || errno != 0 || x < min_value || x > max_value) {
+    throw UsageError("--" + name + ": expected an integer in [" + std::to_string(min_value) + ", " +
+                     std::to_string(max_value) + "], found \"" + *v + "\"");
+  }
+  return x;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what) {
+  std::vector<int64_t> out;
+  size_t pos = 0;
+  int item = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find_first_of(", \t\r\n", pos);
+    if (end == std::string::npos) end = text.size();
+    std::string tok = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (tok.empty()) continue;
+    ++item;
+    errno = 0;
+    char* stop = nullptr;
+    long long x = std::strtoll(tok.c_str(), &stop, 10);
+    if (*stop != '\0' || errno != 0) {
+      throw InputError(what, "item " + std::to_string(item), "an integer", "\"" + tok + "\"");
+    }
+    out.push_back(x);
+  }
+  return out;
+}
+
+}  // namespace lsc::cli

@@ -1,0 +1,37 @@
+// Command-line parsing shared by all subcommands: "--name value", "--name=value", boolean flags
+// and positionals. Each subcommand declares the flags it knows; anything else is a UsageError.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lsc::cli {
+
+class Args {
+ public:
+  // value_flags take a value; bool_flags do not. Repeated value flags accumulate (see all()).
+  Args(int argc, char** argv, const std::set<std::string>& value_flags,
+       const std::set<std::string>& bool_flags);
+
+  bool has(const std::string& name) const;
+  std::optional<std::string> get(const std::string& name) const;  // last value given
+  std::string get_or(const std::string& name, const std::string& fallback) const;
+  std::string require(const std::string& name) const;             // UsageError if absent
+  std::vector<std::string> all(const std::string& name) const;
+  int64_t get_int(const std::string& name, int64_t fallback, int64_t min_value,
+                  int64_t max_value) const;
+  const std::vector<std::string>& positionals() const { return positionals_; }
+
+ private:
+  std::map<std::string, std::vector<std::string>> values_;
+  std::set<std::string> bools_;
+  std::vector<std::string> positionals_;
+};
+
+// "1,2,3" -> {1,2,3}; throws UsageError (or InputError with `where`) naming the bad item.
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what);
+
+}  // namespace lsc::cli

@@ -1,0 +1,66 @@
+// logitscope entry point: dispatches to a subcommand and maps errors to documented exit codes.
+// The only catch-all in the program lives here.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+#include "io/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+constexpr Command kCommands[] = {
+    {"inspect", lsc::cli::cmd_inspect, "describe a checkpoint folder (architecture, sizes, memory)"},
+    {"logits", lsc::cli::cmd_logits, "one teacher-forced forward pass over token ids"},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: logitscope <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "\nRun 'logitscope <command> --help' for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return lsc::kExitUsage;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return lsc::kExitOk;
+  }
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(argc - 2, argv + 2);
+    } catch (const lsc::UsageError& e) {
+      std::fprintf(stderr, "logitscope %s: usage error: %s\n", c.name, e.what());
+      return lsc::kExitUsage;
+    } catch (const lsc::InputError& e) {
+      std::fprintf(stderr, "logitscope: error: %s\n", e.what());
+      return lsc::kExitInput;
+    } catch (const lsc::IoError& e) {
+      std::fprintf(stderr, "logitscope: error: %s\n", e.what());
+      return lsc::kExitIo;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "logitscope: error: out of memory\n");
+      return lsc::kExitInternal;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "logitscope: internal error: %s\n", e.what());
+      return lsc::kExitInternal;
+    }
+  }
+  std::fprintf(stderr, "logitscope: unknown command '%s'\n\n", name.c_str());
+  print_usage(stderr);
+  return lsc::kExitUsage;
+}

@@ -1,0 +1,38 @@
+// Read-only memory map of a whole file (RAII). Checkpoint shards are read in place through this,
+// never copied. Does not interpret the bytes.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+namespace lsc::io {
+
+class MappedFile {
+ public:
+  MappedFile() = default;
+  // Throws InputError naming the path if the file cannot be opened or mapped.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  // View into the mapping; valid while this MappedFile lives.
+  std::span<const std::byte> bytes() const { return {data_, size_}; }
+  const std::string& path() const { return path_; }
+  size_t size() const { return size_; }
+
+ private:
+  std::string path_;
+  const std::byte* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Whole file into a string (small text files: config.json, tokenizer.json, JSONL).
+std::string read_text_file(const std::string& path);
+bool file_exists(const std::string& path);
+std::string join_path(const std::string& dir, const std::string& name);
+
+}  // namespace lsc::io
