@@ -1,0 +1,100 @@
+// `logitscope logits`: one teacher-forced pass over given ids; full logits to .npy (small inputs)
+// and/or per-position log p, rank and entropy to JSON, streamed chunk by chunk.
+#include <omp.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "analysis/token_metrics.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "io/atomic_file.h"
+#include "io/error.h"
+#include "io/json.h"
+#include "io/mapped_file.h"
+#include "io/npy.h"
+#include "kernels/cpu/kernels.h"
+#include "model/model.h"
+
+namespace lsc::cli {
+
+namespace {
+
+constexpr const char* kHelp =
+    "usage: logitscope logits --model DIR (--ids 1,2,3 | --ids-file FILE) [--npy OUT.npy]\n"
+    "                         [--summary OUT.json] [--threads N]\n"
+    "  One teacher-forced forward pass (fp32). --npy writes float32 logits [n_tokens, vocab]\n"
+    "  (row t predicts token t+1). --summary writes, for every position t >= 1, the log-prob of\n"
+    "  token t read from row t-1, its rank (1 = argmax) and the entropy of row t-1 in nats.\n"
+    "  Without --npy or --summary the summary goes to stdout.\n";
+
+}  // namespace
+
+int cmd_logits(int argc, char** argv) {
+  Args args(argc, argv, {"model", "ids", "ids-file", "npy", "summary", "threads", "chunk-rows"}, {"help"});
+  if (args.has("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
+  const std::string dir = args.require("model");
+  if (args.has("ids") == args.has("ids-file")) throw UsageError("give exactly one of --ids and --ids-file");
+  if (args.has("threads")) omp_set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+
+  std::vector<int64_t> raw;
+  std::string ids_where;
+  if (args.has("ids")) {
+    ids_where = "--ids";
+    raw = parse_int_list(args.require("ids"), ids_where);
+  } else {
+    ids_where = args.require("ids-file");
+    raw = parse_int_list(io::read_text_file(ids_where), ids_where);
+  }
+  auto m = model::Model::load(dir);
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] < 0 || raw[i] >= m->config().vocab_size) {
+      throw InputError(ids_where, "token id at position " + std::to_string(i),
+                       "an id in [0, " + std::to_string(m->config().vocab_size) + ")", std::to_string(raw[i]));
+    }
+    ids.push_back(static_cast<int32_t>(raw[i]));
+  }
+  m->validate_ids(ids, ids_where);
+
+  const int64_t vocab = m->config().vocab_size;
+  std::unique_ptr<io::NpyWriter> npy;
+  if (args.has("npy")) npy = std::make_unique<io::NpyWriter>(args.require("npy"), static_cast<int64_t>(ids.size()), vocab);
+  analysis::PositionCollector collector(ids);
+  m->forward(ids, [&](const model::LogitsChunk& ch) {
+    if (npy) npy->write_rows(ch.logits, ch.n_rows);
+    collector.add_rows(ch.first_pos, ch.n_rows, ch.vocab, ch.logits);
+  }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}});
+  if (npy) npy->commit();
+
+  if (args.has("summary") || !args.has("npy")) {
+    io::Json j;
+    j["format"] = "logitscope-logits-summary/1";
+    j["model"] = dir;
+    j["n_tokens"] = ids.size();
+    j["vocab_size"] = vocab;
+    j["precision"] = "fp32";
+    j["isa"] = cpu::cpu_kernels().isa;
+    j["ids"] = ids;
+    io::Json pos = io::Json::array();
+    for (const auto& p : collector.metrics()) {
+      pos.push_back({{"pos", p.pos}, {"token", p.token}, {"logprob", p.logprob}, {"rank", p.rank},
+                     {"entropy_nats", p.entropy_nats}});
+    }
+    j["positions"] = std::move(pos);
+    const std::string text = j.dump(1) + "\n";
+    if (args.has("summary")) {
+      io::write_file_atomic(args.require("summary"), text);
+    } else {
+      std::fputs(text.c_str(), stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace lsc::cli

@@ -1,0 +1,65 @@
+// CPU kernels over plain arrays: matrix multiply against stored (F32/BF16/F16) weights, RMSNorm,
+// RoPE, causal grouped-query attention, SwiGLU. They know shapes, not tensor names or models.
+// Every output element is reduced by one thread in a fixed order, so results are bitwise equal
+// for any thread count. None of them throws or allocates on the hot path except where noted.
+#pragma once
+
+#include <cstdint>
+
+namespace lsc::cpu {
+
+enum class WType { F32, BF16, F16 };
+
+// A row-major [rows, cols] matrix of stored weights; a view into the mmapped checkpoint.
+struct WeightMatrix {
+  const void* data = nullptr;
+  WType type = WType::F32;
+  int64_t rows = 0, cols = 0;
+};
+
+// Arguments of out[T, N] = x[T, K] · W[N, K]ᵀ (+ bias[N]), fp32 accumulation.
+struct MatmulArgs {
+  const float* x = nullptr;    // [n_rows, w.cols], row stride w.cols
+  int64_t n_rows = 0;
+  WeightMatrix w;
+  const float* bias = nullptr; // [w.rows] or null
+  float* out = nullptr;        // [n_rows, w.rows]
+};
+
+// Conversions of stored weights to fp32 (exact for BF16 and F16).
+float bf16_to_f32(uint16_t v);
+float f16_to_f32(uint16_t v);
+uint16_t f32_to_bf16(float v);  // round to nearest even (used by tests and the demo writer)
+void convert_row(const WeightMatrix& w, int64_t row, float* out);  // out[w.cols]
+
+// Kernels selected once per process by CPU features (and LSC_ISA=scalar|avx512 to force one).
+struct CpuKernels {
+  const char* isa;  // "avx512" or "scalar"
+  void (*matmul)(const MatmulArgs& args);
+};
+const CpuKernels& cpu_kernels();
+// The kernels of one ISA, for tests that compare each against the scalar reference.
+// Returns null if the CPU cannot run that ISA.
+const CpuKernels* cpu_kernels_for(const char* isa);
+
+// out[T, n] = w ⊙ x / sqrt(mean(x²) + eps), per row; sums in double. out may alias x.
+void rms_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out);
+
+// x[t, h*head_dim + i] rotated in place with HF's rotate_half pairing: (i, i + head_dim/2).
+// cos/sin: [n_tokens, head_dim/2] tables (positions 0..n_tokens-1).
+void apply_rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const float* cos_t,
+                const float* sin_t);
+
+// Causal grouped-query attention for one sequence. q: [T, n_heads*d], k/v: [T, n_kv*d],
+// out: [T, n_heads*d]. Query head h reads kv head h / (n_heads / n_kv). Softmax in fp32 after
+// scaling the scores by `scale`, as transformers' eager attention does.
+void attention_causal(const float* q, const float* k, const float* v, int64_t n_tokens,
+                      int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
+                      float* out);
+
+// out[i] = silu(gate[i]) * up[i]; out may alias gate.
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+void add_inplace(float* x, const float* y, int64_t n);
+
+}  // namespace lsc::cpu

@@ -1,0 +1,98 @@
+// AVX-512 fp32 matmul against F32/BF16/F16 weights (converted per 16-row block, exactly).
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mf16c; only called after dispatch.cpp has seen
+// the CPU support AVX-512F/BW/VL.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::cpu::avx512 {
+namespace {
+
+void convert_block_row(const WeightMatrix& w, int64_t row, float* out) {
+  const int64_t n = w.cols;
+  if (w.type == WType::BF16) {
+    const uint16_t* p = static_cast<const uint16_t*>(w.data) + row * n;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+      __m512i v = _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+      _mm512_storeu_ps(out + i, _mm512_castsi512_ps(v));
+    }
+    for (; i < n; ++i) out[i] = bf16_to_f32(p[i]);
+  } else if (w.type == WType::F16) {
+    const uint16_t* p = static_cast<const uint16_t*>(w.data) + row * n;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+      _mm512_storeu_ps(out + i, _mm512_cvtph_ps(h));
+    }
+    for (; i < n; ++i) out[i] = f16_to_f32(p[i]);
+  } else {
+    convert_row(w, row, out);
+  }
+}
+
+// One dot product: a single 16-lane accumulator, k ascending, masked tail, fixed reduction.
+// The 4x4 kernel below performs exactly these operations per output, so results do not depend
+// on which kernel computed an element.
+inline float dot1(const float* x, const float* w, int64_t n_k, __mmask16 tail) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= n_k; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), acc);
+  if (tail) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, x + k), _mm512_maskz_loadu_ps(tail, w + k), acc);
+  return _mm512_reduce_add_ps(acc);
+}
+
+void tile_dot(const float* x, int64_t n_x, const float* w, int64_t n_w, int64_t n_k, float* out,
+              int64_t out_stride) {
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n_k % 16)) - 1u);
+  int64_t i = 0;
+  for (; i + 4 <= n_x; i += 4) {
+    int64_t j = 0;
+    for (; j + 4 <= n_w; j += 4) {
+      __m512 acc[4][4];
+      for (auto& r : acc) {
+        for (auto& c : r) c = _mm512_setzero_ps();
+      }
+      const float* xr[4] = {x + i * n_k, x + (i + 1) * n_k, x + (i + 2) * n_k, x + (i + 3) * n_k};
+      const float* wr[4] = {w + j * n_k, w + (j + 1) * n_k, w + (j + 2) * n_k, w + (j + 3) * n_k};
+      int64_t k = 0;
+      for (; k + 16 <= n_k; k += 16) {
+        __m512 xv[4], wv[4];
+        for (int r = 0; r < 4; ++r) xv[r] = _mm512_loadu_ps(xr[r] + k);
+        for (int c = 0; c < 4; ++c) wv[c] = _mm512_loadu_ps(wr[c] + k);
+        for (int r = 0; r < 4; ++r) {
+          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(xv[r], wv[c], acc[r][c]);
+        }
+      }
+      if (tail) {
+        __m512 xv[4], wv[4];
+        for (int r = 0; r < 4; ++r) xv[r] = _mm512_maskz_loadu_ps(tail, xr[r] + k);
+        for (int c = 0; c < 4; ++c) wv[c] = _mm512_maskz_loadu_ps(tail, wr[c] + k);
+        for (int r = 0; r < 4; ++r) {
+          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(xv[r], wv[c], acc[r][c]);
+        }
+      }
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 4; ++c) out[(i + r) * out_stride + j + c] = _mm512_reduce_add_ps(acc[r][c]);
+      }
+    }
+    for (; j < n_w; ++j) {
+      for (int r = 0; r < 4; ++r) out[(i + r) * out_stride + j] = dot1(x + (i + r) * n_k, w + j * n_k, n_k, tail);
+    }
+  }
+  for (; i < n_x; ++i) {
+    for (int64_t j = 0; j < n_w; ++j) out[i * out_stride + j] = dot1(x + i * n_k, w + j * n_k, n_k, tail);
+  }
+}
+
+#include "kernels/cpu/matmul_driver.h"
+
+}  // namespace
+
+void matmul(const MatmulArgs& args) { matmul_driver(args); }
+
+}  // namespace lsc::cpu::avx512

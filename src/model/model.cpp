@@ -1,0 +1,214 @@
+// Model loading (views + small fp32 vectors) and the teacher-forced forward pass.
+// Reference: transformers' modeling_qwen2.py / modeling_qwen3.py / modeling_llama.py (eager).
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "io/error.h"
+#include "model/tensor_table.h"
+
+namespace lsc::model {
+
+namespace {
+
+cpu::WeightMatrix as_matrix(const TensorView& t) {
+  cpu::WeightMatrix m;
+  m.data = t.data;
+  m.type = t.dtype == io::DType::BF16 ? cpu::WType::BF16
+           : t.dtype == io::DType::F16 ? cpu::WType::F16
+                                       : cpu::WType::F32;
+  m.rows = t.shape.size() == 2 ? t.shape[0] : 1;
+  m.cols = t.shape.back();
+  return m;
+}
+
+std::vector<float> to_f32(const TensorView& t) {
+  cpu::WeightMatrix m = as_matrix(t);
+  m.cols = m.rows * m.cols;
+  m.rows = 1;
+  std::vector<float> out(static_cast<size_t>(m.cols));
+  cpu::convert_row(m, 0, out.data());
+  return out;
+}
+
+void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const std::vector<float>& bias,
+            float* out) {
+  cpu::MatmulArgs a;
+  a.x = x;
+  a.n_rows = n_rows;
+  a.w = w;
+  a.bias = bias.empty() ? nullptr : bias.data();
+  a.out = out;
+  cpu::cpu_kernels().matmul(a);
+}
+
+}  // namespace
+
+std::vector<float> rope_inv_freq(const ModelConfig& c) {
+  const int half = c.head_dim / 2;
+  std::vector<float> inv(static_cast<size_t>(half));
+  // transformers: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all float32.
+  const float base = static_cast<float>(c.rope_theta);
+  for (int i = 0; i < half; ++i) {
+    const float e = static_cast<float>(2 * i) / static_cast<float>(c.head_dim);
+    inv[static_cast<size_t>(i)] = 1.0f / std::pow(base, e);
+  }
+  if (c.rope_scaling == RopeScaling::Linear) {
+    for (float& f : inv) f /= static_cast<float>(c.rope_factor);
+  } else if (c.rope_scaling == RopeScaling::Llama3) {
+    // _compute_llama3_parameters: long wavelengths divided by factor, short ones kept, the band
+    // between smoothly interpolated.
+    const float factor = static_cast<float>(c.rope_factor);
+    const float low = static_cast<float>(c.rope_low_freq_factor), high = static_cast<float>(c.rope_high_freq_factor);
+    const float old_len = static_cast<float>(c.rope_original_max_position_embeddings);
+    const float low_freq_wavelen = old_len / low, high_freq_wavelen = old_len / high;
+    const float two_pi = static_cast<float>(2.0 * M_PI);
+    for (float& f : inv) {
+      const float wavelen = two_pi / f;
+      float scaled = wavelen > low_freq_wavelen ? f / factor : f;
+      const bool medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
+      if (medium) {
+        const float smooth = (old_len / wavelen - low) / (high - low);
+        scaled = (1.0f - smooth) * scaled / factor + smooth * scaled;
+      }
+      f = scaled;
+    }
+  }
+  return inv;
+}
+
+std::unique_ptr<Model> Model::load(const std::string& dir) {
+  auto m = std::unique_ptr<Model>(new Model());
+  m->ckpt_ = Checkpoint::open(dir);
+  m->cfg_ = m->ckpt_->config();
+  const ModelConfig& c = m->cfg_;
+  const Checkpoint& ck = *m->ckpt_;
+  m->embed_ = as_matrix(ck.get("model.embed_tokens.weight"));
+  m->lm_head_ = c.tie_word_embeddings ? m->embed_ : as_matrix(ck.get("lm_head.weight"));
+  m->final_norm_ = to_f32(ck.get("model.norm.weight"));
+  for (int i = 0; i < c.num_hidden_layers; ++i) {
+    auto T = [&](const char* s) -> const TensorView& { return ck.get(layer_tensor_name(i, s)); };
+    LayerWeights w;
+    w.attn_norm = to_f32(T("input_layernorm.weight"));
+    w.wq = as_matrix(T("self_attn.q_proj.weight"));
+    w.wk = as_matrix(T("self_attn.k_proj.weight"));
+    w.wv = as_matrix(T("self_attn.v_proj.weight"));
+    if (c.attention_bias) {
+      w.bq = to_f32(T("self_attn.q_proj.bias"));
+      w.bk = to_f32(T("self_attn.k_proj.bias"));
+      w.bv = to_f32(T("self_attn.v_proj.bias"));
+    }
+    if (c.qk_norm) {
+      w.q_norm = to_f32(T("self_attn.q_norm.weight"));
+      w.k_norm = to_f32(T("self_attn.k_norm.weight"));
+    }
+    w.wo = as_matrix(T("self_attn.o_proj.weight"));
+    if (c.o_proj_bias) w.bo = to_f32(T("self_attn.o_proj.bias"));
+    w.ffn_norm = to_f32(T("post_attention_layernorm.weight"));
+    w.w_gate = as_matrix(T("mlp.gate_proj.weight"));
+    w.w_up = as_matrix(T("mlp.up_proj.weight"));
+    w.w_down = as_matrix(T("mlp.down_proj.weight"));
+    if (c.mlp_bias) {
+      w.b_gate = to_f32(T("mlp.gate_proj.bias"));
+      w.b_up = to_f32(T("mlp.up_proj.bias"));
+      w.b_down = to_f32(T("mlp.down_proj.bias"));
+    }
+    m->layers_.push_back(std::move(w));
+  }
+  m->inv_freq_ = rope_inv_freq(c);
+  return m;
+}
+
+void Model::validate_ids(std::span<const int32_t> ids, const std::string& where) const {
+  if (ids.empty()) throw InputError(where, "token ids", "at least one id", "an empty list");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= cfg_.vocab_size) {
+      throw InputError(where, "token id at position " + std::to_string(i),
+                       "an id in [0, " + std::to_string(cfg_.vocab_size) + ")", std::to_string(ids[i]));
+    }
+  }
+}
+
+static int64_t lm_chunk_rows(int64_t requested, int64_t vocab) {
+  const int64_t cap = std::max<int64_t>(1, (int64_t{64} << 20) / (vocab * 4));
+  return std::clamp<int64_t>(requested, 1, cap);
+}
+
+int64_t Model::activation_bytes(int64_t n_tokens) const {
+  const ModelConfig& c = cfg_;
+  const int64_t q = int64_t{c.num_attention_heads} * c.head_dim, kv = int64_t{c.num_key_value_heads} * c.head_dim;
+  const int64_t per_token = 3 * c.hidden_size + 2 * q + 2 * kv + 2 * int64_t{c.intermediate_size} + c.head_dim;
+  return 4 * (n_tokens * per_token + lm_chunk_rows(64, c.vocab_size) * c.vocab_size);
+}
+
+void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
+                    const ForwardOptions& opt) const {
+  validate_ids(ids, "forward");
+  const ModelConfig& c = cfg_;
+  const int64_t n_t = static_cast<int64_t>(ids.size());
+  const int64_t h = c.hidden_size, d = c.head_dim, n_h = c.num_attention_heads, n_kv = c.num_key_value_heads;
+  const int64_t q_cols = n_h * d, kv_cols = n_kv * d, inter = c.intermediate_size;
+  auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n)); };
+  std::vector<float> x = buf(n_t * h), xn = buf(n_t * h), q = buf(n_t * q_cols), k = buf(n_t * kv_cols),
+                     v = buf(n_t * kv_cols), att = buf(n_t * q_cols), proj = buf(n_t * h),
+                     gate = buf(n_t * inter), up = buf(n_t * inter);
+  auto tap = [&](const std::string& name, const std::vector<float>& a, int64_t cols) {
+    if (opt.tap) opt.tap(name, a.data(), n_t, cols);
+  };
+
+  // RoPE tables [n_t, d/2]: angle = float32(pos) * inv_freq in float32, as transformers does.
+  const int64_t half = d / 2;
+  std::vector<float> cos_t = buf(n_t * half), sin_t = buf(n_t * half);
+  for (int64_t t = 0; t < n_t; ++t) {
+    for (int64_t i = 0; i < half; ++i) {
+      const float angle = static_cast<float>(t) * inv_freq_[static_cast<size_t>(i)];
+      cos_t[static_cast<size_t>(t * half + i)] = std::cos(angle);
+      sin_t[static_cast<size_t>(t * half + i)] = std::sin(angle);
+    }
+  }
+
+  for (int64_t t = 0; t < n_t; ++t) cpu::convert_row(embed_, ids[static_cast<size_t>(t)], x.data() + t * h);
+  tap("embed", x, h);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (int i = 0; i < c.num_hidden_layers; ++i) {
+    const LayerWeights& w = layers_[static_cast<size_t>(i)];
+    // Attention block.
+    cpu::rms_norm(x.data(), w.attn_norm.data(), n_t, h, c.rms_norm_eps, xn.data());
+    linear(xn.data(), n_t, w.wq, w.bq, q.data());
+    linear(xn.data(), n_t, w.wk, w.bk, k.data());
+    linear(xn.data(), n_t, w.wv, w.bv, v.data());
+    if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
+      cpu::rms_norm(q.data(), w.q_norm.data(), n_t * n_h, d, c.rms_norm_eps, q.data());
+      cpu::rms_norm(k.data(), w.k_norm.data(), n_t * n_kv, d, c.rms_norm_eps, k.data());
+    }
+    cpu::apply_rope(q.data(), n_t, n_h, d, cos_t.data(), sin_t.data());
+    cpu::apply_rope(k.data(), n_t, n_kv, d, cos_t.data(), sin_t.data());
+    cpu::attention_causal(q.data(), k.data(), v.data(), n_t, n_h, n_kv, d, scale, att.data());
+    linear(att.data(), n_t, w.wo, w.bo, proj.data());
+    cpu::add_inplace(x.data(), proj.data(), n_t * h);
+    // MLP block: down(silu(gate(x)) * up(x)).
+    cpu::rms_norm(x.data(), w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn.data());
+    linear(xn.data(), n_t, w.w_gate, w.b_gate, gate.data());
+    linear(xn.data(), n_t, w.w_up, w.b_up, up.data());
+    cpu::swiglu(gate.data(), up.data(), n_t * inter, gate.data());
+    linear(gate.data(), n_t, w.w_down, w.b_down, proj.data());
+    cpu::add_inplace(x.data(), proj.data(), n_t * h);
+    tap("layer." + std::to_string(i), x, h);
+  }
+  cpu::rms_norm(x.data(), final_norm_.data(), n_t, h, c.rms_norm_eps, xn.data());
+  tap("final_norm", xn, h);
+
+  // LM head over row chunks; each chunk goes to the consumer while hot.
+  const int64_t vocab = c.vocab_size;
+  const int64_t chunk = lm_chunk_rows(opt.chunk_rows, vocab);
+  std::vector<float> logits = buf(std::min(chunk, n_t) * vocab);
+  static const std::vector<float> kNoBias;
+  for (int64_t t0 = 0; t0 < n_t; t0 += chunk) {
+    const int64_t n_rows = std::min(chunk, n_t - t0);
+    linear(xn.data() + t0 * h, n_rows, lm_head_, kNoBias, logits.data());
+    consume(LogitsChunk{t0, n_rows, vocab, logits.data()});
+  }
+}
+
+}  // namespace lsc::model

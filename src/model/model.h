@@ -1,0 +1,81 @@
+// A loaded model: the checkpoint (mmapped), views of its matrices for the kernels, and the small
+// vectors (norms, biases) converted to fp32 once. forward() runs one teacher-forced pass and
+// streams logits to a consumer in row chunks; it never holds [n_tokens, vocab] floats.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+
+namespace lsc::model {
+
+struct LayerWeights {
+  std::vector<float> attn_norm;         // [hidden]
+  cpu::WeightMatrix wq;                 // [n_heads * head_dim, hidden]
+  cpu::WeightMatrix wk, wv;             // [n_heads_kv * head_dim, hidden]
+  std::vector<float> bq, bk, bv;        // [rows of wq/wk/wv]   only if attention_bias
+  std::vector<float> q_norm, k_norm;    // [head_dim]           only if qk_norm
+  cpu::WeightMatrix wo;                 // [hidden, n_heads * head_dim]
+  std::vector<float> bo;                // [hidden]             only if o_proj_bias
+  std::vector<float> ffn_norm;          // [hidden]
+  cpu::WeightMatrix w_gate, w_up;       // [intermediate, hidden]
+  cpu::WeightMatrix w_down;             // [hidden, intermediate]
+  std::vector<float> b_gate, b_up, b_down;  // only if mlp_bias
+};
+
+// Rows [first_pos, first_pos + n_rows) of the logits; row t predicts token t+1.
+struct LogitsChunk {
+  int64_t first_pos = 0, n_rows = 0, vocab = 0;
+  const float* logits = nullptr;  // [n_rows, vocab]; valid during the callback only
+};
+using LogitsConsumer = std::function<void(const LogitsChunk&)>;
+
+// Named intermediate dumps for debugging against reference hidden states:
+// "embed", "layer.<i>" (block output), "final_norm"; data is [rows, cols] fp32.
+using TapFn = std::function<void(const std::string& name, const float* data, int64_t rows, int64_t cols)>;
+
+struct ForwardOptions {
+  int64_t chunk_rows = 64;  // LM-head rows per chunk (capped so a chunk stays under 64 MiB)
+  TapFn tap;                // optional
+};
+
+class Model {
+ public:
+  // Opens and validates the checkpoint folder (InputError on anything wrong).
+  static std::unique_ptr<Model> load(const std::string& dir);
+
+  const ModelConfig& config() const { return cfg_; }
+  const Checkpoint& checkpoint() const { return *ckpt_; }
+
+  // Checks ids (non-empty, each in [0, vocab_size)); `where` names their source in errors.
+  void validate_ids(std::span<const int32_t> ids, const std::string& where) const;
+
+  // One teacher-forced pass over ids (validated first); calls consume() for each logits chunk in
+  // position order.
+  void forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
+               const ForwardOptions& opt = {}) const;
+
+  // Bytes of working memory forward() allocates for n_tokens (activations + one logits chunk).
+  int64_t activation_bytes(int64_t n_tokens) const;
+
+ private:
+  ModelConfig cfg_;
+  std::unique_ptr<Checkpoint> ckpt_;
+  cpu::WeightMatrix embed_, lm_head_;
+  std::vector<float> final_norm_;
+  std::vector<LayerWeights> layers_;
+  std::vector<float> inv_freq_;  // [head_dim/2], as transformers computes it (float32)
+};
+
+// RoPE inverse frequencies in float32 exactly as transformers builds them (default, linear,
+// llama3). Exposed for tests.
+std::vector<float> rope_inv_freq(const ModelConfig& cfg);
+
+}  // namespace lsc::model
