@@ -1,0 +1,124 @@
+// The inspect and logits commands as a user runs them: real fixture checkpoints, broken inputs,
+// exit codes (0 ok, 2 usage, 3 bad input, 4 cannot write) and messages naming file and problem.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "cli/run_cli.h"
+#include "io/json.h"
+#include "io/npy.h"
+
+namespace lsc::test {
+namespace {
+
+std::string tmp(const std::string& name) { return "/tmp/lsc_engine_cli_" + std::to_string(::getpid()) + "_" + name; }
+
+std::string seq_ids(const std::string& fixture_name, size_t i_seq) {
+  const auto j = io::parse_json(slurp(fixture("expected/" + fixture_name + "/sequences.json")), "sequences.json");
+  std::string ids;
+  for (const auto& id : j.at("sequences").at(i_seq).at("ids")) {
+    if (!ids.empty()) ids += ',';
+    ids += std::to_string(id.get<int>());
+  }
+  return ids;
+}
+
+TEST(InspectCli, DescribesAShardedCheckpoint) {
+  const auto r = run_cli("inspect " + fixture("models/qwen2-f32-sharded"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("architecture qwen2 / Qwen2ForCausalLM"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 shard(s), 27 tensors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("4 heads, 2 kv heads, head_dim 16, q/k/v bias"), std::string::npos);
+  EXPECT_NE(r.out.find("memory"), std::string::npos);
+}
+
+TEST(InspectCli, JsonCountsParametersAndBytes) {
+  const auto r = run_cli("inspect --json " + fixture("models/qwen3-bf16"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = io::parse_json(r.out, "stdout");
+  EXPECT_EQ(j.at("model_type"), "qwen3");
+  EXPECT_EQ(j.at("head_dim"), 16);
+  EXPECT_EQ(j.at("parameters"), j.at("parameters_stored"));
+  EXPECT_EQ(j.at("weight_bytes_by_dtype").at("BF16").get<int64_t>(), 2 * j.at("parameters").get<int64_t>());
+}
+
+TEST(InspectCli, BadFolderIsExitCode3NamingTheFile) {
+  const auto r = run_cli("inspect /nonexistent/model");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("logitscope: error: /nonexistent/model: expected a checkpoint folder"), std::string::npos) << r.err;
+}
+
+TEST(LogitsCli, NpyAndSummaryMatchTheReference) {
+  const std::string npy = tmp("l.npy"), sum = tmp("s.json");
+  const auto r = run_cli("logits --model " + fixture("models/llama-f32") + " --ids " + seq_ids("llama-f32", 1) +
+                         " --npy " + npy + " --summary " + sum + " --threads 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto got = io::read_npy_f32(npy), ref = io::read_npy_f32(fixture("expected/llama-f32/len64.logits.npy"));
+  ASSERT_EQ(got.shape, ref.shape);
+  double worst = 0;
+  for (size_t i = 0; i < got.data.size(); ++i) worst = std::max(worst, std::fabs(double(got.data[i]) - double(ref.data[i])));
+  EXPECT_LE(worst, 1e-4);  // fixtures/README.md §5
+  const auto s = io::parse_json(slurp(sum), sum);
+  const auto rs = io::parse_json(slurp(fixture("expected/llama-f32/len64.summary.json")), "ref");
+  ASSERT_EQ(s.at("positions").size(), 63u);  // positions 1..63
+  for (size_t t = 1; t < 64; ++t) {
+    const auto& p = s.at("positions")[t - 1];
+    const auto& q = rs.at("positions")[t - 1];  // reference row t-1 describes token t
+    EXPECT_EQ(p.at("pos"), t);
+    EXPECT_EQ(p.at("token"), q.at("next"));
+    EXPECT_NEAR(p.at("logprob").get<double>(), q.at("logprob_next").get<double>(), 1e-4);
+    EXPECT_NEAR(p.at("entropy_nats").get<double>(), q.at("entropy").get<double>(), 1e-4);
+    if (q.at("rank_margin").get<double>() > 1e-4) {
+      EXPECT_EQ(p.at("rank"), q.at("rank_next"));
+    }
+  }
+  std::remove(npy.c_str());
+  std::remove(sum.c_str());
+}
+
+TEST(LogitsCli, IdsFileAndStdoutSummary) {
+  const std::string ids = tmp("ids.txt");
+  {
+    std::ofstream f(ids);
+    f << "5 6\n7,8\n";
+  }
+  const auto r = run_cli("logits --model " + fixture("models/qwen2-f16") + " --ids-file " + ids);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = io::parse_json(r.out, "stdout");
+  EXPECT_EQ(j.at("ids"), (std::vector<int>{5, 6, 7, 8}));
+  EXPECT_EQ(j.at("positions").size(), 3u);
+  std::remove(ids.c_str());
+}
+
+TEST(LogitsCli, BadInputsGiveExitCodesAndMessages) {
+  const std::string m = fixture("models/qwen2-f32");
+  auto r = run_cli("logits --model " + m + " --ids 1,2,1000");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("--ids: token id at position 2: expected an id in [0, 1000), found 1000"), std::string::npos)
+      << r.err;
+  r = run_cli("logits --model " + m + " --ids ,");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("expected at least one id, found an empty list"), std::string::npos) << r.err;
+  r = run_cli("logits --model " + m + " --ids 1,x");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("--ids: item 2: expected an integer, found \"x\""), std::string::npos) << r.err;
+  r = run_cli("logits --model " + m + " --ids-file /nonexistent/ids.txt");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("/nonexistent/ids.txt"), std::string::npos) << r.err;
+  r = run_cli("logits --model " + m + " --ids 1,2 --npy /nonexistent-dir/out.npy");
+  EXPECT_EQ(r.code, 4);
+  EXPECT_NE(r.err.find("/nonexistent-dir/out.npy.tmp: cannot open for writing"), std::string::npos) << r.err;
+  r = run_cli("logits --model " + m + " --ids 1 --frobnicate");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown option --frobnicate"), std::string::npos) << r.err;
+  r = run_cli("logits --ids 1");
+  EXPECT_EQ(r.code, 2);
+  r = run_cli("nosuchcommand");
+  EXPECT_EQ(r.code, 2);
+}
+
+}  // namespace
+}  // namespace lsc::test

@@ -1,0 +1,160 @@
+// Kernels against double-precision references, for every ISA this CPU runs, on sizes that break
+// vector code (0, 1, 7, 15, 16, 17, large) and on misaligned pointers.
+#include <gtest/gtest.h>
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::cpu {
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float sd = 1.0f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, sd);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(g);
+  return v;
+}
+
+TEST(Convert, F16ToF32IsExactForAll65536Values) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const uint32_t e = (h >> 10) & 31, m = h & 1023;
+    const double sign = (h & 0x8000) ? -1.0 : 1.0;
+    const float got = f16_to_f32(static_cast<uint16_t>(h));
+    if (e == 31) {
+      EXPECT_TRUE(m ? std::isnan(got) : std::isinf(got)) << h;
+      continue;
+    }
+    const double want = e == 0 ? sign * std::ldexp(double(m), -24) : sign * std::ldexp(1024.0 + m, int(e) - 25);
+    ASSERT_EQ(double(got), want) << "f16 bits " << h;
+  }
+}
+
+TEST(Convert, Bf16RoundTripAndRoundToNearestEven) {
+  EXPECT_EQ(bf16_to_f32(0x3f80), 1.0f);
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  // 1 + 2^-8 is halfway between bf16 1.0 and 1.0078125: ties to even → 1.0.
+  EXPECT_EQ(f32_to_bf16(1.0f + 0x1p-8f), 0x3f80);
+  EXPECT_EQ(f32_to_bf16(1.0f + 0x1p-8f + 0x1p-16f), 0x3f81);
+}
+
+struct Case {
+  int64_t t, n, k;
+};
+
+class MatmulIsa : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MatmulIsa, MatchesDoubleReferenceWithinForwardErrorBound) {
+  const CpuKernels* kern = cpu_kernels_for(GetParam());
+  if (kern == nullptr) GTEST_SKIP() << "skipped: this CPU cannot run " << GetParam();
+  const Case cases[] = {{0, 5, 7},  {1, 1, 1},   {1, 7, 15},   {7, 16, 16}, {15, 17, 17}, {16, 33, 31},
+                        {5, 3, 0},  {65, 40, 100}, {130, 19, 257}};
+  for (WType wt : {WType::F32, WType::BF16, WType::F16}) {
+    for (const Case& c : cases) {
+      // One extra element in front misaligns every pointer by 4 bytes.
+      std::vector<float> x = randn(size_t(c.t * c.k) + 1, 1), wf = randn(size_t(c.n * c.k), 2, 0.2f),
+                         bias = randn(size_t(c.n), 3);
+      std::vector<uint16_t> w16(wf.size());
+      for (size_t i = 0; i < wf.size(); ++i) {
+        if (wt == WType::BF16) {
+          w16[i] = f32_to_bf16(wf[i]);
+          wf[i] = bf16_to_f32(w16[i]);
+        } else if (wt == WType::F16) {
+          // any bit pattern of a small normal value; compare against its exact decoding
+          uint32_t b;
+          std::memcpy(&b, &wf[i], 4);
+          w16[i] = static_cast<uint16_t>(((b >> 16) & 0x8000) | 0x3000 | (b & 0x3ff));
+          wf[i] = f16_to_f32(w16[i]);
+        }
+      }
+      std::vector<float> out(size_t(c.t * c.n) + 1, -1.0f);
+      MatmulArgs a;
+      a.x = x.data() + 1;
+      a.n_rows = c.t;
+      a.w = {wt == WType::F32 ? static_cast<const void*>(wf.data()) : static_cast<const void*>(w16.data()), wt, c.n,
+             c.k};
+      a.bias = bias.data();
+      a.out = out.data() + 1;
+      kern->matmul(a);
+      for (int64_t i = 0; i < c.t; ++i) {
+        for (int64_t j = 0; j < c.n; ++j) {
+          double ref = 0.0, abs_sum = 0.0;
+          for (int64_t k = 0; k < c.k; ++k) {
+            const double p = double(x[size_t(1 + i * c.k + k)]) * double(wf[size_t(j * c.k + k)]);
+            ref += p;
+            abs_sum += std::fabs(p);
+          }
+          ref += double(bias[size_t(j)]);
+          // fp32 accumulation of K products + a bias: |error| ≤ (K+1)·u·(Σ|a_i·b_i| + |bias|), u = 2^-24.
+          const double tol = double(c.k + 1) * 0x1p-24 * (abs_sum + std::fabs(double(bias[size_t(j)]))) + 1e-30;
+          ASSERT_NEAR(double(out[size_t(1 + i * c.n + j)]), ref, tol)
+              << GetParam() << " t=" << c.t << " n=" << c.n << " k=" << c.k << " at " << i << "," << j;
+        }
+      }
+      EXPECT_EQ(out[0], -1.0f) << "wrote before the output";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, MatmulIsa, ::testing::Values("scalar", "avx512"));
+
+TEST(RmsNorm, HandComputedRow) {
+  // x = [3, 4]: mean(x²) = 12.5, 1/sqrt(12.5 + 0) = 0.28284..., w = [1, 2]
+  const float x[2] = {3, 4}, w[2] = {1, 2};
+  float out[2];
+  rms_norm(x, w, 1, 2, 0.0f, out);
+  EXPECT_NEAR(out[0], 3 / std::sqrt(12.5), 1e-6);
+  EXPECT_NEAR(out[1], 2 * 4 / std::sqrt(12.5), 1e-6);
+}
+
+TEST(Rope, PairsHalfAcrossTheHeadNotAdjacent) {
+  // head_dim 4: pairs (0,2) and (1,3). Rotate by 90° in pair 0 and 0° in pair 1.
+  float x[4] = {1, 2, 3, 4};
+  const float cos_t[2] = {0, 1}, sin_t[2] = {1, 0};
+  apply_rope(x, 1, 1, 4, cos_t, sin_t);
+  // x0' = x0·cos − x2·sin = −3 ; x2' = x2·cos + x0·sin = 1 ; pair (1,3) unchanged.
+  EXPECT_FLOAT_EQ(x[0], -3);
+  EXPECT_FLOAT_EQ(x[1], 2);
+  EXPECT_FLOAT_EQ(x[2], 1);
+  EXPECT_FLOAT_EQ(x[3], 4);
+}
+
+TEST(Attention, CausalSoftmaxWeightsByHand) {
+  // One query head, one kv head, head_dim 2, T = 2, scale 1.
+  // t=0 sees only key 0: out = v0. t=1: scores q1·k0 = 0, q1·k1 = ln 3 → weights 1/4, 3/4.
+  const float ln3 = std::log(3.0f);
+  const float q[4] = {0, 0, ln3, 0};
+  const float k[4] = {0, 5, 1, 0};
+  const float v[4] = {1, 2, 5, 6};
+  float out[4];
+  attention_causal(q, k, v, 2, 1, 1, 2, 1.0f, out);
+  EXPECT_FLOAT_EQ(out[0], 1);
+  EXPECT_FLOAT_EQ(out[1], 2);
+  EXPECT_NEAR(out[2], 0.25 * 1 + 0.75 * 5, 1e-6);
+  EXPECT_NEAR(out[3], 0.25 * 2 + 0.75 * 6, 1e-6);
+}
+
+TEST(Attention, GroupedQueryHeadsShareTheirKvHead) {
+  // 4 query heads, 2 kv heads: heads 0,1 read kv 0 and heads 2,3 read kv 1. T = 1: out = v.
+  std::vector<float> q(8, 0.3f), k(4, 0.1f), v = {1, 2, 3, 4}, out(8);
+  attention_causal(q.data(), k.data(), v.data(), 1, 4, 2, 2, 1.0f, out.data());
+  EXPECT_EQ(out, (std::vector<float>{1, 2, 1, 2, 3, 4, 3, 4}));
+}
+
+TEST(Swiglu, SiluTimesUp) {
+  const float g[3] = {0, 1, -2}, u[3] = {5, 2, 3};
+  float out[3];
+  swiglu(g, u, 3, out);
+  EXPECT_FLOAT_EQ(out[0], 0);
+  EXPECT_NEAR(out[1], 2 / (1 + std::exp(-1.0)), 1e-6);
+  EXPECT_NEAR(out[2], 3 * -2 / (1 + std::exp(2.0)), 1e-6);
+}
+
+}  // namespace
+}  // namespace lsc::cpu
