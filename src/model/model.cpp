@@ -142,8 +142,28 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
   return 4 * (n_tokens * per_token + lm_chunk_rows(64, c.vocab_size) * c.vocab_size);
 }
 
+int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(requested, cfg_.vocab_size); }
+
+void Model::lm_head(const float* hidden, int64_t n_rows, float* logits) const {
+  static const std::vector<float> kNoBias;
+  linear(hidden, n_rows, lm_head_, kNoBias, logits);
+}
+
 void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
                     const ForwardOptions& opt) const {
+  const std::vector<float> xn = forward_hidden(ids, opt);
+  const int64_t n_t = static_cast<int64_t>(ids.size()), h = cfg_.hidden_size, vocab = cfg_.vocab_size;
+  // LM head over row chunks; each chunk goes to the consumer while hot.
+  const int64_t chunk = chunk_rows(opt.chunk_rows);
+  std::vector<float> logits(static_cast<size_t>(std::min(chunk, n_t) * vocab));
+  for (int64_t t0 = 0; t0 < n_t; t0 += chunk) {
+    const int64_t n_rows = std::min(chunk, n_t - t0);
+    lm_head(xn.data() + t0 * h, n_rows, logits.data());
+    consume(LogitsChunk{t0, n_rows, vocab, logits.data()});
+  }
+}
+
+std::vector<float> Model::forward_hidden(std::span<const int32_t> ids, const ForwardOptions& opt) const {
   validate_ids(ids, "forward");
   const ModelConfig& c = cfg_;
   const int64_t n_t = static_cast<int64_t>(ids.size());
@@ -198,17 +218,7 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
   }
   cpu::rms_norm(x.data(), final_norm_.data(), n_t, h, c.rms_norm_eps, xn.data());
   tap("final_norm", xn, h);
-
-  // LM head over row chunks; each chunk goes to the consumer while hot.
-  const int64_t vocab = c.vocab_size;
-  const int64_t chunk = lm_chunk_rows(opt.chunk_rows, vocab);
-  std::vector<float> logits = buf(std::min(chunk, n_t) * vocab);
-  static const std::vector<float> kNoBias;
-  for (int64_t t0 = 0; t0 < n_t; t0 += chunk) {
-    const int64_t n_rows = std::min(chunk, n_t - t0);
-    linear(xn.data() + t0 * h, n_rows, lm_head_, kNoBias, logits.data());
-    consume(LogitsChunk{t0, n_rows, vocab, logits.data()});
-  }
+  return xn;
 }
 
 }  // namespace lsc::model

@@ -58,9 +58,19 @@ class Model {
   void validate_ids(std::span<const int32_t> ids, const std::string& where) const;
 
   // One teacher-forced pass over ids (validated first); calls consume() for each logits chunk in
-  // position order.
+  // position order. Equivalent to forward_hidden() followed by lm_head() over row chunks.
   void forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
                const ForwardOptions& opt = {}) const;
+
+  // The transformer without the LM head: final-normed hidden states [n_tokens, hidden_size].
+  // Keeping these (not logits) lets several models' rows be recomputed side by side later.
+  std::vector<float> forward_hidden(std::span<const int32_t> ids, const ForwardOptions& opt = {}) const;
+
+  // logits[n_rows, vocab_size] = hidden[n_rows, hidden_size] · lm_headᵀ
+  void lm_head(const float* hidden, int64_t n_rows, float* logits) const;
+
+  // LM-head rows per chunk for a requested size (capped so a chunk stays under 64 MiB).
+  int64_t chunk_rows(int64_t requested) const;
 
   // Bytes of working memory forward() allocates for n_tokens (activations + one logits chunk).
   int64_t activation_bytes(int64_t n_tokens) const;
