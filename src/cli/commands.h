@@ -6,5 +6,8 @@ namespace lsc::cli {
 
 int cmd_inspect(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_export(int argc, char** argv);
+int cmd_demo(int argc, char** argv);
 
 }  // namespace lsc::cli

@@ -19,6 +19,9 @@ struct Command {
 constexpr Command kCommands[] = {
     {"inspect", lsc::cli::cmd_inspect, "describe a checkpoint folder (architecture, sizes, memory)"},
     {"logits", lsc::cli::cmd_logits, "one teacher-forced forward pass over token ids"},
+    {"run", lsc::cli::cmd_run, "the main job: models x dataset -> results database"},
+    {"demo", lsc::cli::cmd_demo, "write demo checkpoints and data, then run the whole pipeline"},
+    {"export", lsc::cli::cmd_export, "write a results table as CSV or JSONL"},
 };
 
 void print_usage(std::FILE* out) {

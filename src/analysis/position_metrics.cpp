@@ -1,0 +1,82 @@
+// Row reductions. exp/log in float where only a probability is needed (DESIGN: fp32
+// probabilities, double sums); sums in double.
+#include "analysis/position_metrics.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "analysis/token_metrics.h"
+#include "io/error.h"
+
+namespace lsc::analysis {
+
+void summarize_row(std::span<const float> l, int32_t observed, int n_top, const std::vector<KeywordFamily>& families,
+                   RowSummary* out) {
+  LSC_CHECK(observed >= 0 && static_cast<size_t>(observed) < l.size());
+  const RowStats s = row_stats(l);
+  out->logsumexp = s.logsumexp;
+  out->entropy_nats = s.entropy_nats;
+  out->logprob = static_cast<double>(l[size_t(observed)]) - s.logsumexp;
+  out->rank = rank_of(l, observed);
+  const auto top = top_k(l, std::max(n_top, 2));
+  out->top1 = top[0].first;
+  out->top1_margin = top.size() > 1 ? static_cast<double>(top[0].second) - static_cast<double>(top[1].second) : 0.0;
+  out->topk_ids.clear();
+  out->topk_logprobs.clear();
+  double mass = 0.0;
+  for (int i = 0; i < n_top && i < static_cast<int>(top.size()); ++i) {
+    const double lp = static_cast<double>(top[size_t(i)].second) - s.logsumexp;
+    out->topk_ids.push_back(top[size_t(i)].first);
+    out->topk_logprobs.push_back(static_cast<float>(lp));
+    mass += std::exp(lp);
+  }
+  out->tail_mass = std::max(0.0, 1.0 - mass);
+  out->propensity.assign(families.size(), 0.0f);
+  for (size_t f = 0; f < families.size(); ++f) {
+    double p = 0.0;
+    for (int32_t id : families[f].token_ids) {
+      if (static_cast<size_t>(id) < l.size()) p += std::exp(static_cast<double>(l[size_t(id)]) - s.logsumexp);
+    }
+    out->propensity[f] = static_cast<float>(p);
+  }
+}
+
+void compare_rows(std::span<const float> a, std::span<const float> b, PairSummary* out) {
+  const size_t n = std::min(a.size(), b.size());
+  const RowStats sa = row_stats(a), sb = row_stats(b);
+  // Log-partition over the common ids, and the mass outside them.
+  auto common_lse = [n](std::span<const float> l, double full_lse, double* extra) {
+    if (l.size() == n) {
+      *extra = 0.0;
+      return full_lse;
+    }
+    double sum = 0.0;
+    for (size_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(l[j]) - full_lse);
+    *extra = std::max(0.0, 1.0 - sum);
+    return full_lse + std::log(sum);
+  };
+  const double lse_a = common_lse(a, sa.logsumexp, &out->extra_mass_a);
+  const double lse_b = common_lse(b, sb.logsumexp, &out->extra_mass_b);
+  const float fa = static_cast<float>(lse_a), fb = static_cast<float>(lse_b);
+  double kl_ab = 0.0, kl_ba = 0.0, js = 0.0, tv = 0.0;
+  for (size_t j = 0; j < n; ++j) {
+    // log-probs in double from fp32 logits; probabilities as float exp of them.
+    const double la = static_cast<double>(a[j]) - lse_a, lb = static_cast<double>(b[j]) - lse_b;
+    const float pa = std::exp(a[j] - fa), pb = std::exp(b[j] - fb);
+    const double d = la - lb;
+    kl_ab += static_cast<double>(pa) * d;
+    kl_ba -= static_cast<double>(pb) * d;
+    // JS from the fp32 probabilities themselves, so that identical rows give exactly 0.
+    const double da = static_cast<double>(pa), db = static_cast<double>(pb), m = 0.5 * (da + db);
+    if (da > 0.0) js += 0.5 * da * std::log(da / m);
+    if (db > 0.0) js += 0.5 * db * std::log(db / m);
+    tv += std::fabs(static_cast<double>(pa) - static_cast<double>(pb));
+  }
+  // Rounding can leave tiny negatives for identical rows; KL and JS are ≥ 0 by definition.
+  out->kl_ab = std::max(0.0, kl_ab);
+  out->kl_ba = std::max(0.0, kl_ba);
+  out->js_bits = std::clamp(js / std::log(2.0), 0.0, 1.0);
+  out->tv = std::clamp(0.5 * tv, 0.0, 1.0);
+}
+
+}  // namespace lsc::analysis

@@ -1,0 +1,43 @@
+// Everything measured at one position from one model's logits row (DESIGN §2): observed token's
+// log p and rank, entropy, top-k with tail mass, top-1 margin, and each keyword family's
+// propensity. One call per row; fp32 logits in, double sums.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "analysis/keywords.h"
+
+namespace lsc::analysis {
+
+struct RowSummary {
+  double logsumexp = 0.0;
+  double entropy_nats = 0.0;
+  double logprob = 0.0;          // of the observed next token
+  int64_t rank = 0;              // 1 + #{j : l_j > l_observed}
+  int32_t top1 = 0;
+  double top1_margin = 0.0;      // log p(top1) − log p(top2), nats
+  double tail_mass = 0.0;        // 1 − Σ p over the top-k
+  std::vector<int32_t> topk_ids;
+  std::vector<float> topk_logprobs;
+  std::vector<float> propensity;  // per family: Σ p over its id set
+};
+
+// `observed` is the token the row is scored against (x_t for row t−1).
+void summarize_row(std::span<const float> logits, int32_t observed, int n_top,
+                   const std::vector<KeywordFamily>& families, RowSummary* out);
+
+// Cross-model quantities at one position, from two rows over the same token ids (DESIGN §2).
+// Rows of different lengths (padded vocabularies) are compared over the common ids, each
+// renormalised there; the mass each model puts outside the common ids is reported.
+struct PairSummary {
+  double kl_ab = 0.0, kl_ba = 0.0;  // nats, exact over the vocabulary, ≥ 0
+  double js_bits = 0.0;             // Jensen-Shannon divergence in bits, in [0, 1]
+  double tv = 0.0;                  // total variation, in [0, 1]
+  double extra_mass_a = 0.0, extra_mass_b = 0.0;  // probability on ids the other model lacks
+};
+
+void compare_rows(std::span<const float> a, std::span<const float> b, PairSummary* out);
+
+}  // namespace lsc::analysis

@@ -1,0 +1,47 @@
+// How a record becomes the text a model reads: a template places query and answer, and every
+// token gets a span (prompt / answer / think / after-think) from its character offsets
+// (DESIGN §2 "Text and spans"). Positions are in Unicode code points, as tokenizer offsets are.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lsc::analysis {
+
+enum class Span : uint8_t { Prompt = 0, Answer = 1, Think = 2, AfterThink = 3 };
+const char* span_name(Span s);  // "prompt", "answer", "think", "after_think"
+inline bool in_answer(Span s) { return s != Span::Prompt; }
+
+// A template with {query} and {answer} placeholders, each exactly once, query first.
+struct Template {
+  std::string name;     // "notebook", "chatml", "r1", or "custom"
+  std::string pattern;  // e.g. "Query: {query}\nAnswer: {answer}"
+  bool add_special_tokens = true;  // encode() with the post-processor (BOS for R1-Distill)
+};
+
+// "notebook" (the default: "Query: {query}\nAnswer: {answer}"), or a custom pattern in which the
+// escapes \n, \t and \\ are interpreted. Throws UsageError for a pattern without both placeholders.
+Template make_template(const std::string& spec);
+// Chat templates as the model's tokenizer_config writes them (text only, no generation prompt):
+Template chatml_template();  // Qwen: <|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{answer}
+Template r1_template();      // DeepSeek-R1-Distill: <｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>{answer}
+
+struct TextLayout {
+  std::string text;                  // UTF-8, what the tokenizer reads
+  int64_t answer_begin = 0;          // code points: the answer is [answer_begin, answer_end)
+  int64_t answer_end = 0;
+  int64_t think_end = -1;            // code point just after "</think>" in the answer, or -1
+};
+
+TextLayout apply_template(const Template& t, const std::string& query, const std::string& answer);
+
+int64_t count_code_points(const std::string& utf8);
+
+// A token belongs to the answer if its character span ends inside the answer; within an answer
+// that contains "</think>", tokens ending at or before the end of "</think>" are Think, the rest
+// AfterThink. Special tokens with an empty span at 0 are Prompt.
+std::vector<Span> token_spans(const TextLayout& layout, const std::vector<std::pair<int64_t, int64_t>>& offsets);
+
+}  // namespace lsc::analysis

@@ -1,0 +1,118 @@
+// `logitscope export DIR --table NAME --format csv|jsonl`: any results table to stdout (or --out).
+// BLOB columns (top-k ids and log-probs) are expanded into JSON arrays.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "io/error.h"
+#include "io/json.h"
+#include "report/results_db.h"
+
+namespace lsc::cli {
+
+namespace {
+
+constexpr const char* kHelp =
+    "usage: logitscope export DIR --table NAME [--format csv|jsonl] [--out FILE]\n"
+    "  Writes a table of DIR/results.sqlite as CSV (header row, RFC 4180 quoting) or JSON Lines.\n"
+    "  Tables: meta models families texts skipped text_models positions occurrences windows pairs\n";
+
+const char* kTables[] = {"meta", "models", "families", "texts", "skipped", "text_models",
+                         "positions", "occurrences", "windows", "pairs"};
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// BLOBs are little-endian int32 ids (topk_ids) or float32 log-probs (topk_logprobs).
+io::Json blob_json(const std::string& column, const std::vector<uint8_t>& b) {
+  io::Json a = io::Json::array();
+  for (size_t i = 0; i + 4 <= b.size(); i += 4) {
+    if (column == "topk_ids") {
+      int32_t v;
+      std::memcpy(&v, &b[i], 4);
+      a.push_back(v);
+    } else {
+      float v;
+      std::memcpy(&v, &b[i], 4);
+      a.push_back(v);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+int cmd_export(int argc, char** argv) {
+  Args args(argc, argv, {"table", "format", "out"}, {"help"});
+  if (args.has("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (args.positionals().size() != 1) throw UsageError("export takes one results directory\n" + std::string(kHelp));
+  const std::string table = args.require("table");
+  bool known = false;
+  for (const char* t : kTables) known = known || table == t;
+  if (!known) throw UsageError("--table: unknown table '" + table + "'\n" + kHelp);
+  const std::string format = args.get_or("format", "csv");
+  if (format != "csv" && format != "jsonl") throw UsageError("--format: expected csv or jsonl, found \"" + format + "\"");
+  report::ResultsDb db(args.positionals()[0], {}, false);
+  std::FILE* out = stdout;
+  std::string out_path = args.get_or("out", "");
+  if (!out_path.empty()) {
+    out = std::fopen((out_path + ".tmp").c_str(), "wb");
+    if (out == nullptr) throw IoError(out_path + ".tmp: cannot open for writing");
+  }
+  io::Stmt s(db.db(), "SELECT * FROM " + table);
+  const int n = s.n_columns();
+  if (format == "csv") {
+    for (int i = 0; i < n; ++i) std::fprintf(out, "%s%s", i ? "," : "", s.col_name(i).c_str());
+    std::fputc('\n', out);
+  }
+  while (s.step()) {
+    io::Json row = io::Json::object();
+    std::string line;
+    for (int i = 0; i < n; ++i) {
+      const std::string name = s.col_name(i);
+      io::Json v;
+      switch (s.col_type(i)) {
+        case SQLITE_INTEGER: v = s.col_int(i); break;
+        case SQLITE_FLOAT: v = s.col_double(i); break;
+        case SQLITE_TEXT: v = s.col_text(i); break;
+        case SQLITE_BLOB: v = blob_json(name, s.col_blob(i)); break;
+        default: v = nullptr;
+      }
+      if (format == "jsonl") {
+        row[name] = v;
+      } else {
+        if (i) line += ',';
+        if (v.is_string()) {
+          line += csv_quote(v.get<std::string>());
+        } else if (!v.is_null()) {
+          line += v.is_array() ? csv_quote(v.dump()) : v.dump();
+        }
+      }
+    }
+    if (format == "jsonl") line = row.dump(-1, ' ', false, io::Json::error_handler_t::replace);
+    line += '\n';
+    if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) throw IoError("export: write failed");
+  }
+  if (out != stdout) {
+    if (std::fclose(out) != 0 || std::rename((out_path + ".tmp").c_str(), out_path.c_str()) != 0) {
+      throw IoError(out_path + ": cannot write");
+    }
+  } else if (std::fflush(stdout) != 0) {
+    throw IoError("export: cannot write to stdout");
+  }
+  return 0;
+}
+
+}  // namespace lsc::cli

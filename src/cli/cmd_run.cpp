@@ -1,0 +1,85 @@
+// `logitscope run`: flags → RunOptions → run_pipeline().
+#include <cstdio>
+#include <string>
+
+#include "analysis/keywords.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/run_pipeline.h"
+#include "io/error.h"
+
+namespace lsc::cli {
+
+namespace {
+
+constexpr const char* kHelp =
+    "usage: logitscope run --model NAME=DIR [--model NAME=DIR ...] --data FILE.jsonl --out DIR\n"
+    "                      [--keywords wait,aha,...] [--template notebook|chat|'Q: {query}\\nA: {answer}']\n"
+    "                      [--max-tokens 2048] [--top-k 20] [--window 10] [--threads N] [--limit N]\n"
+    "                      [--field answer=response ...] [--skip-invalid] [--force] [--quiet]\n"
+    "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
+    "  metrics, keyword occurrences, windows around them and cross-model divergences in\n"
+    "  DIR/results.sqlite, then DIR/summary.json. Interrupt at any time; the same command resumes.\n"
+    "  --keywords   keyword families (default: " ;
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t p = 0;
+  while (p <= s.size()) {
+    size_t e = s.find(',', p);
+    if (e == std::string::npos) e = s.size();
+    std::string item = s.substr(p, e - p);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    p = e + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  Args args(argc, argv,
+            {"model", "data", "out", "keywords", "template", "max-tokens", "top-k", "window", "threads", "limit",
+             "field"},
+            {"skip-invalid", "force", "quiet", "help"});
+  if (args.has("help")) {
+    std::string kw;
+    for (const auto& k : analysis::default_keywords()) kw += (kw.empty() ? "" : ",") + k;
+    std::printf("%s%s)\n", kHelp, kw.c_str());
+    return 0;
+  }
+  if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
+  RunOptions o;
+  for (const auto& spec : args.all("model")) o.models.push_back(parse_model_spec(spec));
+  o.data_path = args.require("data");
+  o.out_dir = args.require("out");
+  if (args.has("keywords")) {
+    o.keywords = split_list(args.require("keywords"));
+    if (o.keywords.empty()) throw UsageError("--keywords: expected a comma-separated list, found nothing");
+  }
+  o.template_spec = args.get_or("template", "notebook");
+  o.max_tokens = args.get_int("max-tokens", 2048, 2, 1 << 20);
+  o.top_k = static_cast<int>(args.get_int("top-k", 20, 1, 1000));
+  o.window = static_cast<int>(args.get_int("window", 10, 0, 1000));
+  o.threads = static_cast<int>(args.get_int("threads", 0, 1, 1024));
+  o.limit = args.get_int("limit", 0, 1, int64_t{1} << 40);
+  for (const auto& f : args.all("field")) {
+    const auto eq = f.find('=');
+    static const char* kLogical[] = {"query", "answer", "level", "is_correct", "id", "source"};
+    bool known = false;
+    for (const char* k : kLogical) known = known || f.substr(0, eq) == k;
+    if (eq == std::string::npos || eq + 1 == f.size() || !known) {
+      throw UsageError("--field: expected FIELD=KEY with FIELD one of query, answer, level, is_correct, id, source; found \"" +
+                       f + "\"");
+    }
+    o.fields[f.substr(0, eq)] = f.substr(eq + 1);
+  }
+  o.skip_invalid = args.has("skip-invalid");
+  o.force = args.has("force");
+  o.quiet = args.has("quiet");
+  return run_pipeline(o);
+}
+
+}  // namespace lsc::cli

@@ -1,0 +1,566 @@
+// `logitscope run`: orchestration. Phase 0 validates everything (dataset, checkpoints,
+// tokenizers, agreement over answers) before any forward pass; phase 1 runs each model over a
+// group of texts keeping only final hidden states; phase 2 recomputes LM-head rows of all models
+// side by side, measures positions and pairs, and commits each text in one transaction.
+#include "cli/run_pipeline.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "analysis/keywords.h"
+#include "analysis/position_metrics.h"
+#include "analysis/text_layout.h"
+#include "cli/progress.h"
+#include "io/error.h"
+#include "io/json.h"
+#include "io/mapped_file.h"
+#include "io/sha256.h"
+#include "kernels/cpu/kernels.h"
+#include "model/model.h"
+#include "report/aggregate.h"
+#include "report/results_db.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lsc::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using analysis::Span;
+
+constexpr const char* kProgramVersion = "0.1.0";
+// Hidden states kept between phase 1 and phase 2: texts are grouped so that all models' final
+// hidden states of a group fit in this many bytes.
+constexpr int64_t kGroupHiddenBytes = int64_t{1} << 30;
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+
+struct LoadedModel {
+  std::string name, dir, tokenizer_path;
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tok::Tokenizer> tokenizer;
+  analysis::Template tmpl;
+};
+
+// One record as one model reads it.
+struct TextPlan {
+  analysis::TextLayout layout;
+  std::vector<int32_t> ids;
+  std::vector<std::pair<int64_t, int64_t>> offsets;
+  std::vector<Span> spans;
+  int64_t n_full = 0;
+  bool truncated = false;
+  int64_t answer_first = 0, n_answer = 0;  // answer positions [answer_first, answer_first + n_answer)
+};
+
+struct TextJob {
+  int64_t text_idx = 0;
+  const io::Record* rec = nullptr;
+  std::vector<TextPlan> plans;  // per model
+  int64_t n_common = 0;         // answer tokens present (and identical) under every model
+};
+
+analysis::Template template_for(const std::string& spec, const tok::Tokenizer& t, const std::string& model_name) {
+  if (spec != "chat") return analysis::make_template(spec);
+  if (t.token_to_id("<|im_start|>") >= 0) return analysis::chatml_template();
+  if (t.token_to_id("<｜User｜>") >= 0) return analysis::r1_template();
+  throw UsageError("--template chat: model '" + model_name +
+                   "' has neither ChatML (<|im_start|>) nor R1 (<｜User｜>) special tokens; give a pattern instead");
+}
+
+TextPlan plan_text(const LoadedModel& m, const io::Record& r, int64_t max_tokens) {
+  TextPlan p;
+  p.layout = analysis::apply_template(m.tmpl, r.query, r.answer);
+  tok::Encoding enc = m.tokenizer->encode(p.layout.text, m.tmpl.add_special_tokens);
+  p.n_full = static_cast<int64_t>(enc.ids.size());
+  const size_t keep = static_cast<size_t>(std::min<int64_t>(p.n_full, max_tokens));
+  p.truncated = keep < enc.ids.size();
+  p.ids.assign(enc.ids.begin(), enc.ids.begin() + static_cast<long>(keep));
+  for (size_t i = 0; i < keep; ++i) p.offsets.emplace_back(enc.offsets[i].first, enc.offsets[i].second);
+  p.spans = analysis::token_spans(p.layout, p.offsets);
+  p.answer_first = static_cast<int64_t>(p.ids.size());
+  for (size_t i = 0; i < p.spans.size(); ++i) {
+    if (analysis::in_answer(p.spans[i])) {
+      if (p.n_answer == 0) p.answer_first = static_cast<int64_t>(i);
+      ++p.n_answer;
+    }
+  }
+  return p;
+}
+
+std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& models, const std::string& data_sha) {
+  io::Json j;
+  io::Json ms = io::Json::array();
+  for (const auto& m : models) {
+    ms.push_back({{"name", m.name},
+                  {"path", fs::absolute(m.dir).lexically_normal().string()},
+                  {"config_sha256", io::sha256_file(io::join_path(m.dir, "config.json"))}});
+  }
+  j["models"] = ms;
+  j["data"] = {{"path", fs::absolute(o.data_path).lexically_normal().string()}, {"sha256", data_sha}};
+  j["keywords"] = o.keywords;
+  j["template"] = o.template_spec;
+  j["max_tokens"] = o.max_tokens;
+  j["top_k"] = o.top_k;
+  j["window"] = o.window;
+  j["limit"] = o.limit;
+  j["skip_invalid"] = o.skip_invalid;
+  j["fields"] = o.fields;
+  return j.dump();
+}
+
+// Phase 2 for one text: every row of every model, pairs over the common answer, occurrences and
+// windows; all rows of the text go into the database in one transaction.
+class TextMeasurer {
+ public:
+  TextMeasurer(const std::vector<LoadedModel>& models, const std::vector<analysis::KeywordFamily>& families,
+               const RunOptions& opt)
+      : models_(models), families_(families), opt_(opt) {}
+
+  void measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden, report::ResultsDb& db);
+
+ private:
+  // rows[t] = summary of model m's row t−1 (the prediction of token t); rows[0] unused.
+  void summarize_range(size_t m, const TextPlan& p, const std::vector<float>& hidden, int64_t pos_begin,
+                       int64_t pos_end, std::vector<analysis::RowSummary>& rows);
+
+  const std::vector<LoadedModel>& models_;
+  const std::vector<analysis::KeywordFamily>& families_;
+  const RunOptions& opt_;
+  std::vector<std::vector<float>> logits_;  // per model, one chunk
+};
+
+void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vector<float>& hidden, int64_t pos_begin,
+                                   int64_t pos_end, std::vector<analysis::RowSummary>& rows) {
+  const model::Model& mdl = *models_[m].model;
+  const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
+  const int64_t chunk = mdl.chunk_rows(64);
+  pos_begin = std::max<int64_t>(pos_begin, 1);
+  for (int64_t t0 = pos_begin; t0 < pos_end; t0 += chunk) {
+    const int64_t n = std::min(chunk, pos_end - t0);
+    logits_[m].resize(static_cast<size_t>(n * vocab));
+    mdl.lm_head(hidden.data() + (t0 - 1) * h, n, logits_[m].data());
+    // Rows are independent: each is reduced whole by one thread (results do not depend on threads).
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t t = t0 + i;
+      analysis::summarize_row({logits_[m].data() + i * vocab, static_cast<size_t>(vocab)}, p.ids[size_t(t)],
+                              opt_.top_k, families_, &rows[size_t(t)]);
+    }
+  }
+}
+
+void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
+                                     report::ResultsDb& db) {
+  const size_t n_models = models_.size();
+  logits_.resize(n_models);
+  std::vector<std::vector<analysis::RowSummary>> rows(n_models);
+  std::vector<std::vector<double>> kl_sum(n_models);
+  std::vector<std::vector<int>> kl_n(n_models);
+  for (size_t m = 0; m < n_models; ++m) {
+    const int64_t T = static_cast<int64_t>(job.plans[m].ids.size());
+    rows[m].resize(static_cast<size_t>(T));
+    kl_sum[m].assign(static_cast<size_t>(T), 0.0);
+    kl_n[m].assign(static_cast<size_t>(T), 0);
+  }
+  // Common answer positions of all models, in chunks, side by side: per-model rows and pairs.
+  // answer index k sits at position answer_first_m + k in model m (templates may differ).
+  int64_t k_begin = 0;
+  for (size_t m = 0; m < n_models; ++m) k_begin = std::max<int64_t>(k_begin, 1 - job.plans[m].answer_first);
+  const int64_t k_end = job.n_common;
+  std::vector<std::vector<report::PairRow>> pair_rows(n_models * n_models);
+  // One chunk of rows per model must fit summarize_range's single LM-head call.
+  int64_t chunk = 32;
+  for (size_t m = 0; m < n_models; ++m) chunk = std::min(chunk, models_[m].model->chunk_rows(32));
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += chunk) {
+    const int64_t n = std::min(chunk, k_end - k0);
+    for (size_t m = 0; m < n_models; ++m) {
+      const int64_t p0 = job.plans[m].answer_first + k0;
+      summarize_range(m, job.plans[m], hidden[m], p0, p0 + n, rows[m]);
+    }
+    // summarize_range left each model's last chunk of logits in logits_[m] (n ≤ its chunk size).
+    for (size_t a = 0; a < n_models; ++a) {
+      for (size_t b = a + 1; b < n_models; ++b) {
+        const int64_t va = models_[a].model->config().vocab_size, vb = models_[b].model->config().vocab_size;
+        std::vector<report::PairRow> chunk_rows(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t k = k0 + i;
+          const int64_t pa = job.plans[a].answer_first + k, pb = job.plans[b].answer_first + k;
+          report::PairRow& r = chunk_rows[size_t(i)];
+          r.answer_idx = k;
+          r.pos_a = pa;
+          r.pos_b = pb;
+          analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
+                                 &r.d);
+          const auto& ra = rows[a][size_t(pa)];
+          const auto& rb = rows[b][size_t(pb)];
+          r.dlogp = rb.logprob - ra.logprob;
+          r.top1_agree = ra.top1 == rb.top1;
+          r.rank_shift = rb.rank - ra.rank;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          const report::PairRow& r = chunk_rows[size_t(i)];
+          kl_sum[a][size_t(r.pos_a)] += r.d.kl_ab;
+          ++kl_n[a][size_t(r.pos_a)];
+          kl_sum[b][size_t(r.pos_b)] += r.d.kl_ba;
+          ++kl_n[b][size_t(r.pos_b)];
+          pair_rows[a * n_models + b].push_back(r);
+        }
+      }
+    }
+  }
+  // Every other position of each model (prompt, template suffix, answer past the common part).
+  for (size_t m = 0; m < n_models; ++m) {
+    const TextPlan& p = job.plans[m];
+    const int64_t T = static_cast<int64_t>(p.ids.size());
+    const int64_t c0 = p.answer_first + k_begin, c1 = p.answer_first + k_end;
+    if (c0 < c1) {
+      summarize_range(m, p, hidden[m], 1, c0, rows[m]);
+      summarize_range(m, p, hidden[m], c1, T, rows[m]);
+    } else {
+      summarize_range(m, p, hidden[m], 1, T, rows[m]);
+    }
+  }
+
+  io::Transaction tx(db.db());
+  db.delete_text_rows(job.text_idx);
+  for (size_t m = 0; m < n_models; ++m) {
+    const TextPlan& p = job.plans[m];
+    const int64_t T = static_cast<int64_t>(p.ids.size());
+    report::TextModelRow tm{T, p.n_full, p.answer_first, p.n_answer, p.truncated};
+    db.insert_text_model(job.text_idx, int64_t(m), tm);
+    std::vector<report::PositionRow> pos(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) {
+      auto& r = pos[size_t(t)];
+      r.pos = t;
+      r.token = p.ids[size_t(t)];
+      r.char_begin = p.offsets[size_t(t)].first;
+      r.char_end = p.offsets[size_t(t)].second;
+      r.span = p.spans[size_t(t)];
+      r.has_metrics = t >= 1;
+      if (t >= 1) r.m = std::move(rows[m][size_t(t)]);
+    }
+    // Occurrences of keywords in this model's token layout, and windows around them.
+    const auto occs = analysis::find_occurrences(p.layout.text, p.layout.answer_begin, p.layout.answer_end, families_,
+                                                 p.offsets);
+    for (const auto& o : occs) {
+      if (o.char_end > p.offsets.back().second || o.tok_begin < 1) continue;  // cut by truncation, or no prediction
+      report::OccurrenceRow row;
+      row.occ = o;
+      row.family = families_[size_t(o.family)].name;
+      for (int64_t t = o.tok_begin; t < o.tok_end; ++t) row.logprob_word += pos[size_t(t)].m.logprob;
+      row.logprob_first = pos[size_t(o.tok_begin)].m.logprob;
+      row.rank_first = pos[size_t(o.tok_begin)].m.rank;
+      row.entropy_before = pos[size_t(o.tok_begin)].m.entropy_nats;
+      const int64_t occ_idx = db.insert_occurrence(job.text_idx, int64_t(m), o.family, row);
+      for (int64_t off = -opt_.window; off <= opt_.window; ++off) {
+        const int64_t t = o.tok_begin + off;
+        if (t < 1 || t >= T) continue;
+        report::WindowRow w;
+        w.offset = off;
+        w.pos = t;
+        w.logprob = pos[size_t(t)].m.logprob;
+        w.entropy = pos[size_t(t)].m.entropy_nats;
+        w.rank = pos[size_t(t)].m.rank;
+        w.propensity = pos[size_t(t)].m.propensity[size_t(o.family)];
+        w.has_kl = kl_n[m][size_t(t)] > 0;
+        if (w.has_kl) w.kl_mean = kl_sum[m][size_t(t)] / kl_n[m][size_t(t)];
+        db.insert_window(occ_idx, int64_t(m), w);
+      }
+    }
+    db.insert_positions(job.text_idx, int64_t(m), pos);
+  }
+  for (size_t a = 0; a < n_models; ++a) {
+    for (size_t b = a + 1; b < n_models; ++b) db.insert_pairs(job.text_idx, int64_t(a), int64_t(b), pair_rows[a * n_models + b]);
+  }
+  db.mark_done(job.text_idx);
+  tx.commit();
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> parse_model_spec(const std::string& spec) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos) {
+    std::string name = fs::path(spec).lexically_normal().filename().string();
+    if (name.empty()) name = fs::path(spec).lexically_normal().parent_path().filename().string();
+    return {name, spec};
+  }
+  if (eq == 0 || eq + 1 == spec.size()) throw UsageError("--model: expected NAME=DIR, found \"" + spec + "\"");
+  return {spec.substr(0, eq), spec.substr(eq + 1)};
+}
+
+int run_pipeline(const RunOptions& opt_in) {
+  RunOptions opt = opt_in;
+  const auto t_start = std::chrono::steady_clock::now();
+  if (opt.models.empty()) throw UsageError("give at least one --model NAME=DIR");
+  if (opt.keywords.empty()) opt.keywords = analysis::default_keywords();
+  if (opt.threads > 0) omp_set_num_threads(opt.threads);
+  {
+    std::set<std::string> names;
+    for (const auto& [name, dir] : opt.models) {
+      if (!names.insert(name).second) throw UsageError("--model: the name '" + name + "' is given twice");
+    }
+  }
+
+  // Phase 0: validate everything before any forward pass.
+  io::Dataset data = io::load_dataset(opt.data_path, opt.fields);
+  if (!data.errors.empty() && !opt.skip_invalid) {
+    std::string msg = std::to_string(data.errors.size()) + " of " + std::to_string(data.n_lines) +
+                      " lines are invalid (fix them, or pass --skip-invalid to run on the others):";
+    for (const auto& e : data.errors) msg += "\n  " + e;
+    throw InputError(msg);
+  }
+  if (data.records.empty()) throw InputError(opt.data_path, "", "at least one valid record", "none");
+  if (opt.limit > 0 && static_cast<int64_t>(data.records.size()) > opt.limit) data.records.resize(size_t(opt.limit));
+
+  std::vector<LoadedModel> models;
+  for (const auto& [name, dir] : opt.models) {
+    LoadedModel m;
+    m.name = name;
+    m.dir = dir;
+    try {
+      m.model = model::Model::load(dir);
+      m.tokenizer_path = io::join_path(dir, "tokenizer.json");
+      m.tokenizer = std::make_unique<tok::Tokenizer>(tok::load_tokenizer(dir));
+      m.tmpl = template_for(opt.template_spec, *m.tokenizer, name);
+    } catch (InputError& e) {
+      e.add_context("model '" + name + "'");
+      throw;
+    }
+    models.push_back(std::move(m));
+  }
+
+  // Keyword families from the first model's vocabulary; every model must give the same sets.
+  std::vector<analysis::KeywordFamily> families;
+  {
+    std::vector<std::vector<analysis::KeywordFamily>> per_model;
+    for (const auto& m : models) {
+      std::vector<std::string> texts(static_cast<size_t>(m.tokenizer->vocab_size()));
+      for (size_t id = 0; id < texts.size(); ++id) texts[id] = m.tokenizer->decode_token(static_cast<int32_t>(id));
+      auto first = [&](const std::string& s) {
+        auto e = m.tokenizer->encode(s, false);
+        return e.ids.empty() ? -1 : e.ids[0];
+      };
+      std::vector<analysis::KeywordFamily> fs;
+      for (const auto& k : opt.keywords) fs.push_back(analysis::build_family(k, texts, first));
+      per_model.push_back(std::move(fs));
+    }
+    families = per_model[0];
+    for (size_t m = 1; m < models.size(); ++m) {
+      for (size_t f = 0; f < families.size(); ++f) {
+        if (per_model[m][f].token_ids != families[f].token_ids) {
+          throw InputError("model '" + models[m].name + "'", "keyword family '" + families[f].name + "'",
+                           "the same token ids as model '" + models[0].name + "' (the tokenizers must agree)",
+                           std::to_string(per_model[m][f].token_ids.size()) + " ids vs " +
+                               std::to_string(families[f].token_ids.size()));
+        }
+      }
+    }
+  }
+
+  // Tokenize every text under every model; answers must agree token for token.
+  std::vector<TextJob> jobs;
+  int64_t n_truncated = 0, total_tokens = 0;
+  for (size_t i = 0; i < data.records.size(); ++i) {
+    TextJob job;
+    job.text_idx = static_cast<int64_t>(i);
+    job.rec = &data.records[i];
+    job.n_common = INT64_MAX;
+    bool truncated = false;
+    for (const auto& m : models) {
+      job.plans.push_back(plan_text(m, *job.rec, opt.max_tokens));
+      job.n_common = std::min(job.n_common, job.plans.back().n_answer);
+      truncated |= job.plans.back().truncated;
+      total_tokens += static_cast<int64_t>(job.plans.back().ids.size());
+    }
+    n_truncated += truncated ? 1 : 0;
+    const std::string where = opt.data_path + ":" + std::to_string(job.rec->line);
+    for (size_t m = 1; m < models.size(); ++m) {
+      const TextPlan& a = job.plans[0];
+      const TextPlan& b = job.plans[m];
+      const bool cut = a.truncated || b.truncated;
+      const int64_t n = std::min(a.n_answer, b.n_answer);
+      for (int64_t k = 0; k <= n; ++k) {
+        if (k == n && (cut || a.n_answer == b.n_answer)) break;
+        const int32_t ia = k < a.n_answer ? a.ids[size_t(a.answer_first + k)] : -1;
+        const int32_t ib = k < b.n_answer ? b.ids[size_t(b.answer_first + k)] : -1;
+        if (ia != ib) {
+          throw InputError(where, "record '" + job.rec->id + "', answer token " + std::to_string(k),
+                           "the same token id under model '" + models[0].name + "' and model '" + models[m].name +
+                               "' (models compared must share a tokenizer over the answer)",
+                           std::to_string(ia) + " vs " + std::to_string(ib) + " (\"" +
+                               (ia >= 0 ? models[0].tokenizer->decode_token(ia) : std::string("end")) + "\" vs \"" +
+                               (ib >= 0 ? models[m].tokenizer->decode_token(ib) : std::string("end")) + "\")");
+        }
+      }
+    }
+    if (job.n_common == 0) {
+      std::fprintf(stderr, "logitscope: warning: %s: record '%s' has no answer tokens within --max-tokens %lld\n",
+                   where.c_str(), job.rec->id.c_str(), static_cast<long long>(opt.max_tokens));
+    }
+    jobs.push_back(std::move(job));
+  }
+  if (!opt.quiet && n_truncated > 0) {
+    std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than --max-tokens %lld and were truncated at the end\n",
+                 static_cast<long long>(n_truncated), jobs.size(), static_cast<long long>(opt.max_tokens));
+  }
+
+  // The results directory: new, resumable, or refused.
+  fs::create_directories(opt.out_dir);
+  const std::string data_sha = io::sha256_file(opt.data_path);
+  const std::string args = canonical_args(opt, models, data_sha);
+  const std::string args_hash = io::sha256_hex(args);
+  const std::string db_path = io::join_path(opt.out_dir, "results.sqlite");
+  if (io::file_exists(db_path)) {
+    std::string stored;
+    {
+      report::ResultsDb old(opt.out_dir, opt.keywords, false);
+      stored = old.get_meta("args_hash");
+    }
+    if (stored != args_hash) {
+      if (!opt.force) {
+        throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
+                         "a run with different models, data or options; use --force to replace it, or another --out");
+      }
+      for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
+        fs::remove(io::join_path(opt.out_dir, f));
+      }
+    }
+  }
+  const bool fresh = !io::file_exists(db_path);
+  report::ResultsDb db(opt.out_dir, opt.keywords, true);
+  if (fresh) {
+    io::Transaction tx(db.db());
+    db.set_meta("schema_version", std::to_string(report::kSchemaVersion));
+    db.set_meta("program_version", kProgramVersion);
+    db.set_meta("args_json", args);
+    db.set_meta("args_hash", args_hash);
+    db.set_meta("template", opt.template_spec);
+    db.set_meta("top_k", std::to_string(opt.top_k));
+    db.set_meta("window", std::to_string(opt.window));
+    db.set_meta("max_tokens", std::to_string(opt.max_tokens));
+    db.set_meta("n_texts", std::to_string(jobs.size()));
+    db.set_meta("n_truncated", std::to_string(n_truncated));
+    db.set_meta("n_skipped", std::to_string(data.errors.size()));
+    db.set_meta("data_path", opt.data_path);
+    db.set_meta("data_sha256", data_sha);
+    db.set_meta("compute_seconds", "0");
+    for (size_t m = 0; m < models.size(); ++m) {
+      const auto& lm = models[m];
+      const auto& c = lm.model->config();
+      report::ModelRow r;
+      r.name = lm.name;
+      r.path = lm.dir;
+      r.model_type = c.model_type;
+      for (const auto& [dt, bytes] : lm.model->checkpoint().used_bytes_by_dtype()) r.dtypes += (r.dtypes.empty() ? "" : ",") + dt;
+      r.n_params = model::parameter_count(c);
+      r.vocab_size = c.vocab_size;
+      r.config_sha256 = io::sha256_file(io::join_path(lm.dir, "config.json"));
+      r.tokenizer_path = lm.tokenizer_path;
+      r.tokenizer_sha256 = io::file_exists(lm.tokenizer_path) ? io::sha256_file(lm.tokenizer_path) : "";
+      r.template_name = lm.tmpl.name;
+      r.precision = "fp32";
+      r.isa = cpu::cpu_kernels().isa;
+      db.insert_model(int64_t(m), r);
+    }
+    for (size_t f = 0; f < families.size(); ++f) db.insert_family(int64_t(f), families[f]);
+    for (const auto& job : jobs) {
+      const io::Record& r = *job.rec;
+      db.insert_text(job.text_idx, {r.id, r.source, r.query, r.answer, r.line, r.level, r.is_correct});
+    }
+    for (size_t i = 0; i < data.errors.size(); ++i) db.insert_skipped(data.bad_lines[i], data.errors[i]);
+    db.set_meta("status", "running");
+    tx.commit();
+  }
+
+  // Phases 1 and 2 over groups of texts not yet done.
+  std::vector<const TextJob*> todo;
+  int64_t tokens_done = 0, texts_done = 0;
+  for (const auto& j : jobs) {
+    int64_t n = 0;
+    for (const auto& p : j.plans) n += static_cast<int64_t>(p.ids.size());
+    if (db.text_done(j.text_idx)) {
+      tokens_done += n;
+      ++texts_done;
+    } else {
+      todo.push_back(&j);
+    }
+  }
+  if (todo.empty()) {
+    if (!opt.quiet) std::fprintf(stderr, "logitscope: nothing to do: all %zu texts in %s are done\n", jobs.size(), db_path.c_str());
+  }
+  Progress progress(static_cast<int64_t>(jobs.size()), total_tokens, opt.quiet || todo.empty());
+  progress.set_done(texts_done, tokens_done);
+  g_interrupted.store(false);
+  auto old_int = std::signal(SIGINT, on_interrupt);
+  auto old_term = std::signal(SIGTERM, on_interrupt);
+  TextMeasurer measurer(models, families, opt);
+  size_t next = 0;
+  while (next < todo.size() && !g_interrupted.load()) {
+    // A group: consecutive texts whose hidden states (all models) fit the budget; at least one.
+    size_t end = next;
+    int64_t bytes = 0;
+    while (end < todo.size()) {
+      int64_t b = 0;
+      for (size_t m = 0; m < models.size(); ++m) {
+        b += static_cast<int64_t>(todo[end]->plans[m].ids.size()) * models[m].model->config().hidden_size * 4;
+      }
+      if (end > next && bytes + b > kGroupHiddenBytes) break;
+      bytes += b;
+      ++end;
+    }
+    std::vector<std::vector<std::vector<float>>> hidden(end - next, std::vector<std::vector<float>>(models.size()));
+    for (size_t m = 0; m < models.size() && !g_interrupted.load(); ++m) {
+      progress.set_stage("model " + models[m].name);
+      for (size_t i = next; i < end && !g_interrupted.load(); ++i) {
+        const auto& ids = todo[i]->plans[m].ids;
+        if (ids.empty()) continue;
+        hidden[i - next][m] = models[m].model->forward_hidden(ids);
+        progress.add_tokens(static_cast<int64_t>(ids.size()));
+      }
+    }
+    if (g_interrupted.load()) break;
+    progress.set_stage("measuring");
+    for (size_t i = next; i < end; ++i) {
+      measurer.measure_and_write(*todo[i], hidden[i - next], db);
+      progress.add_text();
+      if (g_interrupted.load()) {
+        end = i + 1;
+        break;
+      }
+    }
+    next = end;
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  progress.finish();
+  const double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const double before = std::atof(db.get_meta("compute_seconds").c_str());
+  db.set_meta("compute_seconds", std::to_string(before + session_s));
+  if (g_interrupted.load()) {
+    db.set_meta("status", "interrupted");
+    std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",
+                 static_cast<long long>(db.n_texts_done()), jobs.size(), db_path.c_str());
+    return kExitInterrupted;
+  }
+  db.set_meta("status", "finished");
+  report::write_summary(db, opt.out_dir);
+  if (!opt.quiet) {
+    std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results in %s\n", jobs.size(),
+                 static_cast<long long>(total_tokens), models.size(), format_duration(session_s).c_str(),
+                 opt.out_dir.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace lsc::cli

@@ -1,0 +1,189 @@
+// Aggregation of the results database into per-text values and summary.json.
+#include "report/aggregate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "io/atomic_file.h"
+#include "io/error.h"
+#include "io/json.h"
+#include "io/mapped_file.h"
+
+namespace lsc::report {
+
+RunAggregates load_aggregates(ResultsDb& db) {
+  io::Db& d = db.db();
+  RunAggregates r;
+  {
+    io::Stmt s(d, "SELECT name FROM models ORDER BY model_idx");
+    while (s.step()) r.models.push_back(s.col_text(0));
+  }
+  {
+    io::Stmt s(d, "SELECT name FROM families ORDER BY family_idx");
+    while (s.step()) r.families.push_back(s.col_text(0));
+  }
+  const size_t M = r.models.size(), F = r.families.size();
+  std::map<int64_t, size_t> index;
+  {
+    io::Stmt s(d, "SELECT t.text_idx, t.record_id, t.level, t.is_correct FROM texts t JOIN done USING(text_idx) "
+                  "ORDER BY t.text_idx");
+    while (s.step()) {
+      TextInfo t{s.col_int(0), s.col_text(1), s.col_is_null(2) ? 0 : int(s.col_int(2)),
+                 s.col_is_null(3) ? -1 : int(s.col_int(3))};
+      index[t.text_idx] = r.texts.size();
+      r.texts.push_back(t);
+    }
+  }
+  TextModelAgg empty;
+  empty.sum_propensity.assign(F, 0.0);
+  empty.n_occ.assign(F, 0);
+  empty.lp_word.assign(F, {});
+  empty.lp_first.assign(F, {});
+  empty.kl_sum.assign(M, 0.0);
+  empty.kl_n.assign(M, 0);
+  r.per_text.assign(r.texts.size(), std::vector<TextModelAgg>(M, empty));
+  {
+    std::string sql = "SELECT text_idx, model_idx, count(*), sum(entropy), sum(logprob)";
+    for (const auto& f : r.families) sql += ", sum(" + ResultsDb::propensity_column(f) + ")";
+    sql += " FROM positions WHERE span != 'prompt' AND logprob IS NOT NULL GROUP BY text_idx, model_idx";
+    io::Stmt s(d, sql);
+    while (s.step()) {
+      auto it = index.find(s.col_int(0));
+      if (it == index.end()) continue;
+      TextModelAgg& a = r.per_text[it->second][size_t(s.col_int(1))];
+      a.n_answer = s.col_int(2);
+      a.sum_entropy = s.col_double(3);
+      a.sum_logprob = s.col_double(4);
+      for (size_t f = 0; f < F; ++f) a.sum_propensity[f] = s.col_double(5 + int(f));
+    }
+  }
+  {
+    io::Stmt s(d, "SELECT text_idx, model_idx, family_idx, logprob_word, logprob_first FROM occurrences "
+                  "ORDER BY text_idx, model_idx, occ_idx");
+    while (s.step()) {
+      auto it = index.find(s.col_int(0));
+      if (it == index.end()) continue;
+      TextModelAgg& a = r.per_text[it->second][size_t(s.col_int(1))];
+      const size_t f = size_t(s.col_int(2));
+      ++a.n_occ[f];
+      a.lp_word[f].push_back(s.col_double(3));
+      a.lp_first[f].push_back(s.col_double(4));
+    }
+  }
+  {
+    io::Stmt s(d, "SELECT text_idx, model_a, model_b, sum(kl_ab), sum(kl_ba), count(*) FROM pairs "
+                  "GROUP BY text_idx, model_a, model_b");
+    while (s.step()) {
+      auto it = index.find(s.col_int(0));
+      if (it == index.end()) continue;
+      const size_t a = size_t(s.col_int(1)), b = size_t(s.col_int(2));
+      auto& ta = r.per_text[it->second][a];
+      auto& tb = r.per_text[it->second][b];
+      ta.kl_sum[b] += s.col_double(3);
+      ta.kl_n[b] += s.col_int(5);
+      tb.kl_sum[a] += s.col_double(4);
+      tb.kl_n[a] += s.col_int(5);
+    }
+  }
+  return r;
+}
+
+namespace {
+
+io::Json number_or_null(double v) { return std::isfinite(v) ? io::Json(v) : io::Json(nullptr); }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+void write_summary(ResultsDb& db, const std::string& out_dir) {
+  const RunAggregates r = load_aggregates(db);
+  const size_t M = r.models.size(), F = r.families.size();
+  io::Json cells = io::Json::array();
+  // Groups: every level (and all), every correctness (and all). Unknown values only enter "all".
+  for (int level = 0; level <= 5; ++level) {
+    for (int correct = -1; correct <= 1; ++correct) {
+      std::vector<size_t> sel;
+      for (size_t t = 0; t < r.texts.size(); ++t) {
+        if (level > 0 && r.texts[t].level != level) continue;
+        if (correct >= 0 && r.texts[t].is_correct != correct) continue;
+        sel.push_back(t);
+      }
+      for (size_t m = 0; m < M; ++m) {
+        // "all" family (index F) = every answer token; then each keyword family.
+        for (size_t f = 0; f <= F; ++f) {
+          int64_t n_tok = 0, n_occ = 0;
+          double s_ent = 0, s_lp = 0, s_prop = 0;
+          std::vector<double> words, firsts, kl_s(M, 0.0);
+          std::vector<int64_t> kl_n(M, 0);
+          for (size_t t : sel) {
+            const TextModelAgg& a = r.per_text[t][m];
+            n_tok += a.n_answer;
+            s_ent += a.sum_entropy;
+            s_lp += a.sum_logprob;
+            for (size_t o = 0; o < M; ++o) {
+              kl_s[o] += a.kl_sum[o];
+              kl_n[o] += a.kl_n[o];
+            }
+            if (f < F) {
+              n_occ += a.n_occ[f];
+              s_prop += a.sum_propensity[f];
+              words.insert(words.end(), a.lp_word[f].begin(), a.lp_word[f].end());
+              firsts.insert(firsts.end(), a.lp_first[f].begin(), a.lp_first[f].end());
+            }
+          }
+          io::Json c;
+          c["model"] = r.models[m];
+          c["family"] = f < F ? r.families[f] : "all";
+          c["level"] = level == 0 ? io::Json("all") : io::Json(level);
+          c["correct"] = correct < 0 ? io::Json("all") : io::Json(correct == 1);
+          c["n_texts"] = sel.size();
+          c["n_answer_tokens"] = n_tok;
+          c["mean_entropy"] = number_or_null(n_tok ? s_ent / double(n_tok) : NAN);
+          if (f < F) {
+            c["n_occurrences"] = n_occ;
+            c["rate_per_1k"] = number_or_null(n_tok ? 1000.0 * double(n_occ) / double(n_tok) : NAN);
+            double sw = 0, sf = 0;
+            for (double w : words) sw += w;
+            for (double w : firsts) sf += w;
+            c["mean_logprob_word"] = number_or_null(words.empty() ? NAN : sw / double(words.size()));
+            c["median_logprob_word"] = number_or_null(median(words));
+            c["mean_logprob_first"] = number_or_null(firsts.empty() ? NAN : sf / double(firsts.size()));
+            c["mean_propensity"] = number_or_null(n_tok ? s_prop / double(n_tok) : NAN);
+          } else {
+            c["mean_logprob"] = number_or_null(n_tok ? s_lp / double(n_tok) : NAN);
+          }
+          io::Json kl = io::Json::object();
+          for (size_t o = 0; o < M; ++o) {
+            if (o != m) kl[r.models[o]] = number_or_null(kl_n[o] ? kl_s[o] / double(kl_n[o]) : NAN);
+          }
+          c["mean_kl_to"] = kl;
+          cells.push_back(std::move(c));
+        }
+      }
+    }
+  }
+  io::Json j;
+  j["format"] = "logitscope-summary/1";
+  j["models"] = r.models;
+  j["families"] = r.families;
+  j["n_texts"] = r.texts.size();
+  j["definitions"] = {
+      {"unit", "answer tokens (span answer, think or after_think) of texts finished in results.sqlite"},
+      {"rate_per_1k", "occurrences per 1000 answer tokens, pooled over the texts of the cell"},
+      {"mean_logprob_word", "mean over occurrences of the whole-word log p (sum over its tokens), nats"},
+      {"mean_logprob_first", "mean over occurrences of the first token's log p (the decision point), nats"},
+      {"mean_propensity", "mean over answer positions of the family's next-token probability mass"},
+      {"mean_kl_to", "mean over common answer positions of KL(P_model || P_other), nats"},
+      {"level/correct", "'all' includes texts with unknown level / correctness"}};
+  j["cells"] = std::move(cells);
+  io::write_file_atomic(io::join_path(out_dir, "summary.json"), j.dump(1) + "\n");
+}
+
+}  // namespace lsc::report

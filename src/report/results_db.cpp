@@ -1,0 +1,190 @@
+// Results database schema and inserts.
+#include "report/results_db.h"
+
+#include "io/error.h"
+#include "io/json.h"
+#include "io/mapped_file.h"
+
+namespace lsc::report {
+
+std::string ResultsDb::propensity_column(const std::string& family) {
+  std::string c = "prop_";
+  for (unsigned char ch : family) c += std::isalnum(ch) ? static_cast<char>(std::tolower(ch)) : '_';
+  return c;
+}
+
+ResultsDb::ResultsDb(const std::string& dir, const std::vector<std::string>& family_names, bool create)
+    : path_(io::join_path(dir, "results.sqlite")), families_(family_names) {
+  if (!create && !io::file_exists(path_)) throw InputError(path_, "", "a results database (run 'logitscope run' first)", "no such file");
+  db_ = std::make_unique<io::Db>(path_, create);
+  // WAL + synchronous=NORMAL: a committed text survives a crash of the process (SIGKILL); the
+  // last transactions may be lost only on power failure, and are then redone by the resume.
+  db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  if (!create) return;
+  std::string prop_cols;
+  for (const auto& f : families_) prop_cols += ", " + propensity_column(f) + " REAL";
+  db_->exec(R"(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS models(model_idx INTEGER PRIMARY KEY, name TEXT, path TEXT, model_type TEXT,
+  dtypes TEXT, n_params INTEGER, vocab_size INTEGER, config_sha256 TEXT, tokenizer_path TEXT,
+  tokenizer_sha256 TEXT, template TEXT, precision TEXT, isa TEXT);
+CREATE TABLE IF NOT EXISTS families(family_idx INTEGER PRIMARY KEY, name TEXT, prefix INTEGER,
+  n_token_ids INTEGER, token_ids TEXT);
+CREATE TABLE IF NOT EXISTS texts(text_idx INTEGER PRIMARY KEY, record_id TEXT, line INTEGER, source TEXT,
+  level INTEGER, is_correct INTEGER, query TEXT, answer TEXT);
+CREATE TABLE IF NOT EXISTS skipped(line INTEGER PRIMARY KEY, error TEXT);
+CREATE TABLE IF NOT EXISTS text_models(text_idx INTEGER, model_idx INTEGER, n_tokens INTEGER,
+  n_tokens_full INTEGER, truncated INTEGER, answer_first_pos INTEGER, n_answer_tokens INTEGER,
+  PRIMARY KEY(text_idx, model_idx));
+CREATE TABLE IF NOT EXISTS positions(text_idx INTEGER, model_idx INTEGER, pos INTEGER, span TEXT,
+  token_id INTEGER, char_begin INTEGER, char_end INTEGER, logprob REAL, rank INTEGER, entropy REAL,
+  top1_id INTEGER, top1_margin REAL, tail_mass REAL, topk_ids BLOB, topk_logprobs BLOB)" +
+            prop_cols + R"(, PRIMARY KEY(text_idx, model_idx, pos)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS occurrences(occ_idx INTEGER PRIMARY KEY, text_idx INTEGER, model_idx INTEGER,
+  family_idx INTEGER, family TEXT, surface TEXT, char_begin INTEGER, char_end INTEGER, tok_begin INTEGER,
+  tok_end INTEGER, starts_before_word INTEGER, logprob_word REAL, logprob_first REAL, rank_first INTEGER,
+  entropy_before REAL);
+CREATE INDEX IF NOT EXISTS occurrences_text ON occurrences(text_idx);
+CREATE TABLE IF NOT EXISTS windows(occ_idx INTEGER, model_idx INTEGER, offset INTEGER, pos INTEGER,
+  logprob REAL, entropy REAL, rank INTEGER, propensity REAL, kl_mean REAL,
+  PRIMARY KEY(occ_idx, model_idx, offset)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pairs(text_idx INTEGER, model_a INTEGER, model_b INTEGER, answer_idx INTEGER,
+  pos_a INTEGER, pos_b INTEGER, kl_ab REAL, kl_ba REAL, js_bits REAL, tv REAL, dlogp REAL,
+  top1_agree INTEGER, rank_shift INTEGER, extra_mass_a REAL, extra_mass_b REAL,
+  PRIMARY KEY(text_idx, model_a, model_b, answer_idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS done(text_idx INTEGER PRIMARY KEY);
+)");
+}
+
+void ResultsDb::set_meta(const std::string& key, const std::string& value) {
+  io::Stmt s(*db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+  s.bind(1, key).bind(2, value).run();
+}
+
+std::string ResultsDb::get_meta(const std::string& key) {
+  if (!db_->has_table("meta")) return "";
+  io::Stmt s(*db_, "SELECT value FROM meta WHERE key = ?");
+  s.bind(1, key);
+  return s.step() ? s.col_text(0) : "";
+}
+
+bool ResultsDb::text_done(int64_t text_idx) {
+  io::Stmt s(*db_, "SELECT count(*) FROM done WHERE text_idx = ?");
+  s.bind(1, text_idx);
+  return s.step() && s.col_int(0) > 0;
+}
+
+int64_t ResultsDb::n_texts_done() { return db_->query_int("SELECT count(*) FROM done"); }
+
+void ResultsDb::insert_model(int64_t i, const ModelRow& m) {
+  io::Stmt s(*db_, "INSERT OR REPLACE INTO models VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  s.bind(1, i).bind(2, m.name).bind(3, m.path).bind(4, m.model_type).bind(5, m.dtypes).bind(6, m.n_params);
+  s.bind(7, m.vocab_size).bind(8, m.config_sha256).bind(9, m.tokenizer_path).bind(10, m.tokenizer_sha256);
+  s.bind(11, m.template_name).bind(12, m.precision).bind(13, m.isa).run();
+}
+
+void ResultsDb::insert_family(int64_t i, const analysis::KeywordFamily& f) {
+  io::Stmt s(*db_, "INSERT OR REPLACE INTO families VALUES(?,?,?,?,?)");
+  s.bind(1, i).bind(2, f.name).bind(3, int64_t{f.prefix}).bind(4, static_cast<int64_t>(f.token_ids.size()));
+  s.bind(5, io::Json(f.token_ids).dump()).run();
+}
+
+void ResultsDb::insert_text(int64_t i, const TextRow& t) {
+  io::Stmt s(*db_, "INSERT OR REPLACE INTO texts VALUES(?,?,?,?,?,?,?,?)");
+  s.bind(1, i).bind(2, t.record_id).bind(3, t.line).bind(4, t.source);
+  if (t.level > 0) {
+    s.bind(5, t.level);
+  } else {
+    s.bind_null(5);
+  }
+  if (t.is_correct >= 0) {
+    s.bind(6, t.is_correct);
+  } else {
+    s.bind_null(6);
+  }
+  s.bind(7, t.query).bind(8, t.answer).run();
+}
+
+void ResultsDb::insert_skipped(int64_t line, const std::string& error) {
+  io::Stmt s(*db_, "INSERT OR REPLACE INTO skipped VALUES(?,?)");
+  s.bind(1, line).bind(2, error).run();
+}
+
+void ResultsDb::insert_text_model(int64_t t, int64_t m, const TextModelRow& r) {
+  io::Stmt s(*db_, "INSERT INTO text_models VALUES(?,?,?,?,?,?,?)");
+  s.bind(1, t).bind(2, m).bind(3, r.n_tokens).bind(4, r.n_tokens_full).bind(5, int64_t{r.truncated});
+  s.bind(6, r.answer_first_pos).bind(7, r.n_answer_tokens).run();
+}
+
+void ResultsDb::insert_positions(int64_t t, int64_t m, const std::vector<PositionRow>& rows) {
+  if (!ins_pos_) {
+    std::string sql = "INSERT INTO positions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?";
+    for (size_t f = 0; f < families_.size(); ++f) sql += ",?";
+    ins_pos_ = std::make_unique<io::Stmt>(*db_, sql + ")");
+  }
+  io::Stmt& s = *ins_pos_;
+  for (const PositionRow& r : rows) {
+    s.bind(1, t).bind(2, m).bind(3, r.pos).bind(4, std::string(analysis::span_name(r.span))).bind(5, r.token);
+    s.bind(6, r.char_begin).bind(7, r.char_end);
+    if (r.has_metrics) {
+      s.bind(8, r.m.logprob).bind(9, r.m.rank).bind(10, r.m.entropy_nats).bind(11, r.m.top1);
+      s.bind(12, r.m.top1_margin).bind(13, r.m.tail_mass);
+      s.bind_blob(14, r.m.topk_ids.data(), r.m.topk_ids.size() * 4);
+      s.bind_blob(15, r.m.topk_logprobs.data(), r.m.topk_logprobs.size() * 4);
+      for (size_t f = 0; f < families_.size(); ++f) s.bind(16 + static_cast<int>(f), static_cast<double>(r.m.propensity[f]));
+    }  // else: NULLs (position 0 has no prediction)
+    s.run();
+  }
+}
+
+int64_t ResultsDb::insert_occurrence(int64_t t, int64_t m, int64_t f, const OccurrenceRow& o) {
+  if (!ins_occ_) {
+    ins_occ_ = std::make_unique<io::Stmt>(
+        *db_, "INSERT INTO occurrences(text_idx, model_idx, family_idx, family, surface, char_begin, char_end, tok_begin, "
+              "tok_end, starts_before_word, logprob_word, logprob_first, rank_first, entropy_before) "
+              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  }
+  io::Stmt& s = *ins_occ_;
+  s.bind(1, t).bind(2, m).bind(3, f).bind(4, o.family).bind(5, o.occ.surface).bind(6, o.occ.char_begin);
+  s.bind(7, o.occ.char_end).bind(8, o.occ.tok_begin).bind(9, o.occ.tok_end).bind(10, int64_t{o.occ.starts_before_word});
+  s.bind(11, o.logprob_word).bind(12, o.logprob_first).bind(13, o.rank_first).bind(14, o.entropy_before);
+  s.run();
+  return db_->last_insert_id();
+}
+
+void ResultsDb::insert_window(int64_t occ, int64_t m, const WindowRow& w) {
+  if (!ins_win_) ins_win_ = std::make_unique<io::Stmt>(*db_, "INSERT INTO windows VALUES(?,?,?,?,?,?,?,?,?)");
+  io::Stmt& s = *ins_win_;
+  s.bind(1, occ).bind(2, m).bind(3, w.offset).bind(4, w.pos).bind(5, w.logprob).bind(6, w.entropy).bind(7, w.rank);
+  s.bind(8, w.propensity);
+  if (w.has_kl) s.bind(9, w.kl_mean);
+  s.run();
+}
+
+void ResultsDb::insert_pairs(int64_t t, int64_t a, int64_t b, const std::vector<PairRow>& rows) {
+  if (!ins_pair_) {
+    ins_pair_ = std::make_unique<io::Stmt>(*db_, "INSERT INTO pairs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  }
+  io::Stmt& s = *ins_pair_;
+  for (const PairRow& r : rows) {
+    s.bind(1, t).bind(2, a).bind(3, b).bind(4, r.answer_idx).bind(5, r.pos_a).bind(6, r.pos_b);
+    s.bind(7, r.d.kl_ab).bind(8, r.d.kl_ba).bind(9, r.d.js_bits).bind(10, r.d.tv).bind(11, r.dlogp);
+    s.bind(12, int64_t{r.top1_agree}).bind(13, r.rank_shift).bind(14, r.d.extra_mass_a).bind(15, r.d.extra_mass_b);
+    s.run();
+  }
+}
+
+void ResultsDb::delete_text_rows(int64_t t) {
+  const std::string id = std::to_string(t);
+  db_->exec("DELETE FROM windows WHERE occ_idx IN (SELECT occ_idx FROM occurrences WHERE text_idx = " + id + ");"
+            "DELETE FROM occurrences WHERE text_idx = " + id + "; DELETE FROM positions WHERE text_idx = " + id +
+            "; DELETE FROM pairs WHERE text_idx = " + id + "; DELETE FROM text_models WHERE text_idx = " + id +
+            "; DELETE FROM done WHERE text_idx = " + id + ";");
+}
+
+void ResultsDb::mark_done(int64_t t) {
+  io::Stmt s(*db_, "INSERT OR REPLACE INTO done VALUES(?)");
+  s.bind(1, t).run();
+}
+
+}  // namespace lsc::report

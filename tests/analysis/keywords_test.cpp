@@ -1,0 +1,119 @@
+// Keyword occurrences on crafted text ("also", "letter", "Wait,", "CHECK", multi-token words,
+// Unicode letters next to the word) and family id sets from a small hand-made vocabulary.
+#include <gtest/gtest.h>
+
+#include "analysis/keywords.h"
+#include "analysis/text_layout.h"
+
+namespace lsc::analysis {
+namespace {
+
+// Offsets of a crude whitespace-attached tokenisation: each token is a run of non-space
+// characters with its leading spaces (like byte-level BPE's " Wait"), ASCII only.
+std::vector<std::pair<int64_t, int64_t>> word_offsets(const std::string& text) {
+  std::vector<std::pair<int64_t, int64_t>> o;
+  int64_t i = 0, n = int64_t(text.size());
+  while (i < n) {
+    const int64_t b = i;
+    while (i < n && text[size_t(i)] == ' ') ++i;
+    while (i < n && text[size_t(i)] != ' ') ++i;
+    o.emplace_back(b, i);
+  }
+  return o;
+}
+
+std::vector<KeywordFamily> families(std::initializer_list<const char*> names) {
+  std::vector<KeywordFamily> f;
+  for (const char* n : names) f.push_back({n, {}, false});
+  return f;
+}
+
+TEST(Occurrences, WholeWordCaseInsensitiveOnCraftedText) {
+  const std::string text = "Q: x\nA: I also sent a letter. Wait, CHECK it. Let me check: so, Also wait.";
+  const int64_t answer_begin = 5;
+  const auto f = families({"wait", "check", "let", "so"});
+  const auto occ = find_occurrences(text, answer_begin, int64_t(text.size()), f, word_offsets(text));
+  std::vector<std::string> got;
+  for (const auto& o : occ) got.push_back(f[size_t(o.family)].name + ":" + o.surface);
+  // "also"/"Also" contain "so" inside a word; "letter" starts with "let": neither matches.
+  EXPECT_EQ(got, (std::vector<std::string>{"wait:Wait", "check:CHECK", "let:Let", "check:check", "so:so", "wait:wait"}));
+  // "Wait," is one token here: its span starts with the space before it (not before the word).
+  const auto& w = occ[0];
+  EXPECT_EQ(text.substr(size_t(w.char_begin), size_t(w.char_end - w.char_begin)), "Wait");
+  EXPECT_EQ(w.tok_end - w.tok_begin, 1);
+  EXPECT_FALSE(w.starts_before_word);
+}
+
+TEST(Occurrences, OnlyInsideTheAnswer) {
+  const std::string text = "Wait for it. Answer: wait";
+  const auto occ = find_occurrences(text, 13, int64_t(text.size()), families({"wait"}), word_offsets(text));
+  ASSERT_EQ(occ.size(), 1u);
+  EXPECT_EQ(occ[0].char_begin, 21);
+}
+
+TEST(Occurrences, MultiTokenWordAndTokenStartingBeforeTheWord) {
+  // "therefore" split over two tokens; "(wait" is one token holding "(" before the word.
+  const std::string text = "A: therefore (wait)";
+  const std::vector<std::pair<int64_t, int64_t>> offsets = {{0, 2}, {2, 8}, {8, 12}, {12, 18}, {18, 19}};
+  const auto occ = find_occurrences(text, 3, int64_t(text.size()), families({"therefore", "wait"}), offsets);
+  ASSERT_EQ(occ.size(), 2u);
+  EXPECT_EQ(occ[0].tok_begin, 1);
+  EXPECT_EQ(occ[0].tok_end, 3);
+  EXPECT_FALSE(occ[0].starts_before_word);
+  EXPECT_EQ(occ[1].tok_begin, 3);
+  EXPECT_EQ(occ[1].tok_end, 4);
+  EXPECT_TRUE(occ[1].starts_before_word);
+}
+
+TEST(Occurrences, UnicodeLettersAreWordCharactersAndOffsetsAreCodePoints) {
+  // "éwait" is not the word; "— wait" is. Offsets count code points (é and — are one each).
+  const std::string text = "éwait — wait";
+  const std::vector<std::pair<int64_t, int64_t>> offsets = {{0, 5}, {5, 7}, {7, 12}};
+  const auto occ = find_occurrences(text, 0, 12, families({"wait"}), offsets);
+  ASSERT_EQ(occ.size(), 1u);
+  EXPECT_EQ(occ[0].char_begin, 8);
+  EXPECT_EQ(occ[0].tok_begin, 2);
+}
+
+TEST(Family, IdSetIsCaseSpaceAndTrailingPunctuationInsensitive) {
+  const std::vector<std::string> vocab = {"wait", " Wait", "WAIT", "\nWait", "Wait,", " waiting", "await", "wa", "it",
+                                          "", " Wait!", "hmm"};
+  const auto f = build_family("Wait", vocab, [](const std::string&) { return -1; });
+  EXPECT_EQ(f.name, "wait");
+  EXPECT_FALSE(f.prefix);
+  EXPECT_EQ(f.token_ids, (std::vector<int32_t>{0, 1, 2, 3, 4, 10}));
+}
+
+TEST(Family, FallsBackToFirstTokensOfVariantsAndFlagsPrefix) {
+  const std::vector<std::string> vocab = {"a", "ha", " a", "A", " A", "\n"};
+  std::vector<std::string> asked;
+  const auto f = build_family("aha", vocab, [&](const std::string& s) {
+    asked.push_back(s);
+    return s[0] == ' ' ? 2 : s[0] == '\n' ? 5 : s[0] == 'a' ? 0 : 3;
+  });
+  EXPECT_TRUE(f.prefix);
+  EXPECT_EQ(f.token_ids, (std::vector<int32_t>{0, 2, 3, 5}));
+  EXPECT_EQ(asked.size(), 9u);  // aha, Aha, AHA × "", " ", "\n"
+}
+
+TEST(TextLayout, NotebookTemplateSpansAndThink) {
+  const auto t = make_template("notebook");
+  const auto l = apply_template(t, "1+1?", "<think>x</think> 2");
+  EXPECT_EQ(l.text, "Query: 1+1?\nAnswer: <think>x</think> 2");
+  EXPECT_EQ(l.answer_begin, 20);
+  EXPECT_EQ(l.answer_end, 38);
+  EXPECT_EQ(l.think_end, 36);
+  // tokens: "Query: 1+1?\nAnswer:" | " <think>" | "x" | "</think>" | " 2"
+  const auto spans = token_spans(l, {{0, 19}, {19, 27}, {27, 28}, {28, 36}, {36, 38}});
+  EXPECT_EQ(spans, (std::vector<Span>{Span::Prompt, Span::Think, Span::Think, Span::Think, Span::AfterThink}));
+}
+
+TEST(TextLayout, CustomTemplateEscapesAndValidation) {
+  const auto t = make_template("Q: {query}\\nA: {answer}");
+  EXPECT_EQ(apply_template(t, "q", "a").text, "Q: q\nA: a");
+  EXPECT_THROW(make_template("{answer} {query}"), std::exception);
+  EXPECT_THROW(make_template("no placeholders"), std::exception);
+}
+
+}  // namespace
+}  // namespace lsc::analysis

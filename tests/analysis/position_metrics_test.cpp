@@ -1,0 +1,77 @@
+// Row summaries and cross-model divergences against closed forms.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "analysis/position_metrics.h"
+
+namespace lsc::analysis {
+namespace {
+
+std::vector<float> random_row(size_t n, unsigned seed, float sd) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0, sd);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+TEST(CompareRows, KlOfARowWithItselfIsZeroAndJsIsBoundedByOneBit) {
+  const auto a = random_row(151936, 1, 3.0f);
+  PairSummary p;
+  compare_rows(a, a, &p);
+  EXPECT_EQ(p.kl_ab, 0.0);
+  EXPECT_EQ(p.kl_ba, 0.0);
+  EXPECT_EQ(p.js_bits, 0.0);
+  EXPECT_EQ(p.tv, 0.0);
+  // Disjoint supports (as near as fp32 allows): JS → 1 bit, TV → 1.
+  std::vector<float> x = {100, -100}, y = {-100, 100};
+  compare_rows(x, y, &p);
+  EXPECT_NEAR(p.js_bits, 1.0, 1e-9);
+  EXPECT_NEAR(p.tv, 1.0, 1e-9);
+  EXPECT_NEAR(p.kl_ab, 200.0, 1e-6);
+}
+
+TEST(CompareRows, TwoPointDistributionsByHand) {
+  // P = (3/4, 1/4), Q = (1/2, 1/2): KL(P‖Q) = ¾ln(3/2) + ¼ln(1/2); TV = 1/4.
+  const std::vector<float> a = {std::log(3.0f), 0.0f}, b = {0.0f, 0.0f};
+  PairSummary p;
+  compare_rows(a, b, &p);
+  EXPECT_NEAR(p.kl_ab, 0.75 * std::log(1.5) + 0.25 * std::log(0.5), 1e-7);
+  EXPECT_NEAR(p.kl_ba, 0.5 * std::log(0.5 / 0.75) + 0.5 * std::log(0.5 / 0.25), 1e-7);
+  EXPECT_NEAR(p.tv, 0.25, 1e-7);
+  const double m0 = 0.625, m1 = 0.375;
+  const double js = 0.5 * (0.75 * std::log(0.75 / m0) + 0.25 * std::log(0.25 / m1)) +
+                    0.5 * (0.5 * std::log(0.5 / m0) + 0.5 * std::log(0.5 / m1));
+  EXPECT_NEAR(p.js_bits, js / std::log(2.0), 1e-7);
+}
+
+TEST(CompareRows, PaddedVocabularyComparesCommonIdsAndReportsExtraMass) {
+  const std::vector<float> a = {0, 0, 0}, b = {0, 0};
+  PairSummary p;
+  compare_rows(a, b, &p);
+  EXPECT_NEAR(p.extra_mass_a, 1.0 / 3, 1e-7);
+  EXPECT_EQ(p.extra_mass_b, 0.0);
+  EXPECT_NEAR(p.kl_ab, 0.0, 1e-7);
+}
+
+TEST(SummarizeRow, TopKTailMassMarginAndPropensity) {
+  // logits ln(4), ln(2), ln(1), ln(1) → p = 1/2, 1/4, 1/8, 1/8
+  const std::vector<float> l = {std::log(4.0f), std::log(2.0f), 0.0f, 0.0f};
+  std::vector<KeywordFamily> fam = {{"x", {1, 3}, false}};
+  RowSummary r;
+  summarize_row(l, 2, 2, fam, &r);
+  EXPECT_NEAR(r.logprob, std::log(0.125), 1e-6);
+  EXPECT_EQ(r.rank, 3);
+  EXPECT_EQ(r.top1, 0);
+  EXPECT_NEAR(r.top1_margin, std::log(2.0), 1e-6);
+  EXPECT_EQ(r.topk_ids, (std::vector<int32_t>{0, 1}));
+  EXPECT_NEAR(r.tail_mass, 0.25, 1e-6);
+  ASSERT_EQ(r.propensity.size(), 1u);
+  EXPECT_NEAR(r.propensity[0], 0.375, 1e-6);
+  EXPECT_NEAR(r.entropy_nats, -(0.5 * std::log(0.5) + 0.25 * std::log(0.25) + 0.25 * std::log(0.125)), 1e-6);
+}
+
+}  // namespace
+}  // namespace lsc::analysis
