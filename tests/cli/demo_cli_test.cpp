@@ -1,0 +1,67 @@
+// `logitscope demo` end to end: the built-in checkpoints and traces go through the whole pipeline,
+// and the planted effect (rl prefers the "wait" family) is found in the results, clearly
+// separated from the families nobody touched. This is the pipeline's sensitivity test.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "cli/run_cli.h"
+#include "io/json.h"
+#include "io/sqlite.h"
+
+namespace lsc::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
+  const fs::path out = fs::temp_directory_path() / ("lsc_demo_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const auto r = run_cli("demo --quiet --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db((out / "results.sqlite").string(), false);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 60);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM models"), 3);
+  EXPECT_GE(db.query_int("SELECT count(DISTINCT level) FROM texts"), 5);
+  // rl − sft, per family: mean whole-word log p at occurrences and mean propensity over answers.
+  std::map<std::string, double> dlogp, prop_ratio;
+  {
+    io::Stmt s(db, "SELECT a.family, avg(b.logprob_word - a.logprob_word), count(*) FROM occurrences a "
+                   "JOIN occurrences b ON a.text_idx = b.text_idx AND a.char_begin = b.char_begin AND a.family_idx = b.family_idx "
+                   "WHERE a.model_idx = 1 AND b.model_idx = 2 GROUP BY a.family");
+    while (s.step()) {
+      dlogp[s.col_text(0)] = s.col_double(1);
+      EXPECT_GT(s.col_int(2), 0);
+    }
+  }
+  {
+    io::Stmt f(db, "SELECT name FROM families ORDER BY family_idx");
+    std::vector<std::string> fams;
+    while (f.step()) fams.push_back(f.col_text(0));
+    for (const auto& name : fams) {
+      const std::string col = "prop_" + name;
+      io::Stmt s(db, "SELECT avg(CASE WHEN model_idx = 2 THEN " + col + " END) / avg(CASE WHEN model_idx = 1 THEN " +
+                         col + " END) FROM positions WHERE span != 'prompt' AND logprob IS NOT NULL");
+      ASSERT_TRUE(s.step());
+      prop_ratio[name] = s.col_double(0);
+    }
+  }
+  ASSERT_TRUE(dlogp.count("wait"));
+  for (const auto& [fam, d] : dlogp) std::printf("  %-10s rl-sft mean dlogp %+.3f  propensity ratio %.2f\n", fam.c_str(), d, prop_ratio[fam]);
+  EXPECT_GT(dlogp["wait"], 1.0);
+  EXPECT_GT(prop_ratio["wait"], 3.0);
+  for (const auto& [fam, d] : dlogp) {
+    if (fam == "wait") continue;
+    EXPECT_LT(std::fabs(d), dlogp["wait"] / 3) << fam;
+    EXPECT_LT(prop_ratio[fam], prop_ratio["wait"] / 2) << fam;
+  }
+  EXPECT_TRUE(fs::exists(out / "summary.json"));
+  fs::remove_all(out);
+}
+
+}  // namespace
+}  // namespace lsc::test

@@ -1,0 +1,304 @@
+// `logitscope run`, `export` and `demo` as a user runs them, on the real-vocabulary fixture model
+// (reference log-probs from transformers), crafted datasets, interruptions and bad inputs.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "cli/run_cli.h"
+#include "io/json.h"
+#include "io/sqlite.h"
+
+namespace lsc::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RunDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lsc_run_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string p(const std::string& f) const { return (dir_ / f).string(); }
+  void write(const std::string& f, const std::string& content) const {
+    std::ofstream o(p(f), std::ios::binary);
+    o << content;
+  }
+  fs::path dir_;
+};
+
+const std::string kModel = fixture("models/qwen2-realvocab-bf16");
+
+io::Json texts_json() { return io::parse_json(slurp(fixture("expected/qwen2-realvocab-bf16/texts.json")), "texts.json"); }
+
+// A record whose "{query}{answer}" text is the fixture text, split at byte `split` (moved back to
+// the start of a UTF-8 character).
+std::string record_line(const std::string& id, const std::string& text, size_t split, int level, bool correct) {
+  split = std::min(split, text.size() - 1);
+  while (split > 0 && (static_cast<unsigned char>(text[split]) & 0xc0) == 0x80) --split;
+  io::Json j;
+  j["id"] = id;
+  j["query"] = text.substr(0, split);
+  j["answer"] = text.substr(split);
+  j["level"] = level;
+  j["is_correct"] = correct;
+  return j.dump() + "\n";
+}
+
+std::string run_args(const std::string& data, const std::string& out, const std::string& extra = "") {
+  return "run --model ref=" + kModel + " --data " + data + " --out " + out + " --template '{query}{answer}' --quiet " +
+         extra;
+}
+
+TEST_F(RunDir, PositionsMatchTransformersReferenceOnTheRealVocabularyModel) {
+  const io::Json tj = texts_json();
+  std::string data;
+  int i = 0;
+  for (const auto& t : tj.at("texts")) {
+    const std::string text = t.at("text").get<std::string>();
+    data += record_line(t.at("name").get<std::string>(), text, 40, 1 + i % 5, i % 2);
+    ++i;
+  }
+  write("data.jsonl", data);
+  auto r = run_cli(run_args(p("data.jsonl"), p("out")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 5);
+  int64_t compared = 0;
+  i = 0;
+  for (const auto& t : tj.at("texts")) {
+    const auto ids = t.at("ids").get<std::vector<int>>();
+    const auto ref = io::parse_json(slurp(fixture("expected/qwen2-realvocab-bf16/" + t.at("name").get<std::string>() +
+                                                  ".summary.json")), "ref");
+    io::Stmt s(db, "SELECT pos, token_id, logprob, rank, entropy FROM positions WHERE text_idx = ? AND model_idx = 0 ORDER BY pos");
+    s.bind(1, i);
+    int64_t n = 0;
+    while (s.step()) {
+      const int64_t pos = s.col_int(0);
+      ASSERT_EQ(s.col_int(1), ids[size_t(pos)]) << "tokenization differs from HF tokenizers at position " << pos;
+      if (pos == 0) {
+        EXPECT_TRUE(s.col_is_null(2));  // x_0 has no probability
+      } else {
+        const auto& q = ref.at("positions")[size_t(pos - 1)];  // row pos-1 predicts token pos
+        EXPECT_NEAR(s.col_double(2), q.at("logprob_next").get<double>(), 1e-4) << t.at("name") << " pos " << pos;
+        EXPECT_NEAR(s.col_double(4), q.at("entropy").get<double>(), 1e-4);
+        EXPECT_GE(s.col_int(3), q.at("rank_range")[0].get<int64_t>());
+        EXPECT_LE(s.col_int(3), q.at("rank_range")[1].get<int64_t>());
+        ++compared;
+      }
+      ++n;
+    }
+    EXPECT_EQ(n, int64_t(ids.size()));
+    ++i;
+  }
+  EXPECT_EQ(compared, 653 - 5);
+  EXPECT_TRUE(fs::exists(p("out/summary.json")));
+  io::parse_json(slurp(p("out/summary.json")), "summary.json");
+}
+
+TEST_F(RunDir, ModelComparedWithItselfHasZeroDivergence) {
+  const io::Json tj = texts_json();
+  write("data.jsonl", record_line("m", tj.at("texts")[0].at("text").get<std::string>(), 30, 2, true));
+  auto r = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --out " +
+                   p("out") + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  EXPECT_GT(db.query_int("SELECT count(*) FROM pairs"), 100);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM pairs WHERE kl_ab != 0 OR kl_ba != 0 OR js_bits != 0 OR tv != 0 OR "
+                         "dlogp != 0 OR top1_agree != 1 OR rank_shift != 0"),
+            0);
+  // Pairs cover exactly the answer tokens (notebook template: "Query: ...\nAnswer: ...").
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM pairs"),
+            db.query_int("SELECT count(*) FROM positions WHERE model_idx = 0 AND span != 'prompt'"));
+}
+
+TEST_F(RunDir, OccurrencesMatchHandCountOnCraftedText) {
+  write("data.jsonl", R"({"query": "Is it so?", "answer": "I also wrote a letter. Wait, CHECK it: let me check. So therefore, hmm... actually, wait!"})" "\n");
+  auto r = run_cli(run_args(p("data.jsonl"), p("out"), "--window 2"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  io::Stmt s(db, "SELECT family, surface, logprob_word, logprob_first, tok_end - tok_begin FROM occurrences ORDER BY char_begin");
+  std::vector<std::string> got;
+  while (s.step()) {
+    got.push_back(s.col_text(0) + ":" + s.col_text(1));
+    EXPECT_LE(s.col_double(2), s.col_double(3) + 1e-12);  // whole word ≤ first token (sum of log p ≤ 0 terms)
+  }
+  // "so" in the query does not count; "also"/"letter" are not words "so"/"let".
+  EXPECT_EQ(got, (std::vector<std::string>{"wait:Wait", "check:CHECK", "let:let", "check:check", "so:So",
+                                           "therefore:therefore", "hmm:hmm", "actually:actually", "wait:wait"}));
+  // Windows: offsets −2..+2 around each occurrence (all inside the text here).
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM windows"), 9 * 5);
+  // The family table holds the audited id sets (e.g. " Wait" is in "wait").
+  EXPECT_GT(db.query_int("SELECT n_token_ids FROM families WHERE name = 'wait'"), 3);
+}
+
+// Every table's rows (excluding bookkeeping) as text, for comparing two runs.
+std::map<std::string, std::string> dump_tables(const std::string& db_path) {
+  io::Db db(db_path, false);
+  std::map<std::string, std::string> out;
+  for (const char* t : {"texts", "text_models", "positions", "occurrences", "windows", "pairs", "families", "models", "done"}) {
+    io::Stmt s(db, std::string("SELECT * FROM ") + t + " ORDER BY 1, 2, 3");
+    std::string acc;
+    while (s.step()) {
+      for (int i = 0; i < s.n_columns(); ++i) {
+        if (std::string(t) == "models" && (s.col_name(i) == "path")) continue;
+        if (s.col_type(i) == SQLITE_BLOB) {
+          const auto b = s.col_blob(i);
+          acc.append(b.begin(), b.end());
+        } else {
+          acc += s.col_text(i);
+        }
+        acc += '|';
+      }
+      acc += '\n';
+    }
+    out[t] = acc;
+  }
+  return out;
+}
+
+std::string many_records(int n) {
+  const io::Json tj = texts_json();
+  std::string data;
+  for (int i = 0; i < n; ++i) {
+    const auto& t = tj.at("texts")[size_t(i % 4)];
+    data += record_line("r" + std::to_string(i), t.at("text").get<std::string>(), 20 + size_t(i), 1 + i % 5, i % 3 != 0);
+  }
+  return data;
+}
+
+TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
+  write("data.jsonl", many_records(24));
+  const std::string args = "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") +
+                           " --quiet --threads 2 --out ";
+  auto r = run_cli(args + p("full"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  // Start the same run in the background and SIGKILL it once some texts are committed.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string cmd = binary() + " " + args + p("killed") + " >/dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int64_t done_at_kill = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!fs::exists(p("killed/results.sqlite"))) continue;
+    try {
+      io::Db db(p("killed/results.sqlite"), false);
+      if (db.has_table("done")) done_at_kill = db.query_int("SELECT count(*) FROM done");
+    } catch (const std::exception&) {
+    }
+    if (done_at_kill >= 3) break;
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_GE(done_at_kill, 3);
+  {
+    io::Db db(p("killed/results.sqlite"), false);
+    EXPECT_LT(db.query_int("SELECT count(*) FROM done"), 24) << "the run finished before it was killed";
+  }
+  r = run_cli(args + p("killed"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(dump_tables(p("full/results.sqlite")), dump_tables(p("killed/results.sqlite")));
+  // A finished run re-run does nothing and says so.
+  r = run_cli(args.substr(0, args.find(" --quiet")) + " --threads 2 --out " + p("full"));
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.err.find("nothing to do"), std::string::npos) << r.err;
+}
+
+TEST_F(RunDir, ResultsDoNotDependOnThreadCount) {
+  write("data.jsonl", many_records(4));
+  auto r1 = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --quiet --threads 1 --out " + p("t1"));
+  auto r2 = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --quiet --threads 2 --out " + p("t2"));
+  ASSERT_EQ(r1.code, 0) << r1.err;
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  EXPECT_EQ(dump_tables(p("t1/results.sqlite")), dump_tables(p("t2/results.sqlite")));
+}
+
+TEST_F(RunDir, BadLinesAreAllListedAndSkipInvalidRecordsThem) {
+  write("data.jsonl", std::string(R"({"query": "q", "answer": "fine"})") + "\n" + R"({"query": "q", "answer": ""})" + "\n" +
+                          R"({"query": "q", "answer": "a", "level": "hard"})" + "\n");
+  auto r = run_cli(run_args(p("data.jsonl"), p("out")));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("2 of 3 lines are invalid"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(p("data.jsonl") + ":2: field \"answer\": expected a non-empty string"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(p("data.jsonl") + ":3: field \"level\""), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("out/results.sqlite")));
+  r = run_cli(run_args(p("data.jsonl"), p("out"), "--skip-invalid"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM skipped"), 2);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM texts"), 1);
+}
+
+TEST_F(RunDir, ChangedArgumentsRefuseTheDirectoryUnlessForced) {
+  write("data.jsonl", many_records(1));
+  ASSERT_EQ(run_cli(run_args(p("data.jsonl"), p("out"))).code, 0);
+  auto r = run_cli(run_args(p("data.jsonl"), p("out"), "--top-k 5"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("use --force"), std::string::npos) << r.err;
+  r = run_cli(run_args(p("data.jsonl"), p("out"), "--top-k 5 --force"));
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(RunDir, TruncationIsCountedAndReported) {
+  write("data.jsonl", many_records(2));
+  auto r = run_cli("run --model a=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out") + " --max-tokens 30");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 of 2 texts are longer than --max-tokens 30"), std::string::npos) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM text_models WHERE truncated = 1"), 2);
+  EXPECT_EQ(db.query_int("SELECT max(pos) FROM positions"), 29);
+}
+
+TEST_F(RunDir, BadModelAndUsageErrors) {
+  write("data.jsonl", many_records(1));
+  auto r = run_cli("run --model x=/nonexistent --data " + p("data.jsonl") + " --out " + p("out"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("model 'x': /nonexistent: expected a checkpoint folder"), std::string::npos) << r.err;
+  r = run_cli("run --model " + fixture("models/qwen2-f32") + " --data " + p("data.jsonl") + " --out " + p("out"));
+  EXPECT_EQ(r.code, 3);  // a fixture checkpoint without tokenizer.json
+  EXPECT_NE(r.err.find("tokenizer.json"), std::string::npos) << r.err;
+  r = run_cli("run --data " + p("data.jsonl") + " --out " + p("out"));
+  EXPECT_EQ(r.code, 2);
+  r = run_cli("run --model a=" + kModel + " --model a=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out"));
+  EXPECT_EQ(r.code, 2);
+  r = run_cli("run --model a=" + kModel + " --data " + p("nope.jsonl") + " --out " + p("out"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("nope.jsonl"), std::string::npos);
+}
+
+TEST_F(RunDir, ExportWritesCsvAndJsonl) {
+  write("data.jsonl", many_records(1));
+  ASSERT_EQ(run_cli(run_args(p("data.jsonl"), p("out"))).code, 0);
+  auto r = run_cli("export " + p("out") + " --table positions --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("text_idx,model_idx,pos,span,token_id,", 0), 0u);
+  io::Db db(p("out/results.sqlite"), false);
+  const int64_t n = db.query_int("SELECT count(*) FROM positions");
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), n + 1);
+  r = run_cli("export " + p("out") + " --table occurrences --format jsonl");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_cli("export " + p("out") + " --table positions --format jsonl");
+  const auto first = io::parse_json(r.out.substr(0, r.out.find('\n')), "line 1");
+  EXPECT_TRUE(first.at("topk_ids").is_array() || first.at("topk_ids").is_null());
+  EXPECT_EQ(run_cli("export " + p("out") + " --table nope").code, 2);
+  EXPECT_EQ(run_cli("export " + p("nothing-here") + " --table positions").code, 3);
+}
+
+}  // namespace
+}  // namespace lsc::test
