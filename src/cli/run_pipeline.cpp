@@ -236,7 +236,8 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   for (size_t m = 0; m < n_models; ++m) {
     const TextPlan& p = job.plans[m];
     const int64_t T = static_cast<int64_t>(p.ids.size());
-    report::TextModelRow tm{T, p.n_full, p.answer_first, p.n_answer, p.truncated};
+    report::TextModelRow tm{T, p.n_full, p.answer_first, p.n_answer, p.truncated, p.layout.text,
+                            p.layout.answer_begin, p.layout.answer_end};
     db.insert_text_model(job.text_idx, int64_t(m), tm);
     std::vector<report::PositionRow> pos(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) {

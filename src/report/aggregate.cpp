@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "io/atomic_file.h"
@@ -40,6 +41,8 @@ RunAggregates load_aggregates(ResultsDb& db) {
   empty.n_occ.assign(F, 0);
   empty.lp_word.assign(F, {});
   empty.lp_first.assign(F, {});
+  empty.entropy_before.assign(F, {});
+  empty.kl_at.assign(F, {});
   empty.kl_sum.assign(M, 0.0);
   empty.kl_n.assign(M, 0);
   r.per_text.assign(r.texts.size(), std::vector<TextModelAgg>(M, empty));
@@ -59,8 +62,9 @@ RunAggregates load_aggregates(ResultsDb& db) {
     }
   }
   {
-    io::Stmt s(d, "SELECT text_idx, model_idx, family_idx, logprob_word, logprob_first FROM occurrences "
-                  "ORDER BY text_idx, model_idx, occ_idx");
+    io::Stmt s(d, "SELECT o.text_idx, o.model_idx, o.family_idx, o.logprob_word, o.logprob_first, o.entropy_before, "
+                  "w.kl_mean FROM occurrences o LEFT JOIN windows w ON w.occ_idx = o.occ_idx AND "
+                  "w.model_idx = o.model_idx AND w.offset = 0 ORDER BY o.text_idx, o.model_idx, o.occ_idx");
     while (s.step()) {
       auto it = index.find(s.col_int(0));
       if (it == index.end()) continue;
@@ -69,6 +73,8 @@ RunAggregates load_aggregates(ResultsDb& db) {
       ++a.n_occ[f];
       a.lp_word[f].push_back(s.col_double(3));
       a.lp_first[f].push_back(s.col_double(4));
+      a.entropy_before[f].push_back(s.col_double(5));
+      if (!s.col_is_null(6)) a.kl_at[f].push_back(s.col_double(6));
     }
   }
   {
@@ -91,10 +97,12 @@ RunAggregates load_aggregates(ResultsDb& db) {
 
 namespace {
 
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
 io::Json number_or_null(double v) { return std::isfinite(v) ? io::Json(v) : io::Json(nullptr); }
 
 double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
+  if (v.empty()) return kNaN;
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -145,23 +153,23 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
           c["correct"] = correct < 0 ? io::Json("all") : io::Json(correct == 1);
           c["n_texts"] = sel.size();
           c["n_answer_tokens"] = n_tok;
-          c["mean_entropy"] = number_or_null(n_tok ? s_ent / double(n_tok) : NAN);
+          c["mean_entropy"] = number_or_null(n_tok ? s_ent / double(n_tok) : kNaN);
           if (f < F) {
             c["n_occurrences"] = n_occ;
-            c["rate_per_1k"] = number_or_null(n_tok ? 1000.0 * double(n_occ) / double(n_tok) : NAN);
+            c["rate_per_1k"] = number_or_null(n_tok ? 1000.0 * double(n_occ) / double(n_tok) : kNaN);
             double sw = 0, sf = 0;
             for (double w : words) sw += w;
             for (double w : firsts) sf += w;
-            c["mean_logprob_word"] = number_or_null(words.empty() ? NAN : sw / double(words.size()));
+            c["mean_logprob_word"] = number_or_null(words.empty() ? kNaN : sw / double(words.size()));
             c["median_logprob_word"] = number_or_null(median(words));
-            c["mean_logprob_first"] = number_or_null(firsts.empty() ? NAN : sf / double(firsts.size()));
-            c["mean_propensity"] = number_or_null(n_tok ? s_prop / double(n_tok) : NAN);
+            c["mean_logprob_first"] = number_or_null(firsts.empty() ? kNaN : sf / double(firsts.size()));
+            c["mean_propensity"] = number_or_null(n_tok ? s_prop / double(n_tok) : kNaN);
           } else {
-            c["mean_logprob"] = number_or_null(n_tok ? s_lp / double(n_tok) : NAN);
+            c["mean_logprob"] = number_or_null(n_tok ? s_lp / double(n_tok) : kNaN);
           }
           io::Json kl = io::Json::object();
           for (size_t o = 0; o < M; ++o) {
-            if (o != m) kl[r.models[o]] = number_or_null(kl_n[o] ? kl_s[o] / double(kl_n[o]) : NAN);
+            if (o != m) kl[r.models[o]] = number_or_null(kl_n[o] ? kl_s[o] / double(kl_n[o]) : kNaN);
           }
           c["mean_kl_to"] = kl;
           cells.push_back(std::move(c));

@@ -25,6 +25,8 @@ struct TextModelAgg {
   std::vector<int64_t> n_occ;                    // per family
   std::vector<std::vector<double>> lp_word;      // per family: whole-word log p of each occurrence
   std::vector<std::vector<double>> lp_first;     // per family: first-token log p
+  std::vector<std::vector<double>> entropy_before;  // per family: entropy of the row that predicts it
+  std::vector<std::vector<double>> kl_at;        // per family: mean KL to the other models there (if any)
   std::vector<double> kl_sum;                    // per other model: Σ KL(P_this ‖ P_other)
   std::vector<int64_t> kl_n;
 };

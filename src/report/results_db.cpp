@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS texts(text_idx INTEGER PRIMARY KEY, record_id TEXT, l
 CREATE TABLE IF NOT EXISTS skipped(line INTEGER PRIMARY KEY, error TEXT);
 CREATE TABLE IF NOT EXISTS text_models(text_idx INTEGER, model_idx INTEGER, n_tokens INTEGER,
   n_tokens_full INTEGER, truncated INTEGER, answer_first_pos INTEGER, n_answer_tokens INTEGER,
-  PRIMARY KEY(text_idx, model_idx));
+  text TEXT, answer_char_begin INTEGER, answer_char_end INTEGER, PRIMARY KEY(text_idx, model_idx));
 CREATE TABLE IF NOT EXISTS positions(text_idx INTEGER, model_idx INTEGER, pos INTEGER, span TEXT,
   token_id INTEGER, char_begin INTEGER, char_end INTEGER, logprob REAL, rank INTEGER, entropy REAL,
   top1_id INTEGER, top1_margin REAL, tail_mass REAL, topk_ids BLOB, topk_logprobs BLOB)" +
@@ -111,9 +111,10 @@ void ResultsDb::insert_skipped(int64_t line, const std::string& error) {
 }
 
 void ResultsDb::insert_text_model(int64_t t, int64_t m, const TextModelRow& r) {
-  io::Stmt s(*db_, "INSERT INTO text_models VALUES(?,?,?,?,?,?,?)");
+  io::Stmt s(*db_, "INSERT INTO text_models VALUES(?,?,?,?,?,?,?,?,?,?)");
   s.bind(1, t).bind(2, m).bind(3, r.n_tokens).bind(4, r.n_tokens_full).bind(5, int64_t{r.truncated});
-  s.bind(6, r.answer_first_pos).bind(7, r.n_answer_tokens).run();
+  s.bind(6, r.answer_first_pos).bind(7, r.n_answer_tokens).bind(8, r.text).bind(9, r.answer_char_begin);
+  s.bind(10, r.answer_char_end).run();
 }
 
 void ResultsDb::insert_positions(int64_t t, int64_t m, const std::vector<PositionRow>& rows) {

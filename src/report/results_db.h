@@ -34,6 +34,8 @@ struct TextRow {
 struct TextModelRow {
   int64_t n_tokens = 0, n_tokens_full = 0, answer_first_pos = 0, n_answer_tokens = 0;
   bool truncated = false;
+  std::string text;  // the templated text this model read (positions' char spans index into it)
+  int64_t answer_char_begin = 0, answer_char_end = 0;  // code points
 };
 
 // Per-position data ready to insert: pos 0 has no probability (metrics NULL).
