@@ -80,3 +80,36 @@ void compare_rows(std::span<const float> a, std::span<const float> b, PairSummar
 }
 
 }  // namespace lsc::analysis
+
+namespace lsc::analysis {
+
+void compare_rows(std::span<const float> a, std::span<const float> b, const RowSummary& sa, const RowSummary& sb,
+                  PairSummary* out) {
+  if (a.size() != b.size()) {  // padded vocabularies: renormalise over the common ids (rare)
+    compare_rows(a, b, out);
+    return;
+  }
+  *out = PairSummary{};
+  if (std::equal(a.begin(), a.end(), b.begin())) return;  // identical rows: every divergence is exactly 0
+  // KL(a‖b) = Σ p_a (l_a − l_b) + (lse_b − lse_a)·Σ p_a ;  JS = H(m) − ½H(a) − ½H(b), m = (p_a + p_b)/2.
+  const float fa = static_cast<float>(sa.logsumexp), fb = static_cast<float>(sb.logsumexp);
+  double s_pa = 0, s_pb = 0, s_pa_d = 0, s_pb_d = 0, s_mlogm = 0, tv = 0;
+  for (size_t j = 0; j < a.size(); ++j) {
+    const float pa = std::exp(a[j] - fa), pb = std::exp(b[j] - fb);
+    const double d = static_cast<double>(a[j]) - static_cast<double>(b[j]);
+    s_pa += static_cast<double>(pa);
+    s_pb += static_cast<double>(pb);
+    s_pa_d += static_cast<double>(pa) * d;
+    s_pb_d += static_cast<double>(pb) * d;
+    const float m = 0.5f * (pa + pb);
+    if (m > 0.0f) s_mlogm += static_cast<double>(m * std::log(m));
+    tv += std::fabs(static_cast<double>(pa) - static_cast<double>(pb));
+  }
+  const double dl = sb.logsumexp - sa.logsumexp;
+  out->kl_ab = std::max(0.0, s_pa_d + dl * s_pa);
+  out->kl_ba = std::max(0.0, -s_pb_d - dl * s_pb);
+  out->js_bits = std::clamp((-s_mlogm - 0.5 * (sa.entropy_nats + sb.entropy_nats)) / std::log(2.0), 0.0, 1.0);
+  out->tv = std::clamp(0.5 * tv, 0.0, 1.0);
+}
+
+}  // namespace lsc::analysis

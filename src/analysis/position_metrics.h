@@ -40,4 +40,9 @@ struct PairSummary {
 
 void compare_rows(std::span<const float> a, std::span<const float> b, PairSummary* out);
 
+// The same, reusing each row's log-partition and entropy from summarize_row (one exp per entry
+// and model, one log per entry instead of recomputing both rows' statistics).
+void compare_rows(std::span<const float> a, std::span<const float> b, const RowSummary& sa, const RowSummary& sb,
+                  PairSummary* out);
+
 }  // namespace lsc::analysis

@@ -34,7 +34,7 @@ constexpr const char* kHelp =
 // state's dim 0 positive at every position, so shifting an output row along dim 0 raises that
 // token's logit everywhere. kPlantedShift is that shift for the "wait" rows in rl.
 constexpr float kBiasChannel = 3.0f;
-constexpr float kPlantedShift = 0.5f;
+constexpr float kPlantedShift = 6.0f;
 constexpr float kSftNoise = 0.02f;
 
 std::string demo_dir() {

@@ -199,10 +199,10 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
           r.answer_idx = k;
           r.pos_a = pa;
           r.pos_b = pb;
-          analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
-                                 &r.d);
           const auto& ra = rows[a][size_t(pa)];
           const auto& rb = rows[b][size_t(pb)];
+          analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
+                                 ra, rb, &r.d);
           r.dlogp = rb.logprob - ra.logprob;
           r.top1_agree = ra.top1 == rb.top1;
           r.rank_shift = rb.rank - ra.rank;
@@ -522,18 +522,18 @@ int run_pipeline(const RunOptions& opt_in) {
     }
     std::vector<std::vector<std::vector<float>>> hidden(end - next, std::vector<std::vector<float>>(models.size()));
     for (size_t m = 0; m < models.size() && !g_interrupted.load(); ++m) {
-      progress.set_stage("model " + models[m].name);
+      progress.set_stage("forward pass, model " + models[m].name);
       for (size_t i = next; i < end && !g_interrupted.load(); ++i) {
         const auto& ids = todo[i]->plans[m].ids;
         if (ids.empty()) continue;
         hidden[i - next][m] = models[m].model->forward_hidden(ids);
-        progress.add_tokens(static_cast<int64_t>(ids.size()));
       }
     }
     if (g_interrupted.load()) break;
-    progress.set_stage("measuring");
+    progress.set_stage("measuring all models");
     for (size_t i = next; i < end; ++i) {
       measurer.measure_and_write(*todo[i], hidden[i - next], db);
+      for (const auto& p : todo[i]->plans) progress.add_tokens(static_cast<int64_t>(p.ids.size()));
       progress.add_text();
       if (g_interrupted.load()) {
         end = i + 1;

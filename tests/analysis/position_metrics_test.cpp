@@ -75,3 +75,26 @@ TEST(SummarizeRow, TopKTailMassMarginAndPropensity) {
 
 }  // namespace
 }  // namespace lsc::analysis
+
+namespace lsc::analysis {
+namespace {
+
+TEST(CompareRows, FastPathFromRowSummariesMatchesTheDirectComputation) {
+  for (unsigned seed = 1; seed < 6; ++seed) {
+    const auto a = random_row(50000, seed, 2.0f + float(seed)), b = random_row(50000, seed + 100, 3.0f);
+    RowSummary sa, sb;
+    summarize_row(a, 0, 5, {}, &sa);
+    summarize_row(b, 0, 5, {}, &sb);
+    PairSummary slow, fast;
+    compare_rows(a, b, &slow);
+    compare_rows(a, b, sa, sb, &fast);
+    // Both sum fp32 probabilities in double; they differ in rounding order only (≈1e-7 relative).
+    EXPECT_NEAR(fast.kl_ab, slow.kl_ab, 1e-5 * (1 + slow.kl_ab));
+    EXPECT_NEAR(fast.kl_ba, slow.kl_ba, 1e-5 * (1 + slow.kl_ba));
+    EXPECT_NEAR(fast.js_bits, slow.js_bits, 1e-5);
+    EXPECT_NEAR(fast.tv, slow.tv, 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace lsc::analysis
