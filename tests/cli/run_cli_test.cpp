@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -138,8 +139,14 @@ TEST_F(RunDir, OccurrencesMatchHandCountOnCraftedText) {
   // "so" in the query does not count; "also"/"letter" are not words "so"/"let".
   EXPECT_EQ(got, (std::vector<std::string>{"wait:Wait", "check:CHECK", "let:let", "check:check", "so:So",
                                            "therefore:therefore", "hmm:hmm", "actually:actually", "wait:wait"}));
-  // Windows: offsets −2..+2 around each occurrence (all inside the text here).
-  EXPECT_EQ(db.query_int("SELECT count(*) FROM windows"), 9 * 5);
+  // Windows: offsets −2..+2 around each occurrence's first token, where that position exists
+  // (the final "wait" has only "!" after it).
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM windows"),
+            db.query_int("SELECT count(*) FROM occurrences o JOIN text_models t USING(text_idx, model_idx), "
+                         "(SELECT -2 AS off UNION SELECT -1 UNION SELECT 0 UNION SELECT 1 UNION SELECT 2) "
+                         "WHERE o.tok_begin + off BETWEEN 1 AND t.n_tokens - 1"));
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM windows"), 9 * 5 - 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM windows w JOIN occurrences o USING(occ_idx) WHERE w.pos != o.tok_begin + w.offset"), 0);
   // The family table holds the audited id sets (e.g. " Wait" is in "wait").
   EXPECT_GT(db.query_int("SELECT n_token_ids FROM families WHERE name = 'wait'"), 3);
 }
@@ -149,9 +156,10 @@ std::map<std::string, std::string> dump_tables(const std::string& db_path) {
   io::Db db(db_path, false);
   std::map<std::string, std::string> out;
   for (const char* t : {"texts", "text_models", "positions", "occurrences", "windows", "pairs", "families", "models", "done"}) {
-    io::Stmt s(db, std::string("SELECT * FROM ") + t + " ORDER BY 1, 2, 3");
-    std::string acc;
+    io::Stmt s(db, std::string("SELECT * FROM ") + t);
+    std::vector<std::string> lines;
     while (s.step()) {
+      std::string acc;
       for (int i = 0; i < s.n_columns(); ++i) {
         if (std::string(t) == "models" && (s.col_name(i) == "path")) continue;
         if (s.col_type(i) == SQLITE_BLOB) {
@@ -162,9 +170,10 @@ std::map<std::string, std::string> dump_tables(const std::string& db_path) {
         }
         acc += '|';
       }
-      acc += '\n';
+      lines.push_back(acc);
     }
-    out[t] = acc;
+    std::sort(lines.begin(), lines.end());
+    for (const auto& l : lines) out[t] += l + "\n";
   }
   return out;
 }
