@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -37,8 +38,12 @@ using analysis::Span;
 
 constexpr const char* kProgramVersion = "0.1.0";
 // Hidden states kept between phase 1 and phase 2: texts are grouped so that all models' final
-// hidden states of a group fit in this many bytes.
-constexpr int64_t kGroupHiddenBytes = int64_t{1} << 30;
+// hidden states of a group fit in this many bytes (LSC_GROUP_BYTES overrides it; tests use it
+// to show that grouping does not change results).
+int64_t group_hidden_bytes() {
+  const char* env = std::getenv("LSC_GROUP_BYTES");
+  return env != nullptr && *env != '\0' ? std::max<int64_t>(1, std::atoll(env)) : int64_t{1} << 30;
+}
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted.store(true); }
@@ -506,6 +511,7 @@ int run_pipeline(const RunOptions& opt_in) {
   auto old_int = std::signal(SIGINT, on_interrupt);
   auto old_term = std::signal(SIGTERM, on_interrupt);
   TextMeasurer measurer(models, families, opt);
+  const int64_t group_bytes = group_hidden_bytes();
   size_t next = 0;
   while (next < todo.size() && !g_interrupted.load()) {
     // A group: consecutive texts whose hidden states (all models) fit the budget; at least one.
@@ -516,7 +522,7 @@ int run_pipeline(const RunOptions& opt_in) {
       for (size_t m = 0; m < models.size(); ++m) {
         b += static_cast<int64_t>(todo[end]->plans[m].ids.size()) * models[m].model->config().hidden_size * 4;
       }
-      if (end > next && bytes + b > kGroupHiddenBytes) break;
+      if (end > next && bytes + b > group_bytes) break;
       bytes += b;
       ++end;
     }

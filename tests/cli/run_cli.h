@@ -26,10 +26,12 @@ inline std::string slurp(const std::string& path) {
 }
 
 // args is a shell-quoted argument string appended to the binary's path.
-inline CliResult run_cli(const std::string& args, const std::string& stdin_file = "/dev/null") {
+// env: optional "NAME=value ..." assignments for the child process.
+inline CliResult run_cli(const std::string& args, const std::string& stdin_file = "/dev/null",
+                         const std::string& env = "") {
   static int counter = 0;
   const std::string base = "/tmp/lsc_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const std::string cmd = binary() + " " + args + " <" + stdin_file + " >" + base + ".out 2>" + base + ".err";
+  const std::string cmd = (env.empty() ? "" : env + " ") + binary() + " " + args + " <" + stdin_file + " >" + base + ".out 2>" + base + ".err";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

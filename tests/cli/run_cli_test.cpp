@@ -238,6 +238,45 @@ TEST_F(RunDir, ResultsDoNotDependOnThreadCount) {
   EXPECT_EQ(dump_tables(p("t1/results.sqlite")), dump_tables(p("t2/results.sqlite")));
 }
 
+TEST_F(RunDir, ResultsDoNotDependOnHowTextsAreGrouped) {
+  write("data.jsonl", many_records(5));
+  const std::string args = "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --quiet --out ";
+  auto r1 = run_cli(args + p("one_group"));
+  auto r2 = run_cli(args + p("per_text"), "/dev/null", "LSC_GROUP_BYTES=1");  // every text its own group
+  ASSERT_EQ(r1.code, 0) << r1.err;
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  EXPECT_EQ(dump_tables(p("one_group/results.sqlite")), dump_tables(p("per_text/results.sqlite")));
+}
+
+TEST_F(RunDir, ModelsWhoseTokenizersDisagreeOnAnAnswerStopBeforeAnyForwardPass) {
+  // Same weights, R1-Distill's tokenizer: "<|im_end|>" is a special token for Qwen2.5, plain text for R1.
+  fs::create_directories(p("r1"));
+  for (const char* f : {"config.json", "model.safetensors"}) fs::create_symlink(kModel + "/" + f, p(std::string("r1/") + f));
+  fs::copy_file(fixture("tokenizers/deepseek-r1-distill-qwen/tokenizer.json"), p("r1/tokenizer.json"));
+  write("data.jsonl", R"({"id": "t1", "query": "q", "answer": "fine"})" "\n"
+                      R"({"id": "t2", "query": "q", "answer": "Done.<|im_end|> Wait"})" "\n");
+  auto r = run_cli("run --model qwen=" + kModel + " --model r1=" + p("r1") + " --data " + p("data.jsonl") + " --out " +
+                   p("out") + " --quiet");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(p("data.jsonl") + ":2: record 't2', answer token 1: expected the same token id under model 'qwen' "
+                       "and model 'r1'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("out/results.sqlite")));
+}
+
+TEST_F(RunDir, ChatTemplateUsesTheModelsOwnSpecialTokens) {
+  write("data.jsonl", R"({"query": "What is 2+2?", "answer": "4. Wait, yes: 4."})" "\n");
+  auto r = run_cli("run --model a=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet --template chat");
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  io::Stmt s(db, "SELECT text, answer_first_pos FROM text_models");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.col_text(0), "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4. Wait, yes: 4.");
+  EXPECT_EQ(db.query_int("SELECT token_id FROM positions WHERE pos = 0"), 151644);  // <|im_start|> as one token
+  io::Stmt t(db, "SELECT template FROM models");
+  ASSERT_TRUE(t.step());
+  EXPECT_EQ(t.col_text(0), "chatml");
+}
+
 TEST_F(RunDir, BadLinesAreAllListedAndSkipInvalidRecordsThem) {
   write("data.jsonl", std::string(R"({"query": "q", "answer": "fine"})") + "\n" + R"({"query": "q", "answer": ""})" + "\n" +
                           R"({"query": "q", "answer": "a", "level": "hard"})" + "\n");
