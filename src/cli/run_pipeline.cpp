@@ -561,6 +561,11 @@ int run_pipeline(const RunOptions& opt_in) {
     return kExitInterrupted;
   }
   db.set_meta("status", "finished");
+  db.set_meta("n_tokens", std::to_string(total_tokens));
+  {
+    const double secs = std::atof(db.get_meta("compute_seconds").c_str());
+    db.set_meta("tokens_per_second", std::to_string(secs > 0 ? double(total_tokens) / secs : 0.0));
+  }
   report::write_summary(db, opt.out_dir);
   if (!opt.quiet) {
     std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results in %s\n", jobs.size(),
