@@ -110,6 +110,7 @@ add_two("all_equal", [2.0] * 6, [2.0] * 5)
 add_two("welch_3_50", rng.normal(0, 2, 3), rng.normal(1, 1, 50))
 add_two("one_constant", [1.0, 1.0, 1.0, 1.0], [0.5, 1.5, 2.0, 0.7, 1.1])
 add_two("empty_y", [1.0, 2.0, 3.0], [])
+add_two("exact_20_6_n1_gt_n2", [0.1 * i for i in range(20)], [0.033 + 0.37 * i for i in range(6)])
 out["two_sample"] = two
 
 # ---- correlations vs level ----------------------------------------------------------------------
@@ -129,6 +130,8 @@ lev = rng.randint(1, 6, 25).astype(float)
 add_corr("levels_n25_ties_both", lev, np.round(0.3 * lev + rng.normal(0, 1, 25)))
 add_corr("perfect_n8", [1, 2, 3, 4, 5, 6, 7, 8], [2, 4, 5, 9, 11, 12, 20, 21])
 add_corr("n40_one_discordant", list(range(40)), list(range(38)) + [39, 38])
+add_corr("n100_one_discordant", list(range(100)), list(range(98)) + [99, 98])  # exact, c = 1
+add_corr("n200_no_discordant", list(range(200)), list(range(200)))  # exact, 2/200! underflows to 0
 add_corr("constant_y", [1, 2, 3, 4, 5], [3, 3, 3, 3, 3])
 out["correlation"] = corr
 

@@ -12,15 +12,18 @@ namespace {
 
 // Two-sided exact p of Kendall's statistic for n untied pairs with c concordant pairs, as
 // scipy.stats._mstats_basic._kendall_p_exact (Kendall 1970): counts of permutations with at most
-// c inversions via the Mahonian recurrence, times 2/n!. Valid for n < 171 (n! finite).
+// c inversions via the Mahonian recurrence, times 2/n!. The general branch runs only for n ≤ 33
+// (SciPy 1.10 "auto"); for larger n only c ≤ 1 reaches here, handled in closed form.
 double kendall_p_exact(int64_t n, int64_t c) {
   const int64_t tot = n * (n - 1) / 2;
   c = std::min(c, tot - c);  // symmetric: work in the left tail
   if (n <= 2) return 1.0;
-  double fact_n = 1.0;
-  for (int64_t i = 2; i <= n; ++i) fact_n *= double(i);
+  // (n−1)! and n! in double; they overflow to inf past 170!, where SciPy returns 0 as well.
+  double fact_n1 = 1.0;
+  for (int64_t i = 2; i < n; ++i) fact_n1 *= double(i);
+  const double fact_n = fact_n1 * double(n);
   if (c == 0) return 2.0 / fact_n;
-  if (c == 1) return 2.0 / (fact_n / double(n));  // 2/(n−1)!
+  if (c == 1) return 2.0 / fact_n1;
   if (4 * c == n * (n - 1)) return 1.0;
   std::vector<double> cnt(size_t(c) + 1, 0.0);
   cnt[0] = cnt[1] = 1.0;  // permutations of 2 items: 0 or 1 inversion
@@ -106,7 +109,7 @@ TestResult kendall_tau_b(std::span<const double> x, std::span<const double> y) {
   res.statistic = std::clamp(cmd / std::sqrt(tot - tx.pairs) / std::sqrt(tot - ty.pairs), -1.0, 1.0);
   const bool no_ties = tx.pairs == 0.0 && ty.pairs == 0.0;
   const int64_t tot_i = n * (n - 1) / 2;
-  if (no_ties && (n <= 33 || std::min(dis, tot_i - dis) <= 1) && n < 171) {
+  if (no_ties && (n <= 33 || std::min(dis, tot_i - dis) <= 1)) {
     res.method = "exact";
     res.p_value = kendall_p_exact(n, tot_i - dis);
   } else {
