@@ -10,6 +10,8 @@ PACKAGES=(
   libutf8proc-dev      # Unicode categories and NFC for the tokenizer
   libdnnl-dev          # oneDNN: bf16 matrix multiply on AMX
   libsqlite3-dev       # results database
+  libboost-dev         # Boost.Math distributions (statistics)
+  libeigen3-dev        # Eigen: PCA in the statistics library
 )
 
 missing=()
