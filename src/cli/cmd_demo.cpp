@@ -7,6 +7,9 @@
 #include <string>
 
 #include "analysis/keywords.h"
+#include "analysis/text_layout.h"
+#include "io/dataset.h"
+#include "model/model.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/demo_data.h"
@@ -36,6 +39,7 @@ constexpr const char* kHelp =
 constexpr float kBiasChannel = 3.0f;
 constexpr float kPlantedShift = 6.0f;
 constexpr float kSftNoise = 0.02f;
+constexpr float kRlNoise = 0.004f;  // absolute std of rl's output-layer noise
 
 std::string demo_dir() {
   const char* env = std::getenv("LSC_DEMO_DIR");
@@ -70,6 +74,26 @@ io::TensorData& find(std::vector<io::TensorData>& ts, const std::string& name) {
   return ts.front();
 }
 
+// Mean over every position of every demo text (notebook template) of the model's final hidden state.
+std::vector<double> mean_final_hidden(const std::string& model_dir, const tok::Tokenizer& tokenizer) {
+  auto m = model::Model::load(model_dir);
+  const auto data = io::parse_dataset(demo_dataset_jsonl(), "demo data");
+  const auto tmpl = analysis::make_template("notebook");
+  const size_t H = size_t(m->config().hidden_size);
+  std::vector<double> sum(H, 0.0);
+  int64_t n = 0;
+  for (const auto& r : data.records) {
+    const auto enc = tokenizer.encode(analysis::apply_template(tmpl, r.query, r.answer).text, true);
+    const auto h = m->forward_hidden(enc.ids);
+    for (size_t t = 0; t < enc.ids.size(); ++t) {
+      for (size_t i = 0; i < H; ++i) sum[i] += double(h[t * H + i]);
+    }
+    n += int64_t(enc.ids.size());
+  }
+  for (double& x : sum) x /= double(n);
+  return sum;
+}
+
 void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokenizer, uint64_t seed) {
   const model::ModelConfig cfg = demo_config();
   auto base = model::synth_tensors(cfg, seed, io::DType::BF16);
@@ -79,20 +103,58 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
     for (int64_t r = 0; r < cfg.vocab_size; ++r) v[size_t(r * cfg.hidden_size)] = kBiasChannel;
     model::set_tensor_values(e, v);
   }
-  auto sft = base;
-  {
-    model::ModelConfig noise_cfg = cfg;
-    const auto noise = model::synth_tensors(noise_cfg, seed + 1, io::DType::F32);  // N(0, sd) per tensor, reused as noise
-    for (size_t i = 0; i < sft.size(); ++i) {
-      auto v = model::tensor_values(sft[i]);
+  // Adds N(0, (kSftNoise · the tensor's own scale)²) to the selected tensors.
+  auto add_noise = [&](std::vector<io::TensorData>& ts, uint64_t noise_seed) {
+    const auto noise = model::synth_tensors(cfg, noise_seed, io::DType::F32);  // same shapes, fresh draws
+    for (size_t i = 0; i < ts.size(); ++i) {
+      auto v = model::tensor_values(ts[i]);
       const auto n = model::tensor_values(noise[i]);
-      const bool norm = sft[i].name.find("norm") != std::string::npos;
-      // noise tensors have std 0.1-0.5 around 0 (norms around 1): rescale to kSftNoise.
+      const bool norm = ts[i].name.find("norm") != std::string::npos;
+      // synth draws have std 0.1 around 1 (norms) or std 0.15-0.5 around 0: rescale to kSftNoise.
       for (size_t k = 0; k < v.size(); ++k) v[k] += kSftNoise * (norm ? (n[k] - 1.0f) / 0.1f : n[k] / 0.15f);
-      model::set_tensor_values(sft[i], v);
+      model::set_tensor_values(ts[i], v);
     }
-  }
+  };
+  auto sft = base;
+  add_noise(sft, seed + 1);
+  // rl: the planted "wait" preference along the bias channel, plus output-layer noise in the
+  // other hidden dimensions, made orthogonal to sft's mean final hidden state over the demo texts.
+  // That noise moves each token's logit up or down from position to position with mean zero, so
+  // families nobody planted differ between sft and rl the way noise does, instead of showing only
+  // the small, perfectly consistent renormalisation that raising "wait" causes (which a paired
+  // test on a deterministic model would always find).
+  const std::string tok_json = io::read_text_file(io::join_path(demo_dir(), "tokenizer.json"));
+  const std::string tok_cfg = io::read_text_file(io::join_path(demo_dir(), "tokenizer_config.json"));
+  auto write = [&](const char* name, const std::vector<io::TensorData>& tensors) {
+    const std::string d = io::join_path(dir, name);
+    fs::create_directories(d);
+    model::write_checkpoint(d, cfg, tensors);
+    io::write_file_atomic(io::join_path(d, "tokenizer.json"), tok_json);
+    io::write_file_atomic(io::join_path(d, "tokenizer_config.json"), tok_cfg);
+    return d;
+  };
+  write("base", base);
+  const std::vector<double> mean_h = mean_final_hidden(write("sft", sft), tokenizer);
   auto rl = sft;
+  {
+    auto& head = find(rl, "lm_head.weight");
+    auto v = model::tensor_values(head);
+    auto noise_tensors = model::synth_tensors(cfg, seed + 2, io::DType::F32);
+    const auto noise = model::tensor_values(find(noise_tensors, "lm_head.weight"));
+    const size_t H = size_t(cfg.hidden_size);
+    double mm = 0;
+    for (size_t i = 1; i < H; ++i) mm += mean_h[i] * mean_h[i];
+    std::vector<double> w(H);
+    for (size_t row = 0; row < size_t(cfg.vocab_size); ++row) {
+      double dot = 0;
+      for (size_t i = 1; i < H; ++i) {
+        w[i] = double(kRlNoise) * double(noise[row * H + i]) / 0.15;  // N(0, kRlNoise²)
+        dot += w[i] * mean_h[i];
+      }
+      for (size_t i = 1; i < H; ++i) v[row * H + i] += static_cast<float>(w[i] - dot / mm * mean_h[i]);
+    }
+    model::set_tensor_values(head, v);
+  }
   {
     std::vector<std::string> texts(static_cast<size_t>(tokenizer.vocab_size()));
     for (size_t id = 0; id < texts.size(); ++id) texts[id] = tokenizer.decode_token(static_cast<int32_t>(id));
@@ -105,15 +167,7 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
     for (int32_t id : wait.token_ids) v[size_t(id) * size_t(cfg.hidden_size)] += kPlantedShift;
     model::set_tensor_values(head, v);
   }
-  const std::string tok_json = io::read_text_file(io::join_path(demo_dir(), "tokenizer.json"));
-  const std::string tok_cfg = io::read_text_file(io::join_path(demo_dir(), "tokenizer_config.json"));
-  for (const auto& [name, tensors] : {std::pair{"base", &base}, std::pair{"sft", &sft}, std::pair{"rl", &rl}}) {
-    const std::string d = io::join_path(dir, name);
-    fs::create_directories(d);
-    model::write_checkpoint(d, cfg, *tensors);
-    io::write_file_atomic(io::join_path(d, "tokenizer.json"), tok_json);
-    io::write_file_atomic(io::join_path(d, "tokenizer_config.json"), tok_cfg);
-  }
+  write("rl", rl);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"logits", lsc::cli::cmd_logits, "one teacher-forced forward pass over token ids"},
     {"run", lsc::cli::cmd_run, "the main job: models x dataset -> results database"},
     {"demo", lsc::cli::cmd_demo, "write demo checkpoints and data, then run the whole pipeline"},
+    {"stats", lsc::cli::cmd_stats, "model, level and correctness comparisons of a finished run"},
     {"export", lsc::cli::cmd_export, "write a results table as CSV or JSONL"},
 };
 

@@ -26,6 +26,7 @@
 #include "kernels/cpu/kernels.h"
 #include "model/model.h"
 #include "report/aggregate.h"
+#include "report/stats_input.h"
 #include "report/results_db.h"
 #include "tokenizer/tokenizer.h"
 
@@ -567,6 +568,8 @@ int run_pipeline(const RunOptions& opt_in) {
     db.set_meta("tokens_per_second", std::to_string(secs > 0 ? double(total_tokens) / secs : 0.0));
   }
   report::write_summary(db, opt.out_dir);
+  if (!opt.quiet) progress.set_stage("statistics");
+  report::write_stats(db, opt.out_dir, stats::StatsOptions{});
   if (!opt.quiet) {
     std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results in %s\n", jobs.size(),
                  static_cast<long long>(total_tokens), models.size(), format_duration(session_s).c_str(),

@@ -1,0 +1,124 @@
+// Per-text measures and the stats outputs.
+#include "report/stats_input.h"
+
+#include <cmath>
+#include <limits>
+
+#include "io/atomic_file.h"
+#include "io/mapped_file.h"
+
+namespace lsc::report {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+const std::vector<std::string> kMeasures = {"logp", "rate_per_1k", "propensity", "entropy", "kl"};
+
+double mean(const std::vector<double>& v) {
+  if (v.empty()) return kNaN;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / double(v.size());
+}
+
+// Test results are objects with "defined" and "p"; the row fields around them say what was tested.
+void collect_tests(const io::Json& node, const std::string& section, const io::Json* row, io::Stmt& ins) {
+  if (node.is_array()) {
+    for (const auto& x : node) collect_tests(x, section, row, ins);
+    return;
+  }
+  if (!node.is_object()) return;
+  const bool is_row = node.contains("family") || node.contains("n");
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const io::Json& v = it.value();
+    if (v.is_object() && v.contains("defined") && v.contains("p")) {
+      const io::Json& r = is_row ? node : (row ? *row : node);
+      auto text = [&](const char* k) { return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string(); };
+      auto num = [&](const io::Json& x, int i) {
+        if (x.is_number()) {
+          ins.bind(i, x.get<double>());
+        } else {
+          ins.bind_null(i);
+        }
+      };
+      ins.bind(1, section).bind(2, it.key()).bind(3, text("family")).bind(4, text("measure"));
+      ins.bind(5, text("model")).bind(6, text("model_a")).bind(7, text("model_b"));
+      if (r.contains("level") && r["level"].is_number()) {
+        ins.bind(8, r["level"].get<int64_t>());
+      } else {
+        ins.bind_null(8);
+      }
+      num(v.value("statistic", io::Json()), 9);
+      num(v.value("p", io::Json()), 10);
+      num(v.value("q", io::Json()), 11);
+      ins.bind(12, v.value("n", r.value("n", int64_t{0})));
+      ins.bind(13, int64_t{r.value("small_n", false)});
+      ins.bind(14, v.dump());
+      ins.run();
+    } else if (v.is_object() || v.is_array()) {
+      collect_tests(v, section, is_row ? &node : row, ins);
+    }
+  }
+}
+
+}  // namespace
+
+stats::StatsInput build_stats_input(const RunAggregates& agg) {
+  stats::StatsInput in;
+  in.models = agg.models;
+  in.families = agg.families;
+  in.families.push_back("all");
+  in.measures = kMeasures;
+  const size_t M = agg.models.size(), F = agg.families.size(), K = kMeasures.size();
+  for (const auto& t : agg.texts) in.texts.push_back({t.record_id, t.level, t.is_correct});
+  in.values.assign(in.texts.size() * M * (F + 1) * K, kNaN);
+  in.present.assign(in.texts.size() * (F + 1), 0);
+  for (size_t t = 0; t < agg.texts.size(); ++t) {
+    for (size_t m = 0; m < M; ++m) {
+      const TextModelAgg& a = agg.per_text[t][m];
+      auto at = [&](size_t f, size_t k) -> double& { return in.values[((t * M + m) * (F + 1) + f) * K + k]; };
+      const double n = double(a.n_answer);
+      for (size_t f = 0; f < F; ++f) {
+        at(f, 0) = mean(a.lp_word[f]);
+        at(f, 1) = n > 0 ? 1000.0 * double(a.n_occ[f]) / n : kNaN;
+        at(f, 2) = n > 0 ? a.sum_propensity[f] / n : kNaN;
+        at(f, 3) = mean(a.entropy_before[f]);
+        at(f, 4) = mean(a.kl_at[f]);
+        if (m == 0) in.present[t * (F + 1) + f] = a.n_occ[f] > 0 ? 1 : 0;
+      }
+      at(F, 0) = n > 0 ? a.sum_logprob / n : kNaN;
+      at(F, 3) = n > 0 ? a.sum_entropy / n : kNaN;
+      double kl = 0;
+      int64_t kl_models = 0;
+      for (size_t o = 0; o < M; ++o) {
+        if (o != m && a.kl_n[o] > 0) {
+          kl += a.kl_sum[o] / double(a.kl_n[o]);
+          ++kl_models;
+        }
+      }
+      at(F, 4) = kl_models > 0 ? kl / double(kl_models) : kNaN;
+    }
+    in.present[t * (F + 1) + F] = 1;
+  }
+  return in;
+}
+
+nlohmann::json write_stats(ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt) {
+  const stats::StatsInput in = build_stats_input(load_aggregates(db));
+  io::Json doc = stats::analyze(in, opt);
+  io::write_file_atomic(io::join_path(dir, "stats.json"), doc.dump(1) + "\n");
+  io::write_file_atomic(io::join_path(dir, "stats.md"), stats::render_markdown(doc));
+  io::Db& d = db.db();
+  io::Transaction tx(d);
+  d.exec("DROP TABLE IF EXISTS stats_tests; CREATE TABLE stats_tests(section TEXT, test TEXT, family TEXT, "
+         "measure TEXT, model TEXT, model_a TEXT, model_b TEXT, level INTEGER, statistic REAL, p REAL, q REAL, "
+         "n INTEGER, small_n INTEGER, detail TEXT)");
+  io::Stmt ins(d, "INSERT INTO stats_tests VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  for (const char* section : {"model_comparisons", "friedman", "difficulty", "correctness"}) {
+    if (doc.contains(section)) collect_tests(doc[section], section, nullptr, ins);
+  }
+  tx.commit();
+  return doc;
+}
+
+}  // namespace lsc::report
