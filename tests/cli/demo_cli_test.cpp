@@ -74,7 +74,9 @@ TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
                                                    "AND test = 'wilcoxon' AND model_a = 'sft' AND model_b = 'rl' AND "
                                                    "family NOT IN ('wait', 'all') AND q < 0.01 AND measure = '") + measure + "'");
     std::printf("  rl vs sft, %s: %lld of 9 unplanted families with q < 0.01\n", measure, static_cast<long long>(n_sig));
-    if (std::string(measure) == "logp") EXPECT_LE(n_sig, 3);
+    if (std::string(measure) == "logp") {
+      EXPECT_LE(n_sig, 3);
+    }
   }
   EXPECT_TRUE(fs::exists(out / "summary.json"));
   fs::remove_all(out);
