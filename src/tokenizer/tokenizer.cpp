@@ -76,6 +76,15 @@ uint32_t cp_before(std::string_view s, size_t i) {
   return decode_utf8(reinterpret_cast<const unsigned char*>(s.data()) + k, &len);
 }
 
+// An added token's string is the text it matched, which differs from its content only when
+// lstrip/rstrip took whitespace; only then is the text stored.
+void set_matched_text(Encoding& enc, std::string_view matched) {
+  if (matched == enc.tokens.back()) return;
+  if (!enc.matched_text) enc.matched_text = std::make_shared<std::deque<std::string>>();
+  enc.matched_text->emplace_back(matched);
+  enc.tokens.back() = enc.matched_text->back();
+}
+
 }  // namespace
 
 // Splits text at added tokens of one set (matched in the input, or in the normalized text), as
@@ -192,6 +201,7 @@ void Tokenizer::encode_text(std::string_view whole, size_t base, size_t len, Enc
   for (const Piece& sub : subs) {
     if (sub.id >= 0) {
       push(sub.id, sub.begin, sub.end);
+      set_matched_text(enc, ntext.substr(sub.begin, sub.end - sub.begin));
       continue;
     }
     words.clear();
@@ -237,6 +247,7 @@ Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const
       enc.ids.push_back(piece.id);
       enc.tokens.push_back(tokens_[size_t(piece.id)]);
       enc.byte_offsets.emplace_back(piece.begin, piece.end);
+      set_matched_text(enc, text.substr(piece.begin, piece.end - piece.begin));
     } else {
       encode_text(text, piece.begin, piece.end - piece.begin, enc);
     }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -40,8 +41,11 @@ struct Encoding {
   std::vector<int32_t> ids;
   std::vector<std::pair<int64_t, int64_t>> offsets;       // code points of the input
   std::vector<std::pair<int64_t, int64_t>> byte_offsets;  // bytes of the input, same rules
-  std::vector<std::string_view> tokens;  // token strings (byte-level, "Ġthe"); views into the
-                                         // Tokenizer, valid while it lives
+  // Token strings as Hugging Face reports them: byte-level ("Ġthe") for BPE tokens, the matched
+  // text for added tokens (" <mask>" when lstrip took a space). Views into the Tokenizer (valid
+  // while it lives) or into `matched_text` below (shared by copies of this Encoding).
+  std::vector<std::string_view> tokens;
+  std::shared_ptr<std::deque<std::string>> matched_text;
   size_t size() const { return ids.size(); }
 };
 

@@ -309,6 +309,19 @@ NormalizedText nfc_with_alignment(std::string_view s) {
       continue;
     }
     if (nfc_tracked(seg, uint32_t(b), normalized[k], tracked)) {
+      // Canonical reordering can leave spans out of order (a + U+0301 + U+0323 -> ạ + U+0301);
+      // characters whose spans interleave share the union of their spans.
+      for (size_t g = 0; g < tracked.size();) {
+        size_t h = g + 1;
+        uint32_t lo = tracked[g].begin, hi = tracked[g].end;
+        while (h < tracked.size() && tracked[h].begin < hi) {
+          lo = std::min(lo, tracked[h].begin);
+          hi = std::max(hi, tracked[h].end);
+          ++h;
+        }
+        for (size_t q = g; q < h; ++q) tracked[q].begin = lo, tracked[q].end = hi;
+        g = h;
+      }
       for (const Tracked& t : tracked) {
         const size_t before = r.text.size();
         append_utf8(t.cp, r.text);

@@ -46,7 +46,8 @@ int combining_class(uint32_t cp);
 // NFC of s with, for every byte of the normalized text, the original byte range [begin, end) of
 // the character it belongs to. A character that NFC composes from several original characters
 // (e + U+0301 -> é) gets the range from the first to the last of them, so no original byte is
-// left without a token. (Hugging Face tokenizers gives it the first original character only.)
+// left without a token (Hugging Face tokenizers gives it the first original character only).
+// Characters whose ranges interleave after canonical reordering share the union of their ranges.
 struct NormalizedText {
   std::string text;
   bool identity = true;              // text == input; the alignment vectors are then empty
