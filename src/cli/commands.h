@@ -6,5 +6,6 @@ namespace lsc::cli {
 
 int cmd_inspect(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
 
 }  // namespace lsc::cli

@@ -19,6 +19,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"inspect", lsc::cli::cmd_inspect, "describe a checkpoint folder (architecture, sizes, memory)"},
     {"logits", lsc::cli::cmd_logits, "one teacher-forced forward pass over token ids"},
+    {"tokenize", lsc::cli::cmd_tokenize, "tokenize or decode text with a model's tokenizer.json"},
 };
 
 void print_usage(std::FILE* out) {

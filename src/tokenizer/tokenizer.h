@@ -94,6 +94,7 @@ class Tokenizer {
   const std::vector<int32_t>& suffix_ids() const { return suffix_ids_; }
   const TokenizerConfig& config() const { return config_; }
   const std::string& source() const { return source_; }  // path (or name) it was read from
+  const BpeModel& bpe() const { return bpe_; }
 
  private:
   friend Tokenizer parse_tokenizer_json(std::string_view json, const std::string& where);
