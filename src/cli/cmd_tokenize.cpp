@@ -1,6 +1,8 @@
 // `logitscope tokenize`: encode a text or a JSONL file with a model's tokenizer.json, or decode
 // ids, printing ids, token strings and character offsets. Reads only the tokenizer, never weights.
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -162,13 +164,23 @@ int cmd_tokenize(int argc, char** argv) {
     }
     print_text(t, e, args.has("json"));
   } else {
+    // Ids on the command line are checked here, so a bad one is a usage error (exit 2).
     std::vector<int32_t> ids;
+    const std::string list = args.require("decode");
     int item = 0;
-    for (int64_t id : parse_int_list(args.require("decode"), "--decode")) {
+    for (size_t pos = 0; pos <= list.size();) {
+      size_t end = list.find(',', pos);
+      if (end == std::string::npos) end = list.size();
+      const std::string item_text = list.substr(pos, end - pos);
+      pos = end + 1;
       ++item;
-      if (id < 0 || id >= t.vocab_size() || t.id_to_token(int32_t(id)).empty()) {
+      char* stop = nullptr;
+      errno = 0;
+      const long long id = std::strtoll(item_text.c_str(), &stop, 10);
+      if (item_text.empty() || *stop != '\0' || errno != 0 || id < 0 || id >= t.vocab_size() ||
+          t.id_to_token(int32_t(id)).empty()) {
         throw UsageError("--decode: item " + std::to_string(item) + ": expected a token id in [0, " +
-                         std::to_string(t.vocab_size()) + ") that has a token, found " + std::to_string(id));
+                         std::to_string(t.vocab_size()) + ") that has a token, found \"" + item_text + "\"");
       }
       ids.push_back(int32_t(id));
     }
