@@ -35,7 +35,8 @@ for mode in ("records", "text"):
     ok = ok and same
     print(f"encode {mode:8s}: logitscope {a['mb_per_s']:8.1f} MB/s (p10-p90 {a['text_bytes']/1e6/a['p90_s']:.1f}-"
           f"{a['text_bytes']/1e6/a['p10_s']:.1f}), hf-tokenizers {b['mb_per_s']:6.1f} MB/s, "
-          f"ratio {a['mb_per_s']/b['mb_per_s']:.1f}x, ids {'identical' if same else 'DIFFERENT'} "
+          f"ratio {a['mb_per_s']/b['mb_per_s']:.1f}x (CPU time: {a['mb_per_cpu_s']:.1f} vs {b['mb_per_cpu_s']:.1f} MB/s), "
+          f"ids {'identical' if same else 'DIFFERENT'} "
           f"({a['n_tokens']} tokens)")
 sys.exit(0 if ok else 1)
 PY

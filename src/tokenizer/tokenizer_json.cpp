@@ -275,6 +275,19 @@ Tokenizer parse_tokenizer_json(std::string_view json, const std::string& where) 
     (a.normalized ? t.has_normalized_added_ : t.has_plain_added_) = true;
     t.added_first_byte_[a.normalized ? 1 : 0][static_cast<uint8_t>(a.content[0])] = true;
   }
+  size_t pool_size = 0;
+  for (const std::string& tok : t.tokens_) pool_size += tok.size();
+  if (pool_size > UINT32_MAX) throw InputError(where, "", "token strings under 4 GB in total", "more");
+  t.token_pool_.reserve(pool_size);
+  t.info_.resize(t.tokens_.size());
+  for (size_t id = 0; id < t.tokens_.size(); ++id) {
+    const std::string& tok = t.tokens_[id];
+    if (tok.size() > UINT16_MAX || t.token_bytes_[id].size() > UINT16_MAX) {
+      throw InputError(where, "token " + std::to_string(id), "at most 65535 bytes", std::to_string(tok.size()));
+    }
+    t.info_[id] = {uint32_t(t.token_pool_.size()), uint16_t(tok.size()), uint16_t(t.token_bytes_[id].size())};
+    t.token_pool_ += tok;
+  }
   // Longest first, so the first hit at a position is the longest match there.
   std::stable_sort(t.added_.begin(), t.added_.end(),
                    [](const AddedToken& x, const AddedToken& y) { return x.content.size() > y.content.size(); });

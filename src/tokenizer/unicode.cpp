@@ -276,10 +276,7 @@ NormalizedText nfc_with_alignment(std::string_view s) {
     normalized[k] = utf8proc_nfc(s.substr(b, e - b));
     changed = changed || normalized[k] != s.substr(b, e - b);
   }
-  if (!changed) {
-    r.text.assign(s);
-    return r;
-  }
+  if (!changed) return r;  // identity: no copy
 
   r.identity = false;
   r.text.reserve(n);
@@ -341,6 +338,9 @@ NormalizedText nfc_with_alignment(std::string_view s) {
   return r;
 }
 
-std::string nfc(std::string_view s) { return nfc_with_alignment(s).text; }
+std::string nfc(std::string_view s) {
+  NormalizedText n = nfc_with_alignment(s);
+  return n.identity ? std::string(s) : std::move(n.text);
+}
 
 }  // namespace lsc::tok

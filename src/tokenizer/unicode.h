@@ -49,8 +49,8 @@ int combining_class(uint32_t cp);
 // left without a token (Hugging Face tokenizers gives it the first original character only).
 // Characters whose ranges interleave after canonical reordering share the union of their ranges.
 struct NormalizedText {
-  std::string text;
-  bool identity = true;              // text == input; the alignment vectors are then empty
+  std::string text;                  // empty when identity: the input is already NFC
+  bool identity = true;              // NFC(input) == input; text and the alignment are then empty
   std::vector<uint32_t> orig_begin;  // per normalized byte, offsets into the input
   std::vector<uint32_t> orig_end;
 };

@@ -141,6 +141,7 @@ TEST(Nfc, AlignsComposedCharactersToAllTheirSources) {
   EXPECT_EQ(n.orig_begin[5], 6u);  // !
   n = tok::nfc_with_alignment("plain ascii \xe4\xb8\xad");
   EXPECT_TRUE(n.identity);
+  EXPECT_TRUE(n.text.empty());
   EXPECT_EQ(tok::nfc("\xe2\x84\xab"), "\xc3\x85");  // U+212B ANGSTROM SIGN -> U+00C5
   EXPECT_EQ(tok::nfc("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8"), "\xea\xb0\x81");  // jamo -> 각
 }
