@@ -4,6 +4,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -117,20 +118,28 @@ uint8_t class_from_category(uint32_t cp) {
   return c;
 }
 
-struct AsciiClasses {
-  uint8_t v[128];
-  AsciiClasses() {
-    for (uint32_t i = 0; i < 128; ++i) v[i] = class_from_category(i);
+// ASCII classes, fixed by the Unicode standard: letters Lu/Ll, digits Nd, White_Space \t..\r and
+// space. (The unit tests check this table against utf8proc.)
+constexpr std::array<uint8_t, 128> make_ascii_classes() {
+  std::array<uint8_t, 128> v{};
+  for (uint32_t c = 0; c < 128; ++c) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) v[c] = kLetter;
+    if (c >= '0' && c <= '9') v[c] = kNumber;
+    if (c == ' ' || (c >= 0x09 && c <= 0x0D)) v[c] = kSpace;
+    if (c == '\r' || c == '\n') v[c] = kSpace | kCrLf;
   }
-};
+  return v;
+}
+constexpr std::array<uint8_t, 128> kAsciiClasses = make_ascii_classes();
 
 }  // namespace
 
 uint8_t char_class(uint32_t cp) {
-  static const AsciiClasses ascii;
-  if (cp < 128) return ascii.v[cp];
+  if (cp < 128) return kAsciiClasses[cp];
   return class_from_category(cp);
 }
+
+uint8_t char_class_from_utf8proc(uint32_t cp) { return class_from_category(cp); }
 
 int combining_class(uint32_t cp) {
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
@@ -249,10 +258,14 @@ NormalizedText nfc_with_alignment(std::string_view s) {
   bool dirty = false;
   std::vector<std::pair<size_t, size_t>> dirty_segments;
   for (size_t i = 0; i < n;) {
-    if (p[i] < 0x80) {  // ASCII is a boundary
+    if (p[i] < 0x80) {  // ASCII is a boundary; skip the whole ASCII run, 8 bytes at a time
       if (dirty) dirty_segments.emplace_back(seg_begin, i);
       dirty = false;
-      seg_begin = i++;
+      size_t j = i + 1;
+      for (uint64_t w; j + 8 <= n && (std::memcpy(&w, p + j, 8), (w & 0x8080808080808080ULL) == 0);) j += 8;
+      while (j < n && p[j] < 0x80) ++j;
+      seg_begin = j - 1;  // the run's last character starts the current segment
+      i = j;
       continue;
     }
     size_t len;

@@ -38,6 +38,7 @@ int64_t count_code_points(std::string_view s);
 // \s and Rust's char::is_whitespace match); kCrLf is set, together with kSpace, for '\r' and '\n'.
 enum CharClass : uint8_t { kLetter = 1, kNumber = 2, kSpace = 4, kCrLf = 8 };
 uint8_t char_class(uint32_t cp);  // general category L* -> kLetter, N* -> kNumber
+uint8_t char_class_from_utf8proc(uint32_t cp);  // the same without the ASCII table (for tests)
 bool is_white_space(uint32_t cp);
 
 // Canonical combining class (0 for starters).

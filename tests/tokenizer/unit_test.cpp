@@ -120,6 +120,20 @@ TEST(Utf8Lossy, ReplacesEachMaximalInvalidSubpart) {
   EXPECT_EQ(q.token_bytes(236), "\x8e");
 }
 
+TEST(CharClass, AsciiTableAgreesWithUtf8procAndWhiteSpaceIsUnicodes) {
+  for (uint32_t c = 0; c < 128; ++c) EXPECT_EQ(tok::char_class(c), tok::char_class_from_utf8proc(c)) << c;
+  EXPECT_EQ(tok::char_class(0x4E2D), tok::kLetter);   // 中 Lo
+  EXPECT_EQ(tok::char_class(0x0663), tok::kNumber);   // ٣ Nd
+  EXPECT_EQ(tok::char_class(0x00BD), tok::kNumber);   // ½ No
+  EXPECT_EQ(tok::char_class(0x2167), tok::kNumber);   // Ⅷ Nl
+  EXPECT_EQ(tok::char_class(0x02B0), tok::kLetter);   // ʰ Lm
+  EXPECT_EQ(tok::char_class(0x0301), 0);              // combining acute: Mn, not a letter
+  EXPECT_EQ(tok::char_class(0x3000), tok::kSpace);    // ideographic space
+  EXPECT_EQ(tok::char_class(0x0085), tok::kSpace);    // NEL is White_Space
+  EXPECT_EQ(tok::char_class(0x001F), 0);              // unit separator is not
+  EXPECT_EQ(tok::char_class(0x200B), 0);              // zero-width space is not (Cf)
+}
+
 TEST(ByteLevel, AlphabetIsABijectionOnBytes) {
   std::set<uint32_t> seen;
   for (int b = 0; b < 256; ++b) {
