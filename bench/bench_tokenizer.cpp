@@ -24,19 +24,28 @@ using Clock = std::chrono::steady_clock;
 // R1 traces, varied by the record index so that numbers and some words differ between records.
 std::vector<std::string> build_records(size_t size_bytes) {
   static const char* kParagraphs[] = {
-      "<think>\nOkay, so I need to find the value of x such that 3x + 7 = 22. Let me think about this "
-      "step by step. First, subtract 7 from both sides: 3x = 15. Then divide by 3, so x = 5.\n\nWait, let "
+      "<think>\nOkay, so I need to find the value of x such that 3x + 7 = 22. Let me think about "
+      "this "
+      "step by step. First, subtract 7 from both sides: 3x = 15. Then divide by 3, so x = "
+      "5.\n\nWait, let "
       "me check that again. If x = 5, then 3(5) + 7 = 15 + 7 = 22. Yes, that's correct.\n\n",
-      "Hmm, but what about the case where $n$ is even? We have \\[ \\sum_{k=1}^{n} k^2 = \\frac{n(n+1)(2n+1)}{6} "
-      "\\] and for $n = 2m$ this becomes $\\frac{2m(2m+1)(4m+1)}{6}$. Actually, let me double-check the "
-      "factorization: \\(\\sqrt{x^2 + y^2} \\le |x| + |y|\\), so the bound holds. Therefore the answer is "
+      "Hmm, but what about the case where $n$ is even? We have \\[ \\sum_{k=1}^{n} k^2 = "
+      "\\frac{n(n+1)(2n+1)}{6} "
+      "\\] and for $n = 2m$ this becomes $\\frac{2m(2m+1)(4m+1)}{6}$. Actually, let me "
+      "double-check the "
+      "factorization: \\(\\sqrt{x^2 + y^2} \\le |x| + |y|\\), so the bound holds. Therefore the "
+      "answer is "
       "\\boxed{\\dfrac{7}{2}}.\n\n",
-      "等一下，让我检查一下。设这个数为 x，那么 2x + 3 = 11，所以 x = 4。我们再验证一次：2×4 + 3 = 11，正确。"
+      "等一下，让我检查一下。设这个数为 x，那么 2x + 3 = 11，所以 x = 4。我们再验证一次：2×4 + 3 = "
+      "11，正确。"
       "因此，答案是 4。\n\n",
-      "Alternatively, consider the integral $\\int_0^1 x^{n} \\, dx = \\frac{1}{n+1}$. However, the problem "
-      "asks for the limit as n → ∞, which is 0. So the sequence converges. Let's verify with n = 10: "
+      "Alternatively, consider the integral $\\int_0^1 x^{n} \\, dx = \\frac{1}{n+1}$. However, "
+      "the problem "
+      "asks for the limit as n → ∞, which is 0. So the sequence converges. Let's verify with n = "
+      "10: "
       "1/11 ≈ 0.0909.\n</think>\n\nThe final answer is $\\boxed{0}$.<|im_end|>\n",
-      "<|im_start|>user\nProblem: A train travels 120 km in 1.5 hours. What is its average speed in km/h?"
+      "<|im_start|>user\nProblem: A train travels 120 km in 1.5 hours. What is its average speed "
+      "in km/h?"
       "<|im_end|>\n<|im_start|>assistant\n",
   };
   std::vector<std::string> records;
@@ -46,7 +55,8 @@ std::vector<std::string> build_records(size_t size_bytes) {
     for (size_t k = 0; k < 4 + r % 5; ++k) {
       const size_t i = r * 7 + k;
       rec += kParagraphs[i % std::size(kParagraphs)];
-      rec += "Step " + std::to_string(i) + ": the value is " + std::to_string((i * 7919) % 100003) + ".\n";
+      rec += "Step " + std::to_string(i) + ": the value is " + std::to_string((i * 7919) % 100003) +
+             ".\n";
     }
     total += rec.size();
     records.push_back(std::move(rec));
@@ -129,13 +139,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--tokenizer") tokenizer = next();
-    else if (a == "--write-jsonl") write_jsonl = next();
-    else if (a == "--mb") size_mb = std::stoul(next());
-    else if (a == "--reps") reps = std::stoi(next());
-    else if (a == "--records-only") text_mode = false;
+    if (a == "--tokenizer")
+      tokenizer = next();
+    else if (a == "--write-jsonl")
+      write_jsonl = next();
+    else if (a == "--mb")
+      size_mb = std::stoul(next());
+    else if (a == "--reps")
+      reps = std::stoi(next());
+    else if (a == "--records-only")
+      text_mode = false;
     else {
-      std::fprintf(stderr, "usage: bench_tokenizer [--tokenizer FILE] [--mb N] [--reps N] [--write-jsonl PATH] [--records-only]\n");
+      std::fprintf(stderr,
+                   "usage: bench_tokenizer [--tokenizer FILE] [--mb N] [--reps N] [--write-jsonl "
+                   "PATH] [--records-only]\n");
       return 2;
     }
   }
@@ -147,9 +164,12 @@ int main(int argc, char** argv) {
     for (const auto& r : records) {
       out << "{\"text\": \"";
       for (char c : r) {
-        if (c == '"' || c == '\\') out << '\\' << c;
-        else if (c == '\n') out << "\\n";
-        else out << c;
+        if (c == '"' || c == '\\')
+          out << '\\' << c;
+        else if (c == '\n')
+          out << "\\n";
+        else
+          out << c;
       }
       out << "\"}\n";
     }
@@ -175,22 +195,27 @@ int main(int argc, char** argv) {
   });
   std::string decoded;
   const Stats dec = time_reps(reps, [&] { decoded = tok.decode(ids_records); });
-  if (decoded != text) std::fprintf(stderr, "bench_tokenizer: warning: decode(encode(text)) != text\n");
+  if (decoded != text)
+    std::fprintf(stderr, "bench_tokenizer: warning: decode(encode(text)) != text\n");
 
   const double mb = double(text.size()) / 1e6;
   const std::string cpu = json_escape(cpu_model());
-  auto line = [&](const char* bench, const char* mode, const Stats& st, const std::vector<int32_t>& ids) {
+  auto line = [&](const char* bench, const char* mode, const Stats& st,
+                  const std::vector<int32_t>& ids) {
     std::printf(
-        "{\"bench\": \"%s\", \"impl\": \"logitscope\", \"mode\": \"%s\", \"median_s\": %.4f, \"p10_s\": %.4f, "
+        "{\"bench\": \"%s\", \"impl\": \"logitscope\", \"mode\": \"%s\", \"median_s\": %.4f, "
+        "\"p10_s\": %.4f, "
         "\"p90_s\": %.4f, \"mb_per_s\": %.1f, \"median_cpu_s\": %.4f, \"mb_per_cpu_s\": %.1f, "
         "\"ceiling_utf8_scan_mb_per_s\": %.0f, \"tokenizer\": \"%s\", "
-        "\"text_bytes\": %zu, \"n_records\": %zu, \"n_tokens\": %zu, \"ids_fnv1a\": %u, \"threads\": 1, "
-        "\"reps\": %d, \"load_s\": %.3f, \"commit\": \"%s\", \"compiler\": \"%s\", \"flags\": \"%s\", "
+        "\"text_bytes\": %zu, \"n_records\": %zu, \"n_tokens\": %zu, \"ids_fnv1a\": %u, "
+        "\"threads\": 1, "
+        "\"reps\": %d, \"load_s\": %.3f, \"commit\": \"%s\", \"compiler\": \"%s\", \"flags\": "
+        "\"%s\", "
         "\"cpu\": \"%s\"}\n",
-        bench, mode, st.median_s, st.p10_s, st.p90_s, mb / st.median_s, st.median_cpu_s, mb / st.median_cpu_s,
-        mb / scan.median_s,
-        json_escape(tokenizer).c_str(), text.size(), records.size(), ids.size(), fnv1a_ids(ids), reps, load_s,
-        LSC_GIT_COMMIT, LSC_COMPILER, LSC_FLAGS, cpu.c_str());
+        bench, mode, st.median_s, st.p10_s, st.p90_s, mb / st.median_s, st.median_cpu_s,
+        mb / st.median_cpu_s, mb / scan.median_s, json_escape(tokenizer).c_str(), text.size(),
+        records.size(), ids.size(), fnv1a_ids(ids), reps, load_s, LSC_GIT_COMMIT, LSC_COMPILER,
+        LSC_FLAGS, cpu.c_str());
   };
   if (text_mode) line("tokenizer_encode", "text", enc_text, ids_text);
   line("tokenizer_encode", "records", enc_records, ids_records);

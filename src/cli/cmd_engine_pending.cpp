@@ -3,7 +3,8 @@
 // binary does not link here. DELETE THIS FILE WHEN MERGING WITH MAIN. The #error makes a merged
 // tree that still holds it fail to compile, instead of linking these in place of the engine.
 #if __has_include("model/config.h")
-#error "src/cli/cmd_engine_pending.cpp: delete this file; main's cmd_inspect.cpp and cmd_logits.cpp define these"
+#error \
+    "src/cli/cmd_engine_pending.cpp: delete this file; main's cmd_inspect.cpp and cmd_logits.cpp define these"
 #endif
 
 #include "cli/commands.h"

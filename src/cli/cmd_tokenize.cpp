@@ -16,7 +16,8 @@
 namespace lsc::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: logitscope tokenize (--model DIR | --tokenizer FILE) INPUT [options]
+constexpr const char* kUsage =
+    R"(usage: logitscope tokenize (--model DIR | --tokenizer FILE) INPUT [options]
 
 Encodes text as the model's own Hugging Face tokenizer does (tokenizer.json), or decodes ids.
 
@@ -64,11 +65,13 @@ void append_ids_offsets(const tok::Encoding& e, std::string& out) {
 }
 
 void write_out(const std::string& s) {
-  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size()) throw IoError("cannot write to standard output");
+  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size())
+    throw IoError("cannot write to standard output");
 }
 
 // Each line of `path` is one record; `field` is tokenized; one output line per input line.
-void tokenize_jsonl(const tok::Tokenizer& t, const std::string& path, const std::string& field, bool add_special) {
+void tokenize_jsonl(const tok::Tokenizer& t, const std::string& path, const std::string& field,
+                    bool add_special) {
   const std::string text = io::read_text_file(path);
   std::string out;
   size_t pos = 0;
@@ -142,14 +145,18 @@ int cmd_tokenize(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return kExitOk;
   }
-  if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
-  if (args.has("model") == args.has("tokenizer")) throw UsageError("give exactly one of --model DIR or --tokenizer FILE");
+  if (!args.positionals().empty())
+    throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
+  if (args.has("model") == args.has("tokenizer"))
+    throw UsageError("give exactly one of --model DIR or --tokenizer FILE");
   const int n_inputs = int(args.has("text")) + int(args.has("jsonl")) + int(args.has("decode"));
   if (n_inputs != 1) throw UsageError("give exactly one of --text, --jsonl or --decode");
   if (args.has("field") && !args.has("jsonl")) throw UsageError("--field applies to --jsonl only");
-  if (args.has("skip-special") && !args.has("decode")) throw UsageError("--skip-special applies to --decode only");
+  if (args.has("skip-special") && !args.has("decode"))
+    throw UsageError("--skip-special applies to --decode only");
 
-  const tok::Tokenizer t = tok::load_tokenizer(args.has("model") ? args.require("model") : args.require("tokenizer"));
+  const tok::Tokenizer t =
+      tok::load_tokenizer(args.has("model") ? args.require("model") : args.require("tokenizer"));
   const bool add_special = !args.has("no-special");
 
   if (args.has("jsonl")) {
@@ -179,8 +186,9 @@ int cmd_tokenize(int argc, char** argv) {
       const long long id = std::strtoll(item_text.c_str(), &stop, 10);
       if (item_text.empty() || *stop != '\0' || errno != 0 || id < 0 || id >= t.vocab_size() ||
           t.id_to_token(int32_t(id)).empty()) {
-        throw UsageError("--decode: item " + std::to_string(item) + ": expected a token id in [0, " +
-                         std::to_string(t.vocab_size()) + ") that has a token, found \"" + item_text + "\"");
+        throw UsageError("--decode: item " + std::to_string(item) +
+                         ": expected a token id in [0, " + std::to_string(t.vocab_size()) +
+                         ") that has a token, found \"" + item_text + "\"");
       }
       ids.push_back(int32_t(id));
     }

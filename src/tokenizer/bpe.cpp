@@ -141,7 +141,8 @@ void BpeModel::merge_large(std::vector<int32_t>& syms) const {
   syms.resize(out);
 }
 
-void BpeModel::encode_word(std::string_view bytes, std::vector<int32_t>& out, size_t max_small) const {
+void BpeModel::encode_word(std::string_view bytes, std::vector<int32_t>& out,
+                           size_t max_small) const {
   if (bytes.empty()) return;
   if (ignore_merges_) {
     // Llama 3 style: a word that is itself a token is taken whole, merges or not.

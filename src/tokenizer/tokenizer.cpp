@@ -84,7 +84,8 @@ const std::string& Tokenizer::id_to_token(int32_t id) const {
 }
 
 std::string_view Tokenizer::token_bytes(int32_t id) const {
-  return id >= 0 && id < vocab_size() ? std::string_view(token_bytes_[size_t(id)]) : std::string_view();
+  return id >= 0 && id < vocab_size() ? std::string_view(token_bytes_[size_t(id)])
+                                      : std::string_view();
 }
 
 int32_t Tokenizer::token_to_id(std::string_view token) const {
@@ -335,13 +336,25 @@ std::string utf8_lossy(std::string_view bytes) {
     // Expected length and the allowed range of the second byte (Unicode Table 3-7).
     size_t len = 0;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c == 0xE0) {
+      len = 3;
+      lo = 0xA0;
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+      len = 3;
+    else if (c == 0xED) {
+      len = 3;
+      hi = 0x9F;
+    } else if (c == 0xF0) {
+      len = 4;
+      lo = 0x90;
+    } else if (c >= 0xF1 && c <= 0xF3)
+      len = 4;
+    else if (c == 0xF4) {
+      len = 4;
+      hi = 0x8F;
+    }
     size_t k = 1;
     if (len > 0) {
       // Maximal subpart: the longest prefix of a well-formed sequence.

@@ -1,8 +1,8 @@
-// Hugging Face tokenizer.json (byte-level BPE: Qwen2, Qwen2.5, Qwen3, DeepSeek-R1-Distill-Qwen) read
-// into a Tokenizer that encodes text to the ids the model's own tokenizer produces, with character
-// offsets, and decodes ids back to text. Only the pipeline pieces these files use are supported
-// (NFC, the Qwen/Llama-3 split regex, ByteLevel, BPE, TemplateProcessing); any other piece is
-// rejected with an InputError when the file is read, never silently approximated.
+// Hugging Face tokenizer.json (byte-level BPE: Qwen2, Qwen2.5, Qwen3, DeepSeek-R1-Distill-Qwen)
+// read into a Tokenizer that encodes text to the ids the model's own tokenizer produces, with
+// character offsets, and decodes ids back to text. Only the pipeline pieces these files use are
+// supported (NFC, the Qwen/Llama-3 split regex, ByteLevel, BPE, TemplateProcessing); any other
+// piece is rejected with an InputError when the file is read, never silently approximated.
 #pragma once
 
 #include <cstdint>

@@ -35,17 +35,29 @@ size_t find_invalid_utf8(std::string_view s, std::string* why) {
     }
     if (i >= n) break;
     const unsigned char c = p[i];
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     size_t len;
     uint32_t min_cp;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; min_cp = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; min_cp = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; min_cp = 0x10000; }
-    else if (c >= 0x80 && c <= 0xBF) return fail("a continuation byte where a character starts");
-    else return fail("not a UTF-8 lead byte");
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      min_cp = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      min_cp = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      min_cp = 0x10000;
+    } else if (c >= 0x80 && c <= 0xBF)
+      return fail("a continuation byte where a character starts");
+    else
+      return fail("not a UTF-8 lead byte");
     if (i + len > n) return fail("a multi-byte sequence cut off by the end of the text");
     for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return fail("a multi-byte sequence with a missing continuation byte");
+      if ((p[i + k] & 0xC0) != 0x80)
+        return fail("a multi-byte sequence with a missing continuation byte");
     }
     size_t n_bytes;
     const uint32_t cp = decode_utf8(p + i, &n_bytes);
@@ -107,11 +119,16 @@ uint8_t class_from_category(uint32_t cp) {
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: c = kLetter; break;
+    case UTF8PROC_CATEGORY_LO:
+      c = kLetter;
+      break;
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: c = kNumber; break;
-    default: break;
+    case UTF8PROC_CATEGORY_NO:
+      c = kNumber;
+      break;
+    default:
+      break;
   }
   if (is_white_space(cp)) c |= kSpace;
   if (cp == '\r' || cp == '\n') c |= kCrLf;
@@ -158,10 +175,9 @@ bool is_nfc_boundary(uint32_t cp) {
 
 std::string utf8proc_nfc(std::string_view s) {
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                   static_cast<utf8proc_ssize_t>(s.size()), &out,
-                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   LSC_CHECK_MSG(n >= 0, "utf8proc_map failed on text that passed UTF-8 validation");
   std::string r(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
   std::free(out);
@@ -172,8 +188,8 @@ std::string utf8proc_nfc(std::string_view s) {
 // two-character buffer; it honours composition exclusions and Hangul syllables).
 uint32_t compose_pair(uint32_t a, uint32_t b) {
   utf8proc_int32_t buf[2] = {static_cast<utf8proc_int32_t>(a), static_cast<utf8proc_int32_t>(b)};
-  const utf8proc_ssize_t n =
-      utf8proc_normalize_utf32(buf, 2, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n = utf8proc_normalize_utf32(
+      buf, 2, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   return n == 1 ? static_cast<uint32_t>(buf[0]) : 0;
 }
 
@@ -262,7 +278,8 @@ NormalizedText nfc_with_alignment(std::string_view s) {
       if (dirty) dirty_segments.emplace_back(seg_begin, i);
       dirty = false;
       size_t j = i + 1;
-      for (uint64_t w; j + 8 <= n && (std::memcpy(&w, p + j, 8), (w & 0x8080808080808080ULL) == 0);) j += 8;
+      for (uint64_t w; j + 8 <= n && (std::memcpy(&w, p + j, 8), (w & 0x8080808080808080ULL) == 0);)
+        j += 8;
       while (j < n && p[j] < 0x80) ++j;
       seg_begin = j - 1;  // the run's last character starts the current segment
       i = j;

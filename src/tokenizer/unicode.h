@@ -22,9 +22,18 @@ void check_utf8(std::string_view s, const std::string& what);
 // Decodes the code point at p (s must be valid UTF-8); *n_bytes receives its length.
 inline uint32_t decode_utf8(const unsigned char* p, size_t* n_bytes) {
   const uint32_t c = p[0];
-  if (c < 0x80) { *n_bytes = 1; return c; }
-  if (c < 0xE0) { *n_bytes = 2; return ((c & 0x1F) << 6) | (p[1] & 0x3F); }
-  if (c < 0xF0) { *n_bytes = 3; return ((c & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F); }
+  if (c < 0x80) {
+    *n_bytes = 1;
+    return c;
+  }
+  if (c < 0xE0) {
+    *n_bytes = 2;
+    return ((c & 0x1F) << 6) | (p[1] & 0x3F);
+  }
+  if (c < 0xF0) {
+    *n_bytes = 3;
+    return ((c & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+  }
   *n_bytes = 4;
   return ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
 }
@@ -37,7 +46,7 @@ int64_t count_code_points(std::string_view s);
 // Class bits used by the pre-tokenizer regex. kSpace is Unicode White_Space (what Oniguruma's
 // \s and Rust's char::is_whitespace match); kCrLf is set, together with kSpace, for '\r' and '\n'.
 enum CharClass : uint8_t { kLetter = 1, kNumber = 2, kSpace = 4, kCrLf = 8 };
-uint8_t char_class(uint32_t cp);  // general category L* -> kLetter, N* -> kNumber
+uint8_t char_class(uint32_t cp);                // general category L* -> kLetter, N* -> kNumber
 uint8_t char_class_from_utf8proc(uint32_t cp);  // the same without the ASCII table (for tests)
 bool is_white_space(uint32_t cp);
 

@@ -32,8 +32,10 @@ std::string slurp_file(const std::string& path) {
 // args: shell words appended to the binary's path (run through /bin/sh).
 CliRun run_tokenize(const std::string& args) {
   static int counter = 0;
-  const std::string base = "/tmp/lsc_tokcli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const std::string cmd = binary() + " tokenize " + args + " </dev/null >" + base + ".out 2>" + base + ".err";
+  const std::string base =
+      "/tmp/lsc_tokcli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const std::string cmd =
+      binary() + " tokenize " + args + " </dev/null >" + base + ".out 2>" + base + ".err";
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -76,7 +78,8 @@ TEST(TokenizeCli, JsonEqualsTheLibrary) {
   const tok::Tokenizer t = tok::load_tokenizer(fixture("tokenizers/qwen2.5/tokenizer.json"));
   const tok::Encoding e = t.encode("Hmm, 等一下 🎉 <|im_end|>");
   EXPECT_EQ(j.at("ids").get<std::vector<int32_t>>(), e.ids);
-  EXPECT_EQ(j.at("tokens").get<std::vector<std::string>>(), std::vector<std::string>(e.tokens.begin(), e.tokens.end()));
+  EXPECT_EQ(j.at("tokens").get<std::vector<std::string>>(),
+            std::vector<std::string>(e.tokens.begin(), e.tokens.end()));
   ASSERT_EQ(j.at("offsets").size(), e.size());
   for (size_t k = 0; k < e.size(); ++k) {
     EXPECT_EQ(j.at("offsets")[k].get<std::vector<int64_t>>(),
@@ -106,7 +109,8 @@ TEST(TokenizeCli, JsonlKeepsOrderAndHonoursFieldAndNoSpecial) {
       EXPECT_EQ(j.at("ids").get<std::vector<int32_t>>(), e.ids) << m.flags << " line " << i + 1;
       EXPECT_EQ(j.at("offsets").size(), e.size());
       EXPECT_EQ(j.size(), 2u) << "only ids and offsets";
-      EXPECT_EQ(!e.ids.empty() && e.ids[0] == 151646, m.add_special) << m.flags << " line " << i + 1;
+      EXPECT_EQ(!e.ids.empty() && e.ids[0] == 151646, m.add_special)
+          << m.flags << " line " << i + 1;
     }
   }
 }
@@ -127,29 +131,35 @@ TEST(TokenizeCli, BadTokenizerFileExitsThreeNamingTheFile) {
   EXPECT_NE(r.err.find(path + ": model.type: expected \"BPE\""), std::string::npos) << r.err;
   const CliRun missing = run_tokenize("--model " + test_data("bad") + " --text hi");
   EXPECT_EQ(missing.code, 3);
-  EXPECT_NE(missing.err.find("expected a model folder with tokenizer.json"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("expected a model folder with tokenizer.json"), std::string::npos)
+      << missing.err;
 }
 
 TEST(TokenizeCli, BadJsonlLinesExitThreeNamingFileAndLine) {
   struct Case {
     std::string file, want;
   };
-  for (const Case& c : {Case{"cli_bad_json.jsonl", "cli_bad_json.jsonl:2: byte "},
-                        Case{"cli_missing_field.jsonl", "cli_missing_field.jsonl:3: key 'text': expected to be present"},
-                        Case{"cli_empty_line.jsonl", "cli_empty_line.jsonl:2: expected a JSON object, found an empty line"}}) {
+  for (const Case& c :
+       {Case{"cli_bad_json.jsonl", "cli_bad_json.jsonl:2: byte "},
+        Case{"cli_missing_field.jsonl",
+             "cli_missing_field.jsonl:3: key 'text': expected to be present"},
+        Case{"cli_empty_line.jsonl",
+             "cli_empty_line.jsonl:2: expected a JSON object, found an empty line"}}) {
     const CliRun r = run_tokenize(kQwen + " --jsonl " + test_data("bad/tokenizer/" + c.file));
     EXPECT_EQ(r.code, 3) << c.file;
     EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
   }
   const CliRun none = run_tokenize(kQwen + " --jsonl /nonexistent/in.jsonl");
   EXPECT_EQ(none.code, 3);
-  EXPECT_NE(none.err.find("/nonexistent/in.jsonl: expected a readable file"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("/nonexistent/in.jsonl: expected a readable file"), std::string::npos)
+      << none.err;
 }
 
 TEST(TokenizeCli, InvalidUtf8TextExitsThreeNamingTheByte) {
   const CliRun r = run_tokenize(kQwen + " --text \"$(printf 'ab\\377c')\"");
   EXPECT_EQ(r.code, 3);
-  EXPECT_NE(r.err.find("--text: input text: byte 2: expected valid UTF-8, found byte 0xFF"), std::string::npos)
+  EXPECT_NE(r.err.find("--text: input text: byte 2: expected valid UTF-8, found byte 0xFF"),
+            std::string::npos)
       << r.err;
 }
 

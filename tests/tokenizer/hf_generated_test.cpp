@@ -14,14 +14,17 @@ const tok::Tokenizer& variant_tokenizer(const std::string& name, const std::stri
   static std::map<std::string, std::unique_ptr<tok::Tokenizer>> cache;
   auto it = cache.find(variant);
   if (it != cache.end()) return *it->second;
-  const io::Json variants = io::Json::parse(read_file_or_fail(test_data("tokenizer/variants.json")));
+  const io::Json variants =
+      io::Json::parse(read_file_or_fail(test_data("tokenizer/variants.json")));
   const io::Json& v = variants.at(variant);
   EXPECT_EQ(v.at("base").get<std::string>(), name);
-  io::Json j = io::Json::parse(io::read_text_file(fixture(tokenizer_dir(name) + "/tokenizer.json")));
+  io::Json j =
+      io::Json::parse(io::read_text_file(fixture(tokenizer_dir(name) + "/tokenizer.json")));
   if (v.contains("added_tokens")) {
     for (const io::Json& a : v.at("added_tokens")) j["added_tokens"].push_back(a);
   }
-  if (v.contains("regex")) j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = v.at("regex");
+  if (v.contains("regex"))
+    j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = v.at("regex");
   if (v.contains("ignore_merges")) j["model"]["ignore_merges"] = v.at("ignore_merges");
   auto t = std::make_unique<tok::Tokenizer>(tok::parse_tokenizer_json(j.dump(), variant));
   return *cache.emplace(variant, std::move(t)).first->second;
@@ -34,17 +37,19 @@ TEST(HfGenerated, IdsTokensDecodedAndOffsetsMatch) {
   for (size_t i = 0; i < records.size(); ++i) {
     const io::Json& r = records[i];
     const std::string name = r.at("tokenizer");
-    const tok::Tokenizer& t =
-        r.at("variant").is_null() ? fixture_tokenizer(name) : variant_tokenizer(name, r.at("variant"));
+    const tok::Tokenizer& t = r.at("variant").is_null() ? fixture_tokenizer(name)
+                                                        : variant_tokenizer(name, r.at("variant"));
     const std::string text = r.at("text");
     const bool add = r.at("add_special_tokens");
-    const std::string label = "record " + std::to_string(i + 1) + " (" + name + ", \"" + text.substr(0, 40) + "\")";
+    const std::string label =
+        "record " + std::to_string(i + 1) + " (" + name + ", \"" + text.substr(0, 40) + "\")";
     const tok::Encoding e = t.encode(text, add);
     EXPECT_EQ(e.ids, ids_of(r.at("ids"))) << label;
     EXPECT_EQ(tokens_of(e), r.at("tokens").get<std::vector<std::string>>()) << label;
     EXPECT_EQ(t.decode(e.ids), r.at("decoded").get<std::string>()) << label;
     std::vector<std::pair<int64_t, int64_t>> want;
-    for (const io::Json& o : r.at("offsets")) want.emplace_back(o.at(0).get<int64_t>(), o.at(1).get<int64_t>());
+    for (const io::Json& o : r.at("offsets"))
+      want.emplace_back(o.at(0).get<int64_t>(), o.at(1).get<int64_t>());
     if (tok::nfc(text) == text) {
       EXPECT_EQ(e.offsets, want) << label;
     } else {
@@ -59,7 +64,8 @@ TEST(HfGenerated, IdsTokensDecodedAndOffsetsMatch) {
       }
     }
     if (r.at("variant").is_null()) {
-      expect_offsets_cover(e, text, add ? t.prefix_ids().size() : 0, add ? t.suffix_ids().size() : 0, label);
+      expect_offsets_cover(e, text, add ? t.prefix_ids().size() : 0,
+                           add ? t.suffix_ids().size() : 0, label);
     }
   }
   EXPECT_GT(n_nfc_changed, 10) << "the vectors exercise NFC composition";

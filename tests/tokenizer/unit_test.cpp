@@ -1,9 +1,8 @@
 // Tokenizer pieces on crafted input: malformed tokenizer.json files (each with its expected
 // error), invalid UTF-8, the lossy decoder, NFC alignment, BPE scan vs heap, added-token flags
 // on a tiny tokenizer, and concurrent encode().
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <random>
 #include <set>
@@ -32,7 +31,8 @@ TEST(BadTokenizerJson, EveryCraftedFileFailsWithItsExpectedError) {
   ASSERT_GE(expected.size(), 15u);
   for (const auto& [name, substring] : expected.items()) {
     const std::string path = dir + "/" + name;
-    const std::string msg = error_of([&] { tok::parse_tokenizer_json(io::read_text_file(path), path); });
+    const std::string msg =
+        error_of([&] { tok::parse_tokenizer_json(io::read_text_file(path), path); });
     EXPECT_NE(msg.find(substring.get<std::string>()), std::string::npos) << name << ": " << msg;
     EXPECT_EQ(msg.rfind(path, 0), 0u) << name << ": the message starts with the file: " << msg;
   }
@@ -41,7 +41,8 @@ TEST(BadTokenizerJson, EveryCraftedFileFailsWithItsExpectedError) {
   ASSERT_NE(d, nullptr);
   for (dirent* e; (e = readdir(d)) != nullptr;) {
     const std::string name = e->d_name;
-    if (name.size() > 5 && name.substr(name.size() - 5) == ".json" && name != "expected_errors.json") {
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".json" &&
+        name != "expected_errors.json") {
       EXPECT_TRUE(expected.contains(name)) << name << " has no expected error";
     }
   }
@@ -50,9 +51,13 @@ TEST(BadTokenizerJson, EveryCraftedFileFailsWithItsExpectedError) {
 
 TEST(LoadTokenizer, NamesTheFolderWithoutTokenizerJson) {
   const std::string dir = test_data("bad");
-  EXPECT_NE(error_of([&] { tok::load_tokenizer(dir); }).find(dir + ": expected a model folder with tokenizer.json"),
+  EXPECT_NE(error_of([&] {
+              tok::load_tokenizer(dir);
+            }).find(dir + ": expected a model folder with tokenizer.json"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { tok::load_tokenizer(dir + "/nope.json"); }).find("nope.json: expected a readable file"),
+  EXPECT_NE(error_of([&] {
+              tok::load_tokenizer(dir + "/nope.json");
+            }).find("nope.json: expected a readable file"),
             std::string::npos);
 }
 
@@ -92,25 +97,32 @@ TEST(InvalidUtf8, ErrorNamesTheByteOffset) {
     std::string text, want;
   };
   const Case cases[] = {
-      {"ab\xff", "input text: byte 2: expected valid UTF-8, found byte 0xFF (not a UTF-8 lead byte)"},
-      {"a\x80", "byte 1: expected valid UTF-8, found byte 0x80 (a continuation byte where a character starts)"},
-      {"ok \xe4\xb8", "byte 3: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence cut off"},
-      {"\xe4\xb8x", "byte 0: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence with a missing"},
+      {"ab\xff",
+       "input text: byte 2: expected valid UTF-8, found byte 0xFF (not a UTF-8 lead byte)"},
+      {"a\x80",
+       "byte 1: expected valid UTF-8, found byte 0x80 (a continuation byte where a character "
+       "starts)"},
+      {"ok \xe4\xb8",
+       "byte 3: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence cut off"},
+      {"\xe4\xb8x",
+       "byte 0: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence with a missing"},
       {"12345678\xc0\xaf", "byte 8: expected valid UTF-8, found byte 0xC0 (not a UTF-8 lead byte)"},
       {"\xe0\x80\xaf", "byte 0: expected valid UTF-8, found byte 0xE0 (an overlong encoding)"},
       {"x\xed\xa0\x80", "byte 1: expected valid UTF-8, found byte 0xED (an encoded surrogate"},
-      {"\xf4\x90\x80\x80", "byte 0: expected valid UTF-8, found byte 0xF4 (a value above U+10FFFF)"},
+      {"\xf4\x90\x80\x80",
+       "byte 0: expected valid UTF-8, found byte 0xF4 (a value above U+10FFFF)"},
   };
   for (const Case& c : cases) {
     const std::string msg = error_of([&] { t.encode(c.text); });
     EXPECT_NE(msg.find(c.want), std::string::npos) << msg;
   }
-  EXPECT_EQ(tok::find_invalid_utf8("h\xc3\xa9 \xf0\x9f\x98\x80 \xe4\xb8\xad", nullptr), std::string_view::npos);
+  EXPECT_EQ(tok::find_invalid_utf8("h\xc3\xa9 \xf0\x9f\x98\x80 \xe4\xb8\xad", nullptr),
+            std::string_view::npos);
 }
 
 TEST(Utf8Lossy, ReplacesEachMaximalInvalidSubpart) {
-  EXPECT_EQ(tok::utf8_lossy("a\xf0\x9f\x98"), "a\xef\xbf\xbd");          // cut-off emoji: one U+FFFD
-  EXPECT_EQ(tok::utf8_lossy("\xe0\x80"), "\xef\xbf\xbd\xef\xbf\xbd");     // E0 80: two
+  EXPECT_EQ(tok::utf8_lossy("a\xf0\x9f\x98"), "a\xef\xbf\xbd");        // cut-off emoji: one U+FFFD
+  EXPECT_EQ(tok::utf8_lossy("\xe0\x80"), "\xef\xbf\xbd\xef\xbf\xbd");  // E0 80: two
   EXPECT_EQ(tok::utf8_lossy("\xff\xfe"), "\xef\xbf\xbd\xef\xbf\xbd");
   EXPECT_EQ(tok::utf8_lossy("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
   EXPECT_EQ(tok::utf8_lossy("\xe4\xb8\xad\xe4"), "\xe4\xb8\xad\xef\xbf\xbd");
@@ -121,17 +133,18 @@ TEST(Utf8Lossy, ReplacesEachMaximalInvalidSubpart) {
 }
 
 TEST(CharClass, AsciiTableAgreesWithUtf8procAndWhiteSpaceIsUnicodes) {
-  for (uint32_t c = 0; c < 128; ++c) EXPECT_EQ(tok::char_class(c), tok::char_class_from_utf8proc(c)) << c;
-  EXPECT_EQ(tok::char_class(0x4E2D), tok::kLetter);   // 中 Lo
-  EXPECT_EQ(tok::char_class(0x0663), tok::kNumber);   // ٣ Nd
-  EXPECT_EQ(tok::char_class(0x00BD), tok::kNumber);   // ½ No
-  EXPECT_EQ(tok::char_class(0x2167), tok::kNumber);   // Ⅷ Nl
-  EXPECT_EQ(tok::char_class(0x02B0), tok::kLetter);   // ʰ Lm
-  EXPECT_EQ(tok::char_class(0x0301), 0);              // combining acute: Mn, not a letter
-  EXPECT_EQ(tok::char_class(0x3000), tok::kSpace);    // ideographic space
-  EXPECT_EQ(tok::char_class(0x0085), tok::kSpace);    // NEL is White_Space
-  EXPECT_EQ(tok::char_class(0x001F), 0);              // unit separator is not
-  EXPECT_EQ(tok::char_class(0x200B), 0);              // zero-width space is not (Cf)
+  for (uint32_t c = 0; c < 128; ++c)
+    EXPECT_EQ(tok::char_class(c), tok::char_class_from_utf8proc(c)) << c;
+  EXPECT_EQ(tok::char_class(0x4E2D), tok::kLetter);  // 中 Lo
+  EXPECT_EQ(tok::char_class(0x0663), tok::kNumber);  // ٣ Nd
+  EXPECT_EQ(tok::char_class(0x00BD), tok::kNumber);  // ½ No
+  EXPECT_EQ(tok::char_class(0x2167), tok::kNumber);  // Ⅷ Nl
+  EXPECT_EQ(tok::char_class(0x02B0), tok::kLetter);  // ʰ Lm
+  EXPECT_EQ(tok::char_class(0x0301), 0);             // combining acute: Mn, not a letter
+  EXPECT_EQ(tok::char_class(0x3000), tok::kSpace);   // ideographic space
+  EXPECT_EQ(tok::char_class(0x0085), tok::kSpace);   // NEL is White_Space
+  EXPECT_EQ(tok::char_class(0x001F), 0);             // unit separator is not
+  EXPECT_EQ(tok::char_class(0x200B), 0);             // zero-width space is not (Cf)
 }
 
 TEST(ByteLevel, AlphabetIsABijectionOnBytes) {
@@ -141,7 +154,7 @@ TEST(ByteLevel, AlphabetIsABijectionOnBytes) {
     EXPECT_TRUE(seen.insert(c).second);
     EXPECT_EQ(tok::char_to_byte(c), b);
   }
-  EXPECT_EQ(tok::byte_to_char(' '), 0x120u);  // Ġ
+  EXPECT_EQ(tok::byte_to_char(' '), 0x120u);   // Ġ
   EXPECT_EQ(tok::byte_to_char('\n'), 0x10Au);  // Ċ
   EXPECT_EQ(tok::bytes_to_byte_level("a b"), "aĠb");
 }
@@ -163,7 +176,8 @@ TEST(Nfc, AlignsComposedCharactersToAllTheirSources) {
 TEST(Bpe, ScanAndHeapMergeLoopsAgree) {
   const tok::Tokenizer& q = fixture_tokenizer("qwen2.5");
   std::mt19937 rng(7);
-  const std::string alphabet[] = {"a", "b", "e", "t", "h", " ", "1", "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\n", "'"};
+  const std::string alphabet[] = {
+      "a", "b", "e", "t", "h", " ", "1", "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\n", "'"};
   for (int i = 0; i < 2000; ++i) {
     std::string w;
     const size_t n = 1 + rng() % 40;
@@ -179,8 +193,8 @@ TEST(Encode, ConcurrentCallsGiveTheSameIds) {
   const tok::Tokenizer& q = fixture_tokenizer("qwen3");
   std::vector<std::string> texts;
   for (int i = 0; i < 50; ++i) {
-    texts.push_back("Wait, step " + std::to_string(i) + ": let me check \\frac{" + std::to_string(i * 7) +
-                    "}{2} \xe7\xad\x89\xe4\xb8\x80\xe4\xb8\x8b <think>");
+    texts.push_back("Wait, step " + std::to_string(i) + ": let me check \\frac{" +
+                    std::to_string(i * 7) + "}{2} \xe7\xad\x89\xe4\xb8\x80\xe4\xb8\x8b <think>");
   }
   std::vector<std::vector<int32_t>> want;
   for (const auto& s : texts) want.push_back(q.encode(s).ids);
@@ -189,7 +203,8 @@ TEST(Encode, ConcurrentCallsGiveTheSameIds) {
   for (int k = 0; k < 4; ++k) {
     threads.emplace_back([&, k] {
       for (int rep = 0; rep < 20; ++rep) {
-        for (size_t i = 0; i < texts.size(); ++i) bad[size_t(k)] += q.encode(texts[i]).ids != want[i];
+        for (size_t i = 0; i < texts.size(); ++i)
+          bad[size_t(k)] += q.encode(texts[i]).ids != want[i];
       }
     });
   }
@@ -208,7 +223,9 @@ TEST(Encode, PostProcessorTokensHaveEmptySpans) {
   EXPECT_EQ(r1.encode("Hi", false).ids.size(), 1u);
   EXPECT_TRUE(r1.config().present);
   EXPECT_EQ(r1.config().add_bos_token, true);
-  EXPECT_EQ(r1.config().bos_token, "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>");
+  EXPECT_EQ(r1.config().bos_token,
+            "<\xef\xbd\x9c"
+            "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>");
 }
 
 }  // namespace
