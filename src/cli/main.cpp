@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"demo", lsc::cli::cmd_demo, "write demo checkpoints and data, then run the whole pipeline"},
     {"stats", lsc::cli::cmd_stats, "model, level and correctness comparisons of a finished run"},
     {"export", lsc::cli::cmd_export, "write a results table as CSV or JSONL"},
+    {"tokenize", lsc::cli::cmd_tokenize, "tokenize or decode text with a model's tokenizer.json"},
 };
 
 void print_usage(std::FILE* out) {

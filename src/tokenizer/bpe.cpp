@@ -3,6 +3,7 @@
 // digit-free strings), so a pathological word costs O(n log n), not O(n^2).
 #include "tokenizer/bpe.h"
 
+#include <algorithm>
 #include <climits>
 #include <queue>
 
@@ -70,7 +71,7 @@ std::string BpeModel::finish() {
 void BpeModel::merge_small(std::vector<int32_t>& syms) const {
   // rank[i] and merged[i] describe the pair (syms[i], syms[i+1]).
   const size_t n = syms.size();
-  int32_t rank[64], merged[64];
+  int32_t rank[kMaxSmall], merged[kMaxSmall];
   for (size_t i = 0; i + 1 < n; ++i) {
     const MergeSlot* m = find_merge(syms[i], syms[i + 1]);
     rank[i] = m != nullptr ? m->rank : INT32_MAX;
@@ -140,7 +141,8 @@ void BpeModel::merge_large(std::vector<int32_t>& syms) const {
   syms.resize(out);
 }
 
-void BpeModel::encode_word(std::string_view bytes, std::vector<int32_t>& out) const {
+void BpeModel::encode_word(std::string_view bytes, std::vector<int32_t>& out,
+                           size_t max_small) const {
   if (bytes.empty()) return;
   if (ignore_merges_) {
     // Llama 3 style: a word that is itself a token is taken whole, merges or not.
@@ -153,7 +155,7 @@ void BpeModel::encode_word(std::string_view bytes, std::vector<int32_t>& out) co
   thread_local std::vector<int32_t> syms;
   syms.resize(bytes.size());
   for (size_t i = 0; i < bytes.size(); ++i) syms[i] = byte_ids_[static_cast<uint8_t>(bytes[i])];
-  if (syms.size() <= 64) {
+  if (syms.size() <= std::min(max_small, kMaxSmall)) {
     merge_small(syms);
   } else {
     merge_large(syms);

@@ -25,8 +25,12 @@ class BpeModel {
 
   void set_ignore_merges(bool v) { ignore_merges_ = v; }
 
-  // Appends the ids of one word (raw bytes, not byte-level characters) to out.
-  void encode_word(std::string_view bytes, std::vector<int32_t>& out) const;
+  // Appends the ids of one word (raw bytes, not byte-level characters) to out. Words of up to
+  // `max_small` bytes (at most kMaxSmall) use the quadratic scan, longer ones the heap; tests
+  // pass 0 to check that both give the same ids.
+  static constexpr size_t kMaxSmall = 64;
+  void encode_word(std::string_view bytes, std::vector<int32_t>& out,
+                   size_t max_small = kMaxSmall) const;
 
   int32_t token_to_id(std::string_view token) const;  // -1 if absent
   const std::unordered_map<std::string, int32_t>& vocab() const { return vocab_; }

@@ -1,6 +1,7 @@
 // The Split pre-tokenizer of Qwen2/Qwen2.5/Qwen3 (and Llama 3) tokenizer.json files: a hand-written
 // matcher for exactly this regex, with Oniguruma's leftmost-first backtracking semantics:
-//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
+//   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 // Llama 3 writes \p{N}{1,3} instead of \p{N}. Any other pattern is rejected when the file is read.
 // It does not run a general regex engine.
 #pragma once

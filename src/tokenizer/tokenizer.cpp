@@ -4,32 +4,68 @@
 // Offsets are tracked in input bytes throughout and turned into code points at the end.
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
-#include <functional>
-#include <mutex>
-#include <unordered_map>
 
 #include "io/error.h"
 #include "tokenizer/unicode.h"
 
 namespace lsc::tok {
 
-// Word (pre-token bytes) -> ids. Sharded so that concurrent encode() calls rarely wait on each
-// other; each shard stops growing at kMaxPerShard words (Hugging Face caps its cache likewise).
-struct Tokenizer::WordCache {
-  static constexpr size_t kShards = 64;
-  static constexpr size_t kMaxPerShard = 4096;
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+// Word (pre-token bytes) -> ids, per thread (so encode() takes no lock) and per tokenizer: a
+// direct-mapped table of short words with their ids stored inline, overwritten on collision.
+// Words longer than kMaxWord bytes or with more than kMaxIds tokens are not cached (they are rare
+// and their BPE cost is dominated by the merge loop anyway).
+struct WordCache {
+  static constexpr size_t kSlots = 1 << 14;
+  static constexpr size_t kMaxWord = 22;
+  static constexpr size_t kMaxIds = 7;
+  struct Slot {
+    uint8_t len = 0xFF;  // 0xFF: empty
+    uint8_t n_ids = 0;
+    char word[kMaxWord];
+    int32_t ids[kMaxIds];
   };
-  struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, std::vector<int32_t>, Hash, std::equal_to<>> map;
-  };
-  std::array<Shard, kShards> shards;
+  uint64_t owner = 0;  // Tokenizer::instance_ this cache belongs to
+  std::vector<Slot> slots = std::vector<Slot>(kSlots);
+
+  static uint64_t hash(std::string_view w) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ w.size();
+    size_t i = 0;
+    for (; i + 8 <= w.size(); i += 8) {
+      uint64_t v;
+      std::memcpy(&v, w.data() + i, 8);
+      h = (h ^ v) * 0xFF51AFD7ED558CCDULL;
+      h ^= h >> 32;
+    }
+    uint64_t v = 0;
+    std::memcpy(&v, w.data() + i, w.size() - i);
+    h = (h ^ v) * 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 29);
+  }
 };
+
+namespace {
+
+// The calling thread's caches, one per tokenizer it has used recently (a thread that alternates
+// between two models' tokenizers keeps both warm).
+WordCache& thread_cache(uint64_t owner) {
+  thread_local std::array<WordCache, 4> caches;
+  thread_local size_t next_victim = 0;
+  for (WordCache& c : caches) {
+    if (c.owner == owner) return c;
+  }
+  WordCache& c = caches[next_victim++ % caches.size()];
+  c.owner = owner;
+  for (auto& slot : c.slots) slot.len = 0xFF;
+  return c;
+}
+
+std::atomic<uint64_t> g_next_instance{1};
+
+}  // namespace
 
 // A stretch of text: plain (id < 0) or one matched added token.
 struct Tokenizer::Piece {
@@ -37,7 +73,7 @@ struct Tokenizer::Piece {
   int32_t id = -1;
 };
 
-Tokenizer::Tokenizer() : cache_(std::make_unique<WordCache>()) {}
+Tokenizer::Tokenizer() : instance_(g_next_instance.fetch_add(1)) {}
 Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
@@ -48,7 +84,8 @@ const std::string& Tokenizer::id_to_token(int32_t id) const {
 }
 
 std::string_view Tokenizer::token_bytes(int32_t id) const {
-  return id >= 0 && id < vocab_size() ? std::string_view(token_bytes_[size_t(id)]) : std::string_view();
+  return id >= 0 && id < vocab_size() ? std::string_view(token_bytes_[size_t(id)])
+                                      : std::string_view();
 }
 
 int32_t Tokenizer::token_to_id(std::string_view token) const {
@@ -74,6 +111,15 @@ uint32_t cp_before(std::string_view s, size_t i) {
   while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
   size_t len;
   return decode_utf8(reinterpret_cast<const unsigned char*>(s.data()) + k, &len);
+}
+
+// An added token's string is the text it matched, which differs from its content only when
+// lstrip/rstrip took whitespace; only then is the text stored.
+void set_matched_text(Encoding& enc, std::string_view matched) {
+  if (matched == enc.tokens.back()) return;
+  if (!enc.matched_text) enc.matched_text = std::make_shared<std::deque<std::string>>();
+  enc.matched_text->emplace_back(matched);
+  enc.tokens.back() = enc.matched_text->back();
 }
 
 }  // namespace
@@ -133,20 +179,24 @@ void Tokenizer::find_added(std::string_view text, bool normalized_set,
 }
 
 void Tokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) const {
-  WordCache::Shard& shard = cache_->shards[WordCache::Hash{}(word) % WordCache::kShards];
-  {
-    std::lock_guard<std::mutex> lock(shard.mu);
-    auto it = shard.map.find(word);
-    if (it != shard.map.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
-      return;
-    }
+  if (word.size() > WordCache::kMaxWord) {
+    bpe_.encode_word(word, out);
+    return;
+  }
+  WordCache& cache = thread_cache(instance_);
+  WordCache::Slot& slot = cache.slots[WordCache::hash(word) & (WordCache::kSlots - 1)];
+  if (slot.len == word.size() && std::memcmp(slot.word, word.data(), word.size()) == 0) {
+    out.insert(out.end(), slot.ids, slot.ids + slot.n_ids);
+    return;
   }
   const size_t before = out.size();
   bpe_.encode_word(word, out);
-  std::lock_guard<std::mutex> lock(shard.mu);
-  if (shard.map.size() < WordCache::kMaxPerShard) {
-    shard.map.emplace(std::string(word), std::vector<int32_t>(out.begin() + long(before), out.end()));
+  const size_t n = out.size() - before;
+  if (n <= WordCache::kMaxIds) {
+    slot.len = uint8_t(word.size());
+    slot.n_ids = uint8_t(n);
+    std::memcpy(slot.word, word.data(), word.size());
+    std::copy(out.begin() + long(before), out.end(), slot.ids);
   }
 }
 
@@ -155,12 +205,8 @@ void Tokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) co
 void Tokenizer::encode_text(std::string_view whole, size_t base, size_t len, Encoding& enc) const {
   const std::string_view seg = whole.substr(base, len);
   NormalizedText norm;
-  if (nfc_) {
-    norm = nfc_with_alignment(seg);
-  } else {
-    norm.text.assign(seg);
-  }
-  const std::string_view ntext = norm.text;
+  if (nfc_) norm = nfc_with_alignment(seg);
+  const std::string_view ntext = norm.identity ? seg : std::string_view(norm.text);
   const auto* w = reinterpret_cast<const unsigned char*>(whole.data());
 
   // Input byte range of normalized bytes [nb, ne), widened to whole characters.
@@ -176,7 +222,7 @@ void Tokenizer::encode_text(std::string_view whole, size_t base, size_t len, Enc
       oe = base + norm.orig_end[ne - 1];
     }
     enc.ids.push_back(id);
-    enc.tokens.push_back(tokens_[size_t(id)]);
+    enc.tokens.push_back(token_view(id));
     enc.byte_offsets.emplace_back(int64_t(ob), int64_t(oe));
   };
 
@@ -192,6 +238,7 @@ void Tokenizer::encode_text(std::string_view whole, size_t base, size_t len, Enc
   for (const Piece& sub : subs) {
     if (sub.id >= 0) {
       push(sub.id, sub.begin, sub.end);
+      set_matched_text(enc, ntext.substr(sub.begin, sub.end - sub.begin));
       continue;
     }
     words.clear();
@@ -201,7 +248,7 @@ void Tokenizer::encode_text(std::string_view whole, size_t base, size_t len, Enc
       encode_word(ntext.substr(sub.begin + wb, we - wb), ids);
       size_t at = sub.begin + wb;
       for (int32_t id : ids) {
-        const size_t n = token_bytes_[size_t(id)].size();
+        const size_t n = info_[size_t(id)].n_bytes;
         push(id, at, at + n);
         at += n;
       }
@@ -235,8 +282,9 @@ Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const
   for (const Piece& piece : pieces) {
     if (piece.id >= 0) {
       enc.ids.push_back(piece.id);
-      enc.tokens.push_back(tokens_[size_t(piece.id)]);
+      enc.tokens.push_back(token_view(piece.id));
       enc.byte_offsets.emplace_back(piece.begin, piece.end);
+      set_matched_text(enc, text.substr(piece.begin, piece.end - piece.begin));
     } else {
       encode_text(text, piece.begin, piece.end - piece.begin, enc);
     }
@@ -288,13 +336,25 @@ std::string utf8_lossy(std::string_view bytes) {
     // Expected length and the allowed range of the second byte (Unicode Table 3-7).
     size_t len = 0;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c == 0xE0) {
+      len = 3;
+      lo = 0xA0;
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+      len = 3;
+    else if (c == 0xED) {
+      len = 3;
+      hi = 0x9F;
+    } else if (c == 0xF0) {
+      len = 4;
+      lo = 0x90;
+    } else if (c >= 0xF1 && c <= 0xF3)
+      len = 4;
+    else if (c == 0xF4) {
+      len = 4;
+      hi = 0x8F;
+    }
     size_t k = 1;
     if (len > 0) {
       // Maximal subpart: the longest prefix of a well-formed sequence.

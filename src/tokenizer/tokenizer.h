@@ -1,11 +1,12 @@
-// Hugging Face tokenizer.json (byte-level BPE: Qwen2, Qwen2.5, Qwen3, DeepSeek-R1-Distill-Qwen) read
-// into a Tokenizer that encodes text to the ids the model's own tokenizer produces, with character
-// offsets, and decodes ids back to text. Only the pipeline pieces these files use are supported
-// (NFC, the Qwen/Llama-3 split regex, ByteLevel, BPE, TemplateProcessing); any other piece is
-// rejected with an InputError when the file is read, never silently approximated.
+// Hugging Face tokenizer.json (byte-level BPE: Qwen2, Qwen2.5, Qwen3, DeepSeek-R1-Distill-Qwen)
+// read into a Tokenizer that encodes text to the ids the model's own tokenizer produces, with
+// character offsets, and decodes ids back to text. Only the pipeline pieces these files use are
+// supported (NFC, the Qwen/Llama-3 split regex, ByteLevel, BPE, TemplateProcessing); any other
+// piece is rejected with an InputError when the file is read, never silently approximated.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -40,8 +41,11 @@ struct Encoding {
   std::vector<int32_t> ids;
   std::vector<std::pair<int64_t, int64_t>> offsets;       // code points of the input
   std::vector<std::pair<int64_t, int64_t>> byte_offsets;  // bytes of the input, same rules
-  std::vector<std::string_view> tokens;  // token strings (byte-level, "Ġthe"); views into the
-                                         // Tokenizer, valid while it lives
+  // Token strings as Hugging Face reports them: byte-level ("Ġthe") for BPE tokens, the matched
+  // text for added tokens (" <mask>" when lstrip took a space). Views into the Tokenizer (valid
+  // while it lives) or into `matched_text` below (shared by copies of this Encoding).
+  std::vector<std::string_view> tokens;
+  std::shared_ptr<std::deque<std::string>> matched_text;
   size_t size() const { return ids.size(); }
 };
 
@@ -65,7 +69,7 @@ class Tokenizer {
   // Encodes UTF-8 text as Hugging Face's `tokenizer.encode(text, add_special_tokens=...)` does:
   // added tokens written in the text are always matched; add_special_tokens only controls the
   // post-processor. Throws InputError("input text", "byte N", "valid UTF-8", ...) for invalid
-  // UTF-8. Thread-safe: may be called concurrently (the word cache is internally locked).
+  // UTF-8. Thread-safe: may be called concurrently (each thread keeps its own word cache).
   Encoding encode(std::string_view utf8, bool add_special_tokens = true) const;
 
   // Ids back to text through the decoder (ByteLevel): bytes that do not form valid UTF-8 become
@@ -90,11 +94,11 @@ class Tokenizer {
   const std::vector<int32_t>& suffix_ids() const { return suffix_ids_; }
   const TokenizerConfig& config() const { return config_; }
   const std::string& source() const { return source_; }  // path (or name) it was read from
+  const BpeModel& bpe() const { return bpe_; }
 
  private:
   friend Tokenizer parse_tokenizer_json(std::string_view json, const std::string& where);
   friend Tokenizer load_tokenizer(const std::string& path_or_model_dir);
-  struct WordCache;
   struct Piece;
 
   void finish();  // builds the lookup tables once everything is read
@@ -108,6 +112,19 @@ class Tokenizer {
   SplitPattern split_;
   bool byte_level_decoder_ = true;
   std::vector<AddedToken> added_;
+  // Compact per-id table for the encode loop (8 bytes per id, so it stays in cache): where the
+  // token string sits in token_pool_, and how many input bytes the token stands for.
+  struct TokenInfo {
+    uint32_t pool_offset = 0;
+    uint16_t pool_len = 0;
+    uint16_t n_bytes = 0;
+  };
+  std::vector<TokenInfo> info_;
+  std::string token_pool_;
+  std::string_view token_view(int32_t id) const {
+    const TokenInfo& t = info_[size_t(id)];
+    return std::string_view(token_pool_).substr(t.pool_offset, t.pool_len);
+  }
   std::vector<std::string> tokens_;       // by id; "" for a hole
   std::vector<std::string> token_bytes_;  // by id
   std::vector<uint8_t> special_;          // by id
@@ -117,7 +134,7 @@ class Tokenizer {
   bool has_plain_added_ = false;
   bool added_first_byte_[2][256] = {};  // [normalized][byte]: some added token starts with it
   TokenizerConfig config_;
-  std::unique_ptr<WordCache> cache_;
+  uint64_t instance_ = 0;  // identifies this tokenizer's per-thread word caches
 };
 
 // Reads tokenizer.json text. `where` names it in errors (a path). Throws InputError for text

@@ -4,6 +4,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,17 +35,29 @@ size_t find_invalid_utf8(std::string_view s, std::string* why) {
     }
     if (i >= n) break;
     const unsigned char c = p[i];
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     size_t len;
     uint32_t min_cp;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; min_cp = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; min_cp = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; min_cp = 0x10000; }
-    else if (c >= 0x80 && c <= 0xBF) return fail("a continuation byte where a character starts");
-    else return fail("not a UTF-8 lead byte");
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      min_cp = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      min_cp = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      min_cp = 0x10000;
+    } else if (c >= 0x80 && c <= 0xBF)
+      return fail("a continuation byte where a character starts");
+    else
+      return fail("not a UTF-8 lead byte");
     if (i + len > n) return fail("a multi-byte sequence cut off by the end of the text");
     for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return fail("a multi-byte sequence with a missing continuation byte");
+      if ((p[i + k] & 0xC0) != 0x80)
+        return fail("a multi-byte sequence with a missing continuation byte");
     }
     size_t n_bytes;
     const uint32_t cp = decode_utf8(p + i, &n_bytes);
@@ -106,31 +119,44 @@ uint8_t class_from_category(uint32_t cp) {
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: c = kLetter; break;
+    case UTF8PROC_CATEGORY_LO:
+      c = kLetter;
+      break;
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: c = kNumber; break;
-    default: break;
+    case UTF8PROC_CATEGORY_NO:
+      c = kNumber;
+      break;
+    default:
+      break;
   }
   if (is_white_space(cp)) c |= kSpace;
   if (cp == '\r' || cp == '\n') c |= kCrLf;
   return c;
 }
 
-struct AsciiClasses {
-  uint8_t v[128];
-  AsciiClasses() {
-    for (uint32_t i = 0; i < 128; ++i) v[i] = class_from_category(i);
+// ASCII classes, fixed by the Unicode standard: letters Lu/Ll, digits Nd, White_Space \t..\r and
+// space. (The unit tests check this table against utf8proc.)
+constexpr std::array<uint8_t, 128> make_ascii_classes() {
+  std::array<uint8_t, 128> v{};
+  for (uint32_t c = 0; c < 128; ++c) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) v[c] = kLetter;
+    if (c >= '0' && c <= '9') v[c] = kNumber;
+    if (c == ' ' || (c >= 0x09 && c <= 0x0D)) v[c] = kSpace;
+    if (c == '\r' || c == '\n') v[c] = kSpace | kCrLf;
   }
-};
+  return v;
+}
+constexpr std::array<uint8_t, 128> kAsciiClasses = make_ascii_classes();
 
 }  // namespace
 
 uint8_t char_class(uint32_t cp) {
-  static const AsciiClasses ascii;
-  if (cp < 128) return ascii.v[cp];
+  if (cp < 128) return kAsciiClasses[cp];
   return class_from_category(cp);
 }
+
+uint8_t char_class_from_utf8proc(uint32_t cp) { return class_from_category(cp); }
 
 int combining_class(uint32_t cp) {
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
@@ -149,10 +175,9 @@ bool is_nfc_boundary(uint32_t cp) {
 
 std::string utf8proc_nfc(std::string_view s) {
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                   static_cast<utf8proc_ssize_t>(s.size()), &out,
-                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   LSC_CHECK_MSG(n >= 0, "utf8proc_map failed on text that passed UTF-8 validation");
   std::string r(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
   std::free(out);
@@ -163,8 +188,8 @@ std::string utf8proc_nfc(std::string_view s) {
 // two-character buffer; it honours composition exclusions and Hangul syllables).
 uint32_t compose_pair(uint32_t a, uint32_t b) {
   utf8proc_int32_t buf[2] = {static_cast<utf8proc_int32_t>(a), static_cast<utf8proc_int32_t>(b)};
-  const utf8proc_ssize_t n =
-      utf8proc_normalize_utf32(buf, 2, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n = utf8proc_normalize_utf32(
+      buf, 2, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   return n == 1 ? static_cast<uint32_t>(buf[0]) : 0;
 }
 
@@ -249,10 +274,15 @@ NormalizedText nfc_with_alignment(std::string_view s) {
   bool dirty = false;
   std::vector<std::pair<size_t, size_t>> dirty_segments;
   for (size_t i = 0; i < n;) {
-    if (p[i] < 0x80) {  // ASCII is a boundary
+    if (p[i] < 0x80) {  // ASCII is a boundary; skip the whole ASCII run, 8 bytes at a time
       if (dirty) dirty_segments.emplace_back(seg_begin, i);
       dirty = false;
-      seg_begin = i++;
+      size_t j = i + 1;
+      for (uint64_t w; j + 8 <= n && (std::memcpy(&w, p + j, 8), (w & 0x8080808080808080ULL) == 0);)
+        j += 8;
+      while (j < n && p[j] < 0x80) ++j;
+      seg_begin = j - 1;  // the run's last character starts the current segment
+      i = j;
       continue;
     }
     size_t len;
@@ -276,10 +306,7 @@ NormalizedText nfc_with_alignment(std::string_view s) {
     normalized[k] = utf8proc_nfc(s.substr(b, e - b));
     changed = changed || normalized[k] != s.substr(b, e - b);
   }
-  if (!changed) {
-    r.text.assign(s);
-    return r;
-  }
+  if (!changed) return r;  // identity: no copy
 
   r.identity = false;
   r.text.reserve(n);
@@ -309,6 +336,19 @@ NormalizedText nfc_with_alignment(std::string_view s) {
       continue;
     }
     if (nfc_tracked(seg, uint32_t(b), normalized[k], tracked)) {
+      // Canonical reordering can leave spans out of order (a + U+0301 + U+0323 -> ạ + U+0301);
+      // characters whose spans interleave share the union of their spans.
+      for (size_t g = 0; g < tracked.size();) {
+        size_t h = g + 1;
+        uint32_t lo = tracked[g].begin, hi = tracked[g].end;
+        while (h < tracked.size() && tracked[h].begin < hi) {
+          lo = std::min(lo, tracked[h].begin);
+          hi = std::max(hi, tracked[h].end);
+          ++h;
+        }
+        for (size_t q = g; q < h; ++q) tracked[q].begin = lo, tracked[q].end = hi;
+        g = h;
+      }
       for (const Tracked& t : tracked) {
         const size_t before = r.text.size();
         append_utf8(t.cp, r.text);
@@ -328,6 +368,9 @@ NormalizedText nfc_with_alignment(std::string_view s) {
   return r;
 }
 
-std::string nfc(std::string_view s) { return nfc_with_alignment(s).text; }
+std::string nfc(std::string_view s) {
+  NormalizedText n = nfc_with_alignment(s);
+  return n.identity ? std::string(s) : std::move(n.text);
+}
 
 }  // namespace lsc::tok
