@@ -43,7 +43,7 @@ struct StatsOptions {
   // Added fields (defaults keep the interface above):
   double ci_level = 0.95;  // bootstrap percentile interval
   int kmeans_n_init = 10;
-  int kmeans_k_max = 6;    // k = 2..kmeans_k_max
+  int kmeans_k_max = 6;  // k = 2..kmeans_k_max
 };
 
 // The whole stats.json document. Deterministic: the same input gives byte-identical dump().
