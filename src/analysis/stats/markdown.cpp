@@ -88,7 +88,8 @@ std::string render_markdown(const Json& s) {
       << fmt(lm[i]["model"]);
     for (size_t l = 0; l < 5; ++l) {
       const auto& c = lm[i + l];
-      o << " | " << fmt(c["mean"]) << " " << ci(c["ci"]) << ", n=" << c["n"];
+      o << " | " << fmt(c["mean"]) << " " << ci(c["ci"]) << ", n=" << c["n"]
+        << (c.value("small_n", false) ? " (small n)" : "");
     }
     o << " |\n";
   }
@@ -116,7 +117,7 @@ std::string render_markdown(const Json& s) {
     }
   }
   const auto& ex = s.at("exploratory");
-  o << "\n## Exploratory (" << fmt(ex["label"]) << ")\n\n";
+  o << "\n## Exploratory\n\n*" << fmt(ex["label"]) << ".*\n\n";
   const auto& pca = ex.at("pca");
   if (pca.value("defined", false)) {
     o << "PCA over " << pca["n_features"] << " standardized features, " << pca["n_texts"]
