@@ -216,9 +216,20 @@ TEST(Analyze, RejectsInconsistentInput) {
   in = synthetic(5);
   in.texts[2].level = 7;
   EXPECT_THROW(analyze(in, fast()), InputError);
-  in = synthetic(5);
-  in.values[3] = std::numeric_limits<double>::infinity();
-  EXPECT_THROW(analyze(in, fast()), InputError);
+}
+
+TEST(Analyze, InfiniteValuesCountAsUndefinedAndAreReported) {
+  StatsInput in = synthetic(20);
+  in.values[((3 * 3 + 1) * 5 + 0) * 3 + 0] =
+      -std::numeric_limits<double>::infinity();  // text 3, sft
+  const Json doc = analyze(in, fast());
+  EXPECT_EQ(doc["n_infinite_values_as_undefined"], 1);
+  for (const auto& r : doc["model_comparisons"]) {
+    if (r["family"] == "wait" && r["measure"] == "rate_per_1k" && r["model_b"] == "sft") {
+      EXPECT_EQ(r["n"], 19);
+      EXPECT_TRUE(r["paired_t"]["defined"].get<bool>());
+    }
+  }
 }
 
 TEST(Analyze, MarkdownHasEverySection) {

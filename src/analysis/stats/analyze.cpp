@@ -47,15 +47,6 @@ void StatsInput::validate() const {
   for (uint8_t p : present) {
     if (p > 1) throw InputError(where, "present", "0 or 1", std::to_string(int(p)));
   }
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (std::isinf(values[i])) {
-      std::string item = "values[";  // appended: GCC 12 false -Wrestrict on "x" + to_string
-      item += std::to_string(i);
-      item += "]";
-      throw InputError(where, item, "a finite number or NaN (undefined)",
-                       values[i] > 0 ? "inf" : "-inf");
-    }
-  }
 }
 
 namespace {
@@ -489,13 +480,25 @@ class Builder {
 
 }  // namespace
 
-Json analyze(const StatsInput& in, const StatsOptions& opt) {
-  in.validate();
+Json analyze(const StatsInput& in_raw, const StatsOptions& opt) {
+  in_raw.validate();
+  // ±inf per-text values (e.g. a log p that underflowed upstream) cannot enter means or t-tests;
+  // they are treated as undefined like NaN, and counted in the document so it stays visible.
+  StatsInput in = in_raw;
+  int64_t n_inf = 0;
+  for (double& v : in.values) {
+    if (std::isinf(v)) {
+      v = kNaN;
+      ++n_inf;
+    }
+  }
   if (opt.n_bootstrap < 1)
     throw InputError("stats options", "n_bootstrap", "≥ 1", std::to_string(opt.n_bootstrap));
   if (!(opt.ci_level > 0.0 && opt.ci_level < 1.0))
     throw InputError("stats options", "ci_level", "in (0, 1)", std::to_string(opt.ci_level));
-  return Builder(in, opt).run();
+  Json doc = Builder(in, opt).run();
+  doc["n_infinite_values_as_undefined"] = n_inf;
+  return doc;
 }
 
 }  // namespace lsc::stats

@@ -47,6 +47,8 @@ struct StatsOptions {
 };
 
 // The whole stats.json document. Deterministic: the same input gives byte-identical dump().
+// Throws InputError for inconsistent sizes/codes. ±inf values are treated as undefined (NaN) and
+// counted in "n_infinite_values_as_undefined".
 nlohmann::json analyze(const StatsInput& in, const StatsOptions& opt);
 
 // Readable stats.md tables from an analyze() document.
