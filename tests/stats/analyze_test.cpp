@@ -1,11 +1,13 @@
 // analyze() on synthetic inputs: a planted effect is found (q < 0.01), null families mostly are
 // not, the document is byte-for-byte deterministic, and edge cases give explicit undefined rows.
+#include "analysis/stats/analyze.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <iostream>
+#include <limits>
 
-#include "analysis/stats/analyze.h"
 #include "analysis/stats/bootstrap.h"
 #include "analysis/stats/result.h"
 #include "io/error.h"
@@ -50,7 +52,8 @@ StatsInput synthetic(size_t n_texts, uint64_t seed = 1) {
         const double text_effect = z();  // shared across models: the pairing matters
         for (size_t m = 0; m < 3; ++m) {
           double v = text_effect + 0.5 * z();
-          if (f == 0 && m == 2) v = in.values[((t * 3 + 1) * 5 + f) * 3 + k] + 1.0 + std::fabs(0.2 * z());
+          if (f == 0 && m == 2)
+            v = in.values[((t * 3 + 1) * 5 + f) * 3 + k] + 1.0 + std::fabs(0.2 * z());
           in.values[((t * 3 + m) * 5 + f) * 3 + k] = v;
         }
       }
@@ -78,7 +81,7 @@ TEST(Analyze, PlantedEffectHasSmallQ) {
     EXPECT_LT(r["wilcoxon"]["q"].get<double>(), 0.01);
     EXPECT_LT(r["paired_t"]["q"].get<double>(), 0.01);
     EXPECT_GT(r["mean_diff_ci"][0].get<double>(), 0.0);  // CI excludes 0
-    EXPECT_EQ(r["rank_biserial"].get<double>(), 1.0);     // rl above sft on every text
+    EXPECT_EQ(r["rank_biserial"].get<double>(), 1.0);    // rl above sft on every text
   }
   EXPECT_EQ(planted, 3);
 }
@@ -172,7 +175,8 @@ TEST(Analyze, EdgeCasesGiveExplicitUndefinedRows) {
   EXPECT_TRUE(mc["d_z"].is_null());
   EXPECT_EQ(mc["mean_diff"], 0.0);
   EXPECT_TRUE(doc["friedman"].empty());  // only 2 models
-  for (const auto& r : doc["difficulty"]["correlations"]) EXPECT_FALSE(r["spearman"]["defined"].get<bool>());
+  for (const auto& r : doc["difficulty"]["correlations"])
+    EXPECT_FALSE(r["spearman"]["defined"].get<bool>());
   int empty_levels = 0;
   for (const auto& r : doc["difficulty"]["level_means"]) {
     if (r["n"] == 0) {
@@ -198,7 +202,7 @@ TEST(Analyze, EdgeCasesGiveExplicitUndefinedRows) {
 TEST(Analyze, FewerTextsThanKLeavesThoseKUndefined) {
   const Json doc = analyze(synthetic(4), fast());
   const auto& km = doc["exploratory"]["kmeans"];
-  ASSERT_EQ(km.size(), 5u);  // k = 2..6
+  ASSERT_EQ(km.size(), 5u);                    // k = 2..6
   EXPECT_TRUE(km[0]["defined"].get<bool>());   // k = 2 ≤ n − 1 = 3
   EXPECT_TRUE(km[1]["defined"].get<bool>());   // k = 3
   EXPECT_FALSE(km[2]["defined"].get<bool>());  // k = 4 > n − 1
@@ -214,10 +218,25 @@ TEST(Analyze, RejectsInconsistentInput) {
   EXPECT_THROW(analyze(in, fast()), InputError);
 }
 
+TEST(Analyze, InfiniteValuesCountAsUndefinedAndAreReported) {
+  StatsInput in = synthetic(20);
+  in.values[((3 * 3 + 1) * 5 + 0) * 3 + 0] =
+      -std::numeric_limits<double>::infinity();  // text 3, sft
+  const Json doc = analyze(in, fast());
+  EXPECT_EQ(doc["n_infinite_values_as_undefined"], 1);
+  for (const auto& r : doc["model_comparisons"]) {
+    if (r["family"] == "wait" && r["measure"] == "rate_per_1k" && r["model_b"] == "sft") {
+      EXPECT_EQ(r["n"], 19);
+      EXPECT_TRUE(r["paired_t"]["defined"].get<bool>());
+    }
+  }
+}
+
 TEST(Analyze, MarkdownHasEverySection) {
   const std::string md = render_markdown(analyze(synthetic(25), fast()));
-  for (const char* h : {"## Model comparisons", "## Friedman", "## Difficulty", "### Per-level means",
-                        "## Correctness", "### Keyword presence", "## Exploratory", "## Test families"}) {
+  for (const char* h :
+       {"## Model comparisons", "## Friedman", "## Difficulty", "### Per-level means",
+        "## Correctness", "### Keyword presence", "## Exploratory", "## Test families"}) {
     EXPECT_NE(md.find(h), std::string::npos) << h;
   }
 }

@@ -1,11 +1,11 @@
 // Bootstrap and RNG: bit-for-bit reproducibility, unbiased bounded draws, CI sanity properties.
+#include "analysis/stats/bootstrap.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <vector>
-
-#include "analysis/stats/bootstrap.h"
 
 namespace lsc::stats {
 namespace {

@@ -3,9 +3,10 @@
 // (gesdd) vs Eigen's Jacobi SVD; singular values are well conditioned (perturbation ≤ ‖ΔX‖₂).
 // Components/scores to 1e-7 absolute: singular vectors' error scales with 1/gap between singular
 // values (Davis-Kahan); the fixtures' smallest relative gap is > 1e-2, so ~1e-13 expected.
+#include "analysis/stats/multivariate.h"
+
 #include <gtest/gtest.h>
 
-#include "analysis/stats/multivariate.h"
 #include "stats/reference.h"
 
 namespace lsc::stats {
@@ -64,7 +65,8 @@ TEST(KMeans, DeterministicForSeedAndFindsSeparatedBlobs) {
   // Blobs 2 apart with sd 0.7: the best of 10 inits recovers them up to label names.
   for (int blob = 0; blob < 3; ++blob) {
     int agree = 0;
-    for (int i = 0; i < 10; ++i) agree += a.labels[size_t(blob * 10 + i)] == a.labels[size_t(blob * 10)];
+    for (int i = 0; i < 10; ++i)
+      agree += a.labels[size_t(blob * 10 + i)] == a.labels[size_t(blob * 10)];
     EXPECT_GE(agree, 8);
   }
 }
@@ -76,7 +78,7 @@ TEST(KMeans, EdgeCasesAreDefined) {
   const KMeansResult k = kmeans(same, 2, 1);
   EXPECT_TRUE(k.defined);
   EXPECT_FALSE(silhouette_score(same, std::vector<int>{0, 0, 0, 0}).defined);  // one cluster
-  const PcaResult p = pca_standardized(same);                                    // constant feature
+  const PcaResult p = pca_standardized(same);                                  // constant feature
   EXPECT_FALSE(p.defined);
   EXPECT_FALSE(p.note.empty());
 }

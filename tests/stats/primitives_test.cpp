@@ -40,7 +40,8 @@ TEST(StatsReference, WilcoxonAndPairedTMatchScipy) {
     expect_matches(paired_t(x, y), c.at("ttest_rel"), "ttest_rel@" + name);
     const Estimate rb = rank_biserial_paired(x, y);
     ASSERT_EQ(rb.defined, c.contains("rank_biserial"));
-    if (rb.defined) expect_rel(rb.value, c.at("rank_biserial").get<double>(), kRel, "rank_biserial@");
+    if (rb.defined)
+      expect_rel(rb.value, c.at("rank_biserial").get<double>(), kRel, "rank_biserial@");
     const Estimate dz = cohens_dz(x, y);
     ASSERT_EQ(dz.defined, c.contains("d_z"));
     if (dz.defined) expect_rel(dz.value, c.at("d_z").get<double>(), kRel, "d_z@");
@@ -165,21 +166,22 @@ TEST(StatsEdgeCases, UndefinedInputsAreExplicit) {
   const std::vector<double> empty, one{1.0}, same{2.0, 2.0, 2.0, 2.0};
   EXPECT_FALSE(wilcoxon_signed_rank(empty, empty).defined);
   EXPECT_FALSE(wilcoxon_signed_rank(same, same).defined);  // every difference zero
-  EXPECT_FALSE(paired_t(one, one).defined);                 // n < 2
-  EXPECT_FALSE(mann_whitney_u(one, empty).defined);         // one group empty
+  EXPECT_FALSE(paired_t(one, one).defined);                // n < 2
+  EXPECT_FALSE(mann_whitney_u(one, empty).defined);        // one group empty
   EXPECT_FALSE(welch_t(one, same).defined);
-  EXPECT_FALSE(spearman(same, same).defined);               // constant
+  EXPECT_FALSE(spearman(same, same).defined);  // constant
   EXPECT_FALSE(kendall_tau_b(same, same).defined);
-  EXPECT_FALSE(friedman({same, same}).defined);              // k < 3
-  EXPECT_FALSE(friedman({same, same, same}).defined);        // all tied in every subject
+  EXPECT_FALSE(friedman({same, same}).defined);        // k < 3
+  EXPECT_FALSE(friedman({same, same, same}).defined);  // all tied in every subject
   EXPECT_FALSE(cliffs_delta(empty, same).defined);
-  EXPECT_FALSE(cohens_d(same, same).defined);                // pooled SD 0
+  EXPECT_FALSE(cohens_d(same, same).defined);  // pooled SD 0
   EXPECT_FALSE(cohens_dz(same, same).defined);
   EXPECT_FALSE(rank_biserial_paired(same, same).defined);
-  const TestResult mw = mann_whitney_u(same, same);           // SciPy: U = n1n2/2, p = 1
+  const TestResult mw = mann_whitney_u(same, same);  // SciPy: U = n1n2/2, p = 1
   EXPECT_TRUE(mw.defined);
   EXPECT_EQ(mw.p_value, 1.0);
-  for (const auto& r : {wilcoxon_signed_rank(same, same), paired_t(one, one), spearman(same, same)}) {
+  for (const auto& r :
+       {wilcoxon_signed_rank(same, same), paired_t(one, one), spearman(same, same)}) {
     EXPECT_TRUE(std::isnan(r.p_value));
     EXPECT_FALSE(r.note.empty());
   }

@@ -21,7 +21,8 @@ namespace lsc::stats::testing {
 inline const io::Json& reference() {
   static const io::Json doc = [] {
     std::ifstream f(LSC_STATS_REFERENCE);
-    EXPECT_TRUE(f.good()) << "missing " << LSC_STATS_REFERENCE << " (regenerate with make_reference.py)";
+    EXPECT_TRUE(f.good()) << "missing " << LSC_STATS_REFERENCE
+                          << " (regenerate with make_reference.py)";
     std::stringstream ss;
     ss << f.rdbuf();
     return io::parse_json(ss.str(), LSC_STATS_REFERENCE);

@@ -17,7 +17,8 @@ namespace lsc::stats {
 using Json = nlohmann::json;
 
 double StatsInput::value(size_t text, size_t model, size_t family, size_t measure) const {
-  const size_t i = ((text * models.size() + model) * families.size() + family) * measures.size() + measure;
+  const size_t i =
+      ((text * models.size() + model) * families.size() + family) * measures.size() + measure;
   LSC_DCHECK(i < values.size());
   return values[i];
 }
@@ -26,16 +27,22 @@ void StatsInput::validate() const {
   const std::string where = "stats input";
   const size_t want = texts.size() * models.size() * families.size() * measures.size();
   if (values.size() != want) {
-    throw InputError(where, "values", std::to_string(want) + " = texts × models × families × measures",
+    throw InputError(where, "values",
+                     std::to_string(want) + " = texts × models × families × measures",
                      std::to_string(values.size()));
   }
   if (present.size() != texts.size() * families.size() && !present.empty()) {
-    throw InputError(where, "present", std::to_string(texts.size() * families.size()) + " = texts × families (or empty)",
-                     std::to_string(present.size()));
+    throw InputError(
+        where, "present",
+        std::to_string(texts.size() * families.size()) + " = texts × families (or empty)",
+        std::to_string(present.size()));
   }
   for (const auto& t : texts) {
-    if (t.level < 0 || t.level > 5) throw InputError(where, "text '" + t.id + "' level", "0..5", std::to_string(t.level));
-    if (t.correct < -1 || t.correct > 1) throw InputError(where, "text '" + t.id + "' correct", "-1, 0 or 1", std::to_string(t.correct));
+    if (t.level < 0 || t.level > 5)
+      throw InputError(where, "text '" + t.id + "' level", "0..5", std::to_string(t.level));
+    if (t.correct < -1 || t.correct > 1)
+      throw InputError(where, "text '" + t.id + "' correct", "-1, 0 or 1",
+                       std::to_string(t.correct));
   }
   for (uint8_t p : present) {
     if (p > 1) throw InputError(where, "present", "0 or 1", std::to_string(int(p)));
@@ -85,8 +92,11 @@ class Builder {
   Json run() {
     Json doc;
     doc["schema"] = "logitscope-stats/1";
-    doc["options"] = {{"n_bootstrap", opt_.n_bootstrap}, {"seed", opt_.seed}, {"min_n", opt_.min_n},
-                      {"ci_level", opt_.ci_level}, {"kmeans_n_init", opt_.kmeans_n_init},
+    doc["options"] = {{"n_bootstrap", opt_.n_bootstrap},
+                      {"seed", opt_.seed},
+                      {"min_n", opt_.min_n},
+                      {"ci_level", opt_.ci_level},
+                      {"kmeans_n_init", opt_.kmeans_n_init},
                       {"kmeans_k_max", opt_.kmeans_k_max}};
     doc["models"] = in_.models;
     doc["families"] = in_.families;
@@ -126,15 +136,30 @@ class Builder {
   static Json conventions() {
     return {
         {"unit", "the text: every value is one per-text aggregate; tests are over texts"},
-        {"undefined", "null values with defined=false and a note; NaN inputs mean 'no value for this text'"},
-        {"model_comparisons", "pairs (model_a, model_b) with a before b in run order; difference = b − a on texts where both are defined; Wilcoxon/paired t on (b, a)"},
-        {"rank_biserial", "matched-pairs (Kerby): (R+ − R−)/(R+ + R−) on b − a, zeros dropped; positive = b larger"},
+        {"undefined",
+         "null values with defined=false and a note; NaN inputs mean 'no value for this text'"},
+        {"model_comparisons",
+         "pairs (model_a, model_b) with a before b in run order; difference = b − a on texts where "
+         "both are defined; Wilcoxon/paired t on (b, a)"},
+        {"rank_biserial",
+         "matched-pairs (Kerby): (R+ − R−)/(R+ + R−) on b − a, zeros dropped; positive = b larger"},
         {"d_z", "mean(b − a)/sd(b − a), ddof 1"},
-        {"bootstrap", "percentile interval of the mean (difference), resampling texts with replacement; numpy 'linear' quantiles; seed derived from options.seed and the row key"},
-        {"difficulty", "Spearman rho / Kendall tau-b of the measure against level (1-5), texts with known level"},
-        {"correctness", "group 1 = correct, group 2 = incorrect; Mann-Whitney statistic = U of the correct group; cliffs_delta = P(correct > incorrect) − P(correct < incorrect) (= Mann-Whitney rank-biserial 2U/(n1 n2) − 1); cohens_d = (mean correct − mean incorrect)/pooled SD; small_n when either group has fewer than min_n texts"},
-        {"presence", "2x2 table rows [correct, incorrect] × columns [keyword present, absent] over texts with known correctness"},
-        {"q", "Benjamini-Hochberg within the test family named in test_families; undefined tests are not counted"},
+        {"bootstrap",
+         "percentile interval of the mean (difference), resampling texts with replacement; numpy "
+         "'linear' quantiles; seed derived from options.seed and the row key"},
+        {"difficulty",
+         "Spearman rho / Kendall tau-b of the measure against level (1-5), texts with known level"},
+        {"correctness",
+         "group 1 = correct, group 2 = incorrect; Mann-Whitney statistic = U of the correct group; "
+         "cliffs_delta = P(correct > incorrect) − P(correct < incorrect) (= Mann-Whitney "
+         "rank-biserial 2U/(n1 n2) − 1); cohens_d = (mean correct − mean incorrect)/pooled SD; "
+         "small_n when either group has fewer than min_n texts"},
+        {"presence",
+         "2x2 table rows [correct, incorrect] × columns [keyword present, absent] over texts with "
+         "known correctness"},
+        {"q",
+         "Benjamini-Hochberg within the test family named in test_families; undefined tests are "
+         "not counted"},
         {"exploratory", "PCA / k-means are descriptive views, not evidence"},
     };
   }
@@ -162,8 +187,8 @@ class Builder {
             const auto n = int64_t(xa.size());
             const std::string key = "pairs/" + in_.families[f] + "/" + in_.measures[k] + "/" +
                                     in_.models[a] + "/" + in_.models[b];
-            const BootstrapCI ci = bootstrap_paired_diff_ci(xb, xa, opt_.n_bootstrap,
-                                                            derive_seed(opt_.seed, key), opt_.ci_level);
+            const BootstrapCI ci = bootstrap_paired_diff_ci(
+                xb, xa, opt_.n_bootstrap, derive_seed(opt_.seed, key), opt_.ci_level);
             Json r;
             r["family"] = in_.families[f];
             r["measure"] = in_.measures[k];
@@ -201,7 +226,8 @@ class Builder {
         std::vector<std::vector<double>> groups(in_.models.size());
         for (size_t t = 0; t < in_.texts.size(); ++t) {
           bool all = true;
-          for (size_t m = 0; m < in_.models.size(); ++m) all = all && !std::isnan(in_.value(t, m, f, k));
+          for (size_t m = 0; m < in_.models.size(); ++m)
+            all = all && !std::isnan(in_.value(t, m, f, k));
           if (!all) continue;
           for (size_t m = 0; m < in_.models.size(); ++m) groups[m].push_back(in_.value(t, m, f, k));
         }
@@ -247,7 +273,8 @@ class Builder {
             const auto& x = by_level[size_t(level)];
             const std::string key = "level/" + in_.families[f] + "/" + in_.measures[k] + "/" +
                                     in_.models[m] + "/" + std::to_string(level);
-            const BootstrapCI ci = bootstrap_mean_ci(x, opt_.n_bootstrap, derive_seed(opt_.seed, key), opt_.ci_level);
+            const BootstrapCI ci =
+                bootstrap_mean_ci(x, opt_.n_bootstrap, derive_seed(opt_.seed, key), opt_.ci_level);
             Json lm;
             lm["family"] = in_.families[f];
             lm["measure"] = in_.measures[k];
@@ -318,7 +345,9 @@ class Builder {
   Json exploratory() {
     Json ex;
     ex["label"] = "exploratory: descriptive views, not evidence";
-    ex["features_rule"] = "one column per model × family × measure; columns with any undefined (NaN) text or zero variance are dropped; columns standardized (mean 0, population SD 1)";
+    ex["features_rule"] =
+        "one column per model × family × measure; columns with any undefined (NaN) text or zero "
+        "variance are dropped; columns standardized (mean 0, population SD 1)";
     std::vector<std::string> names, dropped;
     Matrix cols;
     for (size_t m = 0; m < in_.models.size(); ++m) {
@@ -360,7 +389,8 @@ class Builder {
       ex["kmeans"] = Json::array();
       return ex;
     }
-    pj["sign_convention"] = "sklearn svd_flip (u-based): the largest-|score| text of each component scores positive";
+    pj["sign_convention"] =
+        "sklearn svd_flip (u-based): the largest-|score| text of each component scores positive";
     pj["explained_variance_ratio"] = p.explained_variance_ratio;
     pj["explained_variance"] = p.explained_variance;
     const size_t n_show = std::min<size_t>(p.components.size(), 5);
@@ -395,7 +425,8 @@ class Builder {
         km.push_back(r);
         continue;
       }
-      const KMeansResult res = kmeans(z, k, derive_seed(opt_.seed, "kmeans/" + std::to_string(k)), opt_.kmeans_n_init);
+      const KMeansResult res =
+          kmeans(z, k, derive_seed(opt_.seed, "kmeans/" + std::to_string(k)), opt_.kmeans_n_init);
       const Estimate sil = silhouette_score(z, res.labels);
       r["defined"] = res.defined && sil.defined;
       r["inertia"] = res.inertia;
@@ -419,32 +450,55 @@ class Builder {
 
   void register_families(Json& doc) {
     for (auto& r : doc["model_comparisons"]) {
-      add("model_comparisons.wilcoxon", "Wilcoxon signed-rank over family × measure × model pair", r["wilcoxon"]);
-      add("model_comparisons.paired_t", "paired t over family × measure × model pair", r["paired_t"]);
+      add("model_comparisons.wilcoxon", "Wilcoxon signed-rank over family × measure × model pair",
+          r["wilcoxon"]);
+      add("model_comparisons.paired_t", "paired t over family × measure × model pair",
+          r["paired_t"]);
     }
-    for (auto& r : doc["friedman"]) add("friedman", "Friedman over family × measure (all models)", r["friedman"]);
+    for (auto& r : doc["friedman"])
+      add("friedman", "Friedman over family × measure (all models)", r["friedman"]);
     for (auto& r : doc["difficulty"]["correlations"]) {
-      add("difficulty.spearman", "Spearman rho vs level over family × measure × model", r["spearman"]);
-      add("difficulty.kendall", "Kendall tau-b vs level over family × measure × model", r["kendall"]);
+      add("difficulty.spearman", "Spearman rho vs level over family × measure × model",
+          r["spearman"]);
+      add("difficulty.kendall", "Kendall tau-b vs level over family × measure × model",
+          r["kendall"]);
     }
     for (auto& r : doc["correctness"]["groups"]) {
-      add("correctness.mann_whitney", "Mann-Whitney U correct vs incorrect over family × measure × model", r["mann_whitney"]);
-      add("correctness.welch", "Welch t correct vs incorrect over family × measure × model", r["welch"]);
+      add("correctness.mann_whitney",
+          "Mann-Whitney U correct vs incorrect over family × measure × model", r["mann_whitney"]);
+      add("correctness.welch", "Welch t correct vs incorrect over family × measure × model",
+          r["welch"]);
     }
     for (auto& r : doc["correctness"]["presence"]) {
-      add("presence.fisher", "Fisher exact (presence × correctness) over keyword families", r["fisher"]);
-      add("presence.chi2", "chi-square with Yates (presence × correctness) over keyword families", r["chi2"]);
+      add("presence.fisher", "Fisher exact (presence × correctness) over keyword families",
+          r["fisher"]);
+      add("presence.chi2", "chi-square with Yates (presence × correctness) over keyword families",
+          r["chi2"]);
     }
   }
 };
 
 }  // namespace
 
-Json analyze(const StatsInput& in, const StatsOptions& opt) {
-  in.validate();
-  if (opt.n_bootstrap < 1) throw InputError("stats options", "n_bootstrap", "≥ 1", std::to_string(opt.n_bootstrap));
-  if (!(opt.ci_level > 0.0 && opt.ci_level < 1.0)) throw InputError("stats options", "ci_level", "in (0, 1)", std::to_string(opt.ci_level));
-  return Builder(in, opt).run();
+Json analyze(const StatsInput& in_raw, const StatsOptions& opt) {
+  in_raw.validate();
+  // ±inf per-text values (e.g. a log p that underflowed upstream) cannot enter means or t-tests;
+  // they are treated as undefined like NaN, and counted in the document so it stays visible.
+  StatsInput in = in_raw;
+  int64_t n_inf = 0;
+  for (double& v : in.values) {
+    if (std::isinf(v)) {
+      v = kNaN;
+      ++n_inf;
+    }
+  }
+  if (opt.n_bootstrap < 1)
+    throw InputError("stats options", "n_bootstrap", "≥ 1", std::to_string(opt.n_bootstrap));
+  if (!(opt.ci_level > 0.0 && opt.ci_level < 1.0))
+    throw InputError("stats options", "ci_level", "in (0, 1)", std::to_string(opt.ci_level));
+  Json doc = Builder(in, opt).run();
+  doc["n_infinite_values_as_undefined"] = n_inf;
+  return doc;
 }
 
 }  // namespace lsc::stats

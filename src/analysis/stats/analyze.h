@@ -43,10 +43,12 @@ struct StatsOptions {
   // Added fields (defaults keep the interface above):
   double ci_level = 0.95;  // bootstrap percentile interval
   int kmeans_n_init = 10;
-  int kmeans_k_max = 6;    // k = 2..kmeans_k_max
+  int kmeans_k_max = 6;  // k = 2..kmeans_k_max
 };
 
 // The whole stats.json document. Deterministic: the same input gives byte-identical dump().
+// Throws InputError for inconsistent sizes/codes. ±inf values are treated as undefined (NaN) and
+// counted in "n_infinite_values_as_undefined".
 nlohmann::json analyze(const StatsInput& in, const StatsOptions& opt);
 
 // Readable stats.md tables from an analyze() document.

@@ -32,7 +32,7 @@ uint64_t splitmix64(uint64_t x);
 uint64_t derive_seed(uint64_t base_seed, std::string_view key);
 
 struct BootstrapCI {
-  double estimate = 0.0;   // the sample mean (of x, or of x − y)
+  double estimate = 0.0;  // the sample mean (of x, or of x − y)
   double low = 0.0, high = 0.0;
   int64_t n = 0;
   int n_resamples = 0;

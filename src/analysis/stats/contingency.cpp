@@ -17,11 +17,13 @@ bool has_zero_margin(const Table2x2& t) {
 
 TestResult fisher_exact(const Table2x2& t) {
   const int64_t total = t[0][0] + t[0][1] + t[1][0] + t[1][1];
-  if (has_zero_margin(t)) return undefined_test(total, "a row or column sum is zero (SciPy: odds ratio nan, p = 1)");
+  if (has_zero_margin(t))
+    return undefined_test(total, "a row or column sum is zero (SciPy: odds ratio nan, p = 1)");
   const int64_t n1 = t[0][0] + t[0][1], n2 = t[1][0] + t[1][1], n = t[0][0] + t[1][0];
   // X = t[0][0] ~ Hypergeometric(population n1 + n2, n1 successes, n draws) — SciPy's
   // hypergeom(M = n1 + n2, n = n1, N = n). Boost: (r = successes, n = draws, N = population).
-  const boost::math::hypergeometric_distribution<double> h(uint64_t(n1), uint64_t(n), uint64_t(n1 + n2));
+  const boost::math::hypergeometric_distribution<double> h(uint64_t(n1), uint64_t(n),
+                                                           uint64_t(n1 + n2));
   const int64_t lo = std::max<int64_t>(0, n - n2), hi = std::min(n, n1);
   auto pmf = [&](int64_t x) { return (x < lo || x > hi) ? 0.0 : boost::math::pdf(h, uint64_t(x)); };
 
@@ -30,8 +32,8 @@ TestResult fisher_exact(const Table2x2& t) {
   res.defined = true;
   res.method = "hypergeometric";
   const double bc = double(t[1][0]) * double(t[0][1]);
-  res.statistic = bc > 0 ? double(t[0][0]) * double(t[1][1]) / bc
-                         : std::numeric_limits<double>::infinity();
+  res.statistic =
+      bc > 0 ? double(t[0][0]) * double(t[1][1]) / bc : std::numeric_limits<double>::infinity();
   if (bc == 0) res.note = "odds ratio infinite (a zero off-diagonal cell)";
   const int64_t mode = int64_t(double(n + 1) * double(n1 + 1) / double(n1 + n2 + 2));
   const int64_t a = t[0][0];
@@ -44,12 +46,12 @@ TestResult fisher_exact(const Table2x2& t) {
   const double thr = p_exact * (1.0 + kEps);
   double p = 0.0;
   if (a < mode) {
-    for (int64_t x = lo; x <= a; ++x) p += pmf(x);          // own tail: P(X ≤ a)
+    for (int64_t x = lo; x <= a; ++x) p += pmf(x);  // own tail: P(X ≤ a)
     for (int64_t x = mode; x <= hi; ++x) {
-      if (pmf(x) < thr) p += pmf(x);                           // far tail below the threshold
+      if (pmf(x) < thr) p += pmf(x);  // far tail below the threshold
     }
   } else {
-    for (int64_t x = a; x <= hi; ++x) p += pmf(x);          // P(X ≥ a)
+    for (int64_t x = a; x <= hi; ++x) p += pmf(x);  // P(X ≥ a)
     for (int64_t x = lo; x <= mode; ++x) {
       if (pmf(x) <= thr) p += pmf(x);
     }
@@ -60,7 +62,9 @@ TestResult fisher_exact(const Table2x2& t) {
 
 TestResult chi2_yates(const Table2x2& t) {
   const int64_t total = t[0][0] + t[0][1] + t[1][0] + t[1][1];
-  if (has_zero_margin(t)) return undefined_test(total, "a row or column sum is zero (SciPy raises: zero expected frequency)");
+  if (has_zero_margin(t))
+    return undefined_test(total,
+                          "a row or column sum is zero (SciPy raises: zero expected frequency)");
   const double nd = double(total);
   const double row[2] = {double(t[0][0] + t[0][1]), double(t[1][0] + t[1][1])};
   const double col[2] = {double(t[0][0] + t[1][0]), double(t[0][1] + t[1][1])};
@@ -71,7 +75,10 @@ TestResult chi2_yates(const Table2x2& t) {
       const double o = double(t[size_t(i)][size_t(j)]);
       const double diff = e - o;
       // Yates: move O towards E by at most 0.5.
-      const double o_adj = o + (diff > 0 ? 1.0 : diff < 0 ? -1.0 : 0.0) * std::min(0.5, std::fabs(diff));
+      const double o_adj = o + (diff > 0   ? 1.0
+                                : diff < 0 ? -1.0
+                                           : 0.0) *
+                                   std::min(0.5, std::fabs(diff));
       chi2 += (o_adj - e) * (o_adj - e) / e;
     }
   }

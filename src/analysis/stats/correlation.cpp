@@ -86,8 +86,11 @@ TestResult kendall_tau_b(std::span<const double> x, std::span<const double> y) {
       dis += s < 0;
     }
   }
-  // Tie statistics per variable: Σ t(t−1)/2, Σ t(t−1)(t−2), Σ t(t−1)(2t+5) (SciPy names xtie, x0, x1).
-  struct Ties { double pairs = 0, t0 = 0, t1 = 0; };
+  // Tie statistics per variable: Σ t(t−1)/2, Σ t(t−1)(t−2), Σ t(t−1)(2t+5) (SciPy names xtie, x0,
+  // x1).
+  struct Ties {
+    double pairs = 0, t0 = 0, t1 = 0;
+  };
   auto ties_of = [](std::span<const double> v) {
     Ties t;
     for (int64_t g : tie_group_sizes(v)) {
@@ -101,12 +104,14 @@ TestResult kendall_tau_b(std::span<const double> x, std::span<const double> y) {
   };
   const Ties tx = ties_of(x), ty = ties_of(y);
   const double tot = double(n) * double(n - 1) / 2.0;
-  if (tx.pairs == tot || ty.pairs == tot) return undefined_test(n, "a variable is constant (SciPy: nan)");
+  if (tx.pairs == tot || ty.pairs == tot)
+    return undefined_test(n, "a variable is constant (SciPy: nan)");
   TestResult res;
   res.n = n;
   res.defined = true;
   const double cmd = double(con_minus_dis);
-  res.statistic = std::clamp(cmd / std::sqrt(tot - tx.pairs) / std::sqrt(tot - ty.pairs), -1.0, 1.0);
+  res.statistic =
+      std::clamp(cmd / std::sqrt(tot - tx.pairs) / std::sqrt(tot - ty.pairs), -1.0, 1.0);
   const bool no_ties = tx.pairs == 0.0 && ty.pairs == 0.0;
   const int64_t tot_i = n * (n - 1) / 2;
   if (no_ties && (n <= 33 || std::min(dis, tot_i - dis) <= 1)) {

@@ -22,14 +22,16 @@ inline double normal_two_sided(double z) { return 2.0 * normal_sf(std::fabs(z));
 // Student t upper tail P(T > t) with df > 0.
 inline double t_sf(double t, double df) {
   if (std::isinf(t)) return t > 0 ? 0.0 : 1.0;
-  return boost::math::cdf(boost::math::complement(boost::math::students_t_distribution<double>(df), t));
+  return boost::math::cdf(
+      boost::math::complement(boost::math::students_t_distribution<double>(df), t));
 }
 
 // Chi-square upper tail P(X > x), df > 0.
 inline double chi2_sf(double x, double df) {
   if (x <= 0.0) return 1.0;
   if (std::isinf(x)) return 0.0;
-  return boost::math::cdf(boost::math::complement(boost::math::chi_squared_distribution<double>(df), x));
+  return boost::math::cdf(
+      boost::math::complement(boost::math::chi_squared_distribution<double>(df), x));
 }
 
 }  // namespace lsc::stats::detail

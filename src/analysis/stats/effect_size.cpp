@@ -38,7 +38,8 @@ Estimate rank_biserial_paired(std::span<const double> x, std::span<const double>
 
 Estimate cohens_d(std::span<const double> x, std::span<const double> y) {
   const int64_t n1 = int64_t(x.size()), n2 = int64_t(y.size());
-  if (n1 == 0 || n2 == 0 || n1 + n2 < 3) return undefined_estimate(n1 + n2, "a group is empty or n1 + n2 < 3");
+  if (n1 == 0 || n2 == 0 || n1 + n2 < 3)
+    return undefined_estimate(n1 + n2, "a group is empty or n1 + n2 < 3");
   const double m1 = mean_of(x), m2 = mean_of(y);
   const double ss = variance_of(x, m1) * double(n1 - 1) + variance_of(y, m2) * double(n2 - 1);
   const double sp = std::sqrt(ss / double(n1 + n2 - 2));

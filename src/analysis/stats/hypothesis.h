@@ -40,9 +40,10 @@ TestResult friedman(const std::vector<std::vector<double>>& groups);
 
 // scipy.stats.mannwhitneyu(x, y) with use_continuity=True, alternative='two-sided',
 // method='auto'. statistic = U1 = R1 − n1(n1+1)/2 (for x). SciPy 1.10 'auto': if n1 > 8 and
-// n2 > 8 → asymptotic; else if any tie in x ∪ y → asymptotic; else exact. Exact p = 2·P(U ≥ max(U1, U2)); asymptotic z = (max(U1,U2) − n1n2/2 − ½) / s with
-// s² = n1n2/12 · ((n+1) − Σ(t³−t)/(n(n−1))); p = 2·Φ(−z), both clipped to [0, 1].
-// Undefined: an empty group (SciPy raises), or s = 0 (all values equal: SciPy returns nan).
+// n2 > 8 → asymptotic; else if any tie in x ∪ y → asymptotic; else exact. Exact p = 2·P(U ≥ max(U1,
+// U2)); asymptotic z = (max(U1,U2) − n1n2/2 − ½) / s with s² = n1n2/12 · ((n+1) −
+// Σ(t³−t)/(n(n−1))); p = 2·Φ(−z), both clipped to [0, 1]. Undefined: an empty group (SciPy raises),
+// or s = 0 (all values equal: SciPy returns nan).
 TestResult mann_whitney_u(std::span<const double> x, std::span<const double> y);
 
 // scipy.stats.ttest_ind(x, y, equal_var=False) (Welch): t = (m1 − m2)/√(v1/n1 + v2/n2),

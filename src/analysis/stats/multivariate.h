@@ -18,11 +18,11 @@ struct PcaResult {
   bool defined = false;
   std::string note;
   int64_t n_samples = 0, n_features = 0;
-  std::vector<double> mean, scale;             // StandardScaler: mean, population SD (1 if SD = 0)
-  std::vector<double> explained_variance;      // S²/(n − 1), per component
+  std::vector<double> mean, scale;         // StandardScaler: mean, population SD (1 if SD = 0)
+  std::vector<double> explained_variance;  // S²/(n − 1), per component
   std::vector<double> explained_variance_ratio;
-  Matrix components;                           // [n_components][n_features] = sklearn components_
-  Matrix scores;                               // [n_samples][n_components] = transform(X)
+  Matrix components;  // [n_components][n_features] = sklearn components_
+  Matrix scores;      // [n_samples][n_components] = transform(X)
 };
 
 // sklearn: PCA().fit(StandardScaler().fit_transform(X)) with svd_solver='full' and
@@ -35,10 +35,10 @@ struct KMeansResult {
   int k = 0;
   bool defined = false;
   std::string note;
-  std::vector<int> labels;   // per sample, 0..k−1
-  double inertia = 0.0;      // Σ squared distance to the assigned centre
-  int n_iter = 0;            // Lloyd iterations of the chosen run
-  Matrix centers;            // [k][n_features]
+  std::vector<int> labels;  // per sample, 0..k−1
+  double inertia = 0.0;     // Σ squared distance to the assigned centre
+  int n_iter = 0;           // Lloyd iterations of the chosen run
+  Matrix centers;           // [k][n_features]
 };
 
 // k-means with n_init k-means++ starts (first centre uniform, next ∝ D²) and Lloyd iterations

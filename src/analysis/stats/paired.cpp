@@ -57,7 +57,8 @@ TestResult wilcoxon_signed_rank(std::span<const double> x, std::span<const doubl
     const std::vector<double> pmf = wilcoxon_pmf(n);
     // SciPy truncates R+ with int(); with tied |d| R+ may be a half-integer.
     const auto rp = size_t(r_plus);
-    if (std::floor(r_plus) != r_plus) res.note = "tied |d|: R+ truncated to an integer for the exact pmf (as SciPy 1.10)";
+    if (std::floor(r_plus) != r_plus)
+      res.note = "tied |d|: R+ truncated to an integer for the exact pmf (as SciPy 1.10)";
     if (rp == (pmf.size() - 1) / 2) {
       res.p_value = 1.0;
     } else {
@@ -75,7 +76,8 @@ TestResult wilcoxon_signed_rank(std::span<const double> x, std::span<const doubl
     se = std::sqrt(se / 24.0);
     res.z = (res.statistic - mn) / se;
     res.p_value = std::clamp(detail::normal_two_sided(res.z), 0.0, 1.0);
-    if (n_zero > 0) res.note = std::to_string(n_zero) + " zero differences dropped (zero_method='wilcox')";
+    if (n_zero > 0)
+      res.note = std::to_string(n_zero) + " zero differences dropped (zero_method='wilcox')";
   }
   return res;
 }
@@ -89,8 +91,9 @@ TestResult paired_t(std::span<const double> x, std::span<const double> y) {
   const double m = mean_of(d);
   const double v = variance_of(d, m);
   if (v == 0.0) {
-    return undefined_test(n, m == 0.0 ? "every difference is zero (SciPy: t = nan)"
-                                      : "differences constant and nonzero (SciPy: t = ±inf, p = 0)");
+    return undefined_test(n, m == 0.0
+                                 ? "every difference is zero (SciPy: t = nan)"
+                                 : "differences constant and nonzero (SciPy: t = ±inf, p = 0)");
   }
   TestResult res;
   res.n = n;

@@ -14,12 +14,12 @@ inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 struct TestResult {
   double statistic = kNaN;
   double p_value = kNaN;
-  int64_t n = 0;          // observations used (pairs, texts, or n1 + n2)
+  int64_t n = 0;  // observations used (pairs, texts, or n1 + n2)
   bool defined = false;
-  std::string method;     // e.g. "exact", "approx", "asymptotic", "t", "hypergeometric"
-  std::string note;       // why undefined, or what SciPy would do differently here
-  double df = kNaN;       // degrees of freedom where the reference distribution has them
-  double z = kNaN;        // normal-approximation z where one was used
+  std::string method;  // e.g. "exact", "approx", "asymptotic", "t", "hypergeometric"
+  std::string note;    // why undefined, or what SciPy would do differently here
+  double df = kNaN;    // degrees of freedom where the reference distribution has them
+  double z = kNaN;     // normal-approximation z where one was used
 };
 
 // A point estimate (effect size, mean, correlation) with its sample size.

@@ -88,8 +88,7 @@ TestResult welch_t(std::span<const double> x, std::span<const double> y) {
   res.n = n1 + n2;
   res.defined = true;
   res.method = "t";
-  res.df = (vn1 + vn2) * (vn1 + vn2) /
-           (vn1 * vn1 / double(n1 - 1) + vn2 * vn2 / double(n2 - 1));
+  res.df = (vn1 + vn2) * (vn1 + vn2) / (vn1 * vn1 / double(n1 - 1) + vn2 * vn2 / double(n2 - 1));
   res.statistic = (m1 - m2) / std::sqrt(vn1 + vn2);
   res.p_value = std::clamp(2.0 * detail::t_sf(std::fabs(res.statistic), res.df), 0.0, 1.0);
   return res;
