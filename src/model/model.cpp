@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "io/error.h"
 #include "model/tensor_table.h"
@@ -32,18 +33,50 @@ std::vector<float> to_f32(const TensorView& t) {
   return out;
 }
 
+// bf16 = the pass runs at bf16 precision (hardware checked by the caller); only BF16-stored
+// matrices take the bf16 kernel.
 void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const std::vector<float>& bias,
-            float* out) {
+            float* out, bool bf16) {
   cpu::MatmulArgs a;
   a.x = x;
   a.n_rows = n_rows;
   a.w = w;
   a.bias = bias.empty() ? nullptr : bias.data();
   a.out = out;
-  cpu::cpu_kernels().matmul(a);
+  if (bf16 && w.type == cpu::WType::BF16) {
+    cpu::matmul_bf16(a);
+  } else {
+    cpu::cpu_kernels().matmul(a);
+  }
 }
 
 }  // namespace
+
+const char* precision_name(Precision p) { return p == Precision::BF16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& text, const std::string& where) {
+  if (text == "fp32") return Precision::FP32;
+  if (text == "bf16") return Precision::BF16;
+  throw InputError(where, "precision", "fp32 or bf16", "'" + text + "'");
+}
+
+Precision precision_from_env(Precision fallback) {
+  const char* e = std::getenv("LSC_PRECISION");
+  if (e == nullptr || *e == '\0') return fallback;
+  return parse_precision(e, "LSC_PRECISION");
+}
+
+PrecisionUsed Model::precision_used(Precision requested) const {
+  bool any_bf16 = lm_head_.type == cpu::WType::BF16;
+  for (const LayerWeights& w : layers_) {
+    for (const cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+      any_bf16 = any_bf16 || m->type == cpu::WType::BF16;
+    }
+  }
+  const std::string isa = cpu::bf16_isa();
+  if (requested == Precision::BF16 && any_bf16 && isa != "none") return {Precision::BF16, isa};
+  return {Precision::FP32, cpu::cpu_kernels().isa};
+}
 
 std::vector<float> rope_inv_freq(const ModelConfig& c) {
   const int half = c.head_dim / 2;
@@ -145,6 +178,7 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
 void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
                     const ForwardOptions& opt) const {
   validate_ids(ids, "forward");
+  const bool bf16 = opt.precision == Precision::BF16 && precision_used(Precision::BF16).precision == Precision::BF16;
   const ModelConfig& c = cfg_;
   const int64_t n_t = static_cast<int64_t>(ids.size());
   const int64_t h = c.hidden_size, d = c.head_dim, n_h = c.num_attention_heads, n_kv = c.num_key_value_heads;
@@ -175,9 +209,9 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
     const LayerWeights& w = layers_[static_cast<size_t>(i)];
     // Attention block.
     cpu::rms_norm(x.data(), w.attn_norm.data(), n_t, h, c.rms_norm_eps, xn.data());
-    linear(xn.data(), n_t, w.wq, w.bq, q.data());
-    linear(xn.data(), n_t, w.wk, w.bk, k.data());
-    linear(xn.data(), n_t, w.wv, w.bv, v.data());
+    linear(xn.data(), n_t, w.wq, w.bq, q.data(), bf16);
+    linear(xn.data(), n_t, w.wk, w.bk, k.data(), bf16);
+    linear(xn.data(), n_t, w.wv, w.bv, v.data(), bf16);
     if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
       cpu::rms_norm(q.data(), w.q_norm.data(), n_t * n_h, d, c.rms_norm_eps, q.data());
       cpu::rms_norm(k.data(), w.k_norm.data(), n_t * n_kv, d, c.rms_norm_eps, k.data());
@@ -185,14 +219,14 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
     cpu::apply_rope(q.data(), n_t, n_h, d, cos_t.data(), sin_t.data());
     cpu::apply_rope(k.data(), n_t, n_kv, d, cos_t.data(), sin_t.data());
     cpu::attention_causal(q.data(), k.data(), v.data(), n_t, n_h, n_kv, d, scale, att.data());
-    linear(att.data(), n_t, w.wo, w.bo, proj.data());
+    linear(att.data(), n_t, w.wo, w.bo, proj.data(), bf16);
     cpu::add_inplace(x.data(), proj.data(), n_t * h);
     // MLP block: down(silu(gate(x)) * up(x)).
     cpu::rms_norm(x.data(), w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn.data());
-    linear(xn.data(), n_t, w.w_gate, w.b_gate, gate.data());
-    linear(xn.data(), n_t, w.w_up, w.b_up, up.data());
+    linear(xn.data(), n_t, w.w_gate, w.b_gate, gate.data(), bf16);
+    linear(xn.data(), n_t, w.w_up, w.b_up, up.data(), bf16);
     cpu::swiglu(gate.data(), up.data(), n_t * inter, gate.data());
-    linear(gate.data(), n_t, w.w_down, w.b_down, proj.data());
+    linear(gate.data(), n_t, w.w_down, w.b_down, proj.data(), bf16);
     cpu::add_inplace(x.data(), proj.data(), n_t * h);
     tap("layer." + std::to_string(i), x, h);
   }
@@ -206,7 +240,7 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
   static const std::vector<float> kNoBias;
   for (int64_t t0 = 0; t0 < n_t; t0 += chunk) {
     const int64_t n_rows = std::min(chunk, n_t - t0);
-    linear(xn.data() + t0 * h, n_rows, lm_head_, kNoBias, logits.data());
+    linear(xn.data() + t0 * h, n_rows, lm_head_, kNoBias, logits.data(), bf16);
     consume(LogitsChunk{t0, n_rows, vocab, logits.data()});
   }
 }

@@ -41,9 +41,31 @@ using LogitsConsumer = std::function<void(const LogitsChunk&)>;
 // "embed", "layer.<i>" (block output), "final_norm"; data is [rows, cols] fp32.
 using TapFn = std::function<void(const std::string& name, const float* data, int64_t rows, int64_t cols)>;
 
+// Arithmetic of the matrix multiplies (projections and LM head). Norms, RoPE, softmax and all
+// statistics are fp32 (sums in double) in both.
+//  FP32: weights widened exactly to fp32, fp32 activations and accumulation. The reference: it
+//        matches the transformers fixtures within 1e-4. The default.
+//  BF16: activations rounded to bf16, BF16-stored weights used as stored, products accumulated in
+//        fp32 (oneDNN: AMX, else AVX512-BF16). Matrices stored as F32 or F16 still run fp32 (no
+//        converted copy of the weights is made). Falls back to FP32 on CPUs without bf16
+//        hardware. docs/performance.md gives its measured accuracy cost and speed.
+enum class Precision { FP32, BF16 };
+const char* precision_name(Precision p);  // "fp32" | "bf16"
+// Parses "fp32" or "bf16"; InputError naming `where` (e.g. "--precision") otherwise.
+Precision parse_precision(const std::string& text, const std::string& where);
+// LSC_PRECISION if set (parsed as above), else `fallback`. Commands apply it before their flag.
+Precision precision_from_env(Precision fallback);
+
+// What a pass at a requested precision really runs, for run manifests.
+struct PrecisionUsed {
+  Precision precision = Precision::FP32;  // BF16 only if the CPU and some matrices allow it
+  std::string isa;                        // "amx" | "avx512_bf16" for BF16; the fp32 kernels' ISA
+};
+
 struct ForwardOptions {
   int64_t chunk_rows = 64;  // LM-head rows per chunk (capped so a chunk stays under 64 MiB)
   TapFn tap;                // optional
+  Precision precision = Precision::FP32;
 };
 
 class Model {
@@ -61,6 +83,9 @@ class Model {
   // position order.
   void forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
                const ForwardOptions& opt = {}) const;
+
+  // The precision and instruction set forward() uses when `requested` is asked for.
+  PrecisionUsed precision_used(Precision requested) const;
 
   // Bytes of working memory forward() allocates for n_tokens (activations + one logits chunk).
   int64_t activation_bytes(int64_t n_tokens) const;

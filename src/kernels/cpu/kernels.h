@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace lsc::cpu {
 
@@ -41,6 +42,27 @@ const CpuKernels& cpu_kernels();
 // The kernels of one ISA, for tests that compare each against the scalar reference.
 // Returns null if the CPU cannot run that ISA.
 const CpuKernels* cpu_kernels_for(const char* isa);
+
+// ---- bf16 path (oneDNN) -------------------------------------------------------------------
+// out[T, N] = bf16(x)[T, K] · W[N, K]ᵀ (+ bias), products exact, fp32 accumulation. W must be
+// BF16 (read in place from the mapped checkpoint, no copy). x is rounded to bf16 (nearest even).
+// Weight rows are cut into fixed blocks (bf16_block_cols, a function of N only) that our OpenMP
+// loop hands to threads; each block is one single-threaded oneDNN call, so results are bitwise
+// equal for any thread count. Only call when bf16_isa() is not "none".
+void matmul_bf16(const MatmulArgs& args);
+int64_t bf16_block_cols(int64_t n);
+// x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).
+void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n);
+
+// The instruction set oneDNN's bf16 matmul can use here, detected once per process:
+// "amx" (AMX-BF16 tiles; the kernel permission was granted), "avx512_bf16" (vdpbf16ps) or "none"
+// (no bf16 hardware: the bf16 precision falls back to fp32). LSC_VERBOSE=1 logs it on stderr.
+const char* bf16_isa();
+// oneDNN's name for the implementation it chose for the last bf16 matmul (e.g.
+// "brg:avx512_core_amx"); empty before the first call. For run manifests and benchmarks.
+std::string bf16_impl();
+// True when LSC_VERBOSE is set to something other than "" or "0".
+bool verbose();
 
 // out[T, n] = w ⊙ x / sqrt(mean(x²) + eps), per row; sums in double. out may alias x.
 void rms_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out);

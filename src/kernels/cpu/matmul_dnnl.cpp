@@ -1,0 +1,172 @@
+// bf16 × bf16 → fp32 matrix multiply through oneDNN (which JIT-compiles for AMX where the CPU has
+// it, else AVX512-BF16). Compiled with no ISA flags: oneDNN picks its own code at run time.
+//
+// Determinism: oneDNN's own threading may split a matrix differently for different thread counts
+// (and may split K). We never let it: the weight rows are cut into fixed blocks whose size depends
+// on the shape only, our OpenMP loop hands the blocks to threads, and every block is one call of a
+// primitive that was created single-threaded (created while omp_get_max_threads() == 1, and
+// executed inside our parallel region, where oneDNN's OpenMP runtime does not nest). Each output
+// element is therefore computed by the same kernel with the same K order for any thread count.
+#include <omp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "io/error.h"
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::cpu {
+namespace avx512 {
+void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n);
+}
+bool cpu_has_avx512_internal();
+
+namespace {
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+struct Prim {
+  dnnl::matmul prim;
+  dnnl::memory::desc a_md, b_md, c_md;
+  size_t scratch_bytes = 0;
+  std::string impl;
+};
+
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t>;  // (M, N, K, ldc)
+
+// A is bf16 [m, k] dense. B is W[n, k] row-major = Wᵀ with strides (1, k): the plain "ba"
+// layout, read in place from the mapped checkpoint. C is fp32 [m, n] with row stride ldc, so a
+// block of columns is written straight into the full output matrix.
+Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
+  using dt = dnnl::memory::data_type;
+  Prim p;
+  p.a_md = dnnl::memory::desc({m, k}, dt::bf16, dnnl::memory::dims{k, 1});
+  p.b_md = dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
+  p.c_md = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{ldc, 1});
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratchpad per thread, ours
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);  // oneDNN reads the thread count when it plans the kernel
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.a_md, p.b_md, p.c_md), attr, engine());
+  p.prim = dnnl::matmul(pd);
+  omp_set_num_threads(saved);
+  p.scratch_bytes = pd.scratchpad_desc().get_size();
+  p.impl = pd.impl_info_str();
+  return p;
+}
+
+// Primitives by shape. Creating one costs tens of microseconds (and JIT code): cache them, and
+// start again if a long run with many distinct lengths fills the cache.
+std::shared_ptr<const Prim> get_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
+  static std::mutex mu;
+  static std::map<Key, std::shared_ptr<const Prim>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  const Key key{m, n, k, ldc};
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 512) cache.clear();  // callers keep their shared_ptr alive
+  auto p = std::make_shared<const Prim>(make_prim(m, n, k, ldc));
+  cache.emplace(key, p);
+  return p;
+}
+
+std::string& last_impl() {
+  static std::string s;
+  return s;
+}
+std::mutex& impl_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+}  // namespace
+
+std::string bf16_impl() {
+  std::lock_guard<std::mutex> lock(impl_mutex());
+  return last_impl();
+}
+
+int64_t bf16_block_cols(int64_t n) {
+  // Depends on N only (never on the thread count). Small N: 64-column blocks so two threads get
+  // even shares; large N: up to 1024 columns so per-call overhead stays under 1%.
+  int64_t b = (n / 16 + 63) / 64 * 64;
+  return std::clamp<int64_t>(b, 64, 1024);
+}
+
+void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n) {
+  if (cpu_has_avx512_internal()) {
+    avx512::f32_to_bf16_n(x, out, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+  }
+}
+
+void matmul_bf16(const MatmulArgs& a) {
+  LSC_CHECK(a.w.type == WType::BF16);
+  const int64_t m = a.n_rows, n = a.w.rows, k = a.w.cols;
+  if (m == 0 || n == 0) return;
+  static thread_local std::vector<uint16_t> xb;
+  if (xb.size() < static_cast<size_t>(m * k)) xb.resize(static_cast<size_t>(m * k));
+  uint16_t* x16 = xb.data();
+  const int64_t chunk = 4096;  // elements per conversion task: element-wise, any split is exact
+  const int64_t n_chunks = (m * k + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    const int64_t i0 = c * chunk;
+    f32_to_bf16_rows(a.x + i0, x16 + i0, std::min(chunk, m * k - i0));
+  }
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) a.out[i * n + j] = a.bias != nullptr ? a.bias[j] : 0.0f;
+    }
+    return;
+  }
+
+  const int64_t blk = bf16_block_cols(n);
+  const int64_t n_full = n / blk, tail = n % blk;
+  const std::shared_ptr<const Prim> full = n_full > 0 ? get_prim(m, blk, k, n) : nullptr;
+  const std::shared_ptr<const Prim> part = tail > 0 ? get_prim(m, tail, k, n) : nullptr;
+  {
+    std::lock_guard<std::mutex> lock(impl_mutex());
+    if (last_impl().empty()) last_impl() = (full != nullptr ? full : part)->impl;
+  }
+  const int64_t n_blocks = n_full + (tail > 0 ? 1 : 0);
+  const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
+#pragma omp parallel
+  {
+    static thread_local std::vector<uint8_t> scratch;
+    dnnl::stream s(engine());
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const Prim& p = b < n_full ? *full : *part;
+      const int64_t n0 = b * blk, cols = b < n_full ? blk : tail;
+      if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
+      dnnl::memory am(p.a_md, engine(), x16);
+      dnnl::memory bm(p.b_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
+      dnnl::memory cm(p.c_md, engine(), a.out + n0);
+      dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)}, dnnl::memory::data_type::u8,
+                                         dnnl::memory::dims{1}),
+                      engine(), scratch.data());
+      p.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
+      if (a.bias != nullptr) {
+        for (int64_t i = 0; i < m; ++i) {
+          float* o = a.out + i * n + n0;
+          for (int64_t j = 0; j < cols; ++j) o[j] += a.bias[n0 + j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace lsc::cpu
