@@ -90,6 +90,10 @@ std::mutex& impl_mutex() {
   return mu;
 }
 
+// Activation rows per tile: B (the weights) is re-packed by oneDNN once per tile, so tiles are
+// tall; 512 rows keep that copy near 1% of the tile's arithmetic.
+constexpr int64_t kRowBlock = 512;
+
 }  // namespace
 
 std::string bf16_impl() {
@@ -98,9 +102,10 @@ std::string bf16_impl() {
 }
 
 int64_t bf16_block_cols(int64_t n) {
-  // Depends on N only (never on the thread count). Small N: 64-column blocks so two threads get
-  // even shares; large N: up to 1024 columns so per-call overhead stays under 1%.
-  int64_t b = (n / 16 + 63) / 64 * 64;
+  // Depends on N only (never on the thread count): about 8 blocks, so threads get even shares
+  // (blocks are handed out dynamically), at least 64 columns, and at most 1024 so per-call
+  // overhead on the 152k-column LM head stays small.
+  int64_t b = (n / 8 + 63) / 64 * 64;
   return std::clamp<int64_t>(b, 64, 1024);
 }
 
@@ -133,34 +138,46 @@ void matmul_bf16(const MatmulArgs& a) {
     return;
   }
 
+  // Tiles of kRowBlock activation rows × blk weight rows; a tile's shape depends on (m, n, k)
+  // and its position only. Tiles at the bottom/right edge use their own primitives.
   const int64_t blk = bf16_block_cols(n);
-  const int64_t n_full = n / blk, tail = n % blk;
-  const std::shared_ptr<const Prim> full = n_full > 0 ? get_prim(m, blk, k, n) : nullptr;
-  const std::shared_ptr<const Prim> part = tail > 0 ? get_prim(m, tail, k, n) : nullptr;
+  const int64_t n_full = n / blk, n_tail = n % blk, m_full = m / kRowBlock, m_tail = m % kRowBlock;
+  std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
+  for (int ti = 0; ti < 2; ++ti) {
+    for (int tj = 0; tj < 2; ++tj) {
+      const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0), cols = tj ? n_tail : (n_full > 0 ? blk : 0);
+      if (rows > 0 && cols > 0) prims[ti][tj] = get_prim(rows, cols, k, n);
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(impl_mutex());
-    if (last_impl().empty()) last_impl() = (full != nullptr ? full : part)->impl;
+    last_impl() = (prims[0][0] ? prims[0][0] : prims[0][1] ? prims[0][1] : prims[1][0] ? prims[1][0] : prims[1][1])->impl;
   }
-  const int64_t n_blocks = n_full + (tail > 0 ? 1 : 0);
+  const int64_t n_blocks_n = n_full + (n_tail > 0 ? 1 : 0), n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
+  const int64_t n_blocks = n_blocks_n * n_blocks_m;
   const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
 #pragma omp parallel
   {
     static thread_local std::vector<uint8_t> scratch;
     dnnl::stream s(engine());
-#pragma omp for schedule(static)
+    // Dynamic: a busy core (the machine is shared) does not hold the others back, and which
+    // thread computes a tile never changes its result.
+#pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < n_blocks; ++b) {
-      const Prim& p = b < n_full ? *full : *part;
-      const int64_t n0 = b * blk, cols = b < n_full ? blk : tail;
+      const int64_t bi = b / n_blocks_n, bj = b % n_blocks_n;
+      const Prim& p = *prims[bi < m_full ? 0 : 1][bj < n_full ? 0 : 1];
+      const int64_t m0 = bi * kRowBlock, n0 = bj * blk;
+      const int64_t rows = bi < m_full ? kRowBlock : m_tail, cols = bj < n_full ? blk : n_tail;
       if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
-      dnnl::memory am(p.a_md, engine(), x16);
+      dnnl::memory am(p.a_md, engine(), x16 + m0 * k);
       dnnl::memory bm(p.b_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
-      dnnl::memory cm(p.c_md, engine(), a.out + n0);
+      dnnl::memory cm(p.c_md, engine(), a.out + m0 * n + n0);
       dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)}, dnnl::memory::data_type::u8,
                                          dnnl::memory::dims{1}),
                       engine(), scratch.data());
       p.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
       if (a.bias != nullptr) {
-        for (int64_t i = 0; i < m; ++i) {
+        for (int64_t i = m0; i < m0 + rows; ++i) {
           float* o = a.out + i * n + n0;
           for (int64_t j = 0; j < cols; ++j) o[j] += a.bias[n0 + j];
         }
