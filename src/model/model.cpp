@@ -218,7 +218,11 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
     }
     cpu::apply_rope(q.data(), n_t, n_h, d, cos_t.data(), sin_t.data());
     cpu::apply_rope(k.data(), n_t, n_kv, d, cos_t.data(), sin_t.data());
-    cpu::attention_causal(q.data(), k.data(), v.data(), n_t, n_h, n_kv, d, scale, att.data());
+    if (bf16) {  // the fast attention rounds differently: only on the bf16 path
+      cpu::attention_causal_fast(q.data(), k.data(), v.data(), n_t, n_h, n_kv, d, scale, att.data());
+    } else {
+      cpu::attention_causal(q.data(), k.data(), v.data(), n_t, n_h, n_kv, d, scale, att.data());
+    }
     linear(att.data(), n_t, w.wo, w.bo, proj.data(), bf16);
     cpu::add_inplace(x.data(), proj.data(), n_t * h);
     // MLP block: down(silu(gate(x)) * up(x)).

@@ -17,6 +17,8 @@ void matmul(const MatmulArgs& args);
 }
 namespace avx512 {
 void matmul(const MatmulArgs& args);
+void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                           int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
 }
 
 namespace {
@@ -76,6 +78,15 @@ const char* detect_bf16_isa() {
 bool cpu_has_avx512_internal() {
   static const bool has = cpu_has_avx512();
   return has;
+}
+
+void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                           int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+  if (cpu_has_avx512_internal()) {
+    avx512::attention_causal_fast(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
+  } else {
+    attention_causal(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
+  }
 }
 
 bool verbose() {

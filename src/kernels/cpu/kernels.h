@@ -79,6 +79,13 @@ void attention_causal(const float* q, const float* k, const float* v, int64_t n_
                       int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
                       float* out);
 
+// The same attention, faster (AVX-512: 16 keys at a time from a transposed K, polynomial exp);
+// used by the bf16 precision. Differs from attention_causal by rounding only (tested to 1e-5
+// relative). Falls back to attention_causal on CPUs without AVX-512.
+void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens,
+                           int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
+                           float* out);
+
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
