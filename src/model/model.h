@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -70,6 +71,7 @@ struct ForwardOptions {
 
 class Model {
  public:
+  ~Model();
   // Opens and validates the checkpoint folder (InputError on anything wrong).
   static std::unique_ptr<Model> load(const std::string& dir);
 
@@ -91,12 +93,17 @@ class Model {
   int64_t activation_bytes(int64_t n_tokens) const;
 
  private:
+  Model();
+  struct Workspace;
   ModelConfig cfg_;
   std::unique_ptr<Checkpoint> ckpt_;
   cpu::WeightMatrix embed_, lm_head_;
   std::vector<float> final_norm_;
   std::vector<LayerWeights> layers_;
   std::vector<float> inv_freq_;  // [head_dim/2], as transformers computes it (float32)
+  // forward()'s buffers, reused by the next pass (sized for the longest pass so far).
+  mutable std::mutex ws_mutex_;
+  mutable std::unique_ptr<Workspace> ws_;
 };
 
 // RoPE inverse frequencies in float32 exactly as transformers builds them (default, linear,

@@ -155,3 +155,26 @@ TEST(AttentionFast, MatchesReferenceAttentionAndIsThreadCountInvariant) {
 
 }  // namespace
 }  // namespace lsc::cpu
+
+namespace lsc::cpu {
+namespace {
+
+TEST(SwigluFast, MatchesSwigluWithinPolynomialError) {
+  std::vector<float> g, u;
+  for (int i = -2000; i <= 2000; ++i) {
+    g.push_back(static_cast<float>(i) * 0.05f);  // −100 … 100, 0 included
+    u.push_back(1.0f + static_cast<float>(i % 7) * 0.3f);
+  }
+  g.push_back(-1000.0f);
+  u.push_back(2.0f);
+  std::vector<float> ref(g.size()), got(g.size());
+  swiglu(g.data(), u.data(), static_cast<int64_t>(g.size()), ref.data());
+  swiglu_fast(g.data(), u.data(), static_cast<int64_t>(g.size()), got.data());
+  for (size_t i = 0; i < g.size(); ++i) {
+    // exp polynomial ≤ 2e-7 relative, plus three float roundings (mul, add, div): 1e-6 relative.
+    EXPECT_NEAR(double(got[i]), double(ref[i]), 1e-6 * std::fabs(double(ref[i])) + 1e-30) << "g=" << g[i];
+  }
+}
+
+}  // namespace
+}  // namespace lsc::cpu

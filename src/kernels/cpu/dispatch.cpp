@@ -19,6 +19,7 @@ namespace avx512 {
 void matmul(const MatmulArgs& args);
 void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
                            int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
 }
 
 namespace {
@@ -86,6 +87,14 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
     avx512::attention_causal_fast(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
   } else {
     attention_causal(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
+  }
+}
+
+void swiglu_fast(const float* gate, const float* up, int64_t n, float* out) {
+  if (cpu_has_avx512_internal()) {
+    avx512::swiglu_fast(gate, up, n, out);
+  } else {
+    swiglu(gate, up, n, out);
   }
 }
 

@@ -50,6 +50,9 @@ const CpuKernels* cpu_kernels_for(const char* isa);
 // loop hands to threads; each block is one single-threaded oneDNN call, so results are bitwise
 // equal for any thread count. Only call when bf16_isa() is not "none".
 void matmul_bf16(const MatmulArgs& args);
+// Several products of the same activations (q/k/v, gate/up): x converted once, one parallel loop
+// over the tiles of all of them. Every args[i] has the same x, n_rows and w.cols.
+void matmul_bf16_batch(const MatmulArgs* args, int n_args);
 int64_t bf16_block_cols(int64_t n);
 // x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).
 void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n);
@@ -88,6 +91,10 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+// The same, with a polynomial exp (relative error < 5e-7); used by the bf16 precision. Falls
+// back to swiglu without AVX-512.
+void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
 
 void add_inplace(float* x, const float* y, int64_t n);
 

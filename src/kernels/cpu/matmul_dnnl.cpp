@@ -1,3 +1,4 @@
+
 // bf16 × bf16 → fp32 matrix multiply through oneDNN (which JIT-compiles for AMX where the CPU has
 // it, else AVX512-BF16). Compiled with no ISA flags: oneDNN picks its own code at run time.
 //
@@ -117,10 +118,17 @@ void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n) {
   }
 }
 
-void matmul_bf16(const MatmulArgs& a) {
-  LSC_CHECK(a.w.type == WType::BF16);
-  const int64_t m = a.n_rows, n = a.w.rows, k = a.w.cols;
-  if (m == 0 || n == 0) return;
+void matmul_bf16(const MatmulArgs& a) { matmul_bf16_batch(&a, 1); }
+
+void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
+  if (n_args == 0) return;
+  const MatmulArgs& a0 = args[0];
+  const int64_t m = a0.n_rows, k = a0.w.cols;
+  for (int i = 0; i < n_args; ++i) {
+    LSC_CHECK(args[i].w.type == WType::BF16);
+    LSC_CHECK(args[i].x == a0.x && args[i].n_rows == m && args[i].w.cols == k);
+  }
+  if (m == 0) return;
   static thread_local std::vector<uint16_t> xb;
   if (xb.size() < static_cast<size_t>(m * k)) xb.resize(static_cast<size_t>(m * k));
   uint16_t* x16 = xb.data();
@@ -129,33 +137,49 @@ void matmul_bf16(const MatmulArgs& a) {
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < n_chunks; ++c) {
     const int64_t i0 = c * chunk;
-    f32_to_bf16_rows(a.x + i0, x16 + i0, std::min(chunk, m * k - i0));
+    f32_to_bf16_rows(a0.x + i0, x16 + i0, std::min(chunk, m * k - i0));
   }
   if (k == 0) {
-    for (int64_t i = 0; i < m; ++i) {
-      for (int64_t j = 0; j < n; ++j) a.out[i * n + j] = a.bias != nullptr ? a.bias[j] : 0.0f;
+    for (int i = 0; i < n_args; ++i) {
+      const MatmulArgs& a = args[i];
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t j = 0; j < a.w.rows; ++j) a.out[r * a.w.rows + j] = a.bias != nullptr ? a.bias[j] : 0.0f;
+      }
     }
     return;
   }
 
-  // Tiles of kRowBlock activation rows × blk weight rows; a tile's shape depends on (m, n, k)
-  // and its position only. Tiles at the bottom/right edge use their own primitives.
-  const int64_t blk = bf16_block_cols(n);
-  const int64_t n_full = n / blk, n_tail = n % blk, m_full = m / kRowBlock, m_tail = m % kRowBlock;
-  std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
-  for (int ti = 0; ti < 2; ++ti) {
-    for (int tj = 0; tj < 2; ++tj) {
-      const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0), cols = tj ? n_tail : (n_full > 0 ? blk : 0);
-      if (rows > 0 && cols > 0) prims[ti][tj] = get_prim(rows, cols, k, n);
+  // Tiles of kRowBlock activation rows × blk weight rows, for every matrix of the batch; a
+  // tile's shape depends on (m, n, k) and its position only. Tiles at the bottom/right edge use
+  // their own primitives. One parallel loop over all tiles of all matrices.
+  struct Plan {
+    int64_t n, blk, n_full, n_tail, n_blocks_n;
+    std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
+  };
+  const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock, n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
+  std::vector<Plan> plans(static_cast<size_t>(n_args));
+  std::vector<int64_t> first_tile(static_cast<size_t>(n_args) + 1, 0);
+  for (int i = 0; i < n_args; ++i) {
+    Plan& pl = plans[static_cast<size_t>(i)];
+    pl.n = args[i].w.rows;
+    pl.blk = bf16_block_cols(std::max<int64_t>(pl.n, 1));
+    pl.n_full = pl.n / pl.blk;
+    pl.n_tail = pl.n % pl.blk;
+    pl.n_blocks_n = pl.n_full + (pl.n_tail > 0 ? 1 : 0);
+    for (int ti = 0; ti < 2; ++ti) {
+      for (int tj = 0; tj < 2; ++tj) {
+        const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0);
+        const int64_t cols = tj ? pl.n_tail : (pl.n_full > 0 ? pl.blk : 0);
+        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, cols, k, pl.n);
+      }
+    }
+    first_tile[static_cast<size_t>(i) + 1] = first_tile[static_cast<size_t>(i)] + pl.n_blocks_n * n_blocks_m;
+    if (pl.prims[0][0] || pl.prims[1][0]) {
+      std::lock_guard<std::mutex> lock(impl_mutex());
+      last_impl() = (pl.prims[0][0] ? pl.prims[0][0] : pl.prims[1][0])->impl;
     }
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_mutex());
-    last_impl() = (prims[0][0] ? prims[0][0] : prims[0][1] ? prims[0][1] : prims[1][0] ? prims[1][0] : prims[1][1])->impl;
-  }
-  const int64_t n_blocks_n = n_full + (n_tail > 0 ? 1 : 0), n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
-  const int64_t n_blocks = n_blocks_n * n_blocks_m;
-  const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
+  const int64_t n_tiles = first_tile.back();
 #pragma omp parallel
   {
     static thread_local std::vector<uint8_t> scratch;
@@ -163,12 +187,18 @@ void matmul_bf16(const MatmulArgs& a) {
     // Dynamic: a busy core (the machine is shared) does not hold the others back, and which
     // thread computes a tile never changes its result.
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      const int64_t bi = b / n_blocks_n, bj = b % n_blocks_n;
-      const Prim& p = *prims[bi < m_full ? 0 : 1][bj < n_full ? 0 : 1];
-      const int64_t m0 = bi * kRowBlock, n0 = bj * blk;
-      const int64_t rows = bi < m_full ? kRowBlock : m_tail, cols = bj < n_full ? blk : n_tail;
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      int i = 0;
+      while (tile >= first_tile[static_cast<size_t>(i) + 1]) ++i;
+      const MatmulArgs& a = args[i];
+      const Plan& pl = plans[static_cast<size_t>(i)];
+      const int64_t b = tile - first_tile[static_cast<size_t>(i)];
+      const int64_t bi = b / pl.n_blocks_n, bj = b % pl.n_blocks_n;
+      const Prim& p = *pl.prims[bi < m_full ? 0 : 1][bj < pl.n_full ? 0 : 1];
+      const int64_t m0 = bi * kRowBlock, n0 = bj * pl.blk, n = pl.n;
+      const int64_t rows = bi < m_full ? kRowBlock : m_tail, cols = bj < pl.n_full ? pl.blk : pl.n_tail;
       if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
+      const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
       dnnl::memory am(p.a_md, engine(), x16 + m0 * k);
       dnnl::memory bm(p.b_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
       dnnl::memory cm(p.c_md, engine(), a.out + m0 * n + n0);
@@ -177,8 +207,8 @@ void matmul_bf16(const MatmulArgs& a) {
                       engine(), scratch.data());
       p.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
       if (a.bias != nullptr) {
-        for (int64_t i = m0; i < m0 + rows; ++i) {
-          float* o = a.out + i * n + n0;
+        for (int64_t r = m0; r < m0 + rows; ++r) {
+          float* o = a.out + r * n + n0;
           for (int64_t j = 0; j < cols; ++j) o[j] += a.bias[n0 + j];
         }
       }
