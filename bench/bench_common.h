@@ -120,6 +120,7 @@ class DnnlGemm {
     s_.wait();
   }
   const std::string& impl() const { return impl_; }
+  const float* out() const { return static_cast<const float*>(c_.get_data_handle()); }
 
  private:
   static void fill(dnnl::memory& mem, int64_t n, uint32_t seed) {

@@ -2,7 +2,11 @@
 // For each shape: oneDNN with its own threading, weights plain (row-major W read in place) and
 // packed (reordered once) — the GEMM ceiling; logitscope's deterministic blocked bf16 matmul
 // (plain weights, as forward() runs it); and optionally the fp32 AVX-512 path.
-// usage: bench_matmul [--m 512] [--reps 5] [--model 0.5b|7b|all] [--fp32] [--lm-m 64]
+// --determinism: instead of timing, checks whether oneDNN's own threading gives bitwise equal
+// results for 1, 2 and 3 threads on each shape (it decides our design: see matmul_dnnl.cpp).
+// usage: bench_matmul [--m 512] [--reps 5] [--model 0.5b|7b|all] [--fp32] [--lm-m 64] [--determinism]
+#include <omp.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -35,7 +39,7 @@ int main(int argc, char** argv) {
   int64_t m = 512, lm_m = 64;
   int reps = 5;
   std::string which = "all";
-  bool fp32 = false;
+  bool fp32 = false, determinism = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -50,6 +54,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps") reps = std::atoi(next());
     else if (a == "--model") which = next();
     else if (a == "--fp32") fp32 = true;
+    else if (a == "--determinism") determinism = true;
     else {
       std::fprintf(stderr, "usage: bench_matmul [--m 512] [--lm-m 64] [--reps 5] [--model 0.5b|7b|all] [--fp32]\n");
       return 2;
@@ -77,6 +82,31 @@ int main(int argc, char** argv) {
       j["gflops"] = flop / t.median_s * 1e-9;
       bench::emit(j);
     };
+    if (determinism) {
+      for (bool packed : {false, true}) {
+        std::vector<std::vector<float>> outs;
+        std::string impls;
+        for (int th : {1, 2, 3}) {
+          omp_set_num_threads(th);
+          bench::DnnlGemm gemm(rows, s.n, s.k, packed);  // same seeds: same inputs
+          gemm.run();
+          outs.emplace_back(gemm.out(), gemm.out() + rows * s.n);
+          impls += (impls.empty() ? "" : ",") + gemm.impl();
+        }
+        io::Json j = bench::base_line("onednn_thread_determinism");
+        j["model"] = s.model;
+        j["proj"] = s.name;
+        j["m"] = rows;
+        j["n"] = s.n;
+        j["k"] = s.k;
+        j["variant"] = packed ? "onednn_packed" : "onednn_plain";
+        j["impls_1_2_3_threads"] = impls;
+        j["bitwise_equal_1_2"] = outs[0] == outs[1];
+        j["bitwise_equal_1_3"] = outs[0] == outs[2];
+        bench::emit(j);
+      }
+      continue;
+    }
     if (std::strcmp(bf16_isa, "none") != 0) {
       for (bool packed : {false, true}) {
         bench::DnnlGemm gemm(rows, s.n, s.k, packed);
