@@ -8,6 +8,7 @@
 //
 // usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]
 //                      [--precision bf16|fp32] [--stats fast|reference] [--reps R] [--dir DIR]
+//                      [--chunk ROWS] [--ceiling 0]
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,7 +110,8 @@ std::string read_file(const std::string& path) {
 int main(int argc, char** argv) {
   std::string shape = "0.5b", precision = "bf16", stats = "fast", dir;
   int layers = -1, reps = 3, threads = 0;
-  bool no_ceiling = false;  // --ceiling 0: skip the ceiling (profiling the pass alone)
+  bool no_ceiling = false;
+  int64_t chunk_opt = 0;  // --chunk: LM-head rows per chunk (default ForwardOptions')  // --ceiling 0: skip the ceiling (profiling the pass alone)
   int64_t tokens = 512;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps") reps = std::atoi(v);
     else if (a == "--dir") dir = v;
     else if (a == "--ceiling") no_ceiling = std::string(v) == "0";
+    else if (a == "--chunk") chunk_opt = std::atoll(v);
     else {
       std::fprintf(stderr, "bench_forward: unknown option %s\n", a.c_str());
       return 2;
@@ -158,6 +161,7 @@ int main(int argc, char** argv) {
   std::vector<int32_t> targets;
   model::ForwardOptions opt;
   opt.precision = prec;
+  if (chunk_opt > 0) opt.chunk_rows = chunk_opt;
   const int64_t chunk_rows = opt.chunk_rows;
   auto pass = [&] {
     stats_s = 0.0;
@@ -231,6 +235,7 @@ int main(int argc, char** argv) {
   j["isa"] = used.isa;
   j["bf16_impl"] = cpu::bf16_impl();
   j["stats"] = stats;
+  j["lm_chunk_rows"] = chunk_rows;
   bench::put_timing(j, fwd);
   j["tok_s"] = double(tokens) / fwd.median_s;
   j["ceiling_s"] = ceiling_s;

@@ -178,3 +178,36 @@ TEST(SwigluFast, MatchesSwigluWithinPolynomialError) {
 
 }  // namespace
 }  // namespace lsc::cpu
+
+#include <cpuid.h>
+
+namespace lsc::cpu {
+namespace {
+
+bool cpu_reports_amx_bf16() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+  return ((d >> 22) & 1u) && ((d >> 24) & 1u);  // AMX-BF16, AMX-TILE
+}
+
+TEST(Bf16Isa, AmxIsUsedWhereTheCpuHasIt) {
+  if (!cpu_reports_amx_bf16()) {
+    GTEST_SKIP() << "skipped: no AMX (this CPU runs the bf16 path on " << bf16_isa() << ")";
+  }
+  // The permission request succeeded (else bf16_isa() says avx512_bf16 and logs why), and
+  // oneDNN picked an AMX kernel for a model-sized product.
+  ASSERT_STREQ(bf16_isa(), "amx");
+  std::vector<float> x(64 * 896, 0.5f), out(64 * 896);
+  std::vector<uint16_t> w(896 * 896, f32_to_bf16(0.25f));
+  MatmulArgs a;
+  a.x = x.data();
+  a.n_rows = 64;
+  a.w = {w.data(), WType::BF16, 896, 896};
+  a.out = out.data();
+  matmul_bf16(a);
+  EXPECT_NE(bf16_impl().find("amx"), std::string::npos) << "oneDNN chose " << bf16_impl();
+  EXPECT_EQ(out[0], 0.5f * 0.25f * 896.0f);  // exact: small integers times powers of two
+}
+
+}  // namespace
+}  // namespace lsc::cpu
