@@ -47,6 +47,70 @@ inline void weighted_sum(const float* p, float inv, const float* vh, int64_t kv_
   for (int j = 0; j < NV; ++j) _mm512_storeu_ps(o + 16 * j, a[j]);
 }
 
+// All `n_h` (≤ HB) query heads of one kv head at query t: each block of K and each row of V is
+// loaded once for all of them. Per head the operations and their order do not depend on n_h or
+// on which heads share the call (the same as the one-head loop for other head sizes).
+template <int NV, int HB>
+void attend_group(const float* const* qv, int n_h, const float* kth, const float* vh, int64_t kv_stride,
+                  int64_t n_keys, float scale, float* const* p, float* const* o) {
+  constexpr int64_t d = 16 * NV;
+  const int64_t n_blk = (n_keys + 15) / 16;
+  __m512 vmax[HB];
+  for (int h = 0; h < HB; ++h) vmax[h] = _mm512_set1_ps(-INFINITY);
+  for (int64_t b = 0; b < n_blk; ++b) {
+    __m512 s0[HB], s1[HB];
+    for (int h = 0; h < HB; ++h) s0[h] = s1[h] = _mm512_setzero_ps();
+    const float* col = kth + b * d * 16;
+    for (int64_t i = 0; i < d; i += 2) {
+      const __m512 k0 = _mm512_loadu_ps(col + i * 16), k1 = _mm512_loadu_ps(col + (i + 1) * 16);
+      for (int h = 0; h < HB; ++h) {
+        if (h < n_h) {
+          s0[h] = _mm512_fmadd_ps(_mm512_set1_ps(qv[h][i]), k0, s0[h]);
+          s1[h] = _mm512_fmadd_ps(_mm512_set1_ps(qv[h][i + 1]), k1, s1[h]);
+        }
+      }
+    }
+    const int64_t left = n_keys - b * 16;
+    const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+    for (int h = 0; h < n_h; ++h) {
+      __m512 sc = _mm512_mul_ps(_mm512_add_ps(s0[h], s1[h]), _mm512_set1_ps(scale));
+      sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, sc);
+      _mm512_storeu_ps(p[h] + b * 16, sc);
+      vmax[h] = _mm512_max_ps(vmax[h], sc);
+    }
+  }
+  float inv[HB];
+  for (int h = 0; h < n_h; ++h) {
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax[h]));
+    __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
+    for (int64_t b = 0; b < n_blk; ++b) {
+      const __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(p[h] + b * 16), m));  // −inf → 0
+      _mm512_storeu_ps(p[h] + b * 16, e);
+      sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+      sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    inv[h] = static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi)));
+  }
+  __m512 a[HB][NV];
+  for (int h = 0; h < HB; ++h) {
+    for (int j = 0; j < NV; ++j) a[h][j] = _mm512_setzero_ps();
+  }
+  for (int64_t s = 0; s < n_keys; ++s) {
+    const float* vs = vh + s * kv_stride;
+    __m512 vr[NV];
+    for (int j = 0; j < NV; ++j) vr[j] = _mm512_loadu_ps(vs + 16 * j);
+    for (int h = 0; h < HB; ++h) {
+      if (h < n_h) {
+        const __m512 w = _mm512_set1_ps(p[h][s] * inv[h]);
+        for (int j = 0; j < NV; ++j) a[h][j] = _mm512_fmadd_ps(w, vr[j], a[h][j]);
+      }
+    }
+  }
+  for (int h = 0; h < n_h; ++h) {
+    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(o[h] + 16 * j, a[h][j]);
+  }
+}
+
 }  // namespace
 
 void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
@@ -61,6 +125,7 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
   std::vector<float> kt(static_cast<size_t>(n_heads_kv * head_dim * t_pad), 0.0f);
 #pragma omp parallel
   {
+    bool continue_generic = true;
 #pragma omp for schedule(static)
     for (int64_t s = 0; s < n_tokens; ++s) {
       for (int64_t hk = 0; hk < n_heads_kv; ++hk) {
@@ -71,6 +136,37 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
     }
     std::vector<float> p(static_cast<size_t>(t_pad));
     std::vector<float> acc(static_cast<size_t>(head_dim));
+    if (head_dim == 64 || head_dim == 128) {
+      // Query heads grouped by their kv head (4 at a time for d = 64, 2 for d = 128: what fits
+      // in registers). One task = one (kv head, query): all its heads.
+      constexpr int kMaxHb = 4;
+      std::vector<float> pg(static_cast<size_t>(kMaxHb * t_pad));
+#pragma omp for schedule(dynamic, 8)
+      for (int64_t idx = 0; idx < n_heads_kv * n_tokens; ++idx) {
+        const int64_t hk = idx / n_tokens, t = idx % n_tokens;
+        const float* kth = kt.data() + hk * n_kblocks * head_dim * 16;
+        const float* vh = v + hk * head_dim;
+        const int hb = head_dim == 64 ? 4 : 2;
+        for (int64_t h0 = hk * group; h0 < (hk + 1) * group; h0 += hb) {
+          const int n_h = static_cast<int>(std::min<int64_t>(hb, (hk + 1) * group - h0));
+          const float* qv[kMaxHb];
+          float* pp[kMaxHb];
+          float* o[kMaxHb];
+          for (int j = 0; j < n_h; ++j) {
+            qv[j] = q + t * q_stride + (h0 + j) * head_dim;
+            pp[j] = pg.data() + j * t_pad;
+            o[j] = out + t * q_stride + (h0 + j) * head_dim;
+          }
+          if (head_dim == 64) {
+            attend_group<4, 4>(qv, n_h, kth, vh, kv_stride, t + 1, scale, pp, o);
+          } else {
+            attend_group<8, 2>(qv, n_h, kth, vh, kv_stride, t + 1, scale, pp, o);
+          }
+        }
+      }
+      continue_generic = false;
+    }
+    if (continue_generic) {
     // Later queries see more keys: dynamic scheduling balances the triangle. Each (head, query)
     // is computed whole by one thread, so the schedule does not change any result.
 #pragma omp for schedule(dynamic, 8)
@@ -122,6 +218,7 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
         }
         std::copy(acc.begin(), acc.end(), o);
       }
+    }
     }
   }
 }
