@@ -35,7 +35,9 @@ inline Timing time_it(const std::function<void()>& f, int reps, int warmup = 1) 
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
   }
   std::sort(t.begin(), t.end());
-  auto q = [&](double p) { return t[std::min(t.size() - 1, static_cast<size_t>(p * double(t.size() - 1) + 0.5))]; };
+  auto q = [&](double p) {
+    return t[std::min(t.size() - 1, static_cast<size_t>(p * double(t.size() - 1) + 0.5))];
+  };
   return {q(0.5), q(0.1), q(0.9), reps};
 }
 
@@ -93,7 +95,8 @@ inline void emit(const io::Json& j) {
 // plain = W[n, k] row-major read in place ("ba"), as the checkpoint stores it.
 class DnnlGemm {
  public:
-  DnnlGemm(int64_t m, int64_t n, int64_t k, bool packed) : eng_(dnnl::engine::kind::cpu, 0), s_(eng_) {
+  DnnlGemm(int64_t m, int64_t n, int64_t k, bool packed)
+      : eng_(dnnl::engine::kind::cpu, 0), s_(eng_) {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     const dnnl::memory::desc a({m, k}, dt::bf16, tag::ab), c({m, n}, dt::f32, tag::ab);
@@ -128,7 +131,8 @@ class DnnlGemm {
     uint32_t x = seed;
     for (int64_t i = 0; i < n; ++i) {
       x = x * 1664525u + 1013904223u;
-      p[i] = static_cast<uint16_t>(0x3c00u + ((x >> 16) & 0x3ffu)) ^ static_cast<uint16_t>((x >> 8) & 0x8000u);
+      p[i] = static_cast<uint16_t>(0x3c00u + ((x >> 16) & 0x3ffu)) ^
+             static_cast<uint16_t>((x >> 8) & 0x8000u);
     }
   }
   dnnl::engine eng_;

@@ -4,7 +4,8 @@
 // (plain weights, as forward() runs it); and optionally the fp32 AVX-512 path.
 // --determinism: instead of timing, checks whether oneDNN's own threading gives bitwise equal
 // results for 1, 2 and 3 threads on each shape (it decides our design: see matmul_dnnl.cpp).
-// usage: bench_matmul [--m 512] [--reps 5] [--model 0.5b|7b|all] [--fp32] [--lm-m 64] [--determinism]
+// usage: bench_matmul [--m 512] [--reps 5] [--model 0.5b|7b|all] [--fp32] [--lm-m 64]
+// [--determinism]
 #include <omp.h>
 
 #include <cstdlib>
@@ -27,10 +28,10 @@ struct Shape {
 };
 
 const Shape kShapes[] = {
-    {"0.5b", "q_proj", 896, 896},      {"0.5b", "kv_proj", 128, 896},   {"0.5b", "o_proj", 896, 896},
-    {"0.5b", "gate_up", 4864, 896},    {"0.5b", "down", 896, 4864},     {"0.5b", "lm_head", 151936, 896},
-    {"7b", "q_proj", 3584, 3584},      {"7b", "kv_proj", 512, 3584},    {"7b", "o_proj", 3584, 3584},
-    {"7b", "gate_up", 18944, 3584},    {"7b", "down", 3584, 18944},     {"7b", "lm_head", 152064, 3584},
+    {"0.5b", "q_proj", 896, 896},   {"0.5b", "kv_proj", 128, 896}, {"0.5b", "o_proj", 896, 896},
+    {"0.5b", "gate_up", 4864, 896}, {"0.5b", "down", 896, 4864},   {"0.5b", "lm_head", 151936, 896},
+    {"7b", "q_proj", 3584, 3584},   {"7b", "kv_proj", 512, 3584},  {"7b", "o_proj", 3584, 3584},
+    {"7b", "gate_up", 18944, 3584}, {"7b", "down", 3584, 18944},   {"7b", "lm_head", 152064, 3584},
 };
 
 }  // namespace
@@ -49,14 +50,22 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--m") m = std::atoll(next());
-    else if (a == "--lm-m") lm_m = std::atoll(next());
-    else if (a == "--reps") reps = std::atoi(next());
-    else if (a == "--model") which = next();
-    else if (a == "--fp32") fp32 = true;
-    else if (a == "--determinism") determinism = true;
+    if (a == "--m")
+      m = std::atoll(next());
+    else if (a == "--lm-m")
+      lm_m = std::atoll(next());
+    else if (a == "--reps")
+      reps = std::atoi(next());
+    else if (a == "--model")
+      which = next();
+    else if (a == "--fp32")
+      fp32 = true;
+    else if (a == "--determinism")
+      determinism = true;
     else {
-      std::fprintf(stderr, "usage: bench_matmul [--m 512] [--lm-m 64] [--reps 5] [--model 0.5b|7b|all] [--fp32]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_matmul [--m 512] [--lm-m 64] [--reps 5] [--model 0.5b|7b|all] [--fp32]\n");
       return 2;
     }
   }
@@ -67,7 +76,8 @@ int main(int argc, char** argv) {
     if (which != "all" && which != s.model) continue;
     const int64_t rows = std::strcmp(s.name, "lm_head") == 0 ? lm_m : m;
     const double flop = 2.0 * double(rows) * double(s.n) * double(s.k);
-    auto line = [&](const char* variant, const bench::Timing& t, const std::string& impl, const char* dtype) {
+    auto line = [&](const char* variant, const bench::Timing& t, const std::string& impl,
+                    const char* dtype) {
       io::Json j = bench::base_line("matmul");
       j["model"] = s.model;
       j["proj"] = s.name;
@@ -110,7 +120,8 @@ int main(int argc, char** argv) {
     if (std::strcmp(bf16_isa, "none") != 0) {
       for (bool packed : {false, true}) {
         bench::DnnlGemm gemm(rows, s.n, s.k, packed);
-        line(packed ? "onednn_packed" : "onednn_plain", bench::time_it([&] { gemm.run(); }, reps), gemm.impl(), "bf16");
+        line(packed ? "onednn_packed" : "onednn_plain", bench::time_it([&] { gemm.run(); }, reps),
+             gemm.impl(), "bf16");
       }
     }
     std::vector<float> x(static_cast<size_t>(rows * s.k)), out(static_cast<size_t>(rows * s.n));
@@ -123,10 +134,13 @@ int main(int argc, char** argv) {
     a.w = cpu::WeightMatrix{w.data(), cpu::WType::BF16, s.n, s.k};
     a.out = out.data();
     if (std::strcmp(bf16_isa, "none") != 0) {
-      line("logitscope_blocked", bench::time_it([&] { cpu::matmul_bf16(a); }, reps), cpu::bf16_impl(), "bf16");
+      line("logitscope_blocked", bench::time_it([&] { cpu::matmul_bf16(a); }, reps),
+           cpu::bf16_impl(), "bf16");
     }
-    if (fp32) {  // fp32 arithmetic on the same bf16 weights (widened per block), as --precision fp32
-      line("logitscope_fp32", bench::time_it([&] { cpu::cpu_kernels().matmul(a); }, std::max(1, reps / 2)),
+    if (fp32) {  // fp32 arithmetic on the same bf16 weights (widened per block), as --precision
+                 // fp32
+      line("logitscope_fp32",
+           bench::time_it([&] { cpu::cpu_kernels().matmul(a); }, std::max(1, reps / 2)),
            cpu::cpu_kernels().isa, "fp32");
     }
   }

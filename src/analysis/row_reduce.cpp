@@ -26,11 +26,22 @@ void reduce_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32
   LSC_CHECK(vocab > 0 && k >= 0 && k <= kMaxTopK);
   static const bool avx512 = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
   }();
   auto* const fn = avx512 ? &avx512::reduce_row : &reduce_row_impl;
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t r = 0; r < n_rows; ++r) fn(logits + r * vocab, vocab, targets != nullptr ? targets[r] : -1, k, out + r);
+  for (int64_t r = 0; r < n_rows; ++r)
+    fn(logits + r * vocab, vocab, targets != nullptr ? targets[r] : -1, k, out + r);
+}
+
+void reduce_rows_portable(const float* logits, int64_t n_rows, int64_t vocab,
+                          const int32_t* targets, int k, RowSummary* out) {
+  LSC_CHECK(vocab > 0 && k >= 0 && k <= kMaxTopK);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t r = 0; r < n_rows; ++r) {
+    reduce_row_impl(logits + r * vocab, vocab, targets != nullptr ? targets[r] : -1, k, out + r);
+  }
 }
 
 }  // namespace lsc::analysis

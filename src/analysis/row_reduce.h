@@ -31,5 +31,9 @@ struct RowSummary {
 // or −1 for none (targets may be null: no target anywhere). k ≤ kMaxTopK.
 void reduce_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
                  RowSummary* out);
+// The same through the portable code only (reduce_rows uses AVX-512 where the CPU has it); for
+// tests, so the fallback is checked on AVX-512 machines too.
+void reduce_rows_portable(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
+                          RowSummary* out);
 
 }  // namespace lsc::analysis

@@ -53,10 +53,12 @@ void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, RowSu
     const float* x = l + b0;
     __m512 bmax = _mm512_set1_ps(-INFINITY);
     for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
+                                          : static_cast<__mmask16>((1u << (n - i)) - 1u);
       const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, x + i);
       bmax = _mm512_max_ps(bmax, v);
-      greater = _mm512_mask_add_epi32(greater, _mm512_cmp_ps_mask(v, vtl, _CMP_GT_OQ), greater, one);
+      greater =
+          _mm512_mask_add_epi32(greater, _mm512_cmp_ps_mask(v, vtl, _CMP_GT_OQ), greater, one);
     }
     const float m = _mm512_reduce_max_ps(bmax);
     if (m > top.threshold()) {
@@ -77,7 +79,8 @@ void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, RowSu
     }
     const __m512 vm = _mm512_set1_ps(run_max);
     for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
+                                          : static_cast<__mmask16>((1u << (n - i)) - 1u);
       const __m512 z = _mm512_maskz_sub_ps(valid, _mm512_maskz_loadu_ps(valid, x + i), vm);
       const __m512 e = _mm512_maskz_mov_ps(valid, exp_nonpos16(z));
       const __m512 ez = _mm512_mul_ps(e, z);

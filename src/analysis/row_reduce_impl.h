@@ -125,4 +125,3 @@ inline void reduce_row_impl(const float* l, int64_t vocab, int32_t target, int k
   for (int j = 0; j < s.n_top; ++j) s.top[j] = top.v[j];
   *out = s;
 }
-

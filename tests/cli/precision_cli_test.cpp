@@ -34,7 +34,8 @@ TEST(PrecisionCli, DefaultIsFp32AndBf16IsRecorded) {
   }
 
   ::setenv("LSC_PRECISION", "bf16", 1);
-  const auto f32_weights = run_cli("logits --model " + fixture("models/qwen2-f32") + " --ids 1,2,3");
+  const auto f32_weights =
+      run_cli("logits --model " + fixture("models/qwen2-f32") + " --ids 1,2,3");
   ::unsetenv("LSC_PRECISION");
   ASSERT_EQ(f32_weights.code, 0) << f32_weights.err;
   EXPECT_EQ(summary_of(f32_weights)["precision_requested"], "bf16");

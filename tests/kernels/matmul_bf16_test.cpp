@@ -3,7 +3,6 @@
 // with a bias; the vectorised fp32→bf16 conversion against the scalar one; and bitwise equality of
 // the bf16 matmul across thread counts. Skips visibly on CPUs without bf16 hardware.
 #include <gtest/gtest.h>
-
 #include <omp.h>
 
 #include <cmath>
@@ -29,9 +28,9 @@ std::vector<float> randn(size_t n, uint32_t seed, float sd = 1.0f) {
 TEST(ConvertBf16, VectorConversionEqualsScalarRoundToNearestEven) {
   // Every rounding case: ties (even and odd), just above/below, NaN, ±Inf, ±0, subnormals, max.
   std::vector<float> x = randn(1000, 5);
-  const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu, 0x7fc00000u, 0xffc00001u,
-                              0x7f800001u, 0x7f800000u, 0xff800000u, 0x00000000u, 0x80000000u, 0x00000001u,
-                              0x807fffffu, 0x7f7fffffu, 0x7f7f8000u};
+  const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu, 0x7fc00000u,
+                              0xffc00001u, 0x7f800001u, 0x7f800000u, 0xff800000u, 0x00000000u,
+                              0x80000000u, 0x00000001u, 0x807fffffu, 0x7f7fffffu, 0x7f7f8000u};
   for (uint32_t b : special) {
     float f;
     std::memcpy(&f, &b, 4);
@@ -40,7 +39,8 @@ TEST(ConvertBf16, VectorConversionEqualsScalarRoundToNearestEven) {
   for (int off = 0; off < 3; ++off) {  // misaligned starts and tails of every length mod 16
     std::vector<uint16_t> got(x.size());
     f32_to_bf16_rows(x.data() + off, got.data(), static_cast<int64_t>(x.size()) - off);
-    for (size_t i = 0; i + off < x.size(); ++i) ASSERT_EQ(got[i], f32_to_bf16(x[i + off])) << "element " << i + off;
+    for (size_t i = 0; i + off < x.size(); ++i)
+      ASSERT_EQ(got[i], f32_to_bf16(x[i + off])) << "element " << i + off;
   }
 }
 
@@ -51,12 +51,12 @@ TEST(MatmulBf16, MatchesDoubleReferenceOnBf16RoundedInputs) {
     int64_t t, n, k;
   };
   // n = 1100 → column blocks of 192 and a tail of 140; t = 600 → a 512-row tile and a tail of 88.
-  const Case cases[] = {{0, 5, 7},   {1, 1, 1},     {1, 7, 15},    {7, 16, 16},  {15, 17, 17},
-                        {16, 33, 31}, {5, 3, 0},    {65, 40, 100}, {130, 19, 257}, {600, 1100, 96},
-                        {3, 1100, 900}};
+  const Case cases[] = {{0, 5, 7},      {1, 1, 1},       {1, 7, 15},    {7, 16, 16},
+                        {15, 17, 17},   {16, 33, 31},    {5, 3, 0},     {65, 40, 100},
+                        {130, 19, 257}, {600, 1100, 96}, {3, 1100, 900}};
   for (const Case& c : cases) {
-    std::vector<float> x = randn(size_t(c.t * c.k) + 1, 11), wf = randn(size_t(c.n * c.k) + 1, 12, 0.2f),
-                       bias = randn(size_t(c.n), 13);
+    std::vector<float> x = randn(size_t(c.t * c.k) + 1, 11),
+                       wf = randn(size_t(c.n * c.k) + 1, 12, 0.2f), bias = randn(size_t(c.n), 13);
     std::vector<uint16_t> w16(wf.size());  // w16[1..] is the matrix: 2-byte misaligned
     for (size_t i = 0; i < wf.size(); ++i) {
       w16[i] = f32_to_bf16(wf[i]);
@@ -85,8 +85,9 @@ TEST(MatmulBf16, MatchesDoubleReferenceOnBf16RoundedInputs) {
         // fp32 accumulation of K products, which vdpbf16ps/AMX may round twice per pair (product
         // sum, then the add): |error| ≤ 2·(K+1)·u·(Σ|p_i| + |bias|), u = 2^-24. Denormal products
         // flushed to zero add at most K·2^-126.
-        const double tol = 2.0 * double(c.k + 1) * 0x1p-24 * (abs_sum + std::fabs(double(bias[size_t(j)]))) +
-                           double(c.k) * 0x1p-126;
+        const double tol =
+            2.0 * double(c.k + 1) * 0x1p-24 * (abs_sum + std::fabs(double(bias[size_t(j)]))) +
+            double(c.k) * 0x1p-126;
         ASSERT_NEAR(double(out[size_t(1 + i * c.n + j)]), ref, tol)
             << "t=" << c.t << " n=" << c.n << " k=" << c.k << " at " << i << "," << j;
       }
@@ -128,7 +129,8 @@ TEST(AttentionFast, MatchesReferenceAttentionAndIsThreadCountInvariant) {
   struct Case {
     int64_t t, h, hkv, d;
   };
-  const Case cases[] = {{1, 2, 1, 16}, {7, 4, 2, 64}, {17, 2, 2, 24}, {100, 14, 2, 64}, {260, 4, 1, 128}};
+  const Case cases[] = {
+      {1, 2, 1, 16}, {7, 4, 2, 64}, {17, 2, 2, 24}, {100, 14, 2, 64}, {260, 4, 1, 128}};
   for (const Case& c : cases) {
     std::mt19937 g(static_cast<uint32_t>(c.t));
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -144,10 +146,12 @@ TEST(AttentionFast, MatchesReferenceAttentionAndIsThreadCountInvariant) {
     omp_set_num_threads(3);
     attention_causal_fast(q.data(), k.data(), v.data(), c.t, c.h, c.hkv, c.d, scale, got3.data());
     omp_set_num_threads(omp_get_num_procs());
-    EXPECT_EQ(0, std::memcmp(got.data(), got3.data(), got.size() * 4)) << "1 vs 3 threads, t=" << c.t;
+    EXPECT_EQ(0, std::memcmp(got.data(), got3.data(), got.size() * 4))
+        << "1 vs 3 threads, t=" << c.t;
     for (size_t i = 0; i < ref.size(); ++i) {
-      // Outputs are convex combinations of v (|v| ≲ 4): score rounding (d-term fp32 sums, ~d·u·|q||k|
-      // ≈ 1e-5 on scores) and exp's 2e-7 relative error move weights by ~1e-5 relative: 1e-4 absolute.
+      // Outputs are convex combinations of v (|v| ≲ 4): score rounding (d-term fp32 sums,
+      // ~d·u·|q||k| ≈ 1e-5 on scores) and exp's 2e-7 relative error move weights by ~1e-5 relative:
+      // 1e-4 absolute.
       ASSERT_NEAR(got[i], ref[i], 1e-4) << "t=" << c.t << " d=" << c.d << " at " << i;
     }
   }
@@ -172,7 +176,8 @@ TEST(SwigluFast, MatchesSwigluWithinPolynomialError) {
   swiglu_fast(g.data(), u.data(), static_cast<int64_t>(g.size()), got.data());
   for (size_t i = 0; i < g.size(); ++i) {
     // exp polynomial ≤ 2e-7 relative, plus three float roundings (mul, add, div): 1e-6 relative.
-    EXPECT_NEAR(double(got[i]), double(ref[i]), 1e-6 * std::fabs(double(ref[i])) + 1e-30) << "g=" << g[i];
+    EXPECT_NEAR(double(got[i]), double(ref[i]), 1e-6 * std::fabs(double(ref[i])) + 1e-30)
+        << "g=" << g[i];
   }
 }
 

@@ -5,7 +5,6 @@
 // F32/F16 checkpoints running exactly the fp32 path when bf16 is asked for.
 // Skips visibly ("skipped: no AMX or AVX512-BF16") on CPUs without bf16 hardware.
 #include <gtest/gtest.h>
-
 #include <omp.h>
 
 #include <cmath>
@@ -24,19 +23,23 @@ namespace lsc::model {
 namespace {
 
 using io::Json;
-constexpr double kMaxBound = 0.5;   // fixtures/README.md §5: max |Δ logprob_next| vs float32
+constexpr double kMaxBound = 0.5;    // fixtures/README.md §5: max |Δ logprob_next| vs float32
 constexpr double kMeanBound = 0.05;  // fixtures/README.md §5: mean |Δ logprob_next| per sequence
 
 bool have_bf16() { return std::strcmp(cpu::bf16_isa(), "none") != 0; }
 
 Json load_json(const std::string& path) { return io::parse_json(io::read_text_file(path), path); }
 
-std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids, Precision p, int64_t chunk = 64) {
+std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids, Precision p,
+                              int64_t chunk = 64) {
   std::vector<float> out;
   ForwardOptions opt;
   opt.chunk_rows = chunk;
   opt.precision = p;
-  m.forward(ids, [&](const LogitsChunk& c) { out.insert(out.end(), c.logits, c.logits + c.n_rows * c.vocab); }, opt);
+  m.forward(
+      ids,
+      [&](const LogitsChunk& c) { out.insert(out.end(), c.logits, c.logits + c.n_rows * c.vocab); },
+      opt);
   return out;
 }
 
@@ -72,13 +75,14 @@ Delta summary_vs(const Json& a, const Json& b) {
   const Json& pb = b.at("positions");
   for (size_t i = 0; i < pa.size() && i < pb.size(); ++i) {
     if (!pa[i].contains("next")) continue;
-    d.add(std::fabs(pa[i].at("logprob_next").get<double>() - pb[i].at("logprob_next").get<double>()));
+    d.add(
+        std::fabs(pa[i].at("logprob_next").get<double>() - pb[i].at("logprob_next").get<double>()));
   }
   return d;
 }
 
-void check_sequence(const Model& m, const std::string& what, const std::vector<int32_t>& ids, const std::string& base,
-                    Delta* total) {
+void check_sequence(const Model& m, const std::string& what, const std::vector<int32_t>& ids,
+                    const std::string& base, Delta* total) {
   const int64_t vocab = m.config().vocab_size;
   const auto logits = all_logits(m, ids, Precision::BF16, 17);
   const Json ref = load_json(base + ".summary.json");
@@ -86,13 +90,14 @@ void check_sequence(const Model& m, const std::string& what, const std::vector<i
   if (d.n == 0) return;  // a one-token sequence predicts nothing
   EXPECT_LE(d.max, kMaxBound) << what << ": max |Δ logprob_next| vs float32";
   EXPECT_LE(d.mean(), kMeanBound) << what << ": mean |Δ logprob_next| vs float32";
-  std::printf("  %-34s ours bf16 vs fp32: max %.4f mean %.4f top-1 %lld/%lld", what.c_str(), d.max, d.mean(),
-              static_cast<long long>(d.top1_agree), static_cast<long long>(d.n));
+  std::printf("  %-34s ours bf16 vs fp32: max %.4f mean %.4f top-1 %lld/%lld", what.c_str(), d.max,
+              d.mean(), static_cast<long long>(d.top1_agree), static_cast<long long>(d.n));
   if (io::file_exists(base + ".summary.bf16.json")) {
     const Json hf = load_json(base + ".summary.bf16.json");
     const Delta h = summary_vs(hf, ref), o = ours_vs(logits, vocab, hf);
-    std::printf(" | transformers bf16 vs fp32: max %.4f mean %.4f | ours vs transformers bf16: max %.4f", h.max,
-                h.mean(), o.max);
+    std::printf(
+        " | transformers bf16 vs fp32: max %.4f mean %.4f | ours vs transformers bf16: max %.4f",
+        h.max, h.mean(), o.max);
   }
   std::printf("\n");
   total->max = std::max(total->max, d.max);
@@ -108,7 +113,8 @@ TEST_P(Bf16Fixture, LogprobNextWithinBf16BoundsOfFloat32Expected) {
   const std::string name = GetParam();
   auto m = Model::load(test::fixture("models/" + name));
   const PrecisionUsed used = m->precision_used(Precision::BF16);
-  std::printf("  %s: bf16 requested, runs %s on %s\n", name.c_str(), precision_name(used.precision), used.isa.c_str());
+  std::printf("  %s: bf16 requested, runs %s on %s\n", name.c_str(), precision_name(used.precision),
+              used.isa.c_str());
   Delta total;
   const Json seqs = load_json(test::fixture("expected/" + name + "/sequences.json"));
   for (const Json& s : seqs.at("sequences")) {
@@ -122,13 +128,14 @@ TEST_P(Bf16Fixture, LogprobNextWithinBf16BoundsOfFloat32Expected) {
     const auto a = all_logits(*m, ids, Precision::BF16), b = all_logits(*m, ids, Precision::FP32);
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4)) << name;
   }
-  std::printf("  %-34s all positions: max %.4f mean %.4f top-1 %lld/%lld\n", name.c_str(), total.max, total.mean(),
-              static_cast<long long>(total.top1_agree), static_cast<long long>(total.n));
+  std::printf("  %-34s all positions: max %.4f mean %.4f top-1 %lld/%lld\n", name.c_str(),
+              total.max, total.mean(), static_cast<long long>(total.top1_agree),
+              static_cast<long long>(total.n));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16Fixture,
-                         ::testing::Values("qwen2-bf16", "qwen3-bf16", "qwen2-f32", "qwen2-f16", "qwen2-f32-sharded",
-                                           "qwen3-f32", "llama-f32"),
+                         ::testing::Values("qwen2-bf16", "qwen3-bf16", "qwen2-f32", "qwen2-f16",
+                                           "qwen2-f32-sharded", "qwen3-f32", "llama-f32"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            for (char& c : n) c = c == '-' ? '_' : c;
@@ -146,8 +153,9 @@ TEST(Bf16EndToEnd, RealVocabularyModelWithinBf16Bounds) {
     check_sequence(*m, "realvocab/" + name, t.at("ids").get<std::vector<int32_t>>(),
                    test::fixture("expected/qwen2-realvocab-bf16/" + name), &total);
   }
-  std::printf("  %-34s all positions: max %.4f mean %.4f top-1 %lld/%lld\n", "qwen2-realvocab-bf16", total.max,
-              total.mean(), static_cast<long long>(total.top1_agree), static_cast<long long>(total.n));
+  std::printf("  %-34s all positions: max %.4f mean %.4f top-1 %lld/%lld\n", "qwen2-realvocab-bf16",
+              total.max, total.mean(), static_cast<long long>(total.top1_agree),
+              static_cast<long long>(total.n));
 }
 
 TEST(Bf16Forward, BitwiseIdenticalForAnyThreadCountAndChunkSize) {
@@ -166,7 +174,8 @@ TEST(Bf16Forward, BitwiseIdenticalForAnyThreadCountAndChunkSize) {
     omp_set_num_threads(omp_get_num_procs());
     ASSERT_EQ(one.size(), two.size());
     EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4)) << name << ": 1 vs 2 threads";
-    EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * 4)) << name << ": 1 vs 3 threads, chunk 5";
+    EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * 4))
+        << name << ": 1 vs 3 threads, chunk 5";
   }
 }
 

@@ -36,7 +36,8 @@ inline __m512 exp_nonpos(__m512 z) {
 
 // o[0..16·NV) = Σ_s (p[s]·inv)·v[s], keys in order, accumulators in registers.
 template <int NV>
-inline void weighted_sum(const float* p, float inv, const float* vh, int64_t kv_stride, int64_t n_keys, float* o) {
+inline void weighted_sum(const float* p, float inv, const float* vh, int64_t kv_stride,
+                         int64_t n_keys, float* o) {
   __m512 a[NV];
   for (int j = 0; j < NV; ++j) a[j] = _mm512_setzero_ps();
   for (int64_t s = 0; s < n_keys; ++s) {
@@ -51,8 +52,9 @@ inline void weighted_sum(const float* p, float inv, const float* vh, int64_t kv_
 // loaded once for all of them. Per head the operations and their order do not depend on n_h or
 // on which heads share the call (the same as the one-head loop for other head sizes).
 template <int NV, int HB>
-void attend_group(const float* const* qv, int n_h, const float* kth, const float* vh, int64_t kv_stride,
-                  int64_t n_keys, float scale, float* const* p, float* const* o) {
+void attend_group(const float* const* qv, int n_h, const float* kth, const float* vh,
+                  int64_t kv_stride, int64_t n_keys, float scale, float* const* p,
+                  float* const* o) {
   constexpr int64_t d = 16 * NV;
   const int64_t n_blk = (n_keys + 15) / 16;
   __m512 vmax[HB];
@@ -71,7 +73,8 @@ void attend_group(const float* const* qv, int n_h, const float* kth, const float
       }
     }
     const int64_t left = n_keys - b * 16;
-    const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+    const __mmask16 valid =
+        left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
     for (int h = 0; h < n_h; ++h) {
       __m512 sc = _mm512_mul_ps(_mm512_add_ps(s0[h], s1[h]), _mm512_set1_ps(scale));
       sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, sc);
@@ -87,7 +90,9 @@ void attend_group(const float* const* qv, int n_h, const float* kth, const float
       const __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(p[h] + b * 16), m));  // −inf → 0
       _mm512_storeu_ps(p[h] + b * 16, e);
       sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-      sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+      sum_hi = _mm512_add_pd(
+          sum_hi,
+          _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
     }
     inv[h] = static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi)));
   }
@@ -113,8 +118,9 @@ void attend_group(const float* const* qv, int n_h, const float* kth, const float
 
 }  // namespace
 
-void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
-                           int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens,
+                           int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
+                           float* out) {
   const int64_t group = n_heads / n_heads_kv;
   const int64_t q_stride = n_heads * head_dim, kv_stride = n_heads_kv * head_dim;
   const int64_t t_pad = (n_tokens + 15) / 16 * 16;
@@ -167,58 +173,64 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
       continue_generic = false;
     }
     if (continue_generic) {
-    // Later queries see more keys: dynamic scheduling balances the triangle. Each (head, query)
-    // is computed whole by one thread, so the schedule does not change any result.
+      // Later queries see more keys: dynamic scheduling balances the triangle. Each (head, query)
+      // is computed whole by one thread, so the schedule does not change any result.
 #pragma omp for schedule(dynamic, 8)
-    for (int64_t idx = 0; idx < n_heads * n_tokens; ++idx) {
-      const int64_t h = idx / n_tokens, t = idx % n_tokens;
-      const int64_t hk = h / group;
-      const float* qv = q + t * q_stride + h * head_dim;
-      const float* kth = kt.data() + hk * n_kblocks * head_dim * 16;
-      const int64_t n_keys = t + 1, n_blk = (n_keys + 15) / 16;
-      __m512 vmax = _mm512_set1_ps(-INFINITY);
-      for (int64_t b = 0; b < n_blk; ++b) {
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-        const float* col = kth + b * head_dim * 16;
-        int64_t i = 0;
-        for (; i + 2 <= head_dim; i += 2) {  // two chains, combined in a fixed order
-          s0 = _mm512_fmadd_ps(_mm512_set1_ps(qv[i]), _mm512_loadu_ps(col + i * 16), s0);
-          s1 = _mm512_fmadd_ps(_mm512_set1_ps(qv[i + 1]), _mm512_loadu_ps(col + (i + 1) * 16), s1);
+      for (int64_t idx = 0; idx < n_heads * n_tokens; ++idx) {
+        const int64_t h = idx / n_tokens, t = idx % n_tokens;
+        const int64_t hk = h / group;
+        const float* qv = q + t * q_stride + h * head_dim;
+        const float* kth = kt.data() + hk * n_kblocks * head_dim * 16;
+        const int64_t n_keys = t + 1, n_blk = (n_keys + 15) / 16;
+        __m512 vmax = _mm512_set1_ps(-INFINITY);
+        for (int64_t b = 0; b < n_blk; ++b) {
+          __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+          const float* col = kth + b * head_dim * 16;
+          int64_t i = 0;
+          for (; i + 2 <= head_dim; i += 2) {  // two chains, combined in a fixed order
+            s0 = _mm512_fmadd_ps(_mm512_set1_ps(qv[i]), _mm512_loadu_ps(col + i * 16), s0);
+            s1 =
+                _mm512_fmadd_ps(_mm512_set1_ps(qv[i + 1]), _mm512_loadu_ps(col + (i + 1) * 16), s1);
+          }
+          if (i < head_dim)
+            s0 = _mm512_fmadd_ps(_mm512_set1_ps(qv[i]), _mm512_loadu_ps(col + i * 16), s0);
+          __m512 sc = _mm512_mul_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(scale));
+          const int64_t left = n_keys - b * 16;
+          const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff)
+                                             : static_cast<__mmask16>((1u << left) - 1u);
+          sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, sc);
+          _mm512_storeu_ps(p.data() + b * 16, sc);
+          vmax = _mm512_max_ps(vmax, sc);
         }
-        if (i < head_dim) s0 = _mm512_fmadd_ps(_mm512_set1_ps(qv[i]), _mm512_loadu_ps(col + i * 16), s0);
-        __m512 sc = _mm512_mul_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(scale));
-        const int64_t left = n_keys - b * 16;
-        const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
-        sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid, sc);
-        _mm512_storeu_ps(p.data() + b * 16, sc);
-        vmax = _mm512_max_ps(vmax, sc);
-      }
-      const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-      __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
-      for (int64_t b = 0; b < n_blk; ++b) {
-        const __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(p.data() + b * 16), m));  // −inf → 0
-        _mm512_storeu_ps(p.data() + b * 16, e);
-        sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-        sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
-      }
-      const double sum = _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi));
-      const float inv = static_cast<float>(1.0 / sum);
-      const float* vh = v + hk * head_dim;
-      float* o = out + t * q_stride + h * head_dim;
-      if (head_dim == 64) {
-        weighted_sum<4>(p.data(), inv, vh, kv_stride, n_keys, o);
-      } else if (head_dim == 128) {
-        weighted_sum<8>(p.data(), inv, vh, kv_stride, n_keys, o);
-      } else {
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int64_t s = 0; s < n_keys; ++s) {
-          const float w = p[static_cast<size_t>(s)] * inv;
-          const float* vs = vh + s * kv_stride;
-          for (int64_t i = 0; i < head_dim; ++i) acc[static_cast<size_t>(i)] += w * vs[i];
+        const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+        __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
+        for (int64_t b = 0; b < n_blk; ++b) {
+          const __m512 e =
+              exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(p.data() + b * 16), m));  // −inf → 0
+          _mm512_storeu_ps(p.data() + b * 16, e);
+          sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+          sum_hi = _mm512_add_pd(
+              sum_hi,
+              _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
         }
-        std::copy(acc.begin(), acc.end(), o);
+        const double sum = _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi));
+        const float inv = static_cast<float>(1.0 / sum);
+        const float* vh = v + hk * head_dim;
+        float* o = out + t * q_stride + h * head_dim;
+        if (head_dim == 64) {
+          weighted_sum<4>(p.data(), inv, vh, kv_stride, n_keys, o);
+        } else if (head_dim == 128) {
+          weighted_sum<8>(p.data(), inv, vh, kv_stride, n_keys, o);
+        } else {
+          std::fill(acc.begin(), acc.end(), 0.0f);
+          for (int64_t s = 0; s < n_keys; ++s) {
+            const float w = p[static_cast<size_t>(s)] * inv;
+            const float* vs = vh + s * kv_stride;
+            for (int64_t i = 0; i < head_dim; ++i) acc[static_cast<size_t>(i)] += w * vs[i];
+          }
+          std::copy(acc.begin(), acc.end(), o);
+        }
       }
-    }
     }
   }
 }
@@ -234,13 +246,16 @@ void swiglu_fast(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t c = 0; c < (n + 4095) / 4096; ++c) {
     const int64_t i0 = c * 4096, i1 = std::min(n, i0 + 4096);
     for (int64_t i = i0; i < i1; i += 16) {
-      const __mmask16 valid = i1 - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (i1 - i)) - 1u);
-      const __m512 g = _mm512_maskz_loadu_ps(valid, gate + i), u = _mm512_maskz_loadu_ps(valid, up + i);
-      const __m512 neg_abs = _mm512_castsi512_ps(
-          _mm512_or_si512(_mm512_castps_si512(g), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
+      const __mmask16 valid = i1 - i >= 16 ? static_cast<__mmask16>(0xffff)
+                                           : static_cast<__mmask16>((1u << (i1 - i)) - 1u);
+      const __m512 g = _mm512_maskz_loadu_ps(valid, gate + i),
+                   u = _mm512_maskz_loadu_ps(valid, up + i);
+      const __m512 neg_abs = _mm512_castsi512_ps(_mm512_or_si512(
+          _mm512_castps_si512(g), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
       const __m512 e = exp_nonpos(neg_abs);  // e^{−|g|}
       const __mmask16 pos = _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_GE_OQ);
-      const __m512 num = _mm512_mask_mul_ps(_mm512_mul_ps(g, u), static_cast<__mmask16>(~pos), _mm512_mul_ps(g, u), e);
+      const __m512 num = _mm512_mask_mul_ps(_mm512_mul_ps(g, u), static_cast<__mmask16>(~pos),
+                                            _mm512_mul_ps(g, u), e);
       const __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), e);
       _mm512_mask_storeu_ps(out + i, valid, _mm512_div_ps(num, den));
     }

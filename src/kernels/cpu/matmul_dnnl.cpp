@@ -10,9 +10,9 @@
 // element is therefore computed by the same kernel with the same K order for any thread count.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -143,7 +143,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     for (int i = 0; i < n_args; ++i) {
       const MatmulArgs& a = args[i];
       for (int64_t r = 0; r < m; ++r) {
-        for (int64_t j = 0; j < a.w.rows; ++j) a.out[r * a.w.rows + j] = a.bias != nullptr ? a.bias[j] : 0.0f;
+        for (int64_t j = 0; j < a.w.rows; ++j)
+          a.out[r * a.w.rows + j] = a.bias != nullptr ? a.bias[j] : 0.0f;
       }
     }
     return;
@@ -156,7 +157,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     int64_t n, blk, n_full, n_tail, n_blocks_n;
     std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
   };
-  const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock, n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
+  const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock,
+                n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
   std::vector<Plan> plans(static_cast<size_t>(n_args));
   std::vector<int64_t> first_tile(static_cast<size_t>(n_args) + 1, 0);
   for (int i = 0; i < n_args; ++i) {
@@ -173,7 +175,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
         if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, cols, k, pl.n);
       }
     }
-    first_tile[static_cast<size_t>(i) + 1] = first_tile[static_cast<size_t>(i)] + pl.n_blocks_n * n_blocks_m;
+    first_tile[static_cast<size_t>(i) + 1] =
+        first_tile[static_cast<size_t>(i)] + pl.n_blocks_n * n_blocks_m;
     if (pl.prims[0][0] || pl.prims[1][0]) {
       std::lock_guard<std::mutex> lock(impl_mutex());
       last_impl() = (pl.prims[0][0] ? pl.prims[0][0] : pl.prims[1][0])->impl;
@@ -196,16 +199,20 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       const int64_t bi = b / pl.n_blocks_n, bj = b % pl.n_blocks_n;
       const Prim& p = *pl.prims[bi < m_full ? 0 : 1][bj < pl.n_full ? 0 : 1];
       const int64_t m0 = bi * kRowBlock, n0 = bj * pl.blk, n = pl.n;
-      const int64_t rows = bi < m_full ? kRowBlock : m_tail, cols = bj < pl.n_full ? pl.blk : pl.n_tail;
+      const int64_t rows = bi < m_full ? kRowBlock : m_tail,
+                    cols = bj < pl.n_full ? pl.blk : pl.n_tail;
       if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
       const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
       dnnl::memory am(p.a_md, engine(), x16 + m0 * k);
       dnnl::memory bm(p.b_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
       dnnl::memory cm(p.c_md, engine(), a.out + m0 * n + n0);
-      dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)}, dnnl::memory::data_type::u8,
-                                         dnnl::memory::dims{1}),
+      dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)},
+                                         dnnl::memory::data_type::u8, dnnl::memory::dims{1}),
                       engine(), scratch.data());
-      p.prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}});
+      p.prim.execute(s, {{DNNL_ARG_SRC, am},
+                         {DNNL_ARG_WEIGHTS, bm},
+                         {DNNL_ARG_DST, cm},
+                         {DNNL_ARG_SCRATCHPAD, sm}});
       if (a.bias != nullptr) {
         for (int64_t r = m0; r < m0 + rows; ++r) {
           float* o = a.out + r * n + n0;
