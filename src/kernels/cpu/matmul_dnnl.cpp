@@ -1,4 +1,3 @@
-
 // bf16 × bf16 → fp32 matrix multiply through oneDNN (which JIT-compiles for AMX where the CPU has
 // it, else AVX512-BF16). Compiled with no ISA flags: oneDNN picks its own code at run time.
 //
@@ -57,11 +56,15 @@ Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
   p.c_md = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{ldc, 1});
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratchpad per thread, ours
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);  // oneDNN reads the thread count when it plans the kernel
+  // oneDNN reads the thread count when it plans the kernel: plan for one thread, and restore
+  // the caller's count even if oneDNN throws.
+  struct OneThread {
+    int saved = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(saved); }
+  } one_thread;
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.a_md, p.b_md, p.c_md), attr, engine());
   p.prim = dnnl::matmul(pd);
-  omp_set_num_threads(saved);
   p.scratch_bytes = pd.scratchpad_desc().get_size();
   p.impl = pd.impl_info_str();
   return p;
