@@ -23,8 +23,11 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: logitscope logits --model DIR (--ids 1,2,3 | --ids-file FILE) [--npy OUT.npy]\n"
-    "                         [--summary OUT.json] [--threads N]\n"
-    "  One teacher-forced forward pass (fp32). --npy writes float32 logits [n_tokens, vocab]\n"
+    "                         [--summary OUT.json] [--threads N] [--precision fp32|bf16]\n"
+    "  One teacher-forced forward pass. --precision (or LSC_PRECISION): fp32 (default) is the exact\n"
+    "  reference path; bf16 runs the matrix multiplies in bf16 with fp32 accumulation (AMX or\n"
+    "  AVX512-BF16; fp32 where the CPU has neither or the weights are not stored as bf16).\n"
+    "   --npy writes float32 logits [n_tokens, vocab]\n"
     "  (row t predicts token t+1). --summary writes, for every position t >= 1, the log-prob of\n"
     "  token t read from row t-1, its rank (1 = argmax) and the entropy of row t-1 in nats.\n"
     "  Without --npy or --summary the summary goes to stdout.\n";
@@ -32,7 +35,7 @@ constexpr const char* kHelp =
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
-  Args args(argc, argv, {"model", "ids", "ids-file", "npy", "summary", "threads", "chunk-rows"}, {"help"});
+  Args args(argc, argv, {"model", "ids", "ids-file", "npy", "summary", "threads", "chunk-rows", "precision"}, {"help"});
   if (args.has("help")) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -41,6 +44,13 @@ int cmd_logits(int argc, char** argv) {
   const std::string dir = args.require("model");
   if (args.has("ids") == args.has("ids-file")) throw UsageError("give exactly one of --ids and --ids-file");
   if (args.has("threads")) omp_set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+
+  model::Precision precision = model::precision_from_env(model::Precision::FP32);
+  if (args.has("precision")) {
+    const std::string v = args.require("precision");
+    if (v != "fp32" && v != "bf16") throw UsageError("--precision: expected fp32 or bf16, found '" + v + "'");
+    precision = model::parse_precision(v, "--precision");
+  }
 
   std::vector<int64_t> raw;
   std::string ids_where;
@@ -69,7 +79,8 @@ int cmd_logits(int argc, char** argv) {
   m->forward(ids, [&](const model::LogitsChunk& ch) {
     if (npy) npy->write_rows(ch.logits, ch.n_rows);
     collector.add_rows(ch.first_pos, ch.n_rows, ch.vocab, ch.logits);
-  }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}});
+  }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}, precision});
+  const model::PrecisionUsed used = m->precision_used(precision);
   if (npy) npy->commit();
 
   if (args.has("summary") || !args.has("npy")) {
@@ -78,8 +89,9 @@ int cmd_logits(int argc, char** argv) {
     j["model"] = dir;
     j["n_tokens"] = ids.size();
     j["vocab_size"] = vocab;
-    j["precision"] = "fp32";
-    j["isa"] = cpu::cpu_kernels().isa;
+    j["precision_requested"] = model::precision_name(precision);
+    j["precision"] = model::precision_name(used.precision);
+    j["isa"] = used.isa;
     j["ids"] = ids;
     io::Json pos = io::Json::array();
     for (const auto& p : collector.metrics()) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <initializer_list>
 
 #include "io/error.h"
 #include "model/tensor_table.h"
@@ -32,18 +34,92 @@ std::vector<float> to_f32(const TensorView& t) {
   return out;
 }
 
+// bf16 = the pass runs at bf16 precision (hardware checked by the caller); only BF16-stored
+// matrices take the bf16 kernel.
 void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const std::vector<float>& bias,
-            float* out) {
+            float* out, bool bf16) {
   cpu::MatmulArgs a;
   a.x = x;
   a.n_rows = n_rows;
   a.w = w;
   a.bias = bias.empty() ? nullptr : bias.data();
   a.out = out;
-  cpu::cpu_kernels().matmul(a);
+  if (bf16 && w.type == cpu::WType::BF16) {
+    cpu::matmul_bf16(a);
+  } else {
+    cpu::cpu_kernels().matmul(a);
+  }
+}
+
+// Several products of the same activations: one batched bf16 call when every matrix is BF16,
+// else one call each (identical results either way: a tile's arithmetic does not depend on the
+// batch).
+void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu::WeightMatrix*> ws,
+                 std::initializer_list<const std::vector<float>*> biases, std::initializer_list<float*> outs,
+                 bool bf16) {
+  bool all_bf16 = bf16;
+  for (const cpu::WeightMatrix* w : ws) all_bf16 = all_bf16 && w->type == cpu::WType::BF16;
+  auto w = ws.begin();
+  auto b = biases.begin();
+  auto o = outs.begin();
+  if (!all_bf16) {
+    for (; w != ws.end(); ++w, ++b, ++o) linear(x, n_rows, **w, **b, *o, bf16);
+    return;
+  }
+  cpu::MatmulArgs args[4];
+  int n = 0;
+  for (; w != ws.end(); ++w, ++b, ++o, ++n) {
+    args[n].x = x;
+    args[n].n_rows = n_rows;
+    args[n].w = **w;
+    args[n].bias = (*b)->empty() ? nullptr : (*b)->data();
+    args[n].out = *o;
+  }
+  cpu::matmul_bf16_batch(args, n);
+}
+
+float* sized(std::vector<float>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
 }
 
 }  // namespace
+
+// Working buffers of forward(), kept by the model between passes: allocating (and zeroing, and
+// faulting in) ~100 MB per pass cost several percent of a 0.5B pass. Every buffer is fully
+// written before it is read, so the contents left by the previous pass never matter.
+struct Model::Workspace {
+  std::vector<float> x, xn, q, k, v, att, proj, gate, up, cos_t, sin_t, logits;
+};
+
+Model::Model() = default;
+Model::~Model() = default;
+
+const char* precision_name(Precision p) { return p == Precision::BF16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& text, const std::string& where) {
+  if (text == "fp32") return Precision::FP32;
+  if (text == "bf16") return Precision::BF16;
+  throw InputError(where, "precision", "fp32 or bf16", "'" + text + "'");
+}
+
+Precision precision_from_env(Precision fallback) {
+  const char* e = std::getenv("LSC_PRECISION");
+  if (e == nullptr || *e == '\0') return fallback;
+  return parse_precision(e, "LSC_PRECISION");
+}
+
+PrecisionUsed Model::precision_used(Precision requested) const {
+  bool any_bf16 = lm_head_.type == cpu::WType::BF16;
+  for (const LayerWeights& w : layers_) {
+    for (const cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+      any_bf16 = any_bf16 || m->type == cpu::WType::BF16;
+    }
+  }
+  const std::string isa = cpu::bf16_isa();
+  if (requested == Precision::BF16 && any_bf16 && isa != "none") return {Precision::BF16, isa};
+  return {Precision::FP32, cpu::cpu_kernels().isa};
+}
 
 std::vector<float> rope_inv_freq(const ModelConfig& c) {
   const int half = c.head_dim / 2;
@@ -144,9 +220,10 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
 
 int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(requested, cfg_.vocab_size); }
 
-void Model::lm_head(const float* hidden, int64_t n_rows, float* logits) const {
+void Model::lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision) const {
   static const std::vector<float> kNoBias;
-  linear(hidden, n_rows, lm_head_, kNoBias, logits);
+  const bool bf16 = precision == Precision::BF16 && precision_used(Precision::BF16).precision == Precision::BF16;
+  linear(hidden, n_rows, lm_head_, kNoBias, logits, bf16);
 }
 
 void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
@@ -158,67 +235,96 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
   std::vector<float> logits(static_cast<size_t>(std::min(chunk, n_t) * vocab));
   for (int64_t t0 = 0; t0 < n_t; t0 += chunk) {
     const int64_t n_rows = std::min(chunk, n_t - t0);
-    lm_head(xn.data() + t0 * h, n_rows, logits.data());
+    lm_head(xn.data() + t0 * h, n_rows, logits.data(), opt.precision);
     consume(LogitsChunk{t0, n_rows, vocab, logits.data()});
   }
 }
 
 std::vector<float> Model::forward_hidden(std::span<const int32_t> ids, const ForwardOptions& opt) const {
   validate_ids(ids, "forward");
+  const bool bf16 = opt.precision == Precision::BF16 && precision_used(Precision::BF16).precision == Precision::BF16;
   const ModelConfig& c = cfg_;
   const int64_t n_t = static_cast<int64_t>(ids.size());
   const int64_t h = c.hidden_size, d = c.head_dim, n_h = c.num_attention_heads, n_kv = c.num_key_value_heads;
   const int64_t q_cols = n_h * d, kv_cols = n_kv * d, inter = c.intermediate_size;
-  auto buf = [](int64_t n) { return std::vector<float>(static_cast<size_t>(n)); };
-  std::vector<float> x = buf(n_t * h), xn = buf(n_t * h), q = buf(n_t * q_cols), k = buf(n_t * kv_cols),
-                     v = buf(n_t * kv_cols), att = buf(n_t * q_cols), proj = buf(n_t * h),
-                     gate = buf(n_t * inter), up = buf(n_t * inter);
-  auto tap = [&](const std::string& name, const std::vector<float>& a, int64_t cols) {
-    if (opt.tap) opt.tap(name, a.data(), n_t, cols);
+  // Borrow the model's workspace; a concurrent or nested pass (a consumer that runs this model
+  // again) finds it taken and uses a fresh one.
+  std::unique_ptr<Workspace> mine;
+  {
+    std::lock_guard<std::mutex> lock(ws_mutex_);
+    mine = std::move(ws_);
+  }
+  if (!mine) mine = std::make_unique<Workspace>();
+  struct GiveBack {
+    const Model* m;
+    std::unique_ptr<Workspace>& w;
+    ~GiveBack() {
+      std::lock_guard<std::mutex> lock(m->ws_mutex_);
+      if (!m->ws_) m->ws_ = std::move(w);
+    }
+  } give_back{this, mine};
+  Workspace& ws = *mine;
+  float* x = sized(ws.x, n_t * h);
+  float* xn = sized(ws.xn, n_t * h);
+  float* q = sized(ws.q, n_t * q_cols);
+  float* k = sized(ws.k, n_t * kv_cols);
+  float* v = sized(ws.v, n_t * kv_cols);
+  float* att = sized(ws.att, n_t * q_cols);
+  float* proj = sized(ws.proj, n_t * h);
+  float* gate = sized(ws.gate, n_t * inter);
+  float* up = sized(ws.up, n_t * inter);
+  auto tap = [&](const std::string& name, const float* a, int64_t cols) {
+    if (opt.tap) opt.tap(name, a, n_t, cols);
   };
 
   // RoPE tables [n_t, d/2]: angle = float32(pos) * inv_freq in float32, as transformers does.
   const int64_t half = d / 2;
-  std::vector<float> cos_t = buf(n_t * half), sin_t = buf(n_t * half);
+  float* cos_t = sized(ws.cos_t, n_t * half);
+  float* sin_t = sized(ws.sin_t, n_t * half);
   for (int64_t t = 0; t < n_t; ++t) {
     for (int64_t i = 0; i < half; ++i) {
       const float angle = static_cast<float>(t) * inv_freq_[static_cast<size_t>(i)];
-      cos_t[static_cast<size_t>(t * half + i)] = std::cos(angle);
-      sin_t[static_cast<size_t>(t * half + i)] = std::sin(angle);
+      cos_t[t * half + i] = std::cos(angle);
+      sin_t[t * half + i] = std::sin(angle);
     }
   }
 
-  for (int64_t t = 0; t < n_t; ++t) cpu::convert_row(embed_, ids[static_cast<size_t>(t)], x.data() + t * h);
+  for (int64_t t = 0; t < n_t; ++t) cpu::convert_row(embed_, ids[static_cast<size_t>(t)], x + t * h);
   tap("embed", x, h);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[static_cast<size_t>(i)];
     // Attention block.
-    cpu::rms_norm(x.data(), w.attn_norm.data(), n_t, h, c.rms_norm_eps, xn.data());
-    linear(xn.data(), n_t, w.wq, w.bq, q.data());
-    linear(xn.data(), n_t, w.wk, w.bk, k.data());
-    linear(xn.data(), n_t, w.wv, w.bv, v.data());
+    cpu::rms_norm(x, w.attn_norm.data(), n_t, h, c.rms_norm_eps, xn);
+    linear_many(xn, n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {q, k, v}, bf16);
     if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
-      cpu::rms_norm(q.data(), w.q_norm.data(), n_t * n_h, d, c.rms_norm_eps, q.data());
-      cpu::rms_norm(k.data(), w.k_norm.data(), n_t * n_kv, d, c.rms_norm_eps, k.data());
+      cpu::rms_norm(q, w.q_norm.data(), n_t * n_h, d, c.rms_norm_eps, q);
+      cpu::rms_norm(k, w.k_norm.data(), n_t * n_kv, d, c.rms_norm_eps, k);
     }
-    cpu::apply_rope(q.data(), n_t, n_h, d, cos_t.data(), sin_t.data());
-    cpu::apply_rope(k.data(), n_t, n_kv, d, cos_t.data(), sin_t.data());
-    cpu::attention_causal(q.data(), k.data(), v.data(), n_t, n_h, n_kv, d, scale, att.data());
-    linear(att.data(), n_t, w.wo, w.bo, proj.data());
-    cpu::add_inplace(x.data(), proj.data(), n_t * h);
+    cpu::apply_rope(q, n_t, n_h, d, cos_t, sin_t);
+    cpu::apply_rope(k, n_t, n_kv, d, cos_t, sin_t);
+    if (bf16) {  // the fast attention rounds differently: only on the bf16 path
+      cpu::attention_causal_fast(q, k, v, n_t, n_h, n_kv, d, scale, att);
+    } else {
+      cpu::attention_causal(q, k, v, n_t, n_h, n_kv, d, scale, att);
+    }
+    linear(att, n_t, w.wo, w.bo, proj, bf16);
+    cpu::add_inplace(x, proj, n_t * h);
     // MLP block: down(silu(gate(x)) * up(x)).
-    cpu::rms_norm(x.data(), w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn.data());
-    linear(xn.data(), n_t, w.w_gate, w.b_gate, gate.data());
-    linear(xn.data(), n_t, w.w_up, w.b_up, up.data());
-    cpu::swiglu(gate.data(), up.data(), n_t * inter, gate.data());
-    linear(gate.data(), n_t, w.w_down, w.b_down, proj.data());
-    cpu::add_inplace(x.data(), proj.data(), n_t * h);
+    cpu::rms_norm(x, w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn);
+    linear_many(xn, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, bf16);
+    if (bf16) {
+      cpu::swiglu_fast(gate, up, n_t * inter, gate);
+    } else {
+      cpu::swiglu(gate, up, n_t * inter, gate);
+    }
+    linear(gate, n_t, w.w_down, w.b_down, proj, bf16);
+    cpu::add_inplace(x, proj, n_t * h);
     tap("layer." + std::to_string(i), x, h);
   }
-  cpu::rms_norm(x.data(), final_norm_.data(), n_t, h, c.rms_norm_eps, xn.data());
+  cpu::rms_norm(x, final_norm_.data(), n_t, h, c.rms_norm_eps, xn);
   tap("final_norm", xn, h);
-  return xn;
+  return std::vector<float>(xn, xn + n_t * h);
 }
 
 }  // namespace lsc::model

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,13 +42,36 @@ using LogitsConsumer = std::function<void(const LogitsChunk&)>;
 // "embed", "layer.<i>" (block output), "final_norm"; data is [rows, cols] fp32.
 using TapFn = std::function<void(const std::string& name, const float* data, int64_t rows, int64_t cols)>;
 
+// Arithmetic of the matrix multiplies (projections and LM head). Norms, RoPE, softmax and all
+// statistics are fp32 (sums in double) in both.
+//  FP32: weights widened exactly to fp32, fp32 activations and accumulation. The reference: it
+//        matches the transformers fixtures within 1e-4. The default.
+//  BF16: activations rounded to bf16, BF16-stored weights used as stored, products accumulated in
+//        fp32 (oneDNN: AMX, else AVX512-BF16). Matrices stored as F32 or F16 still run fp32 (no
+//        converted copy of the weights is made). Falls back to FP32 on CPUs without bf16
+//        hardware. docs/performance.md gives its measured accuracy cost and speed.
+enum class Precision { FP32, BF16 };
+const char* precision_name(Precision p);  // "fp32" | "bf16"
+// Parses "fp32" or "bf16"; InputError naming `where` (e.g. "--precision") otherwise.
+Precision parse_precision(const std::string& text, const std::string& where);
+// LSC_PRECISION if set (parsed as above), else `fallback`. Commands apply it before their flag.
+Precision precision_from_env(Precision fallback);
+
+// What a pass at a requested precision really runs, for run manifests.
+struct PrecisionUsed {
+  Precision precision = Precision::FP32;  // BF16 only if the CPU and some matrices allow it
+  std::string isa;                        // "amx" | "avx512_bf16" for BF16; the fp32 kernels' ISA
+};
+
 struct ForwardOptions {
   int64_t chunk_rows = 64;  // LM-head rows per chunk (capped so a chunk stays under 64 MiB)
   TapFn tap;                // optional
+  Precision precision = Precision::FP32;
 };
 
 class Model {
  public:
+  ~Model();
   // Opens and validates the checkpoint folder (InputError on anything wrong).
   static std::unique_ptr<Model> load(const std::string& dir);
 
@@ -66,22 +90,31 @@ class Model {
   // Keeping these (not logits) lets several models' rows be recomputed side by side later.
   std::vector<float> forward_hidden(std::span<const int32_t> ids, const ForwardOptions& opt = {}) const;
 
-  // logits[n_rows, vocab_size] = hidden[n_rows, hidden_size] · lm_headᵀ
-  void lm_head(const float* hidden, int64_t n_rows, float* logits) const;
+  // logits[n_rows, vocab_size] = hidden[n_rows, hidden_size] · lm_headᵀ, at the given precision
+  // (as forward() with ForwardOptions::precision).
+  void lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision = Precision::FP32) const;
 
   // LM-head rows per chunk for a requested size (capped so a chunk stays under 64 MiB).
   int64_t chunk_rows(int64_t requested) const;
+
+  // The precision and instruction set forward() uses when `requested` is asked for.
+  PrecisionUsed precision_used(Precision requested) const;
 
   // Bytes of working memory forward() allocates for n_tokens (activations + one logits chunk).
   int64_t activation_bytes(int64_t n_tokens) const;
 
  private:
+  Model();
+  struct Workspace;
   ModelConfig cfg_;
   std::unique_ptr<Checkpoint> ckpt_;
   cpu::WeightMatrix embed_, lm_head_;
   std::vector<float> final_norm_;
   std::vector<LayerWeights> layers_;
   std::vector<float> inv_freq_;  // [head_dim/2], as transformers computes it (float32)
+  // forward()'s buffers, reused by the next pass (sized for the longest pass so far).
+  mutable std::mutex ws_mutex_;
+  mutable std::unique_ptr<Workspace> ws_;
 };
 
 // RoPE inverse frequencies in float32 exactly as transformers builds them (default, linear,

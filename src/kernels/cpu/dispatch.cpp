@@ -1,5 +1,9 @@
 // Chooses the kernels once per process from the CPU's features. Compiled with no ISA flags, so
 // detection itself cannot execute an unsupported instruction. LSC_ISA=scalar|avx512 forces one.
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +17,9 @@ void matmul(const MatmulArgs& args);
 }
 namespace avx512 {
 void matmul(const MatmulArgs& args);
+void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                           int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
 }
 
 namespace {
@@ -40,7 +47,77 @@ const CpuKernels& choose() {
   return cpu_has_avx512() ? kAvx512 : kScalar;
 }
 
+// CPUID leaf 7: EDX bit 22 AMX-BF16, bit 24 AMX-TILE; leaf 7 subleaf 1: EAX bit 5 AVX512-BF16.
+bool cpuid_bit(unsigned leaf, unsigned sub, int reg, unsigned bit) {
+  unsigned r[4] = {0, 0, 0, 0};
+  if (__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]) == 0) return false;
+  return (r[reg] >> bit) & 1u;
+}
+
+// AMX needs arch_prctl(ARCH_REQ_XCOMP_PERM) first; without it the first tile instruction raises
+// SIGILL (Linux ≥ 5.16 enables the large tile state per process, on request). Fall back to
+// avx512_bf16 if the request fails.
+bool request_amx_permission() {
+  constexpr int kArchReqXcompPerm = 0x1023;  // ARCH_REQ_XCOMP_PERM (asm/prctl.h)
+  constexpr int kXfeatureXtiledata = 18;     // XFEATURE_XTILEDATA
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+const char* detect_bf16_isa() {
+  if (!cpu_has_avx512()) return "none";  // oneDNN's bf16 kernels all need AVX-512 as well
+  const bool avx512_bf16 = cpuid_bit(7, 1, 0, 5);
+  const bool amx = cpuid_bit(7, 0, 3, 22) && cpuid_bit(7, 0, 3, 24);
+  if (amx) {
+    if (request_amx_permission()) return "amx";
+    if (verbose()) std::fprintf(stderr, "logitscope: AMX present but arch_prctl(ARCH_REQ_XCOMP_PERM) failed\n");
+  }
+  return avx512_bf16 ? "avx512_bf16" : "none";
+}
+
 }  // namespace
+
+bool cpu_has_avx512_internal() {
+  static const bool has = cpu_has_avx512();
+  return has;
+}
+
+void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                           int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+  if (cpu_has_avx512_internal()) {
+    avx512::attention_causal_fast(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
+  } else {
+    attention_causal(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
+  }
+}
+
+void swiglu_fast(const float* gate, const float* up, int64_t n, float* out) {
+  if (cpu_has_avx512_internal()) {
+    avx512::swiglu_fast(gate, up, n, out);
+  } else {
+    swiglu(gate, up, n, out);
+  }
+}
+
+bool verbose() {
+  static const bool v = [] {
+    const char* e = std::getenv("LSC_VERBOSE");
+    return e != nullptr && *e != '\0' && std::strcmp(e, "0") != 0;
+  }();
+  return v;
+}
+
+const char* bf16_isa() {
+  static const char* isa = [] {
+    const char* r = detect_bf16_isa();
+    if (verbose()) {
+      std::fprintf(stderr, "logitscope: bf16 matmul: %s\n",
+                   std::strcmp(r, "none") == 0 ? "unavailable (no AVX512-BF16 or AMX): bf16 precision runs fp32"
+                                               : r);
+    }
+    return r;
+  }();
+  return isa;
+}
 
 const CpuKernels* cpu_kernels_for(const char* isa) {
   if (std::strcmp(isa, "scalar") == 0) return &kScalar;
@@ -49,7 +126,11 @@ const CpuKernels* cpu_kernels_for(const char* isa) {
 }
 
 const CpuKernels& cpu_kernels() {
-  static const CpuKernels& k = choose();
+  static const CpuKernels& k = [&]() -> const CpuKernels& {
+    const CpuKernels& c = choose();
+    if (verbose()) std::fprintf(stderr, "logitscope: fp32 matmul: %s\n", c.isa);
+    return c;
+  }();
   return k;
 }
 

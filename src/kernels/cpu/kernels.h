@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace lsc::cpu {
 
@@ -42,6 +43,30 @@ const CpuKernels& cpu_kernels();
 // Returns null if the CPU cannot run that ISA.
 const CpuKernels* cpu_kernels_for(const char* isa);
 
+// ---- bf16 path (oneDNN) -------------------------------------------------------------------
+// out[T, N] = bf16(x)[T, K] · W[N, K]ᵀ (+ bias), products exact, fp32 accumulation. W must be
+// BF16 (read in place from the mapped checkpoint, no copy). x is rounded to bf16 (nearest even).
+// Weight rows are cut into fixed blocks (bf16_block_cols, a function of N only) that our OpenMP
+// loop hands to threads; each block is one single-threaded oneDNN call, so results are bitwise
+// equal for any thread count. Only call when bf16_isa() is not "none".
+void matmul_bf16(const MatmulArgs& args);
+// Several products of the same activations (q/k/v, gate/up): x converted once, one parallel loop
+// over the tiles of all of them. Every args[i] has the same x, n_rows and w.cols.
+void matmul_bf16_batch(const MatmulArgs* args, int n_args);
+int64_t bf16_block_cols(int64_t n);
+// x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).
+void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n);
+
+// The instruction set oneDNN's bf16 matmul can use here, detected once per process:
+// "amx" (AMX-BF16 tiles; the kernel permission was granted), "avx512_bf16" (vdpbf16ps) or "none"
+// (no bf16 hardware: the bf16 precision falls back to fp32). LSC_VERBOSE=1 logs it on stderr.
+const char* bf16_isa();
+// oneDNN's name for the implementation it chose for the last bf16 matmul (e.g.
+// "brg:avx512_core_amx"); empty before the first call. For run manifests and benchmarks.
+std::string bf16_impl();
+// True when LSC_VERBOSE is set to something other than "" or "0".
+bool verbose();
+
 // out[T, n] = w ⊙ x / sqrt(mean(x²) + eps), per row; sums in double. out may alias x.
 void rms_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out);
 
@@ -57,8 +82,19 @@ void attention_causal(const float* q, const float* k, const float* v, int64_t n_
                       int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
                       float* out);
 
+// The same attention, faster (AVX-512: 16 keys at a time from a transposed K, polynomial exp);
+// used by the bf16 precision. Differs from attention_causal by rounding only (tested to 1e-5
+// relative). Falls back to attention_causal on CPUs without AVX-512.
+void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens,
+                           int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
+                           float* out);
+
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+// The same, with a polynomial exp (relative error < 5e-7); used by the bf16 precision. Falls
+// back to swiglu without AVX-512.
+void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
 
 void add_inplace(float* x, const float* y, int64_t n);
 

@@ -96,3 +96,25 @@ void tile_dot(const float* x, int64_t n_x, const float* w, int64_t n_w, int64_t 
 void matmul(const MatmulArgs& args) { matmul_driver(args); }
 
 }  // namespace lsc::cpu::avx512
+
+namespace lsc::cpu::avx512 {
+
+// fp32 → bf16 bits, round to nearest even; NaN keeps its sign and becomes quiet, exactly as the
+// scalar f32_to_bf16 (so results never depend on which converter ran).
+void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n) {
+  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  const __m512i quiet = _mm512_set1_epi32(0x40);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i b = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, abs_mask), inf);
+    __m512i r = _mm512_add_epi32(b, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
+    r = _mm512_srli_epi32(r, 16);
+    r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), quiet);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(r));
+  }
+  for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
+}  // namespace lsc::cpu::avx512

@@ -1,0 +1,295 @@
+// bench_forward: tokens/s of a teacher-forced pass with every per-token statistic (log p, rank,
+// entropy, top-5), on Qwen2-shaped checkpoints with random bf16 weights that the bench writes
+// itself (synth.h) into a folder it reuses across invocations. Each result is printed next to the
+// GEMM ceiling measured in the same run: oneDNN bf16 with its own threading, the better of plain
+// and packed weights, on exactly the matrix products of the pass (projections at M = tokens, the
+// LM head in chunks of 64 rows). Attention and element-wise work are not in the ceiling.
+// Peak RSS is taken after the pass and before the ceiling allocates anything.
+//
+// usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]
+//                      [--precision bf16|fp32] [--stats fast|reference] [--reps R] [--dir DIR]
+//                      [--chunk ROWS] [--ceiling 0]
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "analysis/row_reduce.h"
+#include "analysis/token_metrics.h"
+#include "bench/bench_common.h"
+#include "io/safetensors_writer.h"
+#include "model/model.h"
+#include "model/synth.h"
+#include "model/tensor_table.h"
+
+using namespace lsc;
+
+namespace {
+
+model::ModelConfig shape_config(const std::string& shape, int layers) {
+  model::ModelConfig c;
+  c.arch = model::Arch::Qwen2;
+  c.model_type = "qwen2";
+  c.architectures = {"Qwen2ForCausalLM"};
+  c.max_position_embeddings = 32768;
+  c.rope_theta = 1000000.0;
+  c.attention_bias = true;
+  c.torch_dtype = "bfloat16";
+  if (shape == "0.5b") {
+    c.hidden_size = 896, c.intermediate_size = 4864, c.num_attention_heads = 14,
+    c.num_key_value_heads = 2;
+    c.vocab_size = 151936, c.tie_word_embeddings = true;
+  } else if (shape == "7b") {
+    c.hidden_size = 3584, c.intermediate_size = 18944, c.num_attention_heads = 28,
+    c.num_key_value_heads = 4;
+    c.vocab_size = 152064, c.tie_word_embeddings = false;
+  } else {
+    std::fprintf(stderr, "bench_forward: --shape must be 0.5b or 7b\n");
+    std::exit(2);
+  }
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  c.num_hidden_layers = layers;
+  return c;
+}
+
+// Random bf16 tensors, uniform with the standard deviations of a trained model's scale
+// (projections 1/sqrt(fan_in), embeddings 0.05, norms 1 ± 0.1, biases 0.1): fast to make, and
+// activations stay O(1) through the layers. Written by a child process so that its memory never
+// counts in this process's peak RSS.
+void write_random_checkpoint(const std::string& dir, const model::ModelConfig& cfg) {
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<io::TensorData> tensors;
+    uint64_t state = 0x2545f4914f6cdd1dull;
+    model::for_each_tensor(cfg, [&](const model::TensorSpec& s) {
+      if (s.need != model::Need::Required) return;
+      io::TensorData t{s.name, io::DType::BF16, s.shape, {}};
+      int64_t n = 1;
+      for (int64_t d : s.shape) n *= d;
+      const bool norm = s.name.find("norm") != std::string::npos;
+      const bool bias = s.name.size() > 5 && s.name.compare(s.name.size() - 5, 5, ".bias") == 0;
+      const bool embed =
+          s.name.find("embed_tokens") != std::string::npos || s.name == "lm_head.weight";
+      const float sd = norm    ? 0.1f
+                       : bias  ? 0.1f
+                       : embed ? 0.05f
+                               : 1.0f / std::sqrt(static_cast<float>(s.shape.back()));
+      const float a = std::sqrt(3.0f) * sd, center = norm ? 1.0f : 0.0f;
+      t.bytes.resize(static_cast<size_t>(n) * 2);
+      auto* p = reinterpret_cast<uint16_t*>(t.bytes.data());
+      for (int64_t i = 0; i < n; ++i) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;  // xorshift64
+        const float u = static_cast<float>(state >> 40) * 0x1p-24f * 2.0f - 1.0f;
+        p[i] = cpu::f32_to_bf16(center + a * u);
+      }
+      tensors.push_back(std::move(t));
+    });
+    model::write_checkpoint(dir, cfg, tensors);
+    std::_Exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "bench_forward: writing the checkpoint to %s failed\n", dir.c_str());
+    std::exit(1);
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string shape = "0.5b", precision = "bf16", stats = "fast", dir;
+  int layers = -1, reps = 3, threads = 0;
+  bool no_ceiling = false;
+  int64_t chunk_opt = 0;  // --chunk: LM-head rows per chunk (default ForwardOptions')  // --ceiling
+                          // 0: skip the ceiling (profiling the pass alone)
+  int64_t tokens = 512;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(
+          stderr,
+          "usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]\n"
+          "                     [--precision bf16|fp32] [--stats fast|reference] [--reps R] [--dir "
+          "DIR]\n");
+      return 2;
+    }
+    const char* v = argv[++i];
+    if (a == "--shape")
+      shape = v;
+    else if (a == "--layers")
+      layers = std::atoi(v);
+    else if (a == "--tokens")
+      tokens = std::atoll(v);
+    else if (a == "--threads")
+      threads = std::atoi(v);
+    else if (a == "--precision")
+      precision = v;
+    else if (a == "--stats")
+      stats = v;
+    else if (a == "--reps")
+      reps = std::atoi(v);
+    else if (a == "--dir")
+      dir = v;
+    else if (a == "--ceiling")
+      no_ceiling = std::string(v) == "0";
+    else if (a == "--chunk")
+      chunk_opt = std::atoll(v);
+    else {
+      std::fprintf(stderr, "bench_forward: unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (layers < 0) layers = shape == "7b" ? 2 : 24;
+  if (threads > 0) omp_set_num_threads(threads);
+  const model::ModelConfig cfg = shape_config(shape, layers);
+  if (dir.empty()) dir = "/tmp/lsc_bench_qwen2-" + shape + "-L" + std::to_string(layers);
+  if (read_file(dir + "/config.json") != model::config_json(cfg) ||
+      !io::file_exists(dir + "/model.safetensors")) {
+    const auto t0 = std::chrono::steady_clock::now();
+    write_random_checkpoint(dir, cfg);
+    std::fprintf(stderr, "bench_forward: wrote %s in %.1f s\n", dir.c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  auto m = model::Model::load(dir);
+  const model::Precision prec = model::parse_precision(precision, "--precision");
+  const model::PrecisionUsed used = m->precision_used(prec);
+  const int64_t vocab = cfg.vocab_size, h = cfg.hidden_size, inter = cfg.intermediate_size;
+  const int64_t q_cols = int64_t{cfg.num_attention_heads} * cfg.head_dim,
+                kv_cols = int64_t{cfg.num_key_value_heads} * cfg.head_dim;
+  std::vector<int32_t> ids(static_cast<size_t>(tokens));
+  for (int64_t t = 0; t < tokens; ++t)
+    ids[size_t(t)] = static_cast<int32_t>((t * 7919 + 13) % vocab);
+
+  // The pass with every statistic of every position: log p, rank, entropy, top-5.
+  double stats_s = 0.0, checksum = 0.0;
+  std::vector<analysis::RowSummary> rows;
+  std::vector<int32_t> targets;
+  model::ForwardOptions opt;
+  opt.precision = prec;
+  if (chunk_opt > 0) opt.chunk_rows = chunk_opt;
+  const int64_t chunk_rows = opt.chunk_rows;
+  auto pass = [&] {
+    stats_s = 0.0;
+    checksum = 0.0;
+    m->forward(
+        ids,
+        [&](const model::LogitsChunk& c) {
+          const auto t0 = std::chrono::steady_clock::now();
+          targets.assign(static_cast<size_t>(c.n_rows), -1);
+          for (int64_t r = 0; r < c.n_rows; ++r) {
+            if (c.first_pos + r + 1 < tokens) targets[size_t(r)] = ids[size_t(c.first_pos + r + 1)];
+          }
+          if (stats == "reference") {
+            for (int64_t r = 0; r < c.n_rows; ++r) {
+              std::span<const float> l(c.logits + r * c.vocab, static_cast<size_t>(c.vocab));
+              const auto s = analysis::row_stats(l);
+              const auto top = analysis::top_k(l, 5);
+              const int64_t rank =
+                  targets[size_t(r)] >= 0 ? analysis::rank_of(l, targets[size_t(r)]) : 0;
+              checksum += s.entropy_nats + double(rank) + double(top[0].second);
+            }
+          } else {
+            rows.resize(static_cast<size_t>(c.n_rows));
+            analysis::reduce_rows(c.logits, c.n_rows, c.vocab, targets.data(), 5, rows.data());
+            for (const auto& s : rows)
+              checksum += s.entropy_nats + double(s.rank) + double(s.top[0].second);
+          }
+          stats_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        },
+        opt);
+  };
+  std::vector<double> stats_each;
+  const bench::Timing fwd = bench::time_it(
+      [&] {
+        pass();
+        stats_each.push_back(stats_s);
+      },
+      reps);
+  std::vector<double> st(stats_each.begin() + 1, stats_each.end());  // [0] was the warm-up
+  std::sort(st.begin(), st.end());
+  const double stats_med = st[st.size() / 2];
+  const double peak_rss = bench::peak_rss_gib();
+  m.reset();
+
+  // The ceiling: the same matrix products through oneDNN, best layout per shape.
+  struct G {
+    int64_t m, n, k, count;
+  };
+  const int64_t n_chunks = (tokens + chunk_rows - 1) / chunk_rows;
+  const std::vector<G> gemms = {
+      {tokens, q_cols, h, layers}, {tokens, kv_cols, h, 2 * layers},
+      {tokens, h, q_cols, layers}, {tokens, inter, h, 2 * layers},
+      {tokens, h, inter, layers},  {std::min(chunk_rows, tokens), vocab, h, n_chunks}};
+  double ceiling_s = 0.0, flop = 0.0;
+  for (const G& g : gemms) {
+    if (no_ceiling) break;
+    double best = 1e30;
+    for (bool packed : {false, true}) {
+      bench::DnnlGemm gemm(g.m, g.n, g.k, packed);
+      best = std::min(best, bench::time_it([&] { gemm.run(); }, 3).median_s);
+    }
+    ceiling_s += best * double(g.count);
+    flop += 2.0 * double(g.m * g.n * g.k) * double(g.count);
+  }
+
+  const double weights_gib = double(model::parameter_count(cfg)) * 2.0 / double(1 << 30);
+  const double layer_gib = double(2 * (h * q_cols + 2 * h * kv_cols + q_cols * h + 3 * h * inter) +
+                                  2 * (q_cols + 2 * kv_cols) + 4 * h) /
+                           double(1 << 30);
+  io::Json j = bench::base_line("forward");
+  j["shape"] = "qwen2-" + shape;
+  j["layers"] = layers;
+  j["tokens"] = tokens;
+  j["hidden"] = h;
+  j["intermediate"] = inter;
+  j["vocab"] = vocab;
+  j["dtype"] = "bf16 weights";
+  j["precision"] = model::precision_name(used.precision);
+  j["isa"] = used.isa;
+  j["bf16_impl"] = cpu::bf16_impl();
+  j["stats"] = stats;
+  j["lm_chunk_rows"] = chunk_rows;
+  bench::put_timing(j, fwd);
+  j["tok_s"] = double(tokens) / fwd.median_s;
+  j["ceiling_s"] = ceiling_s;
+  j["ceiling_tok_s"] = double(tokens) / ceiling_s;
+  j["ceiling_gflops"] = flop / ceiling_s * 1e-9;
+  j["gemm_gflop"] = flop * 1e-9;
+  j["frac_of_ceiling"] = ceiling_s / fwd.median_s;
+  j["stats_s"] = stats_med;
+  j["stats_share"] = stats_med / fwd.median_s;
+  j["peak_rss_gib"] = peak_rss;
+  j["weights_gib"] = weights_gib;
+  j["layer_weights_gib"] = layer_gib;
+  if (shape == "7b")
+    j["peak_rss_28_layers_gib_extrapolated"] = peak_rss + double(28 - layers) * layer_gib;
+  j["checksum"] = checksum;
+  bench::emit(j);
+  std::fprintf(stderr,
+               "forward qwen2-%s L=%d T=%lld threads=%d %s: %.1f tok/s, %.0f%% of GEMM ceiling "
+               "(%.0f GFLOP/s, "
+               "%.1f tok/s this run), stats %.1f%%, peak RSS %.2f GiB\n",
+               shape.c_str(), layers, static_cast<long long>(tokens), omp_get_max_threads(),
+               model::precision_name(used.precision), double(tokens) / fwd.median_s,
+               100.0 * ceiling_s / fwd.median_s, flop / ceiling_s * 1e-9,
+               double(tokens) / ceiling_s, 100.0 * stats_med / fwd.median_s, peak_rss);
+  return 0;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Reproduces the performance tables of docs/performance.md with one command:
+#   bench/run_forward_bench.sh [BUILD_DIR]        (default build/ci; needs the built benches)
+# Runs bench_matmul on both shapes, then bench_forward over shape × layers × tokens × threads
+# (bf16, all per-token statistics), plus the fp32 pass for comparison; appends every JSON line to
+# $OUT (default bench-results/forward-<UTC time>.jsonl) and prints the Markdown tables.
+# About 10 minutes on a quiet 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
+# stay in /tmp for reuse. SECTIONS="matmul small large fp32" (default: all) runs a part, e.g. to
+# keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
+# Results are only as good as the machine's quietness: the load average is recorded at the start.
+set -euo pipefail
+BUILD=${1:-build/ci}
+mkdir -p bench-results
+OUT=${OUT:-bench-results/forward-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
+SECTIONS=${SECTIONS:-matmul small large fp32}
+echo "bench: appending to $OUT (sections: $SECTIONS; load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+has() { [[ " $SECTIONS " == *" $1 "* ]]; }
+run() { "$BUILD/bench/bench_forward" "$@" | tee -a "$OUT"; }
+
+if has matmul; then
+  for th in 2 1; do
+    OMP_NUM_THREADS=$th "$BUILD/bench/bench_matmul" --model all --reps 5 | tee -a "$OUT"
+  done
+fi
+if has small; then
+  for th in 2 1; do
+    for T in 512 2048; do
+      run --shape 0.5b --tokens "$T" --threads "$th" --reps 3
+    done
+  done
+fi
+if has large; then
+  for L in 2 4; do
+    for T in 512 2048; do
+      run --shape 7b --layers "$L" --tokens "$T" --threads 2 --reps 2
+    done
+  done
+  run --shape 7b --layers 2 --tokens 512 --threads 1 --reps 2
+fi
+if has fp32; then
+  run --shape 0.5b --tokens 512 --threads 2 --reps 1 --precision fp32
+  run --shape 7b --layers 2 --tokens 512 --threads 2 --reps 1 --precision fp32
+fi
+
+python3 - "$OUT" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+fw = [r for r in rows if r["name"] == "forward"]
+if fw:
+    r0 = fw[0]
+    print(f"\nCPU: {r0['cpu']}, commit {r0['commit']}, {r0['compiler']}\n")
+    print("| shape | layers | tokens | threads | precision (ISA) | tok/s | s per pass: median (p10-p90) | GEMM ceiling tok/s (GFLOP/s) | % of ceiling | stats share | peak RSS GiB | extrapolated to 28 layers GiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in fw:
+        ext = r.get("peak_rss_28_layers_gib_extrapolated")
+        print(f"| {r['shape']} | {r['layers']} | {r['tokens']} | {r['threads']} | {r['precision']} ({r['isa']}) | "
+              f"{r['tok_s']:.1f} | {r['median_s']:.2f} ({r['p10_s']:.2f}-{r['p90_s']:.2f}) | "
+              f"{r['ceiling_tok_s']:.1f} ({r['ceiling_gflops']:.0f}) | "
+              f"{100*r['frac_of_ceiling']:.0f}% | {100*r['stats_share']:.1f}% | {r['peak_rss_gib']:.2f} | "
+              f"{'' if ext is None else f'{ext:.2f}'} |")
+mm = [r for r in rows if r["name"] == "matmul"]
+if mm:
+    print("\nbf16 matrix products, GFLOP/s (median of 5):\n")
+    print("| model | product | M×N×K | threads | oneDNN plain | oneDNN packed | logitscope tiles (plain) |")
+    print("|---|---|---|---|---|---|---|")
+    key = {}
+    for r in mm:
+        key.setdefault((r["model"], r["proj"], r["m"], r["n"], r["k"], r["threads"]), {})[r["variant"]] = r["gflops"]
+    for (model, proj, m, n, k, th), v in key.items():
+        f = lambda name: f"{v[name]:.0f}" if name in v else "-"
+        print(f"| {model} | {proj} | {m}×{n}×{k} | {th} | {f('onednn_plain')} | {f('onednn_packed')} | {f('logitscope_blocked')} |")
+PY

@@ -1,0 +1,113 @@
+// reduce_row with AVX-512 intrinsics (row_reduce.cpp calls it only where the CPU has
+// AVX-512F/DQ/VL/BW). The same algorithm as row_reduce_impl.h: blocks of 2048 logits, a block
+// maximum and rank count, the top-k scan of blocks that reach the threshold, then e^{l−M} summed
+// in double against the running maximum M. 16 lanes; the lane sums are merged in a fixed order.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "analysis/row_reduce.h"
+
+namespace lsc::analysis::avx512 {
+namespace {
+#include "analysis/row_reduce_impl.h"
+
+// e^z for z ≤ 0 (16 lanes): as exp_nonpos in row_reduce_impl.h, with round-to-nearest n and
+// scalef for 2^n; 0 below −87.
+inline __m512 exp_nonpos16(__m512 z) {
+  const __m512 zc = _mm512_max_ps(z, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(zc, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), zc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __mmask16 tiny = _mm512_cmp_ps_mask(z, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
+}
+
+inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
+
+void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, RowSummary* out) {
+  RowSummary s;
+  const bool has_target = target >= 0;
+  const float tl = has_target ? l[target] : 0.0f;
+  const __m512 vtl = _mm512_set1_ps(tl);
+  TopK top;
+  top.k = std::max(1, k);
+  float run_max = -INFINITY;
+  __m512d s_lo = _mm512_setzero_pd(), s_hi = _mm512_setzero_pd(), e_lo = _mm512_setzero_pd(),
+          e_hi = _mm512_setzero_pd();
+  __m512i greater = _mm512_setzero_si512();
+  const __m512i one = _mm512_set1_epi32(1);
+  for (int64_t b0 = 0; b0 < vocab; b0 += kBlock) {
+    const int64_t n = std::min(kBlock, vocab - b0);
+    const float* x = l + b0;
+    __m512 bmax = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
+                                          : static_cast<__mmask16>((1u << (n - i)) - 1u);
+      const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, x + i);
+      bmax = _mm512_max_ps(bmax, v);
+      greater =
+          _mm512_mask_add_epi32(greater, _mm512_cmp_ps_mask(v, vtl, _CMP_GT_OQ), greater, one);
+    }
+    const float m = _mm512_reduce_max_ps(bmax);
+    if (m > top.threshold()) {
+      for (int64_t t = 0; t < n; ++t) {
+        if (x[t] > top.threshold()) top.offer(static_cast<int32_t>(b0 + t), x[t]);
+      }
+    }
+    if (m > run_max) {
+      if (run_max != -INFINITY) {
+        const double d = static_cast<double>(run_max) - static_cast<double>(m);
+        const __m512d c = _mm512_set1_pd(std::exp(d)), vd = _mm512_set1_pd(d);
+        e_lo = _mm512_mul_pd(c, _mm512_fmadd_pd(vd, s_lo, e_lo));
+        e_hi = _mm512_mul_pd(c, _mm512_fmadd_pd(vd, s_hi, e_hi));
+        s_lo = _mm512_mul_pd(c, s_lo);
+        s_hi = _mm512_mul_pd(c, s_hi);
+      }
+      run_max = m;
+    }
+    const __m512 vm = _mm512_set1_ps(run_max);
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
+                                          : static_cast<__mmask16>((1u << (n - i)) - 1u);
+      const __m512 z = _mm512_maskz_sub_ps(valid, _mm512_maskz_loadu_ps(valid, x + i), vm);
+      const __m512 e = _mm512_maskz_mov_ps(valid, exp_nonpos16(z));
+      const __m512 ez = _mm512_mul_ps(e, z);
+      s_lo = _mm512_add_pd(s_lo, lo_pd(e));
+      s_hi = _mm512_add_pd(s_hi, hi_pd(e));
+      e_lo = _mm512_add_pd(e_lo, lo_pd(ez));
+      e_hi = _mm512_add_pd(e_hi, hi_pd(ez));
+    }
+  }
+  const double S = _mm512_reduce_add_pd(_mm512_add_pd(s_lo, s_hi));
+  const double E = _mm512_reduce_add_pd(_mm512_add_pd(e_lo, e_hi));
+  s.logsumexp = static_cast<double>(run_max) + std::log(S);
+  s.entropy_nats = std::log(S) - E / S;
+  s.argmax = top.v[0].first;
+  if (has_target) {
+    s.target_logit = tl;
+    s.rank = static_cast<int64_t>(_mm512_reduce_add_epi32(greater)) + 1;
+  }
+  s.n_top = std::min(k, top.n);
+  for (int j = 0; j < s.n_top; ++j) s.top[j] = top.v[j];
+  *out = s;
+}
+
+}  // namespace
+
+void reduce_row(const float* l, int64_t vocab, int32_t target, int k, RowSummary* out) {
+  reduce_row_fast(l, vocab, target, k, out);
+}
+
+}  // namespace lsc::analysis::avx512

@@ -1,0 +1,229 @@
+// bf16 × bf16 → fp32 matrix multiply through oneDNN (which JIT-compiles for AMX where the CPU has
+// it, else AVX512-BF16). Compiled with no ISA flags: oneDNN picks its own code at run time.
+//
+// Determinism: oneDNN's own threading may split a matrix differently for different thread counts
+// (and may split K). We never let it: the weight rows are cut into fixed blocks whose size depends
+// on the shape only, our OpenMP loop hands the blocks to threads, and every block is one call of a
+// primitive that was created single-threaded (created while omp_get_max_threads() == 1, and
+// executed inside our parallel region, where oneDNN's OpenMP runtime does not nest). Each output
+// element is therefore computed by the same kernel with the same K order for any thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "io/error.h"
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::cpu {
+namespace avx512 {
+void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n);
+}
+bool cpu_has_avx512_internal();
+
+namespace {
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+struct Prim {
+  dnnl::matmul prim;
+  dnnl::memory::desc a_md, b_md, c_md;
+  size_t scratch_bytes = 0;
+  std::string impl;
+};
+
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t>;  // (M, N, K, ldc)
+
+// A is bf16 [m, k] dense. B is W[n, k] row-major = Wᵀ with strides (1, k): the plain "ba"
+// layout, read in place from the mapped checkpoint. C is fp32 [m, n] with row stride ldc, so a
+// block of columns is written straight into the full output matrix.
+Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
+  using dt = dnnl::memory::data_type;
+  Prim p;
+  p.a_md = dnnl::memory::desc({m, k}, dt::bf16, dnnl::memory::dims{k, 1});
+  p.b_md = dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
+  p.c_md = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{ldc, 1});
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratchpad per thread, ours
+  // oneDNN reads the thread count when it plans the kernel: plan for one thread, and restore
+  // the caller's count even if oneDNN throws.
+  struct OneThread {
+    int saved = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(saved); }
+  } one_thread;
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.a_md, p.b_md, p.c_md), attr, engine());
+  p.prim = dnnl::matmul(pd);
+  p.scratch_bytes = pd.scratchpad_desc().get_size();
+  p.impl = pd.impl_info_str();
+  return p;
+}
+
+// Primitives by shape. Creating one costs tens of microseconds (and JIT code): cache them, and
+// start again if a long run with many distinct lengths fills the cache.
+std::shared_ptr<const Prim> get_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
+  static std::mutex mu;
+  static std::map<Key, std::shared_ptr<const Prim>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  const Key key{m, n, k, ldc};
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 512) cache.clear();  // callers keep their shared_ptr alive
+  auto p = std::make_shared<const Prim>(make_prim(m, n, k, ldc));
+  cache.emplace(key, p);
+  return p;
+}
+
+std::string& last_impl() {
+  static std::string s;
+  return s;
+}
+std::mutex& impl_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+// Activation rows per tile: B (the weights) is re-packed by oneDNN once per tile, so tiles are
+// tall; 512 rows keep that copy near 1% of the tile's arithmetic.
+constexpr int64_t kRowBlock = 512;
+
+}  // namespace
+
+std::string bf16_impl() {
+  std::lock_guard<std::mutex> lock(impl_mutex());
+  return last_impl();
+}
+
+int64_t bf16_block_cols(int64_t n) {
+  // Depends on N only (never on the thread count): about 8 blocks, so threads get even shares
+  // (blocks are handed out dynamically), at least 64 columns, and at most 1024 so per-call
+  // overhead on the 152k-column LM head stays small.
+  int64_t b = (n / 8 + 63) / 64 * 64;
+  return std::clamp<int64_t>(b, 64, 1024);
+}
+
+void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n) {
+  if (cpu_has_avx512_internal()) {
+    avx512::f32_to_bf16_n(x, out, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+  }
+}
+
+void matmul_bf16(const MatmulArgs& a) { matmul_bf16_batch(&a, 1); }
+
+void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
+  if (n_args == 0) return;
+  const MatmulArgs& a0 = args[0];
+  const int64_t m = a0.n_rows, k = a0.w.cols;
+  for (int i = 0; i < n_args; ++i) {
+    LSC_CHECK(args[i].w.type == WType::BF16);
+    LSC_CHECK(args[i].x == a0.x && args[i].n_rows == m && args[i].w.cols == k);
+  }
+  if (m == 0) return;
+  static thread_local std::vector<uint16_t> xb;
+  if (xb.size() < static_cast<size_t>(m * k)) xb.resize(static_cast<size_t>(m * k));
+  uint16_t* x16 = xb.data();
+  const int64_t chunk = 4096;  // elements per conversion task: element-wise, any split is exact
+  const int64_t n_chunks = (m * k + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    const int64_t i0 = c * chunk;
+    f32_to_bf16_rows(a0.x + i0, x16 + i0, std::min(chunk, m * k - i0));
+  }
+  if (k == 0) {
+    for (int i = 0; i < n_args; ++i) {
+      const MatmulArgs& a = args[i];
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t j = 0; j < a.w.rows; ++j)
+          a.out[r * a.w.rows + j] = a.bias != nullptr ? a.bias[j] : 0.0f;
+      }
+    }
+    return;
+  }
+
+  // Tiles of kRowBlock activation rows × blk weight rows, for every matrix of the batch; a
+  // tile's shape depends on (m, n, k) and its position only. Tiles at the bottom/right edge use
+  // their own primitives. One parallel loop over all tiles of all matrices.
+  struct Plan {
+    int64_t n, blk, n_full, n_tail, n_blocks_n;
+    std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
+  };
+  const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock,
+                n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
+  std::vector<Plan> plans(static_cast<size_t>(n_args));
+  std::vector<int64_t> first_tile(static_cast<size_t>(n_args) + 1, 0);
+  for (int i = 0; i < n_args; ++i) {
+    Plan& pl = plans[static_cast<size_t>(i)];
+    pl.n = args[i].w.rows;
+    pl.blk = bf16_block_cols(std::max<int64_t>(pl.n, 1));
+    pl.n_full = pl.n / pl.blk;
+    pl.n_tail = pl.n % pl.blk;
+    pl.n_blocks_n = pl.n_full + (pl.n_tail > 0 ? 1 : 0);
+    for (int ti = 0; ti < 2; ++ti) {
+      for (int tj = 0; tj < 2; ++tj) {
+        const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0);
+        const int64_t cols = tj ? pl.n_tail : (pl.n_full > 0 ? pl.blk : 0);
+        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, cols, k, pl.n);
+      }
+    }
+    first_tile[static_cast<size_t>(i) + 1] =
+        first_tile[static_cast<size_t>(i)] + pl.n_blocks_n * n_blocks_m;
+    if (pl.prims[0][0] || pl.prims[1][0]) {
+      std::lock_guard<std::mutex> lock(impl_mutex());
+      last_impl() = (pl.prims[0][0] ? pl.prims[0][0] : pl.prims[1][0])->impl;
+    }
+  }
+  const int64_t n_tiles = first_tile.back();
+#pragma omp parallel
+  {
+    static thread_local std::vector<uint8_t> scratch;
+    dnnl::stream s(engine());
+    // Dynamic: a busy core (the machine is shared) does not hold the others back, and which
+    // thread computes a tile never changes its result.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      int i = 0;
+      while (tile >= first_tile[static_cast<size_t>(i) + 1]) ++i;
+      const MatmulArgs& a = args[i];
+      const Plan& pl = plans[static_cast<size_t>(i)];
+      const int64_t b = tile - first_tile[static_cast<size_t>(i)];
+      const int64_t bi = b / pl.n_blocks_n, bj = b % pl.n_blocks_n;
+      const Prim& p = *pl.prims[bi < m_full ? 0 : 1][bj < pl.n_full ? 0 : 1];
+      const int64_t m0 = bi * kRowBlock, n0 = bj * pl.blk, n = pl.n;
+      const int64_t rows = bi < m_full ? kRowBlock : m_tail,
+                    cols = bj < pl.n_full ? pl.blk : pl.n_tail;
+      if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
+      const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
+      dnnl::memory am(p.a_md, engine(), x16 + m0 * k);
+      dnnl::memory bm(p.b_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
+      dnnl::memory cm(p.c_md, engine(), a.out + m0 * n + n0);
+      dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)},
+                                         dnnl::memory::data_type::u8, dnnl::memory::dims{1}),
+                      engine(), scratch.data());
+      p.prim.execute(s, {{DNNL_ARG_SRC, am},
+                         {DNNL_ARG_WEIGHTS, bm},
+                         {DNNL_ARG_DST, cm},
+                         {DNNL_ARG_SCRATCHPAD, sm}});
+      if (a.bias != nullptr) {
+        for (int64_t r = m0; r < m0 + rows; ++r) {
+          float* o = a.out + r * n + n0;
+          for (int64_t j = 0; j < cols; ++j) o[j] += a.bias[n0 + j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace lsc::cpu

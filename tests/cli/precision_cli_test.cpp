@@ -1,0 +1,58 @@
+// `logits --precision` and LSC_PRECISION: the summary records what was asked for and what ran,
+// fp32 stays the default, and a bad value is a usage error (exit 2) naming the flag.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "cli/run_cli.h"
+#include "io/json.h"
+
+namespace lsc::test {
+namespace {
+
+io::Json summary_of(const CliResult& r) { return io::parse_json(r.out, "stdout"); }
+
+TEST(PrecisionCli, DefaultIsFp32AndBf16IsRecorded) {
+  const std::string model = fixture("models/qwen2-bf16");
+  const auto fp32 = run_cli("logits --model " + model + " --ids 1,2,3,4");
+  ASSERT_EQ(fp32.code, 0) << fp32.err;
+  EXPECT_EQ(summary_of(fp32)["precision"], "fp32");
+  EXPECT_EQ(summary_of(fp32)["precision_requested"], "fp32");
+
+  const auto bf16 = run_cli("logits --model " + model + " --ids 1,2,3,4 --precision bf16");
+  ASSERT_EQ(bf16.code, 0) << bf16.err;
+  const io::Json j = summary_of(bf16);
+  EXPECT_EQ(j["precision_requested"], "bf16");
+  // bf16 where the CPU has AVX512-BF16 or AMX, else the fp32 fallback — either way recorded.
+  const std::string isa = j["isa"].get<std::string>();
+  if (j["precision"] == "bf16") {
+    EXPECT_TRUE(isa == "amx" || isa == "avx512_bf16") << isa;
+  } else {
+    std::printf("  bf16 fell back to fp32 on this CPU (isa %s)\n", isa.c_str());
+  }
+
+  ::setenv("LSC_PRECISION", "bf16", 1);
+  const auto f32_weights =
+      run_cli("logits --model " + fixture("models/qwen2-f32") + " --ids 1,2,3");
+  ::unsetenv("LSC_PRECISION");
+  ASSERT_EQ(f32_weights.code, 0) << f32_weights.err;
+  EXPECT_EQ(summary_of(f32_weights)["precision_requested"], "bf16");
+  EXPECT_EQ(summary_of(f32_weights)["precision"], "fp32");  // F32 weights run fp32
+}
+
+TEST(PrecisionCli, BadValuesAreUsageOrInputErrors) {
+  const std::string model = fixture("models/qwen2-bf16");
+  const auto flag = run_cli("logits --model " + model + " --ids 1,2 --precision fp16");
+  EXPECT_EQ(flag.code, 2);
+  EXPECT_NE(flag.err.find("--precision"), std::string::npos) << flag.err;
+  ::setenv("LSC_PRECISION", "half", 1);
+  const auto env = run_cli("logits --model " + model + " --ids 1,2");
+  ::unsetenv("LSC_PRECISION");
+  EXPECT_EQ(env.code, 3);
+  EXPECT_NE(env.err.find("LSC_PRECISION"), std::string::npos) << env.err;
+}
+
+}  // namespace
+}  // namespace lsc::test

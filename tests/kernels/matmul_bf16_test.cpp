@@ -1,0 +1,218 @@
+// The oneDNN bf16 matmul against a double-precision reference on bf16-rounded inputs, on sizes
+// that break vector code and tiling (0, 1, 7, 15, 16, 17, tile edges, large), misaligned pointers,
+// with a bias; the vectorised fp32→bf16 conversion against the scalar one; and bitwise equality of
+// the bf16 matmul across thread counts. Skips visibly on CPUs without bf16 hardware.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::cpu {
+namespace {
+
+bool have_bf16() { return std::strcmp(bf16_isa(), "none") != 0; }
+
+std::vector<float> randn(size_t n, uint32_t seed, float sd = 1.0f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, sd);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(g);
+  return v;
+}
+
+TEST(ConvertBf16, VectorConversionEqualsScalarRoundToNearestEven) {
+  // Every rounding case: ties (even and odd), just above/below, NaN, ±Inf, ±0, subnormals, max.
+  std::vector<float> x = randn(1000, 5);
+  const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu, 0x7fc00000u,
+                              0xffc00001u, 0x7f800001u, 0x7f800000u, 0xff800000u, 0x00000000u,
+                              0x80000000u, 0x00000001u, 0x807fffffu, 0x7f7fffffu, 0x7f7f8000u};
+  for (uint32_t b : special) {
+    float f;
+    std::memcpy(&f, &b, 4);
+    x.push_back(f);
+  }
+  for (int off = 0; off < 3; ++off) {  // misaligned starts and tails of every length mod 16
+    std::vector<uint16_t> got(x.size());
+    f32_to_bf16_rows(x.data() + off, got.data(), static_cast<int64_t>(x.size()) - off);
+    for (size_t i = 0; i + off < x.size(); ++i)
+      ASSERT_EQ(got[i], f32_to_bf16(x[i + off])) << "element " << i + off;
+  }
+}
+
+TEST(MatmulBf16, MatchesDoubleReferenceOnBf16RoundedInputs) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  std::printf("  bf16 matmul ISA: %s\n", bf16_isa());
+  struct Case {
+    int64_t t, n, k;
+  };
+  // n = 1100 → column blocks of 192 and a tail of 140; t = 600 → a 512-row tile and a tail of 88.
+  const Case cases[] = {{0, 5, 7},      {1, 1, 1},       {1, 7, 15},    {7, 16, 16},
+                        {15, 17, 17},   {16, 33, 31},    {5, 3, 0},     {65, 40, 100},
+                        {130, 19, 257}, {600, 1100, 96}, {3, 1100, 900}};
+  for (const Case& c : cases) {
+    std::vector<float> x = randn(size_t(c.t * c.k) + 1, 11),
+                       wf = randn(size_t(c.n * c.k) + 1, 12, 0.2f), bias = randn(size_t(c.n), 13);
+    std::vector<uint16_t> w16(wf.size());  // w16[1..] is the matrix: 2-byte misaligned
+    for (size_t i = 0; i < wf.size(); ++i) {
+      w16[i] = f32_to_bf16(wf[i]);
+      wf[i] = bf16_to_f32(w16[i]);
+    }
+    std::vector<float> out(size_t(c.t * c.n) + 1, -1.0f);
+    MatmulArgs a;
+    a.x = x.data() + 1;
+    a.n_rows = c.t;
+    a.w = {w16.data() + 1, WType::BF16, c.n, c.k};
+    a.bias = bias.data();
+    a.out = out.data() + 1;
+    matmul_bf16(a);
+    for (int64_t i = 0; i < c.t; ++i) {
+      for (int64_t j = 0; j < c.n; ++j) {
+        double ref = 0.0, abs_sum = 0.0;
+        for (int64_t k = 0; k < c.k; ++k) {
+          // The kernel multiplies bf16(x) by the bf16 weight: the reference does too.
+          const double xb = double(bf16_to_f32(f32_to_bf16(x[size_t(1 + i * c.k + k)])));
+          const double p = xb * double(wf[size_t(1 + j * c.k + k)]);
+          ref += p;
+          abs_sum += std::fabs(p);
+        }
+        ref += double(bias[size_t(j)]);
+        // Each bf16·bf16 product is exact in fp32 (8 + 8 significant bits ≤ 24). What remains is
+        // fp32 accumulation of K products, which vdpbf16ps/AMX may round twice per pair (product
+        // sum, then the add): |error| ≤ 2·(K+1)·u·(Σ|p_i| + |bias|), u = 2^-24. Denormal products
+        // flushed to zero add at most K·2^-126.
+        const double tol =
+            2.0 * double(c.k + 1) * 0x1p-24 * (abs_sum + std::fabs(double(bias[size_t(j)]))) +
+            double(c.k) * 0x1p-126;
+        ASSERT_NEAR(double(out[size_t(1 + i * c.n + j)]), ref, tol)
+            << "t=" << c.t << " n=" << c.n << " k=" << c.k << " at " << i << "," << j;
+      }
+    }
+    EXPECT_EQ(out[0], -1.0f) << "wrote before the output";
+  }
+}
+
+TEST(MatmulBf16, BitwiseIdenticalForAnyThreadCount) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const int64_t t = 700, n = 2000, k = 320;
+  std::vector<float> x = randn(size_t(t * k), 21), wf = randn(size_t(n * k), 22, 0.1f);
+  std::vector<uint16_t> w16(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_bf16(wf[i]);
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    std::vector<float> out(size_t(t * n));
+    MatmulArgs a;
+    a.x = x.data();
+    a.n_rows = t;
+    a.w = {w16.data(), WType::BF16, n, k};
+    a.out = out.data();
+    matmul_bf16(a);
+    return out;
+  };
+  const auto one = run(1), two = run(2), three = run(3);
+  omp_set_num_threads(omp_get_num_procs());
+  EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4));
+  EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * 4));
+}
+
+}  // namespace
+}  // namespace lsc::cpu
+
+namespace lsc::cpu {
+namespace {
+
+TEST(AttentionFast, MatchesReferenceAttentionAndIsThreadCountInvariant) {
+  struct Case {
+    int64_t t, h, hkv, d;
+  };
+  const Case cases[] = {
+      {1, 2, 1, 16}, {7, 4, 2, 64}, {17, 2, 2, 24}, {100, 14, 2, 64}, {260, 4, 1, 128}};
+  for (const Case& c : cases) {
+    std::mt19937 g(static_cast<uint32_t>(c.t));
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> q(size_t(c.t * c.h * c.d)), k(size_t(c.t * c.hkv * c.d)), v(k.size());
+    for (auto* a : {&q, &k, &v}) {
+      for (float& x : *a) x = nd(g);
+    }
+    const float scale = 1.0f / std::sqrt(float(c.d));
+    std::vector<float> ref(q.size()), got(q.size()), got3(q.size());
+    attention_causal(q.data(), k.data(), v.data(), c.t, c.h, c.hkv, c.d, scale, ref.data());
+    omp_set_num_threads(1);
+    attention_causal_fast(q.data(), k.data(), v.data(), c.t, c.h, c.hkv, c.d, scale, got.data());
+    omp_set_num_threads(3);
+    attention_causal_fast(q.data(), k.data(), v.data(), c.t, c.h, c.hkv, c.d, scale, got3.data());
+    omp_set_num_threads(omp_get_num_procs());
+    EXPECT_EQ(0, std::memcmp(got.data(), got3.data(), got.size() * 4))
+        << "1 vs 3 threads, t=" << c.t;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      // Outputs are convex combinations of v (|v| ≲ 4): score rounding (d-term fp32 sums,
+      // ~d·u·|q||k| ≈ 1e-5 on scores) and exp's 2e-7 relative error move weights by ~1e-5 relative:
+      // 1e-4 absolute.
+      ASSERT_NEAR(got[i], ref[i], 1e-4) << "t=" << c.t << " d=" << c.d << " at " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lsc::cpu
+
+namespace lsc::cpu {
+namespace {
+
+TEST(SwigluFast, MatchesSwigluWithinPolynomialError) {
+  std::vector<float> g, u;
+  for (int i = -2000; i <= 2000; ++i) {
+    g.push_back(static_cast<float>(i) * 0.05f);  // −100 … 100, 0 included
+    u.push_back(1.0f + static_cast<float>(i % 7) * 0.3f);
+  }
+  g.push_back(-1000.0f);
+  u.push_back(2.0f);
+  std::vector<float> ref(g.size()), got(g.size());
+  swiglu(g.data(), u.data(), static_cast<int64_t>(g.size()), ref.data());
+  swiglu_fast(g.data(), u.data(), static_cast<int64_t>(g.size()), got.data());
+  for (size_t i = 0; i < g.size(); ++i) {
+    // exp polynomial ≤ 2e-7 relative, plus three float roundings (mul, add, div): 1e-6 relative.
+    EXPECT_NEAR(double(got[i]), double(ref[i]), 1e-6 * std::fabs(double(ref[i])) + 1e-30)
+        << "g=" << g[i];
+  }
+}
+
+}  // namespace
+}  // namespace lsc::cpu
+
+#include <cpuid.h>
+
+namespace lsc::cpu {
+namespace {
+
+bool cpu_reports_amx_bf16() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+  return ((d >> 22) & 1u) && ((d >> 24) & 1u);  // AMX-BF16, AMX-TILE
+}
+
+TEST(Bf16Isa, AmxIsUsedWhereTheCpuHasIt) {
+  if (!cpu_reports_amx_bf16()) {
+    GTEST_SKIP() << "skipped: no AMX (this CPU runs the bf16 path on " << bf16_isa() << ")";
+  }
+  // The permission request succeeded (else bf16_isa() says avx512_bf16 and logs why), and
+  // oneDNN picked an AMX kernel for a model-sized product.
+  ASSERT_STREQ(bf16_isa(), "amx");
+  std::vector<float> x(64 * 896, 0.5f), out(64 * 896);
+  std::vector<uint16_t> w(896 * 896, f32_to_bf16(0.25f));
+  MatmulArgs a;
+  a.x = x.data();
+  a.n_rows = 64;
+  a.w = {w.data(), WType::BF16, 896, 896};
+  a.out = out.data();
+  matmul_bf16(a);
+  EXPECT_NE(bf16_impl().find("amx"), std::string::npos) << "oneDNN chose " << bf16_impl();
+  EXPECT_EQ(out[0], 0.5f * 0.25f * 896.0f);  // exact: small integers times powers of two
+}
+
+}  // namespace
+}  // namespace lsc::cpu
