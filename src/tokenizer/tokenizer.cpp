@@ -20,16 +20,17 @@ namespace lsc::tok {
 // and their BPE cost is dominated by the merge loop anyway).
 struct WordCache {
   static constexpr size_t kSlots = 1 << 14;
-  static constexpr size_t kMaxWord = 22;
-  static constexpr size_t kMaxIds = 7;
-  struct Slot {
+  static constexpr size_t kMaxWord = 30;
+  static constexpr size_t kMaxIds = 8;
+  struct alignas(64) Slot {  // one cache line
     uint8_t len = 0xFF;  // 0xFF: empty
     uint8_t n_ids = 0;
     char word[kMaxWord];
     int32_t ids[kMaxIds];
   };
+  static_assert(sizeof(Slot) == 64);
   uint64_t owner = 0;  // Tokenizer::instance_ this cache belongs to
-  std::vector<Slot> slots = std::vector<Slot>(kSlots);
+  std::vector<Slot> slots;  // kSlots entries (1 MiB) once claimed by a tokenizer
 
   static uint64_t hash(std::string_view w) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ w.size();
@@ -59,7 +60,7 @@ WordCache& thread_cache(uint64_t owner) {
   }
   WordCache& c = caches[next_victim++ % caches.size()];
   c.owner = owner;
-  for (auto& slot : c.slots) slot.len = 0xFF;
+  c.slots.assign(WordCache::kSlots, WordCache::Slot{});
   return c;
 }
 
