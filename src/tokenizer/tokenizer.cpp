@@ -13,6 +13,7 @@
 #include "tokenizer/unicode.h"
 
 namespace lsc::tok {
+namespace {
 
 // Word (pre-token bytes) -> ids, per thread (so encode() takes no lock) and per tokenizer: a
 // direct-mapped table of short words with their ids stored inline, overwritten on collision.
@@ -47,8 +48,6 @@ struct WordCache {
     return h ^ (h >> 29);
   }
 };
-
-namespace {
 
 // The calling thread's caches, one per tokenizer it has used recently (a thread that alternates
 // between two models' tokenizers keeps both warm).
@@ -259,6 +258,9 @@ void Tokenizer::encode_text(std::string_view whole, size_t base, size_t len, Enc
 }
 
 Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  if (text.size() > UINT32_MAX) {  // pieces hold 32-bit offsets
+    throw InputError("input text", "", "at most 4 GiB", std::to_string(text.size()) + " bytes");
+  }
   check_utf8(text, "input text");
   Encoding enc;
   enc.ids.reserve(text.size() / 3 + 8);
