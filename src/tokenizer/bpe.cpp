@@ -17,7 +17,7 @@ bool BpeModel::add_token(std::string token, int32_t id) {
 }
 
 int32_t BpeModel::token_to_id(std::string_view token) const {
-  auto it = vocab_.find(std::string(token));
+  auto it = vocab_.find(token);
   return it == vocab_.end() ? -1 : it->second;
 }
 
@@ -51,7 +51,9 @@ std::string BpeModel::add_merge(std::string_view left, std::string_view right, i
   if (a < 0) return "token '" + std::string(left) + "' is not in the vocabulary";
   const int32_t b = token_to_id(right);
   if (b < 0) return "token '" + std::string(right) + "' is not in the vocabulary";
-  const std::string joined = std::string(left) + std::string(right);
+  thread_local std::string joined;
+  joined.assign(left);
+  joined.append(right);
   const int32_t m = token_to_id(joined);
   if (m < 0) return "the merged token '" + joined + "' is not in the vocabulary";
   insert_merge((uint64_t(uint32_t(a)) << 32) | uint32_t(b), rank, m);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,7 +34,13 @@ class BpeModel {
                    size_t max_small = kMaxSmall) const;
 
   int32_t token_to_id(std::string_view token) const;  // -1 if absent
-  const std::unordered_map<std::string, int32_t>& vocab() const { return vocab_; }
+  struct StringHash {  // lets find() take a string_view without building a std::string
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+  const Vocab& vocab() const { return vocab_; }
+  void reserve(size_t n_tokens) { vocab_.reserve(n_tokens); }
   size_t n_merges() const { return n_merges_; }
 
  private:
@@ -58,7 +65,7 @@ class BpeModel {
   void merge_small(std::vector<int32_t>& syms) const;
   void merge_large(std::vector<int32_t>& syms) const;
 
-  std::unordered_map<std::string, int32_t> vocab_;
+  Vocab vocab_;
   std::vector<MergeSlot> slots_ = std::vector<MergeSlot>(1024);
   int shift_ = 64 - 10;
   size_t n_merges_ = 0;

@@ -13,6 +13,7 @@
 #include "tokenizer/unicode.h"
 
 namespace lsc::tok {
+namespace {
 
 // Word (pre-token bytes) -> ids, per thread (so encode() takes no lock) and per tokenizer: a
 // direct-mapped table of short words with their ids stored inline, overwritten on collision.
@@ -20,16 +21,17 @@ namespace lsc::tok {
 // and their BPE cost is dominated by the merge loop anyway).
 struct WordCache {
   static constexpr size_t kSlots = 1 << 14;
-  static constexpr size_t kMaxWord = 22;
-  static constexpr size_t kMaxIds = 7;
-  struct Slot {
+  static constexpr size_t kMaxWord = 30;
+  static constexpr size_t kMaxIds = 8;
+  struct alignas(64) Slot {  // one cache line
     uint8_t len = 0xFF;  // 0xFF: empty
     uint8_t n_ids = 0;
     char word[kMaxWord];
     int32_t ids[kMaxIds];
   };
+  static_assert(sizeof(Slot) == 64);
   uint64_t owner = 0;  // Tokenizer::instance_ this cache belongs to
-  std::vector<Slot> slots = std::vector<Slot>(kSlots);
+  std::vector<Slot> slots;  // kSlots entries (1 MiB) once claimed by a tokenizer
 
   static uint64_t hash(std::string_view w) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ w.size();
@@ -47,8 +49,6 @@ struct WordCache {
   }
 };
 
-namespace {
-
 // The calling thread's caches, one per tokenizer it has used recently (a thread that alternates
 // between two models' tokenizers keeps both warm).
 WordCache& thread_cache(uint64_t owner) {
@@ -59,7 +59,7 @@ WordCache& thread_cache(uint64_t owner) {
   }
   WordCache& c = caches[next_victim++ % caches.size()];
   c.owner = owner;
-  for (auto& slot : c.slots) slot.len = 0xFF;
+  c.slots.assign(WordCache::kSlots, WordCache::Slot{});
   return c;
 }
 
@@ -258,6 +258,9 @@ void Tokenizer::encode_text(std::string_view whole, size_t base, size_t len, Enc
 }
 
 Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  if (text.size() > UINT32_MAX) {  // pieces hold 32-bit offsets
+    throw InputError("input text", "", "at most 4 GiB", std::to_string(text.size()) + " bytes");
+  }
   check_utf8(text, "input text");
   Encoding enc;
   enc.ids.reserve(text.size() / 3 + 8);

@@ -193,6 +193,7 @@ void read_model(const Json& model, const std::string& where, BpeModel* bpe, int3
   const Json& vocab = io::require_key(model, "vocab", where);
   if (!vocab.is_object())
     throw InputError(where, "model.vocab", "an object {token: id}", json_type_name(vocab));
+  bpe->reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
         it.value().get<int64_t>() > INT32_MAX) {

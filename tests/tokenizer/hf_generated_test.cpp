@@ -63,7 +63,11 @@ TEST(HfGenerated, IdsTokensDecodedAndOffsetsMatch) {
         EXPECT_GE(e.offsets[k].second, want[k].second) << label << " token " << k;
       }
     }
+    // (lstrip/rstrip tokens of the `flags` variant swallow whitespace, so no round trip there.)
     if (r.at("variant").is_null()) {
+      if (!add) {
+        EXPECT_EQ(t.decode(e.ids), tok::nfc(text)) << label;
+      }
       expect_offsets_cover(e, text, add ? t.prefix_ids().size() : 0,
                            add ? t.suffix_ids().size() : 0, label);
     }
