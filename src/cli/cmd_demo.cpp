@@ -27,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kHelp =
-    "usage: logitscope demo [--out DIR] [--threads N] [--quiet]\n"
+    "usage: logitscope demo [--out DIR] [--threads N] [--precision fp32|bf16] [--quiet]\n"
     "  Writes DIR/checkpoints/{base,sft,rl} (Qwen2 architecture, real Qwen2.5 vocabulary, random\n"
     "  weights), DIR/data.jsonl (60 reasoning traces) and runs 'logitscope run' on them into DIR\n"
     "  (default demo-results/). In 'rl' the output embeddings of the 'wait' family are shifted\n"
@@ -173,7 +173,7 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
 }  // namespace
 
 int cmd_demo(int argc, char** argv) {
-  Args args(argc, argv, {"out", "threads"}, {"quiet", "help"});
+  Args args(argc, argv, {"out", "threads", "precision"}, {"quiet", "help"});
   if (args.has("help")) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -195,6 +195,8 @@ int cmd_demo(int argc, char** argv) {
   o.threads = static_cast<int>(args.get_int("threads", 0, 1, 1024));
   o.quiet = quiet;
   o.max_tokens = 512;
+  o.precision = model::precision_name(model::precision_from_env(model::Precision::FP32));
+  if (args.has("precision")) o.precision = model::precision_name(model::parse_precision(args.require("precision"), "--precision"));
   return run_pipeline(o);
 }
 

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/run_pipeline.h"
 #include "io/error.h"
+#include "model/model.h"
 
 namespace lsc::cli {
 
@@ -16,7 +17,7 @@ constexpr const char* kHelp =
     "usage: logitscope run --model NAME=DIR [--model NAME=DIR ...] --data FILE.jsonl --out DIR\n"
     "                      [--keywords wait,aha,...] [--template notebook|chat|'Q: {query}\\nA: {answer}']\n"
     "                      [--max-tokens 2048] [--top-k 20] [--window 10] [--threads N] [--limit N]\n"
-    "                      [--field answer=response ...] [--skip-invalid] [--force] [--quiet]\n"
+    "                      [--field answer=response ...] [--precision fp32|bf16] [--skip-invalid] [--force] [--quiet]\n"
     "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
     "  metrics, keyword occurrences, windows around them and cross-model divergences in\n"
     "  DIR/results.sqlite, then DIR/summary.json. Interrupt at any time; the same command resumes.\n"
@@ -42,7 +43,7 @@ std::vector<std::string> split_list(const std::string& s) {
 int cmd_run(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "data", "out", "keywords", "template", "max-tokens", "top-k", "window", "threads", "limit",
-             "field"},
+             "field", "precision"},
             {"skip-invalid", "force", "quiet", "help"});
   if (args.has("help")) {
     std::string kw;
@@ -75,6 +76,13 @@ int cmd_run(int argc, char** argv) {
                        f + "\"");
     }
     o.fields[f.substr(0, eq)] = f.substr(eq + 1);
+  }
+  o.precision = model::precision_name(model::precision_from_env(model::Precision::FP32));
+  if (args.has("precision")) {
+    o.precision = args.require("precision");
+    if (o.precision != "fp32" && o.precision != "bf16") {
+      throw UsageError("--precision: expected fp32 or bf16, found \"" + o.precision + "\"");
+    }
   }
   o.skip_invalid = args.has("skip-invalid");
   o.force = args.has("force");

@@ -120,6 +120,7 @@ std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& 
   j["limit"] = o.limit;
   j["skip_invalid"] = o.skip_invalid;
   j["fields"] = o.fields;
+  j["precision"] = o.precision;
   return j.dump();
 }
 
@@ -128,8 +129,8 @@ std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& 
 class TextMeasurer {
  public:
   TextMeasurer(const std::vector<LoadedModel>& models, const std::vector<analysis::KeywordFamily>& families,
-               const RunOptions& opt)
-      : models_(models), families_(families), opt_(opt) {}
+               const RunOptions& opt, model::Precision precision)
+      : models_(models), families_(families), opt_(opt), precision_(precision) {}
 
   void measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden, report::ResultsDb& db);
 
@@ -141,6 +142,7 @@ class TextMeasurer {
   const std::vector<LoadedModel>& models_;
   const std::vector<analysis::KeywordFamily>& families_;
   const RunOptions& opt_;
+  model::Precision precision_;
   std::vector<std::vector<float>> logits_;  // per model, one chunk
 };
 
@@ -153,7 +155,7 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
   for (int64_t t0 = pos_begin; t0 < pos_end; t0 += chunk) {
     const int64_t n = std::min(chunk, pos_end - t0);
     logits_[m].resize(static_cast<size_t>(n * vocab));
-    mdl.lm_head(hidden.data() + (t0 - 1) * h, n, logits_[m].data());
+    mdl.lm_head(hidden.data() + (t0 - 1) * h, n, logits_[m].data(), precision_);
     // Rows are independent: each is reduced whole by one thread (results do not depend on threads).
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
@@ -312,6 +314,7 @@ int run_pipeline(const RunOptions& opt_in) {
   if (opt.models.empty()) throw UsageError("give at least one --model NAME=DIR");
   if (opt.keywords.empty()) opt.keywords = analysis::default_keywords();
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
+  const model::Precision precision = model::parse_precision(opt.precision, "--precision");
   {
     std::set<std::string> names;
     for (const auto& [name, dir] : opt.models) {
@@ -476,8 +479,9 @@ int run_pipeline(const RunOptions& opt_in) {
       r.tokenizer_path = lm.tokenizer_path;
       r.tokenizer_sha256 = io::file_exists(lm.tokenizer_path) ? io::sha256_file(lm.tokenizer_path) : "";
       r.template_name = lm.tmpl.name;
-      r.precision = "fp32";
-      r.isa = cpu::cpu_kernels().isa;
+      const model::PrecisionUsed used = lm.model->precision_used(precision);
+      r.precision = model::precision_name(used.precision);
+      r.isa = used.isa;
       db.insert_model(int64_t(m), r);
     }
     for (size_t f = 0; f < families.size(); ++f) db.insert_family(int64_t(f), families[f]);
@@ -511,7 +515,7 @@ int run_pipeline(const RunOptions& opt_in) {
   g_interrupted.store(false);
   auto old_int = std::signal(SIGINT, on_interrupt);
   auto old_term = std::signal(SIGTERM, on_interrupt);
-  TextMeasurer measurer(models, families, opt);
+  TextMeasurer measurer(models, families, opt, precision);
   const int64_t group_bytes = group_hidden_bytes();
   size_t next = 0;
   while (next < todo.size() && !g_interrupted.load()) {
@@ -533,7 +537,9 @@ int run_pipeline(const RunOptions& opt_in) {
       for (size_t i = next; i < end && !g_interrupted.load(); ++i) {
         const auto& ids = todo[i]->plans[m].ids;
         if (ids.empty()) continue;
-        hidden[i - next][m] = models[m].model->forward_hidden(ids);
+        model::ForwardOptions fo;
+        fo.precision = precision;
+        hidden[i - next][m] = models[m].model->forward_hidden(ids, fo);
       }
     }
     if (g_interrupted.load()) break;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/dataset.h"
+#include "model/model.h"
 
 namespace lsc::cli {
 
@@ -28,6 +29,7 @@ struct RunOptions {
   bool force = false;
   io::FieldMap fields;
   bool quiet = false;  // no progress output (tests)
+  std::string precision = "fp32";  // "fp32" (exact, default) or "bf16" (fast path; see README)
 };
 
 // Returns the process exit code (0 done, 130 interrupted). Throws InputError/UsageError/IoError.

@@ -277,6 +277,27 @@ TEST_F(RunDir, ChatTemplateUsesTheModelsOwnSpecialTokens) {
   EXPECT_EQ(t.col_text(0), "chatml");
 }
 
+TEST_F(RunDir, Bf16PrecisionStaysWithinTheFixtureBoundsOfTheFp32Run) {
+  write("data.jsonl", many_records(4));
+  ASSERT_EQ(run_cli(run_args(p("data.jsonl"), p("fp32"))).code, 0);
+  auto r = run_cli(run_args(p("data.jsonl"), p("bf16"), "--precision bf16"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("bf16/results.sqlite"), false);
+  io::Stmt m(db, "SELECT precision, isa FROM models");
+  ASSERT_TRUE(m.step());
+  std::printf("  run --precision bf16 used %s (%s)\n", m.col_text(0).c_str(), m.col_text(1).c_str());
+  db.exec("ATTACH DATABASE '" + p("fp32/results.sqlite") + "' AS ref");
+  io::Stmt s(db, "SELECT max(abs(a.logprob - b.logprob)), avg(abs(a.logprob - b.logprob)), count(*) FROM positions a "
+                 "JOIN ref.positions b USING(text_idx, model_idx, pos) WHERE a.logprob IS NOT NULL");
+  ASSERT_TRUE(s.step());
+  std::printf("  bf16 vs fp32 run: max |dlogp| %.4f, mean %.4f over %lld positions\n", s.col_double(0), s.col_double(1),
+              static_cast<long long>(s.col_int(2)));
+  // fixtures/README.md §5: a bf16-compute engine vs the fp32 values: max ≤ 0.5, mean ≤ 0.05.
+  EXPECT_LE(s.col_double(0), 0.5);
+  EXPECT_LE(s.col_double(1), 0.05);
+  EXPECT_EQ(run_cli(run_args(p("data.jsonl"), p("x"), "--precision fp16")).code, 2);
+}
+
 TEST_F(RunDir, BadLinesAreAllListedAndSkipInvalidRecordsThem) {
   write("data.jsonl", std::string(R"({"query": "q", "answer": "fine"})") + "\n" + R"({"query": "q", "answer": ""})" + "\n" +
                           R"({"query": "q", "answer": "a", "level": "hard"})" + "\n");
