@@ -9,5 +9,6 @@ int cmd_logits(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_export(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_report(int argc, char** argv);
 
 }  // namespace lsc::cli

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"run", lsc::cli::cmd_run, "the main job: models x dataset -> results database"},
     {"demo", lsc::cli::cmd_demo, "write demo checkpoints and data, then run the whole pipeline"},
     {"export", lsc::cli::cmd_export, "write a results table as CSV or JSONL"},
+    {"report", lsc::cli::cmd_report, "write the self-contained interactive HTML report of a results directory"},
 };
 
 void print_usage(std::FILE* out) {
