@@ -39,7 +39,20 @@ struct Sums {
 
 io::Json build_distributions(ResultsDb& db, const RunAggregates& agg) {
   const size_t M = agg.models.size();
-  std::vector<Hist> lp(M, Hist(-20.0, 0.0, 80)), ent(M, Hist(0.0, 12.0, 60));
+  // Bin ranges from the data (whole nats), log p clipped at −30: shared by all models.
+  double lp_lo = -20, lp_hi = 0, ent_lo = 0, ent_hi = 12;
+  {
+    io::Stmt s(db.db(), "SELECT min(logprob), max(logprob), min(entropy), max(entropy) FROM positions WHERE "
+                        "span != 'prompt' AND logprob IS NOT NULL");
+    if (s.step() && !s.col_is_null(0)) {
+      lp_lo = std::max(-30.0, std::floor(s.col_double(0)));
+      lp_hi = std::min(0.0, std::ceil(s.col_double(1)));
+      ent_lo = std::floor(s.col_double(2));
+      ent_hi = std::max(ent_lo + 1.0, std::ceil(s.col_double(3)));
+      if (lp_hi <= lp_lo) lp_lo = lp_hi - 1.0;
+    }
+  }
+  std::vector<Hist> lp(M, Hist(lp_lo, lp_hi, 80)), ent(M, Hist(ent_lo, ent_hi, 60));
   std::vector<std::array<int64_t, 4>> ranks(M, {0, 0, 0, 0});
   std::vector<Sums> lp_sum(M), ent_sum(M);
   std::vector<int64_t> top1(M, 0);

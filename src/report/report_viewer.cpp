@@ -142,6 +142,7 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
     io::Json jt;
     jt["row"] = t;  // index into the texts table
     jt["why"] = why;
+    jt["js"] = js.count(ti.text_idx) ? rsig(js[ti.text_idx], 3) : io::Json(nullptr);  // mean JS over pairs
     jt["answer_first"] = l0.answer_first;
     io::Json models = io::Json::array();
     io::Json pieces = io::Json::array(), spans = io::Json::array(), toks = io::Json::array();

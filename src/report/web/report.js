@@ -120,15 +120,17 @@
     return d;
   }
   function baseLayout(title, extra) {
-    const l = {title: {text: title, font: {size: 14}}, margin: {l: 60, r: 20, t: 40, b: 50},
+    // Title left, legend top right, modebar vertical on the right: none of them overlap.
+    const l = {title: {text: title, font: {size: 14}, x: 0, xref: 'paper', xanchor: 'left'}, margin: {l: 60, r: 40, t: 56, b: 50},
       font: {family: 'system-ui, sans-serif', size: 12}, paper_bgcolor: '#fff', plot_bgcolor: '#fff', height: 340,
-      legend: {orientation: 'h', y: -0.2}};
+      legend: {orientation: 'h', x: 1, xanchor: 'right', y: 1.0, yanchor: 'bottom'}, modebar: {orientation: 'v'}};
     return Object.assign(l, extra || {});
   }
   // Draws (or redraws) a chart; a failure is recorded and shown in place, not thrown.
   function plot(div, traces, layout) {
     try {
       const first = !div.dataset.drawn;
+      div.style.height = (layout.height || 340) + 'px';
       Plotly.react(div, traces, layout, CONFIG);
       if (first) { div.dataset.drawn = '1'; N_CHARTS++; }
     } catch (e) {
@@ -367,9 +369,9 @@
     }
     const row = b.appendChild(el('div', {cls: 'row'}));
     plot(chartDiv(row, 'half'), histTraces(ds.logprob), baseLayout('Observed-token log p (answer positions)',
-      {xaxis: axis('log p (nats); the first bin holds everything ≤ −20'), yaxis: axis('share of positions', {tickformat: '.0%'})}));
+      {xaxis: axis('log p (nats); values below −30 are in the first bin'), yaxis: axis('share of positions', {tickformat: '.0%'})}));
     plot(chartDiv(row, 'half'), histTraces(ds.entropy), baseLayout('Entropy of the predicting row (answer positions)',
-      {xaxis: axis('entropy (nats); the last bin holds everything ≥ 12'), yaxis: axis('share of positions', {tickformat: '.0%'})}));
+      {xaxis: axis('entropy (nats)'), yaxis: axis('share of positions', {tickformat: '.0%'})}));
     const row2 = b.appendChild(el('div', {cls: 'row'}));
     plot(chartDiv(row2, 'half'), ds.rank_buckets.map(function (rb, m) {
       let tot = 0; rb.forEach(function (c) { tot += c; });
@@ -579,7 +581,7 @@
     table(b, ['pair', 'positions', 'mean KL(a‖b)', 'mean KL(b‖a)', 'mean JS (bits)', 'mean TV', 'top-1 agreement', 'mean |Δlog p|'],
       P.map(function (p) { return [pname(p), p.n, p.mean.kl_ab, p.mean.kl_ba, p.mean.js_bits, p.mean.tv, (100 * p.mean.top1_agree).toFixed(1) + '%', p.mean.abs_dlogp]; }));
     const row0 = b.appendChild(el('div', {cls: 'row'}));
-    plot(chartDiv(row0, 'half'), [{type: 'bar', x: P.map(pname), y: P.map(function (p) { return p.mean.top1_agree; }), marker: {color: COLORS[4]},
+    plot(chartDiv(row0, 'half'), [{type: 'bar', name: 'all positions', x: P.map(pname), y: P.map(function (p) { return p.mean.top1_agree; }), marker: {color: COLORS[4]},
       hovertemplate: '%{x}: %{y:.1%}<extra></extra>'}].concat([1, 2, 3, 4, 5].map(function (L, li) {
       return {type: 'bar', name: 'level ' + L, x: P.map(pname), y: P.map(function (p) { return p.agree_by_level[li]; }), visible: 'legendonly',
         hovertemplate: '%{x}: %{y:.1%}<extra>level ' + L + '</extra>'};
@@ -647,9 +649,10 @@
     const t = VIEWER.texts[vi], r = t.row;
     return 'text ' + TEXTS.idx[r] + ' · ' + TEXTS.id[r] + ' · level ' + (TEXTS.level[r] || '?') + ' · ' + corrName(TEXTS.correct[r]) + ' (' + t.why + ')';
   }
+  // The embedded text whose models diverge most (mean JS), else the first.
   function defaultText() {
     let best = 0;
-    VIEWER.texts.forEach(function (t, i) { if (t.why === 'most divergent' && VIEWER.texts[best].why !== 'most divergent') best = i; });
+    VIEWER.texts.forEach(function (t, i) { if ((t.js || 0) > (VIEWER.texts[best].js || 0)) best = i; });
     return best;
   }
   function sectionLogits() {
@@ -811,7 +814,7 @@
     }
     const WHITE = [255, 255, 255];
     const SCALES = {
-      lp: {label: 'log p of the observed token', lo: '≤ −10', hi: '0', col: function (v) { return mix(WHITE, [215, 48, 39], -v / 10); }},
+      lp: {label: 'log p of the observed token', lo: '≤ −15', hi: '0', col: function (v) { return mix(WHITE, [215, 48, 39], -v / 15); }},
       ent: {label: 'entropy of the predicting row (nats)', lo: '0', hi: '≥ 6', col: function (v) { return mix(WHITE, [49, 54, 149], v / 6); }},
       rank: {label: 'rank bucket of the observed token', lo: '1', hi: '> 1000', col: function (v) { return mix(WHITE, [128, 0, 38], v <= 1 ? 0 : v <= 10 ? 0.25 : v <= 100 ? 0.5 : v <= 1000 ? 0.75 : 1); }},
       kl: {label: 'KL(a‖b) in nats, log scale', lo: '≤ 1e−4', hi: '≥ 10', col: function (v) { return mix(WHITE, [84, 39, 143], (Math.log10(Math.max(v, 1e-4)) + 4) / 5); }},
@@ -823,7 +826,7 @@
       legend.textContent = '';
       const s = SCALES[st.metric];
       const grad = el('span', {cls: 'grad'});
-      const stops = st.metric === 'dlp' ? [-5, -2.5, 0, 2.5, 5] : st.metric === 'lp' ? [-10, -7.5, -5, -2.5, 0] : st.metric === 'ent' ? [0, 1.5, 3, 4.5, 6] :
+      const stops = st.metric === 'dlp' ? [-5, -2.5, 0, 2.5, 5] : st.metric === 'lp' ? [-15, -10, -5, -2.5, 0] : st.metric === 'ent' ? [0, 1.5, 3, 4.5, 6] :
         st.metric === 'rank' ? [1, 10, 100, 1000, 1001] : [1e-4, 1e-3, 1e-2, 1e-1, 1];
       grad.style.background = 'linear-gradient(to right,' + stops.map(s.col).join(',') + ')';
       legend.appendChild(el('span', {text: s.label + ': ' + s.lo + ' '}));
