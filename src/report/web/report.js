@@ -775,6 +775,11 @@
       '. Colours and hover come from the first model\'s token layout; other models are aligned by answer position. Hover shows each model\'s top-' +
       VIEWER.top_k + ' (of ' + VIEWER.stored_top_k + ' stored). Keyword occurrences are outlined.');
     if (!VIEWER.texts.length) return;
+    const det = b.appendChild(el('details', null, el('summary', {text: 'The ' + VIEWER.texts.length + ' embedded texts and why each is here'})));
+    table(det, ['text', 'record', 'level', 'correct', 'tokens', 'mean JS (bits)', 'reason'], VIEWER.texts.map(function (t) {
+      const r = t.row;
+      return [TEXTS.idx[r], TEXTS.id[r], TEXTS.level[r] || '–', corrName(TEXTS.correct[r]), t.tok.length, t.js, t.why];
+    }));
     const c = controls(b);
     const st = {t: defaultText(), metric: 'lp', m: MODELS.length - 1, a: 0, b: Math.min(1, MODELS.length - 1), prompt: true};
     const legend = b.appendChild(el('div', {cls: 'legend'}));
