@@ -39,17 +39,25 @@ struct Sums {
 
 io::Json build_distributions(ResultsDb& db, const RunAggregates& agg) {
   const size_t M = agg.models.size();
-  // Bin ranges from the data (whole nats), log p clipped at −30: shared by all models.
+  // Bin ranges from the data, log p clipped at −30: shared by all models.
   double lp_lo = -20, lp_hi = 0, ent_lo = 0, ent_hi = 12;
   {
     io::Stmt s(db.db(), "SELECT min(logprob), max(logprob), min(entropy), max(entropy) FROM positions WHERE "
                         "span != 'prompt' AND logprob IS NOT NULL");
     if (s.step() && !s.col_is_null(0)) {
-      lp_lo = std::max(-30.0, std::floor(s.col_double(0)));
-      lp_hi = std::min(0.0, std::ceil(s.col_double(1)));
-      ent_lo = std::floor(s.col_double(2));
-      ent_hi = std::max(ent_lo + 1.0, std::ceil(s.col_double(3)));
-      if (lp_hi <= lp_lo) lp_lo = lp_hi - 1.0;
+      // The data's range plus 2% each side (at least 0.1 nats wide).
+      auto pad = [](double& lo, double& hi) {
+        const double w = std::max(0.1, hi - lo);
+        lo -= 0.02 * w;
+        hi += 0.02 * w;
+      };
+      lp_lo = std::max(-30.0, s.col_double(0));
+      lp_hi = std::min(0.0, s.col_double(1));
+      if (lp_hi <= lp_lo) lp_lo = lp_hi - 0.1;
+      pad(lp_lo, lp_hi);
+      ent_lo = s.col_double(2);
+      ent_hi = s.col_double(3);
+      pad(ent_lo, ent_hi);
     }
   }
   std::vector<Hist> lp(M, Hist(lp_lo, lp_hi, 80)), ent(M, Hist(ent_lo, ent_hi, 60));

@@ -316,7 +316,7 @@
   function sectionData() {
     const b = body('s2-data');
     const n = TEXTS.idx.length;
-    const levels = [1, 2, 3, 4, 5, 0];
+    const levels = [1, 2, 3, 4, 5, 0].filter(function (L) { return L !== 0 || TEXTS.level.indexOf(0) >= 0; });
     const corr = [[1, 'correct'], [0, 'incorrect'], [-1, 'unknown']];
     const srcs = TEXTS.sources;
     note(b, n + ' texts finished in results.sqlite' + (srcs.length > 1 ? ', from ' + srcs.length + ' sources' : '') + '.');
