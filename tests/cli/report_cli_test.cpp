@@ -129,6 +129,37 @@ void expect_rendered(const Browser& b) {
   for (const char* id : kSections) EXPECT_NE(b.dom.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
 }
 
+// A copy of the report with a script that works every control: each <select> through its options
+// (each change redraws charts or the viewer), then a hover over a viewer token. Errors in the
+// handlers reach window.onerror; results land on <body> as data-exercised, data-tip-rows and
+// data-exercise-errors.
+std::string exercised_copy(const std::string& html_path) {
+  std::string h = slurp(html_path);
+  const std::string script = R"(<script>
+(function () {
+  var errs = [];
+  window.addEventListener('error', function (e) { errs.push(e.message); });
+  var n = 0;
+  document.querySelectorAll('select').forEach(function (s) {
+    for (var i = 0; i < s.options.length && i < 12; i++) { s.selectedIndex = i; s.dispatchEvent(new Event('change')); n++; }
+  });
+  var tok = document.querySelectorAll('.tokens .tok:not(.prompt)')[2];
+  if (tok) tok.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+  var tip = document.getElementById('lsc-tip');
+  document.body.dataset.exercised = String(n);
+  document.body.dataset.tipRows = String(tip ? tip.querySelectorAll('tr').length : 0);
+  document.body.dataset.exerciseErrors = String(errs.length) + (errs.length ? ': ' + errs[0] : '');
+})();
+</script>
+</body>)";
+  const size_t at = h.rfind("</body>");
+  EXPECT_NE(at, std::string::npos);
+  h.replace(at, 7, script);
+  const std::string out = html_path + ".exercise.html";
+  std::ofstream(out, std::ios::binary) << h;
+  return out;
+}
+
 class ReportCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -352,6 +383,19 @@ TEST_F(ReportCli, ClearErrorsForMissingInputsAndPlotly) {
 TEST_F(ReportCli, RendersInHeadlessChromiumWithoutErrors) {
   if (!have_chromium()) GTEST_SKIP() << "skipped: no chromium";
   expect_rendered(open_in_chromium(out("report.html")));
+}
+
+TEST_F(ReportCli, EveryControlRedrawsWithoutErrorsInHeadlessChromium) {
+  if (!have_chromium()) GTEST_SKIP() << "skipped: no chromium";
+  const Browser b = open_in_chromium(exercised_copy(out("report.html")));
+  expect_rendered(b);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-exercise-errors=\"([^\"]*)\""))) << b.log.substr(0, 3000);
+  EXPECT_EQ(m[1].str(), "0");
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-exercised=\"([0-9]+)\"")));
+  EXPECT_GE(std::stoi(m[1].str()), 30) << "option changes made";
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-tip-rows=\"([0-9]+)\"")));
+  EXPECT_GE(std::stoi(m[1].str()), 2) << "hover shows the models' top-k";
 }
 
 // The issue's CI check: the demo run's report opens in headless Chromium and every chart draws.

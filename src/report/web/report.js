@@ -197,6 +197,33 @@
     });
     return o;
   }
+  // Identity columns first, then each test's statistic, p and q, then the rest; nested
+  // "defined"/"n" copies are dropped when the row has its own n.
+  const ID_COLS = ['family', 'measure', 'model', 'model_a', 'model_b', 'models', 'level', 'k', 'n', 'n_correct', 'n_incorrect', 'small_n'];
+  function orderColumns(rows) {
+    const all = [];
+    rows.forEach(function (r) { Object.keys(r).forEach(function (k) { if (all.indexOf(k) < 0) all.push(k); }); });
+    const hasN = all.indexOf('n') >= 0;
+    const keep = all.filter(function (c) { return !/\.defined$/.test(c) && !(hasN && /\.n$/.test(c)); });
+    const rank = function (c) {
+      const i = ID_COLS.indexOf(c);
+      if (i >= 0) return i;
+      const m = /\.(statistic|p|p_value|q|q_value)$/.exec(c);
+      if (m) return 100 + ['statistic', 'p', 'p_value', 'q', 'q_value'].indexOf(m[1]);
+      return c.indexOf('.') >= 0 ? 200 : 150;
+    };
+    const tests = [];
+    keep.forEach(function (c) { const d = c.indexOf('.'); if (d > 0 && tests.indexOf(c.slice(0, d)) < 0) tests.push(c.slice(0, d)); });
+    return keep.slice().sort(function (x, y) {
+      const tx = x.indexOf('.') > 0 ? tests.indexOf(x.slice(0, x.indexOf('.'))) : -1;
+      const ty = y.indexOf('.') > 0 ? tests.indexOf(y.slice(0, y.indexOf('.'))) : -1;
+      const rx = rank(x), ry = rank(y);
+      if ((rx < 100) !== (ry < 100)) return rx < 100 ? -1 : 1;
+      if (rx < 100) return rx - ry;
+      if (tx !== ty) return tx < 0 ? -1 : ty < 0 ? 1 : tx - ty;
+      return rx - ry || keep.indexOf(x) - keep.indexOf(y);
+    });
+  }
   const STATS_SECTIONS = {
     's4-keywords': /model_comp|paired|friedman|wilcoxon/i,
     's5-difficulty': /difficult|spearman|kendall|level/i,
@@ -222,8 +249,7 @@
     if (!arrays.length) { note(parent, 'stats.json has no test rows for this section.'); return; }
     arrays.forEach(function (a) {
       const rows = a.rows.map(flattenRow);
-      const cols = [];
-      rows.forEach(function (r) { Object.keys(r).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); }); });
+      const cols = orderColumns(rows);
       const box = parent.appendChild(el('div', {cls: 'statsbox'}));
       h3(box, 'stats.json: ' + a.path + ' (' + rows.length + ' rows)');
       const ctl = controls(box);
@@ -239,15 +265,12 @@
         table(holder, cols, shown.map(function (r) {
           return cols.map(function (c) {
             const v = r[c];
+            if (typeof v === 'number' && qcols.indexOf(c) >= 0 && v < 0.05) return el('b', {text: fmtP(v)});
             if (typeof v === 'number' && /(^|\.)(p|q|p_value|q_value)$/.test(c)) return fmtP(v);
             if (typeof v === 'boolean') return v ? 'yes' : '';
             return v;
           });
-        }), {rowClass: function (i) {
-          const r = shown[i];
-          const sig = qcols.some(function (c) { return typeof r[c] === 'number' && r[c] < 0.05; });
-          return (r.small_n ? 'small-n ' : '') + (sig ? 'sig' : '');
-        }});
+        }), {rowClass: function (i) { return shown[i].small_n ? 'small-n' : ''; }});
         if (sel.length > shown.length) note(holder, 'showing 300 of ' + sel.length + ' rows: filter to narrow.');
       }
       ['family', 'measure', 'model'].forEach(function (k) {
@@ -259,7 +282,7 @@
         select(ctl, k, [['*', 'all']].concat(vals.map(function (v) { return [v, v]; })), init, function (v) { filt[k] = v; draw(); });
       });
       draw();
-      note(box, 'Rows flagged "small n" are shaded; q < 0.05 in bold. Columns are as stats.json names them.');
+      note(box, 'Rows flagged "small n" are shaded; q < 0.05 in bold. Columns are as stats.json names them (test.statistic, test.p, test.q).');
     });
   }
 
