@@ -62,6 +62,7 @@
   function vis(s) {
     return String(s).replace(/ /g, '␣').replace(/\n/g, '↵').replace(/\t/g, '⇥');
   }
+  function pct(p) { return p >= 0.001 ? (100 * p).toFixed(1) + '%' : p.toExponential(1); }
   function tokName(id) { return VOCAB.has(id) ? VOCAB.get(id) : '#' + id; }
   function select(parent, label, options, value, onchange) {
     const s = el('select', {onchange: function () { onchange(s.value); }});
@@ -882,14 +883,14 @@
     function topk(t, m, p) {
       const md = t.models[m], K = VIEWER.top_k, box = el('div', {cls: 'tk'});
       const lp = md.lp[p];
-      box.appendChild(el('div', {cls: 'tkh', text: MODELS[m] + ': log p ' + fmt(lp) + (lp === null ? '' : ' (p ' + (100 * Math.exp(lp)).toFixed(1) + '%)') +
+      box.appendChild(el('div', {cls: 'tkh', text: MODELS[m] + ': log p ' + fmt(lp) + (lp === null ? '' : ' (p ' + pct(Math.exp(lp)) + ')') +
         ' · rank ' + fmt(md.rank[p]) + ' · H ' + fmt(md.ent[p])}));
       const tb = el('table');
       for (let i = 0; i < K; i++) {
         const id = md.tki[p * K + i];
         if (id < 0) continue;
         const pr = Math.exp(md.tkl[p * K + i]);
-        const r = el('tr', {cls: id === t.tok[p] ? 'obs' : ''}, el('td', {text: vis(tokName(id))}), el('td', {cls: 'num', text: (100 * pr).toFixed(1) + '%'}),
+        const r = el('tr', {cls: id === t.tok[p] ? 'obs' : ''}, el('td', {text: vis(tokName(id))}), el('td', {cls: 'num', text: pct(pr)}),
           el('td', null, el('span', {cls: 'bar', style: 'width:' + Math.round(60 * pr) + 'px'})));
         tb.appendChild(r);
       }
