@@ -73,7 +73,7 @@ struct Browser {
 Browser open_in_chromium(const std::string& html, const std::string& screenshot = "") {
   const std::string base = "/tmp/lsc_chromium_" + std::to_string(::getpid());
   const std::string flags = "--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
-                            "--no-first-run --disable-extensions --virtual-time-budget=15000 --user-data-dir=" + base + "_profile ";
+                            "--no-first-run --disable-extensions --disable-dev-shm-usage --virtual-time-budget=15000 --user-data-dir=" + base + "_profile ";
   Browser b;
   const std::string cmd = "timeout 180 chromium " + flags + "--enable-logging=stderr --v=0 --dump-dom file://" + html + " >" +
                           base + ".dom 2>" + base + ".log";
