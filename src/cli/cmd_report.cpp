@@ -13,8 +13,10 @@ namespace lsc::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: logitscope report DIR [--out FILE] [--max-texts N] [--top-k N] [--bootstrap N] [--quiet]\n"
-    "  Writes one self-contained HTML file (plotly.js, script, style and data inline; opens offline)\n"
+    "usage: logitscope report DIR [--out FILE] [--max-texts N] [--top-k N] [--bootstrap N] "
+    "[--quiet]\n"
+    "  Writes one self-contained HTML file (plotly.js, script, style and data inline; opens "
+    "offline)\n"
     "  from DIR/results.sqlite, with DIR/stats.json when present. Default FILE: DIR/report.html.\n"
     "  --max-texts  texts embedded in the token viewer and logits heatmap (default 200; all texts\n"
     "               if they fit, else the most divergent quarter and a stratified sample)\n"
@@ -29,18 +31,23 @@ int cmd_report(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  if (args.positionals().size() != 1) throw UsageError("report takes one results directory\n" + std::string(kHelp));
+  if (args.positionals().size() != 1)
+    throw UsageError("report takes one results directory\n" + std::string(kHelp));
   report::ReportOptions opt;
   opt.max_texts = args.get_int("max-texts", opt.max_texts, 0, 100000);
   opt.viewer_top_k = static_cast<int>(args.get_int("top-k", opt.viewer_top_k, 1, 1000));
   opt.n_bootstrap = static_cast<int>(args.get_int("bootstrap", opt.n_bootstrap, 0, 1000000));
   opt.quiet = args.has("quiet");
-  const report::ReportResult r = report::write_report(args.positionals()[0], args.get_or("out", ""), opt);
+  const report::ReportResult r =
+      report::write_report(args.positionals()[0], args.get_or("out", ""), opt);
   for (const auto& w : r.warnings) std::fprintf(stderr, "logitscope: warning: %s\n", w.c_str());
   if (!opt.quiet) {
-    std::fprintf(stderr, "logitscope: report: %s (%.1f MB; %lld texts, %lld in the token viewer%s)\n", r.out_path.c_str(),
-                 double(r.file_bytes) / 1e6, static_cast<long long>(r.n_texts), static_cast<long long>(r.n_viewer_texts),
-                 r.has_stats ? "; with stats.json" : "; no stats.json: run `logitscope stats` for the tests");
+    std::fprintf(stderr,
+                 "logitscope: report: %s (%.1f MB; %lld texts, %lld in the token viewer%s)\n",
+                 r.out_path.c_str(), double(r.file_bytes) / 1e6, static_cast<long long>(r.n_texts),
+                 static_cast<long long>(r.n_viewer_texts),
+                 r.has_stats ? "; with stats.json"
+                             : "; no stats.json: run `logitscope stats` for the tests");
   }
   return 0;
 }

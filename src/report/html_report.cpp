@@ -42,28 +42,44 @@ struct SectionHead {
 // The section skeleton; report.js fills each section's body. Ids are part of the file's contract
 // (tests and docs/report.md name them).
 constexpr SectionHead kSections[] = {
-    {"s1-manifest", "1. Run manifest", "Models, template, keyword families with their token ids, skipped and truncated records, timings."},
-    {"s2-data", "2. Data", "Texts per level × correctness (× source), answer lengths, keyword counts per 1k answer tokens."},
-    {"s3-distributions", "3. Per-model distributions", "Observed-token log p, entropy and rank over every answer position."},
-    {"s4-keywords", "4. Keywords × models", "Per-text values at keyword occurrences (the text is the unit), means with 95% bootstrap CIs."},
+    {"s1-manifest", "1. Run manifest",
+     "Models, template, keyword families with their token ids, skipped and truncated records, "
+     "timings."},
+    {"s2-data", "2. Data",
+     "Texts per level × correctness (× source), answer lengths, keyword counts per 1k answer "
+     "tokens."},
+    {"s3-distributions", "3. Per-model distributions",
+     "Observed-token log p, entropy and rank over every answer position."},
+    {"s4-keywords", "4. Keywords × models",
+     "Per-text values at keyword occurrences (the text is the unit), means with 95% bootstrap "
+     "CIs."},
     {"s5-difficulty", "5. Difficulty", "Keyword measures against the problem level."},
     {"s6-correctness", "6. Correctness", "Correct against incorrect answers."},
-    {"s7-windows", "7. Around keywords", "Values at offsets −W..+W from each occurrence's first token."},
+    {"s7-windows", "7. Around keywords",
+     "Values at offsets −W..+W from each occurrence's first token."},
     {"s8-differences", "8. Model differences", "Per model pair, over the common answer positions."},
-    {"s9-logits", "9. Logits heatmap", "Positions × the top-N vocabulary entries of one text, from the stored top-k log-probs."},
-    {"s10-clusters", "10. PCA and clusters (exploratory)", "Descriptive views of per-text feature vectors; not evidence."},
-    {"s11-viewer", "11. Token viewer", "Tokens coloured by a metric; hover for every model's top-k."},
+    {"s9-logits", "9. Logits heatmap",
+     "Positions × the top-N vocabulary entries of one text, from the stored top-k log-probs."},
+    {"s10-clusters", "10. PCA and clusters (exploratory)",
+     "Descriptive views of per-text feature vectors; not evidence."},
+    {"s11-viewer", "11. Token viewer",
+     "Tokens coloured by a metric; hover for every model's top-k."},
 };
 
 std::string read_plotly() {
   const std::string path = plotly_js_path();
   if (!io::file_exists(path)) {
-    throw InputError(path, "plotly.js", "the file plotly.min.js of the npm package plotly.js-dist-min (pinned in web/package-lock.json)",
-                     "no such file; install it with `bash scripts/install-deps.sh` (runs npm ci in web/), or point LSC_WEB_DIR at a folder holding node_modules/plotly.js-dist-min");
+    throw InputError(
+        path, "plotly.js",
+        "the file plotly.min.js of the npm package plotly.js-dist-min (pinned in "
+        "web/package-lock.json)",
+        "no such file; install it with `bash scripts/install-deps.sh` (runs npm ci in web/), or "
+        "point LSC_WEB_DIR at a folder holding node_modules/plotly.js-dist-min");
   }
   std::string js = io::read_text_file(path);
   // Inline <script>: no "</script" may appear inside (plotly 4.1.2 has none; this keeps it so).
-  for (size_t p = 0; (p = js.find("</script", p)) != std::string::npos; p += 2) js.replace(p, 2, "<\\/");
+  for (size_t p = 0; (p = js.find("</script", p)) != std::string::npos; p += 2)
+    js.replace(p, 2, "<\\/");
   return js;
 }
 
@@ -76,7 +92,8 @@ std::string now_utc() {
   return buf;
 }
 
-// stats.json, read defensively: its shape belongs to `logitscope stats`; the report shows what it finds.
+// stats.json, read defensively: its shape belongs to `logitscope stats`; the report shows what it
+// finds.
 io::Json read_stats(const std::string& dir, ReportResult& res) {
   const std::string path = io::join_path(dir, "stats.json");
   if (!io::file_exists(path)) return nullptr;
@@ -104,12 +121,23 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -123,7 +151,8 @@ std::string json_for_script(std::string_view json) {
     // '<' only occurs inside JSON strings, where \u003c means the same: no "</script", no "<!--".
     if (c == '<') {
       out += "\\u003c";
-    } else if (c == '\xE2' && i + 2 < json.size() && json[i + 1] == '\x80' && (json[i + 2] == '\xA8' || json[i + 2] == '\xA9')) {
+    } else if (c == '\xE2' && i + 2 < json.size() && json[i + 1] == '\x80' &&
+               (json[i + 2] == '\xA8' || json[i + 2] == '\xA9')) {
       out += json[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";  // line/paragraph separators
       i += 2;
     } else {
@@ -133,13 +162,16 @@ std::string json_for_script(std::string_view json) {
   return out;
 }
 
-ReportResult write_report(const std::string& results_dir, const std::string& out_path_in, const ReportOptions& opt) {
+ReportResult write_report(const std::string& results_dir, const std::string& out_path_in,
+                          const ReportOptions& opt) {
   ReportResult res;
   res.out_path = out_path_in.empty() ? io::join_path(results_dir, "report.html") : out_path_in;
   const std::string plotly = read_plotly();  // fail before the long part if it is missing
   ResultsDb db(results_dir, {}, false);
   if (!db.db().has_table("positions")) {
-    throw InputError(db.path(), "", "a logitscope results database (tables meta, models, positions, ...)", "no positions table");
+    throw InputError(db.path(), "",
+                     "a logitscope results database (tables meta, models, positions, ...)",
+                     "no positions table");
   }
   const RunAggregates agg = load_aggregates(db);
   res.n_texts = int64_t(agg.texts.size());
@@ -150,10 +182,12 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
     io::Stmt s(db.db(), "SELECT tokenizer_path FROM models ORDER BY model_idx LIMIT 1");
     const std::string tp = s.step() ? s.col_text(0) : "";
     try {
-      if (tp.empty()) throw InputError("models.tokenizer_path", "", "a tokenizer.json path", "none recorded");
+      if (tp.empty())
+        throw InputError("models.tokenizer_path", "", "a tokenizer.json path", "none recorded");
       tokenizer = std::make_unique<tok::Tokenizer>(tok::load_tokenizer(tp));
     } catch (const InputError& e) {
-      res.warnings.push_back(std::string("token strings are shown as ids (#id): tokenizer not readable: ") + e.what());
+      res.warnings.push_back(
+          std::string("token strings are shown as ids (#id): tokenizer not readable: ") + e.what());
     }
   }
   const TokenNames names(tokenizer.get());
@@ -180,22 +214,29 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   const std::string title = "logitscope report: " + results_dir;
   std::string html;
   html.reserve(plotly.size() + (1 << 20));
-  html += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  html +=
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
   html += html_escape(title);
   html += "</title>\n<style>\n";
   html.append(reinterpret_cast<const char*>(kReportCss), kReportCssSize);
   html += "\n</style>\n<script>\n";
   html += plotly;
-  html += "\n</script>\n</head>\n<body>\n<header id=\"top\"><h1>logitscope report</h1><p class=\"sub\">";
+  html +=
+      "\n</script>\n</head>\n<body>\n<header id=\"top\"><h1>logitscope report</h1><p "
+      "class=\"sub\">";
   html += html_escape(results_dir) + " · " + std::to_string(agg.texts.size()) + " texts · " +
-          std::to_string(agg.models.size()) + " models · generated " + html_escape(data["generated"].get<std::string>());
+          std::to_string(agg.models.size()) + " models · generated " +
+          html_escape(data["generated"].get<std::string>());
   html += "</p><nav id=\"nav\">";
-  for (const auto& s : kSections) html += "<a href=\"#" + std::string(s.id) + "\">" + html_escape(s.title) + "</a>";
+  for (const auto& s : kSections)
+    html += "<a href=\"#" + std::string(s.id) + "\">" + html_escape(s.title) + "</a>";
   html += "</nav><div id=\"warnings\"></div></header>\n<main>\n";
   for (const auto& s : kSections) {
-    html += "<section id=\"" + std::string(s.id) + "\" class=\"section\"><h2>" + html_escape(s.title) + "</h2><p class=\"lead\">" +
-            html_escape(s.lead) + "</p><div class=\"body\"><p class=\"pending\">(drawn by the report script)</p></div></section>\n";
+    html += "<section id=\"" + std::string(s.id) + "\" class=\"section\"><h2>" +
+            html_escape(s.title) + "</h2><p class=\"lead\">" + html_escape(s.lead) +
+            "</p><div class=\"body\"><p class=\"pending\">(drawn by the report "
+            "script)</p></div></section>\n";
   }
   html += "</main>\n<script type=\"application/json\" id=\"lsc-data\">";
   html += json_for_script(data.dump(-1, ' ', false, io::Json::error_handler_t::replace));

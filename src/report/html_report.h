@@ -15,10 +15,10 @@ struct ReportOptions {
   int64_t max_texts = 200;
   // Position × model cells the viewer may embed in all (about 140 bytes each): bounds the file.
   int64_t max_viewer_cells = 150000;
-  int viewer_top_k = 10;       // top-k entries per position kept for hover and heatmap (≤ run's k)
-  int n_bootstrap = 1000;      // resamples for the percentile CIs computed here
-  uint64_t seed = 20240607;    // bootstrap and text sampling: same input, same file
-  bool quiet = false;          // no notes on stderr
+  int viewer_top_k = 10;     // top-k entries per position kept for hover and heatmap (≤ run's k)
+  int n_bootstrap = 1000;    // resamples for the percentile CIs computed here
+  uint64_t seed = 20240607;  // bootstrap and text sampling: same input, same file
+  bool quiet = false;        // no notes on stderr
 };
 
 // What write_report did, for the command's message and for tests.
@@ -27,13 +27,15 @@ struct ReportResult {
   int64_t file_bytes = 0;
   int64_t n_texts = 0, n_viewer_texts = 0;
   bool has_stats = false;
-  std::vector<std::string> warnings;  // e.g. unreadable tokenizer or stats.json (also in the report)
+  std::vector<std::string>
+      warnings;  // e.g. unreadable tokenizer or stats.json (also in the report)
 };
 
-// Reads <results_dir>/results.sqlite (InputError if absent), stats.json and summary.json if present,
-// and writes out_path atomically (IoError if it cannot). out_path "" means <results_dir>/report.html.
-// Needs plotly.min.js: see plotly_js_path().
-ReportResult write_report(const std::string& results_dir, const std::string& out_path, const ReportOptions& opt);
+// Reads <results_dir>/results.sqlite (InputError if absent), stats.json and summary.json if
+// present, and writes out_path atomically (IoError if it cannot). out_path "" means
+// <results_dir>/report.html. Needs plotly.min.js: see plotly_js_path().
+ReportResult write_report(const std::string& results_dir, const std::string& out_path,
+                          const ReportOptions& opt);
 
 // Where plotly.min.js is read from: $LSC_WEB_DIR, else the compiled-in <source>/web, then
 // node_modules/plotly.js-dist-min/plotly.min.js.

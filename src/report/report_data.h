@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cmath>
-#include <limits>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -39,7 +39,9 @@ struct MeanCi {
 };
 MeanCi bootstrap_mean_ci(const std::vector<double>& x, int n_boot, uint64_t seed);
 // digits ≥ 0: rnum(v, digits); digits < 0: rsig(v, −digits).
-inline io::Json round_num(double v, int digits) { return digits >= 0 ? rnum(v, digits) : rsig(v, -digits); }
+inline io::Json round_num(double v, int digits) {
+  return digits >= 0 ? rnum(v, digits) : rsig(v, -digits);
+}
 // [n, mean, lo, hi] rounded as round_num, for the JSON.
 io::Json ci_json(const MeanCi& c, int digits = 3);
 
@@ -65,9 +67,11 @@ io::Json build_measures(const RunAggregates& agg, const ReportOptions& opt);
 io::Json build_distributions(ResultsDb& db, const RunAggregates& agg);
 // Section 7: windows around occurrences, mean and 95% band per family × model × offset.
 io::Json build_windows(ResultsDb& db, const RunAggregates& agg);
-// Section 8: per model pair divergence distributions, agreement, position profile, top tokens/texts.
+// Section 8: per model pair divergence distributions, agreement, position profile, top
+// tokens/texts.
 io::Json build_pairs(ResultsDb& db, const RunAggregates& agg, const TokenNames& names);
 // Sections 9 and 11: the selected texts with per-position values of every model.
-io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptions& opt, const TokenNames& names);
+io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptions& opt,
+                      const TokenNames& names);
 
 }  // namespace lsc::report

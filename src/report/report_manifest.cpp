@@ -7,9 +7,12 @@ namespace lsc::report {
 
 namespace {
 
-constexpr size_t kMaxListedRows = 300;  // skipped lines / truncations listed (the count is always given)
+constexpr size_t kMaxListedRows =
+    300;  // skipped lines / truncations listed (the count is always given)
 
-std::string clip(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n) + "…"; }
+std::string clip(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(0, n) + "…";
+}
 
 }  // namespace
 
@@ -17,12 +20,16 @@ io::Json build_manifest(ResultsDb& db, const TokenNames& names) {
   io::Db& d = db.db();
   io::Json j;
   {
-    const char* cols[] = {"name", "path", "model_type", "dtypes", "n_params", "vocab_size", "config_sha256",
-                          "tokenizer_path", "tokenizer_sha256", "template", "precision", "isa"};
+    const char* cols[] = {"name",          "path",           "model_type",
+                          "dtypes",        "n_params",       "vocab_size",
+                          "config_sha256", "tokenizer_path", "tokenizer_sha256",
+                          "template",      "precision",      "isa"};
     io::Json m = io::Json::object();
     for (const char* c : cols) m[c] = io::Json::array();
-    io::Stmt s(d, "SELECT name, path, model_type, dtypes, n_params, vocab_size, config_sha256, tokenizer_path, "
-                  "tokenizer_sha256, template, precision, isa FROM models ORDER BY model_idx");
+    io::Stmt s(d,
+               "SELECT name, path, model_type, dtypes, n_params, vocab_size, config_sha256, "
+               "tokenizer_path, "
+               "tokenizer_sha256, template, precision, isa FROM models ORDER BY model_idx");
     while (s.step()) {
       for (int i = 0; i < 12; ++i) {
         if (i == 4 || i == 5) {
@@ -67,13 +74,16 @@ io::Json build_manifest(ResultsDb& db, const TokenNames& names) {
   }
   {
     io::Json rows = io::Json::array();
-    io::Stmt s(d, "SELECT tm.text_idx, t.record_id, m.name, tm.n_tokens, tm.n_tokens_full FROM text_models tm "
-                  "JOIN texts t USING(text_idx) JOIN models m ON m.model_idx = tm.model_idx "
-                  "WHERE tm.truncated != 0 ORDER BY tm.text_idx, tm.model_idx");
+    io::Stmt s(d,
+               "SELECT tm.text_idx, t.record_id, m.name, tm.n_tokens, tm.n_tokens_full FROM "
+               "text_models tm "
+               "JOIN texts t USING(text_idx) JOIN models m ON m.model_idx = tm.model_idx "
+               "WHERE tm.truncated != 0 ORDER BY tm.text_idx, tm.model_idx");
     int64_t n = 0;
     while (s.step()) {
       if (size_t(n++) < kMaxListedRows) {
-        rows.push_back({s.col_int(0), clip(s.col_text(1), 80), s.col_text(2), s.col_int(3), s.col_int(4)});
+        rows.push_back(
+            {s.col_int(0), clip(s.col_text(1), 80), s.col_text(2), s.col_int(3), s.col_int(4)});
       }
     }
     j["truncated"] = {{"n", n}, {"rows", rows}};
@@ -88,7 +98,8 @@ io::Json build_manifest(ResultsDb& db, const TokenNames& names) {
     t["n_pair_rows"] = d.query_int("SELECT count(*) FROM pairs");
     const double secs = std::atof(db.get_meta("compute_seconds").c_str());
     t["compute_seconds"] = rnum(secs, 1);
-    t["tokens_per_s"] = secs > 0 ? rnum(double(t["tokens"].get<int64_t>()) / secs, 1) : io::Json(nullptr);
+    t["tokens_per_s"] =
+        secs > 0 ? rnum(double(t["tokens"].get<int64_t>()) / secs, 1) : io::Json(nullptr);
     j["totals"] = t;
   }
   j["decoded_tokens"] = names.available();
@@ -104,14 +115,17 @@ io::Json build_texts(ResultsDb& db, const RunAggregates& agg) {
     while (s.step()) source[s.col_int(0)] = s.col_text(1);
   }
   {
-    io::Stmt s(d, "SELECT text_idx, max(CASE WHEN model_idx = 0 THEN n_tokens END), max(truncated) FROM text_models "
-                  "GROUP BY text_idx");
-    while (s.step()) layout[s.col_int(0)] = {s.col_is_null(1) ? 0 : s.col_int(1), s.col_int(2) != 0};
+    io::Stmt s(d,
+               "SELECT text_idx, max(CASE WHEN model_idx = 0 THEN n_tokens END), max(truncated) "
+               "FROM text_models "
+               "GROUP BY text_idx");
+    while (s.step())
+      layout[s.col_int(0)] = {s.col_is_null(1) ? 0 : s.col_int(1), s.col_int(2) != 0};
   }
   const size_t F = agg.families.size();
-  io::Json idx = io::Json::array(), id = io::Json::array(), level = io::Json::array(), correct = io::Json::array(),
-           src = io::Json::array(), n_answer = io::Json::array(), n_tokens = io::Json::array(),
-           truncated = io::Json::array(), sources = io::Json::array();
+  io::Json idx = io::Json::array(), id = io::Json::array(), level = io::Json::array(),
+           correct = io::Json::array(), src = io::Json::array(), n_answer = io::Json::array(),
+           n_tokens = io::Json::array(), truncated = io::Json::array(), sources = io::Json::array();
   std::map<std::string, int> source_index;
   std::vector<io::Json> counts(F, io::Json::array());
   for (size_t t = 0; t < agg.texts.size(); ++t) {
@@ -130,7 +144,8 @@ io::Json build_texts(ResultsDb& db, const RunAggregates& agg) {
     n_answer.push_back(agg.per_text[t].empty() ? 0 : agg.per_text[t][0].n_answer);
     n_tokens.push_back(layout[ti.text_idx].first);
     truncated.push_back(layout[ti.text_idx].second ? 1 : 0);
-    for (size_t f = 0; f < F; ++f) counts[f].push_back(agg.per_text[t].empty() ? 0 : agg.per_text[t][0].n_occ[f]);
+    for (size_t f = 0; f < F; ++f)
+      counts[f].push_back(agg.per_text[t].empty() ? 0 : agg.per_text[t][0].n_occ[f]);
   }
   io::Json j;
   j["idx"] = idx;

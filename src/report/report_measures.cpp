@@ -11,15 +11,19 @@ namespace {
 
 // Per-text measures; the extra family index F ("all tokens") holds the all-answer-token analogue.
 enum Measure { kRate, kLpWord, kLpFirst, kProp, kEntBefore, kKlAt, kNumMeasures };
-constexpr const char* kMeasureKeys[] = {"rate", "lp_word", "lp_first", "prop", "ent_before", "kl_at"};
-constexpr const char* kMeasureLabels[] = {
-    "occurrences per 1k answer tokens", "mean log p of the whole keyword (nats)",
-    "mean log p of the keyword's first token (nats)", "mean propensity over answer positions",
-    "mean entropy of the row predicting the keyword (nats)", "mean KL to the other models at the keyword (nats)"};
-constexpr const char* kAllTokensLabels[] = {"", "mean log p of every answer token", "mean log p of every answer token", "",
-                                            "mean entropy over answer tokens", "mean KL to the other models over answer tokens"};
+constexpr const char* kMeasureKeys[] = {"rate", "lp_word",    "lp_first",
+                                        "prop", "ent_before", "kl_at"};
+constexpr const char* kMeasureLabels[] = {"occurrences per 1k answer tokens",
+                                          "mean log p of the whole keyword (nats)",
+                                          "mean log p of the keyword's first token (nats)",
+                                          "mean propensity over answer positions",
+                                          "mean entropy of the row predicting the keyword (nats)",
+                                          "mean KL to the other models at the keyword (nats)"};
+constexpr const char* kAllTokensLabels[] = {
+    "", "mean log p of every answer token", "mean log p of every answer token",
+    "", "mean entropy over answer tokens",  "mean KL to the other models over answer tokens"};
 // Groups of texts the means are computed over.
-constexpr int kNumGroups = 8;  // all, level 1..5, correct, incorrect
+constexpr int kNumGroups = 8;             // all, level 1..5, correct, incorrect
 constexpr size_t kMaxSampleTexts = 1500;  // per-text values embedded for box plots and scatters
 // Past this many values a CI is mean ± 1.96 SE (the bootstrap's cost grows with n × resamples,
 // and at such n the percentile interval and the normal one agree closely).
@@ -39,8 +43,10 @@ double value(const RunAggregates& agg, size_t t, size_t m, size_t f, int k) {
   if (f == F) {  // all answer tokens
     switch (k) {
       case kLpWord:
-      case kLpFirst: return a.n_answer ? a.sum_logprob / n : kNaN;
-      case kEntBefore: return a.n_answer ? a.sum_entropy / n : kNaN;
+      case kLpFirst:
+        return a.n_answer ? a.sum_logprob / n : kNaN;
+      case kEntBefore:
+        return a.n_answer ? a.sum_entropy / n : kNaN;
       case kKlAt: {
         double s = 0;
         int64_t c = 0;
@@ -50,17 +56,25 @@ double value(const RunAggregates& agg, size_t t, size_t m, size_t f, int k) {
         }
         return c ? s / double(c) : kNaN;
       }
-      default: return kNaN;
+      default:
+        return kNaN;
     }
   }
   switch (k) {
-    case kRate: return a.n_answer ? 1000.0 * double(a.n_occ[f]) / n : kNaN;
-    case kLpWord: return mean_of(a.lp_word[f]);
-    case kLpFirst: return mean_of(a.lp_first[f]);
-    case kProp: return a.n_answer ? a.sum_propensity[f] / n : kNaN;
-    case kEntBefore: return mean_of(a.entropy_before[f]);
-    case kKlAt: return mean_of(a.kl_at[f]);
-    default: return kNaN;
+    case kRate:
+      return a.n_answer ? 1000.0 * double(a.n_occ[f]) / n : kNaN;
+    case kLpWord:
+      return mean_of(a.lp_word[f]);
+    case kLpFirst:
+      return mean_of(a.lp_first[f]);
+    case kProp:
+      return a.n_answer ? a.sum_propensity[f] / n : kNaN;
+    case kEntBefore:
+      return mean_of(a.entropy_before[f]);
+    case kKlAt:
+      return mean_of(a.kl_at[f]);
+    default:
+      return kNaN;
   }
 }
 
@@ -97,10 +111,12 @@ io::Json build_measures(const RunAggregates& agg, const ReportOptions& opt) {
   j["keys"] = kMeasureKeys;
   j["labels"] = kMeasureLabels;
   j["all_tokens_labels"] = kAllTokensLabels;
-  j["groups"] = {"all texts", "level 1", "level 2", "level 3", "level 4", "level 5", "correct", "incorrect"};
+  j["groups"] = {"all texts", "level 1", "level 2", "level 3",
+                 "level 4",   "level 5", "correct", "incorrect"};
   j["n_bootstrap"] = opt.n_bootstrap;
   j["ci_rule"] = "95% percentile bootstrap over texts (" + std::to_string(opt.n_bootstrap) +
-                 " resamples, fixed seed); mean ± 1.96 SE past " + std::to_string(kMaxBootstrapN) + " texts";
+                 " resamples, fixed seed); mean ± 1.96 SE past " + std::to_string(kMaxBootstrapN) +
+                 " texts";
   // cells[k][g][m][f] = [n, mean, lo, hi]; f == F is "all tokens".
   io::Json cells = io::Json::array();
   for (int k = 0; k < kNumMeasures; ++k) {
@@ -115,7 +131,8 @@ io::Json build_measures(const RunAggregates& agg, const ReportOptions& opt) {
             if (in_group(agg.texts[t], g)) x.push_back(value(agg, t, m, f, k));
           }
           const int digits = k == kProp || k == kKlAt ? -4 : 3;
-          per_f.push_back(ci_json(mean_ci(x, opt.n_bootstrap, cell_seed(opt.seed, k, g, m, f)), digits));
+          per_f.push_back(
+              ci_json(mean_ci(x, opt.n_bootstrap, cell_seed(opt.seed, k, g, m, f)), digits));
         }
         per_m.push_back(per_f);
       }
@@ -141,7 +158,9 @@ io::Json build_measures(const RunAggregates& agg, const ReportOptions& opt) {
           if (std::isfinite(va) && std::isfinite(vb)) x.push_back(vb - va);
         }
         const int digits = k == kProp || k == kKlAt ? -4 : 3;
-        per_f.push_back(ci_json(mean_ci(x, opt.n_bootstrap, cell_seed(opt.seed ^ 0x5eed, k, a * M + b, f, 99)), digits));
+        per_f.push_back(
+            ci_json(mean_ci(x, opt.n_bootstrap, cell_seed(opt.seed ^ 0x5eed, k, a * M + b, f, 99)),
+                    digits));
       }
       per_p.push_back(per_f);
     }
@@ -172,9 +191,10 @@ io::Json build_measures(const RunAggregates& agg, const ReportOptions& opt) {
   }
   j["sample_rows"] = rows;  // indices into the texts table (section 2)
   j["sample"] = vals;
-  j["sample_rule"] = N <= kMaxSampleTexts ? "every text" : "every " + std::to_string(step) + "th text (" +
-                                                               std::to_string(sample.size()) + " of " +
-                                                               std::to_string(N) + ")";
+  j["sample_rule"] = N <= kMaxSampleTexts
+                         ? "every text"
+                         : "every " + std::to_string(step) + "th text (" +
+                               std::to_string(sample.size()) + " of " + std::to_string(N) + ")";
   return j;
 }
 

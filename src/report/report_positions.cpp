@@ -42,8 +42,9 @@ io::Json build_distributions(ResultsDb& db, const RunAggregates& agg) {
   // Bin ranges from the data, log p clipped at −30: shared by all models.
   double lp_lo = -20, lp_hi = 0, ent_lo = 0, ent_hi = 12;
   {
-    io::Stmt s(db.db(), "SELECT min(logprob), max(logprob), min(entropy), max(entropy) FROM positions WHERE "
-                        "span != 'prompt' AND logprob IS NOT NULL");
+    io::Stmt s(db.db(),
+               "SELECT min(logprob), max(logprob), min(entropy), max(entropy) FROM positions WHERE "
+               "span != 'prompt' AND logprob IS NOT NULL");
     if (s.step() && !s.col_is_null(0)) {
       // The data's range plus 2% each side (at least 0.1 nats wide).
       auto pad = [](double& lo, double& hi) {
@@ -64,8 +65,9 @@ io::Json build_distributions(ResultsDb& db, const RunAggregates& agg) {
   std::vector<std::array<int64_t, 4>> ranks(M, {0, 0, 0, 0});
   std::vector<Sums> lp_sum(M), ent_sum(M);
   std::vector<int64_t> top1(M, 0);
-  io::Stmt s(db.db(), "SELECT model_idx, logprob, entropy, rank FROM positions WHERE span != 'prompt' AND "
-                      "logprob IS NOT NULL AND text_idx IN (SELECT text_idx FROM done)");
+  io::Stmt s(db.db(),
+             "SELECT model_idx, logprob, entropy, rank FROM positions WHERE span != 'prompt' AND "
+             "logprob IS NOT NULL AND text_idx IN (SELECT text_idx FROM done)");
   while (s.step()) {
     const size_t m = size_t(s.col_int(0));
     if (m >= M) continue;
@@ -79,13 +81,16 @@ io::Json build_distributions(ResultsDb& db, const RunAggregates& agg) {
     top1[m] += r == 1;
   }
   io::Json j;
-  io::Json jl = io::Json::array(), je = io::Json::array(), jr = io::Json::array(), js = io::Json::array();
+  io::Json jl = io::Json::array(), je = io::Json::array(), jr = io::Json::array(),
+           js = io::Json::array();
   for (size_t m = 0; m < M; ++m) {
     jl.push_back(lp[m].json());
     je.push_back(ent[m].json());
     jr.push_back(ranks[m]);
     const double n = double(std::max<int64_t>(1, lp_sum[m].n));
-    js.push_back({{"n", lp_sum[m].n}, {"mean_logprob", rnum(lp_sum[m].s / n, 4)}, {"mean_entropy", rnum(ent_sum[m].s / n, 4)},
+    js.push_back({{"n", lp_sum[m].n},
+                  {"mean_logprob", rnum(lp_sum[m].s / n, 4)},
+                  {"mean_entropy", rnum(ent_sum[m].s / n, 4)},
                   {"top1_rate", rnum(double(top1[m]) / n, 4)}});
   }
   j["logprob"] = jl;
@@ -103,11 +108,15 @@ io::Json build_windows(ResultsDb& db, const RunAggregates& agg) {
   constexpr int kMetrics = 4;  // logprob, entropy, propensity, kl_mean
   // sums[metric][f][m][offset]; f == F pools every family.
   std::vector<std::vector<std::vector<std::vector<Sums>>>> sums(
-      kMetrics, std::vector<std::vector<std::vector<Sums>>>(F + 1, std::vector<std::vector<Sums>>(M, std::vector<Sums>(n_off))));
+      kMetrics, std::vector<std::vector<std::vector<Sums>>>(
+                    F + 1, std::vector<std::vector<Sums>>(M, std::vector<Sums>(n_off))));
   io::Stmt s(db.db(),
-             "SELECT o.family_idx, w.model_idx, w.offset, count(w.logprob), sum(w.logprob), sum(w.logprob * w.logprob), "
-             "count(w.entropy), sum(w.entropy), sum(w.entropy * w.entropy), count(w.propensity), sum(w.propensity), "
-             "sum(w.propensity * w.propensity), count(w.kl_mean), sum(w.kl_mean), sum(w.kl_mean * w.kl_mean) "
+             "SELECT o.family_idx, w.model_idx, w.offset, count(w.logprob), sum(w.logprob), "
+             "sum(w.logprob * w.logprob), "
+             "count(w.entropy), sum(w.entropy), sum(w.entropy * w.entropy), count(w.propensity), "
+             "sum(w.propensity), "
+             "sum(w.propensity * w.propensity), count(w.kl_mean), sum(w.kl_mean), sum(w.kl_mean * "
+             "w.kl_mean) "
              "FROM windows w JOIN occurrences o ON o.occ_idx = w.occ_idx GROUP BY 1, 2, 3");
   while (s.step()) {
     const size_t f = size_t(s.col_int(0)), m = size_t(s.col_int(1));
@@ -130,7 +139,8 @@ io::Json build_windows(ResultsDb& db, const RunAggregates& agg) {
     for (size_t f = 0; f <= F; ++f) {
       io::Json per_m = io::Json::array();
       for (size_t m = 0; m < M; ++m) {
-        io::Json mean = io::Json::array(), lo = io::Json::array(), hi = io::Json::array(), n = io::Json::array();
+        io::Json mean = io::Json::array(), lo = io::Json::array(), hi = io::Json::array(),
+                 n = io::Json::array();
         for (size_t o = 0; o < n_off; ++o) {
           const Sums& c = sums[size_t(k)][f][m][o];
           n.push_back(c.n);
@@ -141,7 +151,8 @@ io::Json build_windows(ResultsDb& db, const RunAggregates& agg) {
             continue;
           }
           const double mu = c.s / double(c.n);
-          const double var = c.n > 1 ? std::max(0.0, (c.ss - double(c.n) * mu * mu) / double(c.n - 1)) : 0.0;
+          const double var =
+              c.n > 1 ? std::max(0.0, (c.ss - double(c.n) * mu * mu) / double(c.n - 1)) : 0.0;
           const double half = 1.96 * std::sqrt(var / double(c.n));
           mean.push_back(round_num(mu, digits));
           lo.push_back(round_num(mu - half, digits));
@@ -156,9 +167,12 @@ io::Json build_windows(ResultsDb& db, const RunAggregates& agg) {
   io::Json j;
   j["window"] = W;
   j["metrics"] = {"logprob", "entropy", "propensity", "kl_mean"};
-  j["labels"] = {"log p of the token at the offset (nats)", "entropy of the row predicting it (nats)",
-                 "propensity of the occurrence's family", "mean KL to the other models (nats)"};
-  j["band_rule"] = "mean ± 1.96 standard errors over occurrences (tokens of one text are not independent: read the band as descriptive)";
+  j["labels"] = {"log p of the token at the offset (nats)",
+                 "entropy of the row predicting it (nats)", "propensity of the occurrence's family",
+                 "mean KL to the other models (nats)"};
+  j["band_rule"] =
+      "mean ± 1.96 standard errors over occurrences (tokens of one text are not independent: read "
+      "the band as descriptive)";
   j["data"] = data;  // [metric][family (last = all families)][model] = {mean, lo, hi, n} per offset
   return j;
 }

@@ -65,7 +65,8 @@ MeanCi bootstrap_mean_ci(const std::vector<double>& x_in, int n_boot, uint64_t s
 }
 
 io::Json ci_json(const MeanCi& c, int digits) {
-  return io::Json::array({c.n, round_num(c.mean, digits), round_num(c.lo, digits), round_num(c.hi, digits)});
+  return io::Json::array(
+      {c.n, round_num(c.mean, digits), round_num(c.lo, digits), round_num(c.hi, digits)});
 }
 
 std::string TokenNames::name(int32_t id) const {

@@ -48,13 +48,16 @@ struct Rng {  // splitmix64 (same as the bootstrap's), for the stratified draw
 
 }  // namespace
 
-io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptions& opt, const TokenNames& names) {
+io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptions& opt,
+                      const TokenNames& names) {
   io::Db& d = db.db();
   const size_t M = agg.models.size(), N = agg.texts.size();
   // Layouts and cost (cells = first model's positions × models) of every text.
   std::map<int64_t, std::vector<Layout>> layouts;
   {
-    io::Stmt s(d, "SELECT text_idx, model_idx, text, n_tokens, answer_first_pos, n_answer_tokens FROM text_models");
+    io::Stmt s(d,
+               "SELECT text_idx, model_idx, text, n_tokens, answer_first_pos, n_answer_tokens FROM "
+               "text_models");
     while (s.step()) {
       auto& v = layouts[s.col_int(0)];
       const size_t m = size_t(s.col_int(1));
@@ -70,7 +73,8 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
   }
   auto cost = [&](size_t t) {
     auto it = layouts.find(agg.texts[t].text_idx);
-    return it == layouts.end() || it->second.empty() ? int64_t{0} : it->second[0].n_tokens * int64_t(M);
+    return it == layouts.end() || it->second.empty() ? int64_t{0}
+                                                     : it->second[0].n_tokens * int64_t(M);
   };
   int64_t total_cost = 0;
   for (size_t t = 0; t < N; ++t) total_cost += cost(t);
@@ -85,15 +89,18 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
     for (size_t t = 0; t < N; ++t) {
       if (js.count(agg.texts[t].text_idx)) by_js.push_back(t);
     }
-    std::stable_sort(by_js.begin(), by_js.end(),
-                     [&](size_t x, size_t y) { return js[agg.texts[x].text_idx] > js[agg.texts[y].text_idx]; });
+    std::stable_sort(by_js.begin(), by_js.end(), [&](size_t x, size_t y) {
+      return js[agg.texts[x].text_idx] > js[agg.texts[y].text_idx];
+    });
     const size_t n_div = std::min(by_js.size(), size_t((opt.max_texts + 3) / 4));
     for (size_t i = 0; i < n_div; ++i) order.emplace_back(by_js[i], "most divergent");
     std::map<std::pair<int, int>, std::vector<size_t>> strata;
-    for (size_t t = 0; t < N; ++t) strata[{agg.texts[t].level, agg.texts[t].is_correct}].push_back(t);
+    for (size_t t = 0; t < N; ++t)
+      strata[{agg.texts[t].level, agg.texts[t].is_correct}].push_back(t);
     Rng rng{opt.seed};
     for (auto& [key, v] : strata) {
-      for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[size_t(rng.next() % i)]);  // Fisher-Yates
+      for (size_t i = v.size(); i > 1; --i)
+        std::swap(v[i - 1], v[size_t(rng.next() % i)]);  // Fisher-Yates
     }
     for (size_t round = 0;; ++round) {
       bool any = false;
@@ -105,9 +112,11 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
       }
       if (!any) break;
     }
-    rule = "up to " + std::to_string(opt.max_texts) + " texts and " + std::to_string(opt.max_viewer_cells) +
-           " position×model cells: the " + std::to_string(n_div) +
-           " most divergent (mean JS over model pairs), then a seeded round-robin draw over level × correctness strata";
+    rule = "up to " + std::to_string(opt.max_texts) + " texts and " +
+           std::to_string(opt.max_viewer_cells) + " position×model cells: the " +
+           std::to_string(n_div) +
+           " most divergent (mean JS over model pairs), then a seeded round-robin draw over level "
+           "× correctness strata";
   }
   std::vector<std::pair<size_t, std::string>> chosen;
   std::set<size_t> taken;
@@ -129,10 +138,16 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
     io::Stmt s(d, "SELECT DISTINCT model_a, model_b FROM pairs ORDER BY model_a, model_b");
     while (s.step()) pairs.emplace_back(s.col_int(0), s.col_int(1));
   }
-  io::Stmt q_pos(d, "SELECT pos, span, token_id, char_begin, char_end, logprob, rank, entropy, topk_ids, topk_logprobs "
-                    "FROM positions WHERE text_idx = ? AND model_idx = ? ORDER BY pos");
-  io::Stmt q_pair(d, "SELECT answer_idx, kl_ab, kl_ba, js_bits FROM pairs WHERE text_idx = ? AND model_a = ? AND model_b = ?");
-  io::Stmt q_occ(d, "SELECT tok_begin, tok_end, family_idx FROM occurrences WHERE text_idx = ? AND model_idx = 0 ORDER BY tok_begin");
+  io::Stmt q_pos(d,
+                 "SELECT pos, span, token_id, char_begin, char_end, logprob, rank, entropy, "
+                 "topk_ids, topk_logprobs "
+                 "FROM positions WHERE text_idx = ? AND model_idx = ? ORDER BY pos");
+  io::Stmt q_pair(d,
+                  "SELECT answer_idx, kl_ab, kl_ba, js_bits FROM pairs WHERE text_idx = ? AND "
+                  "model_a = ? AND model_b = ?");
+  io::Stmt q_occ(d,
+                 "SELECT tok_begin, tok_end, family_idx FROM occurrences WHERE text_idx = ? AND "
+                 "model_idx = 0 ORDER BY tok_begin");
   for (const auto& [t, why] : chosen) {
     const TextInfo& ti = agg.texts[t];
     const std::vector<Layout>& lay = layouts[ti.text_idx];
@@ -142,7 +157,8 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
     io::Json jt;
     jt["row"] = t;  // index into the texts table
     jt["why"] = why;
-    jt["js"] = js.count(ti.text_idx) ? rsig(js[ti.text_idx], 3) : io::Json(nullptr);  // mean JS over pairs
+    jt["js"] =
+        js.count(ti.text_idx) ? rsig(js[ti.text_idx], 3) : io::Json(nullptr);  // mean JS over pairs
     jt["answer_first"] = l0.answer_first;
     io::Json models = io::Json::array();
     io::Json pieces = io::Json::array(), spans = io::Json::array(), toks = io::Json::array();
@@ -160,7 +176,8 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
         const int64_t pm = map_pos(p);
         if (pm >= 0 && pm < lm.n_tokens) back[size_t(pm)] = p;
       }
-      io::Json lp(T, nullptr), ent(T, nullptr), rank(T, nullptr), tki = io::Json::array(), tkl = io::Json::array();
+      io::Json lp(T, nullptr), ent(T, nullptr), rank(T, nullptr), tki = io::Json::array(),
+                                                                  tkl = io::Json::array();
       std::vector<int32_t> tk_ids(size_t(T * K), -1);
       std::vector<float> tk_lps(size_t(T * K), 0.0f);
       const std::vector<size_t> cps = code_point_offsets(l0.text);
@@ -176,14 +193,16 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
           cb = std::clamp<int64_t>(cb, 0, n_cp);
           ce = std::clamp<int64_t>(ce, cb, n_cp);
           std::string piece = l0.text.substr(cps[size_t(cb)], cps[size_t(ce)] - cps[size_t(cb)]);
-          if (q_pos.col_int(4) == 0 && q_pos.col_int(3) == 0) piece = names.name(id);  // added special token
+          if (q_pos.col_int(4) == 0 && q_pos.col_int(3) == 0)
+            piece = names.name(id);  // added special token
           prev_end = std::max(prev_end, ce);
           pieces.push_back(piece);
           spans.push_back(span_code(q_pos.col_text(1)));
           toks.push_back(id);
           vocab_ids.insert(id);
         }
-        if (pm < 0 || pm >= int64_t(back.size()) || back[size_t(pm)] < 0 || q_pos.col_is_null(5)) continue;
+        if (pm < 0 || pm >= int64_t(back.size()) || back[size_t(pm)] < 0 || q_pos.col_is_null(5))
+          continue;
         const size_t p = size_t(back[size_t(pm)]);
         lp[p] = rnum(q_pos.col_double(5), 3);
         rank[p] = q_pos.col_int(6);

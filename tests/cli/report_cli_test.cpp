@@ -5,7 +5,6 @@
 // the report (and the demo's) is opened headless with --disable-gpu and must draw every chart
 // without a JavaScript error; without it those tests say "skipped: no chromium".
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cmath>
@@ -24,9 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kSections[] = {"s1-manifest",    "s2-data",    "s3-distributions", "s4-keywords",
-                           "s5-difficulty",  "s6-correctness", "s7-windows",   "s8-differences",
-                           "s9-logits",      "s10-clusters",   "s11-viewer"};
+const char* kSections[] = {"s1-manifest",   "s2-data",        "s3-distributions", "s4-keywords",
+                           "s5-difficulty", "s6-correctness", "s7-windows",       "s8-differences",
+                           "s9-logits",     "s10-clusters",   "s11-viewer"};
 
 // The hostile string: must not end the data <script> nor open a tag.
 const std::string kHostile = "</script><b>bold</b><!--";
@@ -44,7 +43,8 @@ std::string write_dataset(const fs::path& dir) {
   for (int i = 0; i < 12; ++i) {
     io::Json j;
     j["id"] = i == 5 ? "rec-" + kHostile : "rec-" + std::to_string(i);
-    j["query"] = i == 5 ? "What is 3 + 4? " + kHostile : "Question number " + std::to_string(i) + ": compute it.";
+    j["query"] = i == 5 ? "What is 3 + 4? " + kHostile
+                        : "Question number " + std::to_string(i) + ": compute it.";
     j["answer"] = std::string(answers[i % 6]) + (i == 5 ? " " + kHostile + " Wait." : "");
     j["level"] = 1 + i % 5;
     j["is_correct"] = i % 3 != 0;
@@ -54,7 +54,8 @@ std::string write_dataset(const fs::path& dir) {
 }
 
 // Text between `open` (its end) and the next `close`.
-std::string between(const std::string& s, const std::string& open, const std::string& close, size_t from = 0) {
+std::string between(const std::string& s, const std::string& open, const std::string& close,
+                    size_t from = 0) {
   const size_t a = s.find(open, from);
   if (a == std::string::npos) return "";
   const size_t b = s.find(close, a + open.size());
@@ -72,16 +73,22 @@ struct Browser {
 // and, if asked, saves a screenshot. The log holds console messages (INFO:CONSOLE lines).
 Browser open_in_chromium(const std::string& html, const std::string& screenshot = "") {
   const std::string base = "/tmp/lsc_chromium_" + std::to_string(::getpid());
-  const std::string flags = "--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update "
-                            "--no-first-run --disable-extensions --disable-dev-shm-usage --virtual-time-budget=15000 --user-data-dir=" + base + "_profile ";
+  const std::string flags =
+      "--headless --no-sandbox --disable-gpu --disable-background-networking "
+      "--disable-component-update "
+      "--no-first-run --disable-extensions --disable-dev-shm-usage --virtual-time-budget=15000 "
+      "--user-data-dir=" +
+      base + "_profile ";
   Browser b;
-  const std::string cmd = "timeout 180 chromium " + flags + "--enable-logging=stderr --v=0 --dump-dom file://" + html + " >" +
-                          base + ".dom 2>" + base + ".log";
+  const std::string cmd = "timeout 180 chromium " + flags +
+                          "--enable-logging=stderr --v=0 --dump-dom file://" + html + " >" + base +
+                          ".dom 2>" + base + ".log";
   b.code = std::system(cmd.c_str());
   b.dom = slurp(base + ".dom");
   b.log = slurp(base + ".log");
   if (!screenshot.empty()) {
-    const std::string shot = "timeout 180 chromium " + flags + "--window-size=1400,3000 --screenshot=" + screenshot + " file://" +
+    const std::string shot = "timeout 180 chromium " + flags +
+                             "--window-size=1400,3000 --screenshot=" + screenshot + " file://" +
                              html + " >/dev/null 2>&1";
     EXPECT_EQ(std::system(shot.c_str()), 0);
   }
@@ -96,7 +103,8 @@ void expect_rendered(const Browser& b) {
   ASSERT_EQ(b.code, 0) << b.log.substr(0, 4000);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("<body[^>]*data-rendered=\"ok\"[^>]*>")))
-      << "report.js did not finish; log:\n" << b.log.substr(0, 4000);
+      << "report.js did not finish; log:\n"
+      << b.log.substr(0, 4000);
   const std::string body_tag = m.str();
   std::smatch c, e;
   ASSERT_TRUE(std::regex_search(body_tag, c, std::regex("data-charts=\"([0-9]+)\"")));
@@ -107,11 +115,14 @@ void expect_rendered(const Browser& b) {
   // Every chart container holds plotly's SVG (a failed chart holds text instead).
   const std::regex chart_re("<div class=\"chart[^\"]*\" id=\"chart-[0-9]+\"");
   int n_div = 0, n_svg = 0;
-  for (auto it = std::sregex_iterator(b.dom.begin(), b.dom.end(), chart_re); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(b.dom.begin(), b.dom.end(), chart_re);
+       it != std::sregex_iterator(); ++it) {
     ++n_div;
     const size_t at = size_t(it->position() + it->length());
     const size_t next = b.dom.find("id=\"chart-", at);
-    if (b.dom.substr(at, (next == std::string::npos ? b.dom.size() : next) - at).find("main-svg") != std::string::npos) ++n_svg;
+    if (b.dom.substr(at, (next == std::string::npos ? b.dom.size() : next) - at).find("main-svg") !=
+        std::string::npos)
+      ++n_svg;
   }
   EXPECT_EQ(n_div, n_charts);
   EXPECT_EQ(n_svg, n_div) << "chart containers without an SVG";
@@ -121,12 +132,15 @@ void expect_rendered(const Browser& b) {
   while ((p = b.log.find(":CONSOLE", p)) != std::string::npos) {
     const size_t s = b.log.rfind('\n', p);
     const size_t e2 = b.log.find('\n', p);
-    console += b.log.substr(s == std::string::npos ? 0 : s + 1, e2 - (s == std::string::npos ? 0 : s + 1)) + "\n";
+    console += b.log.substr(s == std::string::npos ? 0 : s + 1,
+                            e2 - (s == std::string::npos ? 0 : s + 1)) +
+               "\n";
     p = e2 == std::string::npos ? b.log.size() : e2;
   }
   EXPECT_EQ(console, "") << "JavaScript console output";
   EXPECT_EQ(b.log.find("Uncaught"), std::string::npos);
-  for (const char* id : kSections) EXPECT_NE(b.dom.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+  for (const char* id : kSections)
+    EXPECT_NE(b.dom.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
 }
 
 // A copy of the report with a script that works every control: each <select> through its options
@@ -168,8 +182,9 @@ class ReportCli : public ::testing::Test {
     fs::create_directories(*dir_);
     const std::string data = write_dataset(*dir_);
     const std::string model = fixture("models/qwen2-realvocab-bf16");
-    run_result_ = new CliResult(run_cli("run --model base=" + model + " --model copy=" + model + " --data " + data + " --out " +
-                                        (*dir_ / "out").string() + " --window 4 --quiet"));
+    run_result_ =
+        new CliResult(run_cli("run --model base=" + model + " --model copy=" + model + " --data " +
+                              data + " --out " + (*dir_ / "out").string() + " --window 4 --quiet"));
     if (run_result_->code == 0) {
       report_result_ = new CliResult(run_cli("report " + (*dir_ / "out").string() + " --quiet"));
       html_ = new std::string(slurp((*dir_ / "out" / "report.html").string()));
@@ -189,7 +204,9 @@ class ReportCli : public ::testing::Test {
   }
   static std::string out(const std::string& f = "") { return (*dir_ / "out" / f).string(); }
   static io::Json data() {
-    return io::parse_json(between(*html_, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "lsc-data");
+    return io::parse_json(
+        between(*html_, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"),
+        "lsc-data");
   }
   static fs::path* dir_;
   static CliResult* run_result_;
@@ -224,7 +241,8 @@ TEST_F(ReportCli, WritesOneSelfContainedFileWithoutNetworkReferences) {
   EXPECT_EQ(rest.find("https://"), std::string::npos);
   const std::regex href("href=\"([^\"]*)\"");
   int n_href = 0;
-  for (auto it = std::sregex_iterator(rest.begin(), rest.end(), href); it != std::sregex_iterator(); ++it, ++n_href) {
+  for (auto it = std::sregex_iterator(rest.begin(), rest.end(), href); it != std::sregex_iterator();
+       ++it, ++n_href) {
     EXPECT_EQ((*it)[1].str().substr(0, 1), "#") << (*it)[1].str();
   }
   EXPECT_EQ(n_href, 11) << "the section links";
@@ -248,7 +266,8 @@ TEST_F(ReportCli, HostileRecordTextStaysData) {
   // ...and the text survives intact inside the data.
   const io::Json d = data();
   bool in_ids = false;
-  for (const auto& id : d["texts"]["id"]) in_ids = in_ids || id.get<std::string>() == "rec-" + kHostile;
+  for (const auto& id : d["texts"]["id"])
+    in_ids = in_ids || id.get<std::string>() == "rec-" + kHostile;
   EXPECT_TRUE(in_ids);
   bool in_pieces = false;
   for (const auto& t : d["viewer"]["texts"]) {
@@ -267,7 +286,8 @@ TEST_F(ReportCli, EmbeddedNumbersEqualTheDatabase) {
   // Occurrences per family in the first model's layout.
   std::map<int64_t, int64_t> occ;
   {
-    io::Stmt s(db, "SELECT family_idx, count(*) FROM occurrences WHERE model_idx = 0 GROUP BY family_idx");
+    io::Stmt s(
+        db, "SELECT family_idx, count(*) FROM occurrences WHERE model_idx = 0 GROUP BY family_idx");
     while (s.step()) occ[s.col_int(0)] = s.col_int(1);
   }
   const auto& fams = d["families"];
@@ -282,8 +302,10 @@ TEST_F(ReportCli, EmbeddedNumbersEqualTheDatabase) {
   EXPECT_GT(total, 20);
   // Mean observed-token log p over answer positions, per model (rounded to 1e-4 in the file).
   for (int m = 0; m < 2; ++m) {
-    io::Stmt s(db, "SELECT avg(logprob), count(*) FROM positions WHERE span != 'prompt' AND logprob IS NOT NULL AND model_idx = " +
-                       std::to_string(m));
+    io::Stmt s(db,
+               "SELECT avg(logprob), count(*) FROM positions WHERE span != 'prompt' AND logprob IS "
+               "NOT NULL AND model_idx = " +
+                   std::to_string(m));
     ASSERT_TRUE(s.step());
     const auto& sum = d["distributions"]["summary"][m];
     EXPECT_EQ(sum["n"].get<int64_t>(), s.col_int(1));
@@ -292,10 +314,13 @@ TEST_F(ReportCli, EmbeddedNumbersEqualTheDatabase) {
   // One chosen cell: family "wait", model 0, all texts: mean over texts of each text's mean
   // whole-word log p at its occurrences (section 4's bar), rounded to 1e-3.
   {
-    io::Stmt s(db, "SELECT avg(m) , count(*) FROM (SELECT avg(logprob_word) AS m FROM occurrences WHERE model_idx = 0 AND "
-                   "family_idx = 0 GROUP BY text_idx)");
+    io::Stmt s(db,
+               "SELECT avg(m) , count(*) FROM (SELECT avg(logprob_word) AS m FROM occurrences "
+               "WHERE model_idx = 0 AND "
+               "family_idx = 0 GROUP BY text_idx)");
     ASSERT_TRUE(s.step());
-    const io::Json cell = d["measures"]["cells"][1][0][0][0];  // [lp_word][all texts][model 0][wait]
+    const io::Json cell =
+        d["measures"]["cells"][1][0][0][0];  // [lp_word][all texts][model 0][wait]
     EXPECT_EQ(cell[0].get<int64_t>(), s.col_int(1));
     EXPECT_NEAR(cell[1].get<double>(), s.col_double(0), 0.5e-3 + 1e-12);
     EXPECT_LE(cell[2].get<double>(), cell[1].get<double>());
@@ -315,10 +340,12 @@ TEST_F(ReportCli, EmbeddedNumbersEqualTheDatabase) {
 }
 
 TEST_F(ReportCli, ViewerSelectionIsBoundedAndSaysSo) {
-  const auto r = run_cli("report " + out() + " --out " + out("small.html") + " --max-texts 5 --quiet");
+  const auto r =
+      run_cli("report " + out() + " --out " + out("small.html") + " --max-texts 5 --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string h = slurp(out("small.html"));
-  const io::Json d = io::parse_json(between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "small");
+  const io::Json d = io::parse_json(
+      between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "small");
   EXPECT_EQ(d["viewer"]["texts"].size(), 5u);
   EXPECT_NE(d["viewer"]["rule"].get<std::string>().find("most divergent"), std::string::npos);
   std::set<std::string> why;
@@ -343,7 +370,8 @@ TEST_F(ReportCli, ShowsStatsJsonWhenPresentAndSurvivesABrokenOne) {
   auto r = run_cli("report " + sdir.string() + " --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   std::string h = slurp((sdir / "report.html").string());
-  io::Json d = io::parse_json(between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "stats");
+  io::Json d = io::parse_json(
+      between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "stats");
   EXPECT_EQ(d["stats"]["model_comparisons"][0]["wilcoxon"]["q"].get<double>(), 0.04);
   {
     std::ofstream o(sdir / "stats.json");
@@ -353,7 +381,8 @@ TEST_F(ReportCli, ShowsStatsJsonWhenPresentAndSurvivesABrokenOne) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("stats.json"), std::string::npos) << r.err;
   h = slurp((sdir / "report.html").string());
-  d = io::parse_json(between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "broken stats");
+  d = io::parse_json(between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"),
+                     "broken stats");
   EXPECT_TRUE(d["stats"].is_null());
   EXPECT_EQ(d["warnings"].size(), 1u);
   fs::remove_all(sdir);
@@ -372,11 +401,13 @@ TEST_F(ReportCli, ClearErrorsForMissingInputsAndPlotly) {
   EXPECT_EQ(r.code, 2);
   // Without plotly.js the error names the file and the fix.
   const std::string env = "LSC_WEB_DIR=" + (*dir_ / "no-web").string() + " ";
-  const std::string cmd = env + binary() + " report " + out() + " 2>" + (*dir_ / "err.txt").string();
+  const std::string cmd =
+      env + binary() + " report " + out() + " 2>" + (*dir_ / "err.txt").string();
   const int status = std::system(cmd.c_str());
   EXPECT_EQ(WEXITSTATUS(status), 3);
   const std::string err = slurp((*dir_ / "err.txt").string());
-  EXPECT_NE(err.find("no-web/node_modules/plotly.js-dist-min/plotly.min.js"), std::string::npos) << err;
+  EXPECT_NE(err.find("no-web/node_modules/plotly.js-dist-min/plotly.min.js"), std::string::npos)
+      << err;
   EXPECT_NE(err.find("scripts/install-deps.sh"), std::string::npos) << err;
 }
 
@@ -390,7 +421,8 @@ TEST_F(ReportCli, EveryControlRedrawsWithoutErrorsInHeadlessChromium) {
   const Browser b = open_in_chromium(exercised_copy(out("report.html")));
   expect_rendered(b);
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-exercise-errors=\"([^\"]*)\""))) << b.log.substr(0, 3000);
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-exercise-errors=\"([^\"]*)\"")))
+      << b.log.substr(0, 3000);
   EXPECT_EQ(m[1].str(), "0");
   ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-exercised=\"([0-9]+)\"")));
   EXPECT_GE(std::stoi(m[1].str()), 30) << "option changes made";
@@ -402,7 +434,8 @@ TEST_F(ReportCli, EveryControlRedrawsWithoutErrorsInHeadlessChromium) {
 // Saves the screenshot as report_screenshot.png in the build folder.
 TEST(ReportDemo, DemoReportRendersInHeadlessChromium) {
   if (!have_chromium()) GTEST_SKIP() << "skipped: no chromium";
-  const fs::path dir = fs::temp_directory_path() / ("lsc_report_demo_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lsc_report_demo_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   auto r = run_cli("demo --quiet --out " + dir.string());
   ASSERT_EQ(r.code, 0) << r.err;

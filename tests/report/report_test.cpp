@@ -71,7 +71,8 @@ TEST(ReportRounding, DecimalsAndSignificantDigits) {
 }
 
 TEST(ReportErrors, MissingResultsDatabaseNamesTheFile) {
-  const std::string dir = (std::filesystem::temp_directory_path() / "lsc_report_missing_db").string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "lsc_report_missing_db").string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   try {
@@ -87,7 +88,8 @@ TEST(ReportErrors, PlotlyPathFollowsTheEnvironment) {
   ::setenv("LSC_WEB_DIR", "/opt/somewhere", 1);
   EXPECT_EQ(plotly_js_path(), "/opt/somewhere/node_modules/plotly.js-dist-min/plotly.min.js");
   ::unsetenv("LSC_WEB_DIR");
-  EXPECT_NE(plotly_js_path().find("web/node_modules/plotly.js-dist-min/plotly.min.js"), std::string::npos);
+  EXPECT_NE(plotly_js_path().find("web/node_modules/plotly.js-dist-min/plotly.min.js"),
+            std::string::npos);
 }
 
 }  // namespace
