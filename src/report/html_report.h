@@ -18,7 +18,7 @@ struct ReportOptions {
   int viewer_top_k = 10;     // top-k entries per position kept for hover and heatmap (≤ run's k)
   int n_bootstrap = 1000;    // resamples for the percentile CIs computed here
   uint64_t seed = 20240607;  // bootstrap and text sampling: same input, same file
-  bool quiet = false;        // no notes on stderr
+  bool quiet = false;  // for callers: write_report itself never prints (warnings are returned)
 };
 
 // What write_report did, for the command's message and for tests.
