@@ -13,8 +13,9 @@ namespace lsc::report {
 struct ReportOptions {
   // Texts the token viewer and logits heatmap embed (the rest of the report covers every text).
   int64_t max_texts = 200;
-  // Position × model cells the viewer may embed in all (about 140 bytes each): bounds the file.
-  int64_t max_viewer_cells = 150000;
+  // Position × model cells the viewer may embed in all (about 160 bytes each, so ≤ ~20 MB): with
+  // plotly.js (4.8 MB) and the rest (≤ ~2 MB) a report stays under ~30 MB for any run.
+  int64_t max_viewer_cells = 120000;
   int viewer_top_k = 10;     // top-k entries per position kept for hover and heatmap (≤ run's k)
   int n_bootstrap = 1000;    // resamples for the percentile CIs computed here
   uint64_t seed = 20240607;  // bootstrap and text sampling: same input, same file
