@@ -127,12 +127,26 @@
       legend: {orientation: 'h', x: 1, xanchor: 'right', y: 1.0, yanchor: 'bottom'}, modebar: {orientation: 'v'}};
     return Object.assign(l, extra || {});
   }
+  // plotly renders strings as a small HTML subset (<b>, <br>, <a href>, entities), so every string
+  // we hand it is entity-escaped: a token "<br>" or a record id with tags shows as typed. Our own
+  // markup lives only in hovertemplate/texttemplate, whose user parts go through pe().
+  function pe(v) { return String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'); }
+  function esc(v, key) {
+    if (typeof v === 'string') return key === 'hovertemplate' || key === 'texttemplate' ? v : pe(v);
+    if (Array.isArray(v)) return v.map(function (x) { return esc(x, key); });
+    if (v && typeof v === 'object') {
+      const o = {};
+      Object.keys(v).forEach(function (k) { o[k] = esc(v[k], k); });
+      return o;
+    }
+    return v;
+  }
   // Draws (or redraws) a chart; a failure is recorded and shown in place, not thrown.
   function plot(div, traces, layout) {
     try {
       const first = !div.dataset.drawn;
       div.style.height = (layout.height || 340) + 'px';
-      Plotly.react(div, traces, layout, CONFIG);
+      Plotly.react(div, esc(traces, ''), esc(layout, ''), CONFIG);
       if (first) { div.dataset.drawn = '1'; N_CHARTS++; }
     } catch (e) {
       ERRORS.push(div.id + ': ' + e.message);
@@ -388,7 +402,7 @@
         return {type: 'scatter', mode: 'lines', line: {shape: 'hvh', color: color(m)}, name: MODELS[m],
           x: h.count.map(function (_, i) { return h.lo + (i + 0.5) * h.width; }),
           y: h.count.map(function (c) { return tot ? c / tot : 0; }),
-          customdata: h.count, hovertemplate: '%{x:.2f}: %{y:.2%} (%{customdata} positions)<extra>' + MODELS[m] + '</extra>'};
+          customdata: h.count, hovertemplate: '%{x:.2f}: %{y:.2%} (%{customdata} positions)<extra>' + pe(MODELS[m]) + '</extra>'};
       });
     }
     const row = b.appendChild(el('div', {cls: 'row'}));
@@ -400,7 +414,7 @@
     plot(chartDiv(row2, 'half'), ds.rank_buckets.map(function (rb, m) {
       let tot = 0; rb.forEach(function (c) { tot += c; });
       return {type: 'bar', name: MODELS[m], x: ds.rank_labels, y: rb.map(function (c) { return tot ? c / tot : 0; }), customdata: rb,
-        marker: {color: color(m)}, hovertemplate: 'rank %{x}: %{y:.2%} (%{customdata})<extra>' + MODELS[m] + '</extra>'};
+        marker: {color: color(m)}, hovertemplate: 'rank %{x}: %{y:.2%} (%{customdata})<extra>' + pe(MODELS[m]) + '</extra>'};
     }), baseLayout('Rank of the observed token', {barmode: 'group', xaxis: axis('rank bucket'), yaxis: axis('share of positions', {tickformat: '.0%'})}));
     const t = row2.appendChild(el('div', {cls: 'half'}));
     table(t, ['model', 'answer positions', 'mean log p', 'mean entropy', 'top-1 rate'], ds.summary.map(function (s, m) {
@@ -420,7 +434,7 @@
         const cs = fams.map(function (_, f) { return cell(k, 0, m, f); });
         return {type: 'bar', name: name, x: fams, y: cs.map(function (c) { return c[1]; }), error_y: errBars(cs),
           customdata: cs.map(function (c) { return c[0]; }), marker: {color: color(m)},
-          hovertemplate: '%{x}: %{y:.4g} (n = %{customdata} texts)<extra>' + name + '</extra>'};
+          hovertemplate: '%{x}: %{y:.4g} (n = %{customdata} texts)<extra>' + pe(name) + '</extra>'};
       });
     }
     const row = b.appendChild(el('div', {cls: 'row'}));
@@ -445,7 +459,7 @@
       const traces = MODELS.map(function (name, m) {
         const v = FAMS.map(function (_, f) { const x = cell(k, 0, m, f)[1]; return k === 'prop' ? (x > 0 ? Math.log10(x) : null) : x; });
         return {type: 'scatterpolar', r: v.concat([v[0]]), theta: FAMS.concat([FAMS[0]]), name: name, line: {color: color(m)}, fill: 'none',
-          hovertemplate: '%{theta}: %{r:.3f}<extra>' + name + '</extra>'};
+          hovertemplate: '%{theta}: %{r:.3f}<extra>' + pe(name) + '</extra>'};
       });
       const all = [];
       traces.forEach(function (t) { t.r.forEach(function (x) { if (x !== null) all.push(x); }); });
@@ -500,7 +514,7 @@
         const cs = LEV.map(function (L) { return cell(k, L, m, st.f); });
         return {type: 'scatter', mode: 'lines+markers', name: MODELS[m], x: LEV, y: cs.map(function (x) { return x[1]; }),
           error_y: errBars(cs), line: {color: color(m)}, customdata: cs.map(function (x) { return x[0]; }),
-          hovertemplate: 'level %{x}: %{y:.4g} (n = %{customdata})<extra>' + MODELS[m] + '</extra>'};
+          hovertemplate: 'level %{x}: %{y:.4g} (n = %{customdata})<extra>' + pe(MODELS[m]) + '</extra>'};
       });
       plot(div, traces, baseLayout(title + ': ' + FAMS_ALL[st.f], {xaxis: axis('level', {dtick: 1}), yaxis: axis(ytitle, k === 'prop' ? {type: 'log'} : {})}));
     }
@@ -535,7 +549,7 @@
       plot(barDiv, [[6, 'correct', '#2ca02c'], [7, 'incorrect', '#d62728']].map(function (g) {
         const cs = fams.map(function (_, f) { return cell(st.k, g[0], st.m, f); });
         return {type: 'bar', name: g[1], x: fams, y: cs.map(function (x) { return x[1]; }), error_y: errBars(cs), marker: {color: g[2]},
-          customdata: cs.map(function (x) { return x[0]; }), hovertemplate: '%{x}: %{y:.4g} (n = %{customdata})<extra>' + g[1] + '</extra>'};
+          customdata: cs.map(function (x) { return x[0]; }), hovertemplate: '%{x}: %{y:.4g} (n = %{customdata})<extra>' + pe(g[1]) + '</extra>'};
       }), baseLayout(MEAS.labels[ki] + ', ' + MODELS[st.m], {barmode: 'group', yaxis: axis(MEAS.labels[ki], st.k === 'prop' ? {type: 'log'} : {})}));
       const z = fams.map(function (_, f) { return MODELS.map(function (_, m) {
         const a = cell(st.k, 6, m, f)[1], bb = cell(st.k, 7, m, f)[1];
@@ -584,7 +598,7 @@
           traces.push({type: 'scatter', mode: 'lines', x: offs, y: s.lo, line: {width: 0}, fill: 'tonexty', fillcolor: color(m, 0.18),
             showlegend: false, hoverinfo: 'skip', legendgroup: mn});
           traces.push({type: 'scatter', mode: 'lines+markers', x: offs, y: s.mean, name: mn, line: {color: color(m)}, legendgroup: mn,
-            customdata: s.n, hovertemplate: 'offset %{x}: %{y:.4g} (n = %{customdata})<extra>' + mn + '</extra>'});
+            customdata: s.n, hovertemplate: 'offset %{x}: %{y:.4g} (n = %{customdata})<extra>' + pe(mn) + '</extra>'});
         });
         plot(divs[k], traces, baseLayout(w.labels[k], {xaxis: axis('offset from the keyword\'s first token', {zeroline: true}),
           yaxis: axis(name, name === 'propensity' ? {type: 'log'} : {}),
@@ -639,7 +653,7 @@
       plot(histDiv, [['kl_ab', 'KL(' + MODELS[p.a] + '‖' + MODELS[p.b] + ')'], ['kl_ba', 'KL(' + MODELS[p.b] + '‖' + MODELS[p.a] + ')'], ['js_bits', 'JS (bits)']].map(function (d, i) {
         let tot = 0; h[d[0]].forEach(function (v) { tot += v; });
         return {type: 'scatter', mode: 'lines', line: {shape: 'hvh', color: COLORS[i + 4]}, name: d[1], x: xs,
-          y: h[d[0]].map(function (v) { return tot ? v / tot : 0; }), hovertemplate: 'log10 = %{x:.2f}: %{y:.2%}<extra>' + d[1] + '</extra>'};
+          y: h[d[0]].map(function (v) { return tot ? v / tot : 0; }), hovertemplate: 'log10 = %{x:.2f}: %{y:.2%}<extra>' + pe(d[1]) + '</extra>'};
       }), baseLayout('Divergence per answer position: ' + pname(p), {xaxis: axis('log10 of the divergence (the first bin holds 0 and everything below 1e−6)'),
         yaxis: axis('share of positions', {tickformat: '.0%'})}));
       const pr = p.profile, xb = range(pr.bins).map(function (i) { return (i + 0.5) / pr.bins; });
@@ -779,7 +793,7 @@
       plot(chartDiv(row, 'half'), Array.from(byLabel.keys()).sort().map(function (lab) {
         const ps = byLabel.get(lab);
         return {type: 'scatter', mode: 'markers', name: lab, x: ps.map(function (p) { return p.x; }), y: ps.map(function (p) { return p.y; }),
-          text: ps.map(function (p) { return String(p.id); }), marker: {color: color(ci++), size: 7, opacity: 0.8}, hovertemplate: '%{text}<br>PC1 %{x:.2f} · PC2 %{y:.2f}<extra>' + lab + '</extra>'};
+          text: ps.map(function (p) { return String(p.id); }), marker: {color: color(ci++), size: 7, opacity: 0.8}, hovertemplate: '%{text}<br>PC1 %{x:.2f} · PC2 %{y:.2f}<extra>' + pe(lab) + '</extra>'};
       }), baseLayout('Texts on PC1 × PC2' + (best ? ' (colour: k-means, k = ' + best.k + ', best silhouette)' : '') + ' — exploratory', {xaxis: axis('PC1'), yaxis: axis('PC2')}));
     } else {
       note(b, 'stats.json has a "pca" entry without per-text scores.');
