@@ -153,6 +153,21 @@ std::string exercised_copy(const std::string& html_path) {
 (function () {
   var errs = [];
   window.addEventListener('error', function (e) { errs.push(e.message); });
+  // Strings plotly holds as first drawn: the hostile record id must be there entity-escaped, never as a tag.
+  var raw = 0, escaped = 0;
+  document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
+    (gd.data || []).forEach(function (t) {
+      ['text', 'x', 'y', 'name', 'customdata'].forEach(function (k) {
+        [].concat(t[k] || []).forEach(function (v) {
+          if (typeof v !== 'string') return;
+          if (v.indexOf('<b>') >= 0) raw++;
+          if (v.indexOf('&lt;b&gt;') >= 0) escaped++;
+        });
+      });
+    });
+  });
+  document.body.dataset.rawTags = String(raw);
+  document.body.dataset.escapedTags = String(escaped);
   var n = 0;
   document.querySelectorAll('select').forEach(function (s) {
     for (var i = 0; i < s.options.length && i < 12; i++) { s.selectedIndex = i; s.dispatchEvent(new Event('change')); n++; }
@@ -163,6 +178,7 @@ std::string exercised_copy(const std::string& html_path) {
   document.body.dataset.exercised = String(n);
   document.body.dataset.tipRows = String(tip ? tip.querySelectorAll('tr').length : 0);
   document.body.dataset.exerciseErrors = String(errs.length) + (errs.length ? ': ' + errs[0] : '');
+
 })();
 </script>
 </body>)";
@@ -428,6 +444,10 @@ TEST_F(ReportCli, EveryControlRedrawsWithoutErrorsInHeadlessChromium) {
   EXPECT_GE(std::stoi(m[1].str()), 30) << "option changes made";
   ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-tip-rows=\"([0-9]+)\"")));
   EXPECT_GE(std::stoi(m[1].str()), 2) << "hover shows the models' top-k";
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-raw-tags=\"([0-9]+)\"")));
+  EXPECT_EQ(m[1].str(), "0") << "a record's text reached plotly unescaped";
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-escaped-tags=\"([0-9]+)\"")));
+  EXPECT_GT(std::stoi(m[1].str()), 0) << "the hostile record id is in the scatter's hover text";
 }
 
 // The issue's CI check: the demo run's report opens in headless Chromium and every chart draws.
