@@ -12,6 +12,7 @@ PACKAGES=(
   libsqlite3-dev       # results database
   libboost-dev         # Boost.Math distributions (statistics)
   libeigen3-dev        # Eigen: PCA in the statistics library
+  chromium             # headless browser check of the HTML report (tests/cli/report_cli_test.cpp)
 )
 
 missing=()
@@ -23,11 +24,19 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} Debian packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# plotly.js for the HTML report, at the version pinned in web/package-lock.json (npm ci installs
+# exactly the lock; web/.npmrc keeps download addresses out of it).
+WEB_DIR="$(cd "$(dirname "$0")/.." && pwd)/web"
+if [ ! -f "$WEB_DIR/node_modules/plotly.js-dist-min/plotly.min.js" ]; then
+  echo "install-deps: npm ci in web/ (plotly.js-dist-min for the report)"
+  (cd "$WEB_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -24,6 +24,7 @@ constexpr Command kCommands[] = {
     {"stats", lsc::cli::cmd_stats, "model, level and correctness comparisons of a finished run"},
     {"export", lsc::cli::cmd_export, "write a results table as CSV or JSONL"},
     {"tokenize", lsc::cli::cmd_tokenize, "tokenize or decode text with a model's tokenizer.json"},
+    {"report", lsc::cli::cmd_report, "write the self-contained interactive HTML report of a results directory"},
 };
 
 void print_usage(std::FILE* out) {

@@ -26,6 +26,7 @@
 #include "kernels/cpu/kernels.h"
 #include "model/model.h"
 #include "report/aggregate.h"
+#include "report/html_report.h"
 #include "report/stats_input.h"
 #include "report/results_db.h"
 #include "tokenizer/tokenizer.h"
@@ -576,8 +577,16 @@ int run_pipeline(const RunOptions& opt_in) {
   report::write_summary(db, opt.out_dir);
   if (!opt.quiet) progress.set_stage("statistics");
   report::write_stats(db, opt.out_dir, stats::StatsOptions{});
+  {
+    report::ReportOptions ro;
+    ro.quiet = opt.quiet;
+    const auto rep = report::write_report(opt.out_dir, io::join_path(opt.out_dir, "report.html"), ro);
+    if (!opt.quiet) {
+      for (const auto& w : rep.warnings) std::fprintf(stderr, "logitscope: report: %s\n", w.c_str());
+    }
+  }
   if (!opt.quiet) {
-    std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results in %s\n", jobs.size(),
+    std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results, stats and report.html in %s\n", jobs.size(),
                  static_cast<long long>(total_tokens), models.size(), format_duration(session_s).c_str(),
                  opt.out_dir.c_str());
   }

@@ -1,0 +1,96 @@
+// The report library's pieces that need no run: escaping, the seeded bootstrap, rounding, and
+// the errors for a missing results database or plotly.js. End-to-end checks are in
+// tests/cli/report_cli_test.cpp.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "io/error.h"
+#include "io/json.h"
+#include "report/html_report.h"
+#include "report/report_data.h"
+
+namespace lsc::report {
+namespace {
+
+TEST(ReportEscape, HtmlEscapeLeavesNoMarkup) {
+  EXPECT_EQ(html_escape("</script><b>&\"'"), "&lt;/script&gt;&lt;b&gt;&amp;&quot;&#39;");
+  EXPECT_EQ(html_escape("plain ü"), "plain ü");
+}
+
+TEST(ReportEscape, JsonForScriptCannotEndTheElementAndStillParses) {
+  io::Json j;
+  j["t"] = "</script><!-- <script> \xE2\x80\xA8 end";
+  const std::string s = json_for_script(j.dump());
+  EXPECT_EQ(s.find("</"), std::string::npos);
+  EXPECT_EQ(s.find("<!--"), std::string::npos);
+  EXPECT_EQ(s.find('<'), std::string::npos);
+  EXPECT_EQ(s.find("\xE2\x80\xA8"), std::string::npos);
+  EXPECT_EQ(io::Json::parse(s), j);
+}
+
+TEST(ReportBootstrap, SeededPercentileIntervalIsReproducibleAndBracketsTheMean) {
+  std::vector<double> x;
+  for (int i = 0; i < 50; ++i) x.push_back(double((i * 37) % 11) - 3.0);
+  const MeanCi a = bootstrap_mean_ci(x, 2000, 42), b = bootstrap_mean_ci(x, 2000, 42);
+  EXPECT_EQ(a.n, 50);
+  EXPECT_EQ(a.lo, b.lo);
+  EXPECT_EQ(a.hi, b.hi);
+  EXPECT_LT(a.lo, a.mean);
+  EXPECT_GT(a.hi, a.mean);
+  // The standard error of the mean is sd/√n; a 95% interval spans about 2 × 1.96 of it. With
+  // 2000 resamples the percentile ends move by a few % of that: allow 20%.
+  double m = 0, ss = 0;
+  for (double v : x) m += v / 50;
+  for (double v : x) ss += (v - m) * (v - m);
+  const double se = std::sqrt(ss / 50) / std::sqrt(50.0);
+  EXPECT_NEAR(a.hi - a.lo, 2 * 1.96 * se, 0.2 * 2 * 1.96 * se);
+}
+
+TEST(ReportBootstrap, ConstantAndTinyAndUndefinedInputs) {
+  const MeanCi c = bootstrap_mean_ci({2.5, 2.5, 2.5}, 100, 1);
+  EXPECT_EQ(c.mean, 2.5);
+  EXPECT_EQ(c.lo, 2.5);
+  EXPECT_EQ(c.hi, 2.5);
+  const MeanCi one = bootstrap_mean_ci({1.0, kNaN}, 100, 1);  // NaN = no value for that text
+  EXPECT_EQ(one.n, 1);
+  EXPECT_EQ(one.mean, 1.0);
+  EXPECT_TRUE(std::isnan(one.lo));
+  EXPECT_EQ(bootstrap_mean_ci({}, 100, 1).n, 0);
+  EXPECT_TRUE(ci_json(bootstrap_mean_ci({}, 100, 1))[1].is_null());
+}
+
+TEST(ReportRounding, DecimalsAndSignificantDigits) {
+  EXPECT_EQ(rnum(-1.23456, 3).get<double>(), -1.235);
+  EXPECT_TRUE(rnum(kNaN).is_null());
+  EXPECT_EQ(rsig(0.000123456, 3).get<double>(), 0.000123);
+  EXPECT_EQ(rsig(98765.4, 2).get<double>(), 99000.0);
+  EXPECT_EQ(rsig(0.0).get<double>(), 0.0);
+}
+
+TEST(ReportErrors, MissingResultsDatabaseNamesTheFile) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "lsc_report_missing_db").string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  try {
+    write_report(dir, "", ReportOptions{});
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir + "/results.sqlite"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ReportErrors, PlotlyPathFollowsTheEnvironment) {
+  ::setenv("LSC_WEB_DIR", "/opt/somewhere", 1);
+  EXPECT_EQ(plotly_js_path(), "/opt/somewhere/node_modules/plotly.js-dist-min/plotly.min.js");
+  ::unsetenv("LSC_WEB_DIR");
+  EXPECT_NE(plotly_js_path().find("web/node_modules/plotly.js-dist-min/plotly.min.js"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace lsc::report
