@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
 
   // The pass with every statistic of every position: log p, rank, entropy, top-5.
   double stats_s = 0.0, checksum = 0.0;
-  std::vector<analysis::RowSummary> rows;
+  std::vector<analysis::ReducedRow> rows;
   std::vector<int32_t> targets;
   model::ForwardOptions opt;
   opt.precision = prec;

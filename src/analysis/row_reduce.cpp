@@ -12,7 +12,7 @@
 
 namespace lsc::analysis {
 namespace avx512 {
-void reduce_row(const float* l, int64_t vocab, int32_t target, int k, RowSummary* out);
+void reduce_row(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out);
 }
 
 namespace {
@@ -22,7 +22,7 @@ namespace {
 }  // namespace
 
 void reduce_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
-                 RowSummary* out) {
+                 ReducedRow* out) {
   LSC_CHECK(vocab > 0 && k >= 0 && k <= kMaxTopK);
   static const bool avx512 = [] {
     __builtin_cpu_init();
@@ -36,7 +36,7 @@ void reduce_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32
 }
 
 void reduce_rows_portable(const float* logits, int64_t n_rows, int64_t vocab,
-                          const int32_t* targets, int k, RowSummary* out) {
+                          const int32_t* targets, int k, ReducedRow* out) {
   LSC_CHECK(vocab > 0 && k >= 0 && k <= kMaxTopK);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t r = 0; r < n_rows; ++r) {

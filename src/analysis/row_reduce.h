@@ -16,7 +16,8 @@ namespace lsc::analysis {
 
 inline constexpr int kMaxTopK = 16;
 
-struct RowSummary {
+// (Named apart from position_metrics.h's RowSummary: one name per type in lsc::analysis.)
+struct ReducedRow {
   double logsumexp = 0.0;     // log Σ exp(l_j)
   double entropy_nats = 0.0;  // −Σ p_j log p_j
   int32_t argmax = 0;         // smallest id among the largest logits
@@ -30,10 +31,10 @@ struct RowSummary {
 // Reduces rows [0, n_rows) of logits [n_rows, vocab]. targets[r] is the observed token for row r,
 // or −1 for none (targets may be null: no target anywhere). k ≤ kMaxTopK.
 void reduce_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
-                 RowSummary* out);
+                 ReducedRow* out);
 // The same through the portable code only (reduce_rows uses AVX-512 where the CPU has it); for
 // tests, so the fallback is checked on AVX-512 machines too.
 void reduce_rows_portable(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
-                          RowSummary* out);
+                          ReducedRow* out);
 
 }  // namespace lsc::analysis

@@ -36,8 +36,8 @@ inline __m512 exp_nonpos16(__m512 z) {
 inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
 
-void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, RowSummary* out) {
-  RowSummary s;
+void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out) {
+  ReducedRow s;
   const bool has_target = target >= 0;
   const float tl = has_target ? l[target] : 0.0f;
   const __m512 vtl = _mm512_set1_ps(tl);
@@ -106,7 +106,7 @@ void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, RowSu
 
 }  // namespace
 
-void reduce_row(const float* l, int64_t vocab, int32_t target, int k, RowSummary* out) {
+void reduce_row(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out) {
   reduce_row_fast(l, vocab, target, k, out);
 }
 

@@ -45,8 +45,8 @@ struct TopK {
   }
 };
 
-inline void reduce_row_impl(const float* l, int64_t vocab, int32_t target, int k, RowSummary* out) {
-  RowSummary s;
+inline void reduce_row_impl(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out) {
+  ReducedRow s;
   const bool has_target = target >= 0;
   const float tl = has_target ? l[target] : 0.0f;
   TopK top;

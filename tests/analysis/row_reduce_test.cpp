@@ -18,7 +18,7 @@ namespace {
 
 void expect_matches_reference(const std::vector<float>& l, int64_t n_rows, int64_t vocab, int k,
                               const std::vector<int32_t>& targets, const char* what) {
-  std::vector<RowSummary> got(static_cast<size_t>(n_rows)), portable(static_cast<size_t>(n_rows));
+  std::vector<ReducedRow> got(static_cast<size_t>(n_rows)), portable(static_cast<size_t>(n_rows));
   reduce_rows(l.data(), n_rows, vocab, targets.data(), k, got.data());
   reduce_rows_portable(l.data(), n_rows, vocab, targets.data(), k, portable.data());
   for (int pass = 0; pass < 2; ++pass) {
@@ -26,7 +26,7 @@ void expect_matches_reference(const std::vector<float>& l, int64_t n_rows, int64
     for (int64_t r = 0; r < n_rows; ++r) {
       std::span<const float> row(l.data() + r * vocab, static_cast<size_t>(vocab));
       const RowStats ref = row_stats(row);
-      const RowSummary& g = got[size_t(r)];
+      const ReducedRow& g = got[size_t(r)];
       // |Δ log S| ≤ max relative error of one term (4e-7) + double rounding: 1e-6 with headroom;
       // entropy = log S − E/S carries the same relative error on values ≤ log V ≈ 12: 1e-6·12.
       EXPECT_NEAR(g.logsumexp, ref.logsumexp, 1e-6 * std::max(1.0, std::fabs(ref.logsumexp)))
@@ -75,7 +75,7 @@ TEST(RowReduce, TiesRisingMaximaAndExtremesMatchReference) {
 
 TEST(RowReduce, UniformRowHasEntropyLogV) {
   const std::vector<float> l(151936, 3.5f);
-  RowSummary s;
+  ReducedRow s;
   reduce_rows(l.data(), 1, 151936, nullptr, 5, &s);
   EXPECT_NEAR(s.entropy_nats, std::log(151936.0), 1e-6);
   EXPECT_NEAR(s.logsumexp, 3.5 + std::log(151936.0), 1e-6);
@@ -91,7 +91,7 @@ TEST(RowReduce, BitwiseIdenticalForAnyThreadCount) {
   std::vector<int32_t> t(static_cast<size_t>(n_rows), 11);
   auto run = [&](int threads) {
     omp_set_num_threads(threads);
-    std::vector<RowSummary> out(static_cast<size_t>(n_rows));
+    std::vector<ReducedRow> out(static_cast<size_t>(n_rows));
     reduce_rows(l.data(), n_rows, vocab, t.data(), 5, out.data());
     return out;
   };
