@@ -794,7 +794,8 @@
         const ps = byLabel.get(lab);
         return {type: 'scatter', mode: 'markers', name: lab, x: ps.map(function (p) { return p.x; }), y: ps.map(function (p) { return p.y; }),
           text: ps.map(function (p) { return String(p.id); }), marker: {color: color(ci++), size: 7, opacity: 0.8}, hovertemplate: '%{text}<br>PC1 %{x:.2f} · PC2 %{y:.2f}<extra>' + pe(lab) + '</extra>'};
-      }), baseLayout('Texts on PC1 × PC2' + (best ? ' (colour: k-means, k = ' + best.k + ', best silhouette)' : '') + ' — exploratory', {xaxis: axis('PC1'), yaxis: axis('PC2')}));
+      }), baseLayout('Texts on PC1 × PC2' + (best ? ' (k-means, k = ' + best.k + ': best silhouette)' : '') + ', exploratory',
+        {xaxis: axis('PC1'), yaxis: axis('PC2'), legend: {orientation: 'v', x: 1.02, xanchor: 'left', y: 1, yanchor: 'top'}, margin: {l: 60, r: 110, t: 56, b: 50}}));
     } else {
       note(b, 'stats.json has a "pca" entry without per-text scores.');
     }
