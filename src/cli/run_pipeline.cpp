@@ -580,9 +580,15 @@ int run_pipeline(const RunOptions& opt_in) {
   {
     report::ReportOptions ro;
     ro.quiet = opt.quiet;
-    const auto rep = report::write_report(opt.out_dir, io::join_path(opt.out_dir, "report.html"), ro);
-    if (!opt.quiet) {
-      for (const auto& w : rep.warnings) std::fprintf(stderr, "logitscope: report: %s\n", w.c_str());
+    // The results and statistics are committed by now: a report that cannot be built (plotly.js
+    // not installed) is a warning with the fix, not a failed run. `logitscope report` redoes it.
+    try {
+      const auto rep = report::write_report(opt.out_dir, io::join_path(opt.out_dir, "report.html"), ro);
+      if (!opt.quiet) {
+        for (const auto& w : rep.warnings) std::fprintf(stderr, "logitscope: report: %s\n", w.c_str());
+      }
+    } catch (const InputError& e) {
+      std::fprintf(stderr, "logitscope: warning: report.html not written: %s\n", e.what());
     }
   }
   if (!opt.quiet) {
