@@ -16,19 +16,6 @@ io::Json rsig(double v, int sig) {
 
 namespace {
 
-// splitmix64: a tiny, fully specified generator, so the CIs are the same on every platform.
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) from the top 53 bits (bias ≤ n / 2^53, irrelevant here).
-  size_t below(size_t n) { return static_cast<size_t>(double(next() >> 11) * 0x1p-53 * double(n)); }
-};
-
 // Linear interpolation between order statistics (numpy's default "linear" quantile).
 double quantile_sorted(const std::vector<double>& s, double q) {
   const double h = q * double(s.size() - 1);

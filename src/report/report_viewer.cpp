@@ -36,15 +36,6 @@ int span_code(const std::string& s) {
   return 1;
 }
 
-struct Rng {  // splitmix64 (same as the bootstrap's), for the stratified draw
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
 
 }  // namespace
 
@@ -97,7 +88,7 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
     std::map<std::pair<int, int>, std::vector<size_t>> strata;
     for (size_t t = 0; t < N; ++t)
       strata[{agg.texts[t].level, agg.texts[t].is_correct}].push_back(t);
-    Rng rng{opt.seed};
+    SplitMix64 rng{opt.seed};  // report_data.h, as the bootstrap uses
     for (auto& [key, v] : strata) {
       for (size_t i = v.size(); i > 1; --i)
         std::swap(v[i - 1], v[size_t(rng.next() % i)]);  // Fisher-Yates
