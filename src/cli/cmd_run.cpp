@@ -5,9 +5,13 @@
 #include "analysis/keywords.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/guarded.h"
+#include "cli/mpi_world.h"
 #include "cli/run_pipeline.h"
+#include "cli/shard.h"
 #include "io/error.h"
 #include "model/model.h"
+#include "report/merge.h"
 
 namespace lsc::cli {
 
@@ -17,10 +21,15 @@ constexpr const char* kHelp =
     "usage: logitscope run --model NAME=DIR [--model NAME=DIR ...] --data FILE.jsonl --out DIR\n"
     "                      [--keywords wait,aha,...] [--template notebook|chat|'Q: {query}\\nA: {answer}']\n"
     "                      [--max-tokens 2048] [--top-k 20] [--window 10] [--threads N] [--limit N]\n"
-    "                      [--field answer=response ...] [--precision fp32|bf16] [--skip-invalid] [--force] [--quiet]\n"
+    "                      [--field answer=response ...] [--precision fp32|bf16] [--shard I/N]\n"
+    "                      [--skip-invalid] [--force] [--quiet]\n"
     "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
     "  metrics, keyword occurrences, windows around them and cross-model divergences in\n"
-    "  DIR/results.sqlite, then DIR/summary.json. Interrupt at any time; the same command resumes.\n"
+    "  DIR/results.sqlite, then summary.json, stats and report.html. Interrupt at any time; the same\n"
+    "  command resumes.\n"
+    "  --shard I/N  run only shard I of N (0-based; texts balanced by tokens) into DIR/shards/I-of-N;\n"
+    "               then 'logitscope merge --out DIR'. Under mpirun each rank takes its shard by itself\n"
+    "               and rank 0 merges at the end.\n"
     "  --keywords   keyword families (default: " ;
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -38,12 +47,44 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// One shard per MPI rank; when every rank has finished, rank 0 merges and writes the outputs.
+// A rank that fails still joins the exit-code exchange, so no rank waits forever.
+int run_ranks(RunOptions o, const MpiWorld& world) {
+  o.shard = ShardSpec{world.rank(), world.size()};
+  o.shard_by_rank = true;
+  const bool quiet = o.quiet;
+  o.quiet = quiet || world.rank() != 0;  // one progress display: rank 0's
+  const std::string prefix = "rank " + std::to_string(world.rank()) + " of " + std::to_string(world.size()) + ": ";
+  const int code = run_guarded("run", [&] { return run_pipeline(o); }, prefix);
+  const int worst = world.max_over_ranks(code);
+  if (worst != kExitOk) {
+    if (world.rank() == 0 && code == kExitOk) {
+      std::fprintf(stderr, "logitscope: another rank stopped (exit code %d); what every rank finished is saved in %s/shards; "
+                   "run the same command again to resume\n", worst, o.out_dir.c_str());
+    }
+    return code != kExitOk ? code : worst;
+  }
+  if (world.rank() != 0) return kExitOk;
+  return run_guarded("run", [&] {
+    std::vector<std::string> dirs;
+    for (int r = 0; r < world.size(); ++r) dirs.push_back(shard_dir(o.out_dir, ShardSpec{r, world.size()}));
+    const auto merged = report::merge_shards(dirs, o.out_dir, o.force);
+    for (const auto& w : merged.warnings) std::fprintf(stderr, "logitscope: warning: %s\n", w.c_str());
+    write_outputs(o.out_dir, quiet);
+    if (!quiet) {
+      std::fprintf(stderr, "logitscope: done: %lld texts merged from %d ranks; results, stats and report.html in %s\n",
+                   static_cast<long long>(merged.n_texts), merged.n_shards, o.out_dir.c_str());
+    }
+    return kExitOk;
+  });
+}
+
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "data", "out", "keywords", "template", "max-tokens", "top-k", "window", "threads", "limit",
-             "field", "precision"},
+             "field", "precision", "shard"},
             {"skip-invalid", "force", "quiet", "help"});
   if (args.has("help")) {
     std::string kw;
@@ -87,7 +128,13 @@ int cmd_run(int argc, char** argv) {
   o.skip_invalid = args.has("skip-invalid");
   o.force = args.has("force");
   o.quiet = args.has("quiet");
-  return run_pipeline(o);
+  if (args.has("shard")) o.shard = parse_shard(args.require("shard"), "--shard");
+
+  MpiWorld world;
+  if (world.size() == 1) return run_pipeline(o);
+  if (args.has("shard")) throw UsageError("--shard: not under mpirun (each of the " + std::to_string(world.size()) +
+                                          " ranks takes its own shard)");
+  return run_ranks(o, world);
 }
 
 }  // namespace lsc::cli

@@ -12,5 +12,6 @@ int cmd_demo(int argc, char** argv);
 int cmd_stats(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_merge(int argc, char** argv);
 
 }  // namespace lsc::cli

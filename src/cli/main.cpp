@@ -1,11 +1,10 @@
 // logitscope entry point: dispatches to a subcommand and maps errors to documented exit codes.
-// The only catch-all in the program lives here.
+// Errors become messages and exit codes in run_guarded (cli/guarded.h).
 #include <cstdio>
-#include <cstring>
-#include <exception>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/guarded.h"
 #include "io/error.h"
 
 namespace {
@@ -25,6 +24,7 @@ constexpr Command kCommands[] = {
     {"export", lsc::cli::cmd_export, "write a results table as CSV or JSONL"},
     {"tokenize", lsc::cli::cmd_tokenize, "tokenize or decode text with a model's tokenizer.json"},
     {"report", lsc::cli::cmd_report, "write the self-contained interactive HTML report of a results directory"},
+    {"merge", lsc::cli::cmd_merge, "join the shards of a run (run --shard I/N, mpirun) into one results directory"},
 };
 
 void print_usage(std::FILE* out) {
@@ -47,24 +47,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : kCommands) {
     if (name != c.name) continue;
-    try {
-      return c.run(argc - 2, argv + 2);
-    } catch (const lsc::UsageError& e) {
-      std::fprintf(stderr, "logitscope %s: usage error: %s\n", c.name, e.what());
-      return lsc::kExitUsage;
-    } catch (const lsc::InputError& e) {
-      std::fprintf(stderr, "logitscope: error: %s\n", e.what());
-      return lsc::kExitInput;
-    } catch (const lsc::IoError& e) {
-      std::fprintf(stderr, "logitscope: error: %s\n", e.what());
-      return lsc::kExitIo;
-    } catch (const std::bad_alloc&) {
-      std::fprintf(stderr, "logitscope: error: out of memory\n");
-      return lsc::kExitInternal;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "logitscope: internal error: %s\n", e.what());
-      return lsc::kExitInternal;
-    }
+    return lsc::cli::run_guarded(c.name, [&] { return c.run(argc - 2, argv + 2); });
   }
   std::fprintf(stderr, "logitscope: unknown command '%s'\n\n", name.c_str());
   print_usage(stderr);

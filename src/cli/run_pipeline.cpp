@@ -19,6 +19,7 @@
 #include "analysis/position_metrics.h"
 #include "analysis/text_layout.h"
 #include "cli/progress.h"
+#include "cli/shard.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
@@ -298,6 +299,25 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
 
 }  // namespace
 
+void write_outputs(const std::string& out_dir, bool quiet) {
+  report::ResultsDb db(out_dir, {}, false);
+  report::write_summary(db, out_dir);
+  if (!quiet) std::fprintf(stderr, "logitscope: statistics\n");
+  report::write_stats(db, out_dir, stats::StatsOptions{});
+  report::ReportOptions ro;
+  ro.quiet = quiet;
+  // The results and statistics are committed by now: a report that cannot be built (plotly.js
+  // not installed) is a warning with the fix, not a failed run. `logitscope report` redoes it.
+  try {
+    const auto rep = report::write_report(out_dir, io::join_path(out_dir, "report.html"), ro);
+    if (!quiet) {
+      for (const auto& w : rep.warnings) std::fprintf(stderr, "logitscope: report: %s\n", w.c_str());
+    }
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "logitscope: warning: report.html not written: %s\n", e.what());
+  }
+}
+
 std::pair<std::string, std::string> parse_model_spec(const std::string& spec) {
   const auto eq = spec.find('=');
   if (eq == std::string::npos) {
@@ -426,16 +446,45 @@ int run_pipeline(const RunOptions& opt_in) {
                  static_cast<long long>(n_truncated), jobs.size(), static_cast<long long>(opt.max_tokens));
   }
 
+  // This process's texts: all of them, or its shard (balanced by tokens over all models).
+  std::vector<const TextJob*> mine;
+  {
+    std::vector<int64_t> tokens;
+    for (const auto& j : jobs) {
+      int64_t n = 0;
+      for (const auto& p : j.plans) n += static_cast<int64_t>(p.ids.size());
+      tokens.push_back(n);
+    }
+    const std::vector<int> shard_of = assign_shards(tokens, opt.shard.count);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (shard_of[i] == opt.shard.index) mine.push_back(&jobs[i]);
+    }
+  }
+  const std::string results_dir = opt.shard.sharded() ? shard_dir(opt.out_dir, opt.shard) : opt.out_dir;
+
   // The results directory: new, resumable, or refused.
-  fs::create_directories(opt.out_dir);
+  {
+    std::error_code ec;
+    fs::create_directories(results_dir, ec);
+    if (ec) throw IoError(results_dir + ": cannot create the results directory: " + ec.message());
+  }
   const std::string data_sha = io::sha256_file(opt.data_path);
   const std::string args = canonical_args(opt, models, data_sha);
   const std::string args_hash = io::sha256_hex(args);
-  const std::string db_path = io::join_path(opt.out_dir, "results.sqlite");
+  const std::string db_path = io::join_path(results_dir, "results.sqlite");
+  // A shard's work ends in a merge into <out>/results.sqlite: refuse now, not after the work,
+  // when that holds another run.
+  if (opt.shard.sharded() && !opt.force && io::file_exists(io::join_path(opt.out_dir, "results.sqlite"))) {
+    report::ResultsDb merged(opt.out_dir, opt.keywords, false);
+    if (merged.get_meta("args_hash") != args_hash) {
+      throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
+                       "a run with different models, data or options; use --force to replace it, or another --out");
+    }
+  }
   if (io::file_exists(db_path)) {
     std::string stored;
     {
-      report::ResultsDb old(opt.out_dir, opt.keywords, false);
+      report::ResultsDb old(results_dir, opt.keywords, false);
       stored = old.get_meta("args_hash");
     }
     if (stored != args_hash) {
@@ -444,12 +493,12 @@ int run_pipeline(const RunOptions& opt_in) {
                          "a run with different models, data or options; use --force to replace it, or another --out");
       }
       for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
-        fs::remove(io::join_path(opt.out_dir, f));
+        fs::remove(io::join_path(results_dir, f));
       }
     }
   }
   const bool fresh = !io::file_exists(db_path);
-  report::ResultsDb db(opt.out_dir, opt.keywords, true);
+  report::ResultsDb db(results_dir, opt.keywords, true);
   if (fresh) {
     io::Transaction tx(db.db());
     db.set_meta("schema_version", std::to_string(report::kSchemaVersion));
@@ -466,6 +515,10 @@ int run_pipeline(const RunOptions& opt_in) {
     db.set_meta("data_path", opt.data_path);
     db.set_meta("data_sha256", data_sha);
     db.set_meta("compute_seconds", "0");
+    if (opt.shard.sharded()) {
+      db.set_meta("shard", std::to_string(opt.shard.index) + "/" + std::to_string(opt.shard.count));
+      db.set_meta("shard_texts", std::to_string(mine.size()));
+    }
     for (size_t m = 0; m < models.size(); ++m) {
       const auto& lm = models[m];
       const auto& c = lm.model->config();
@@ -486,9 +539,9 @@ int run_pipeline(const RunOptions& opt_in) {
       db.insert_model(int64_t(m), r);
     }
     for (size_t f = 0; f < families.size(); ++f) db.insert_family(int64_t(f), families[f]);
-    for (const auto& job : jobs) {
-      const io::Record& r = *job.rec;
-      db.insert_text(job.text_idx, {r.id, r.source, r.query, r.answer, r.line, r.level, r.is_correct});
+    for (const TextJob* job : mine) {
+      const io::Record& r = *job->rec;
+      db.insert_text(job->text_idx, {r.id, r.source, r.query, r.answer, r.line, r.level, r.is_correct});
     }
     for (size_t i = 0; i < data.errors.size(); ++i) db.insert_skipped(data.bad_lines[i], data.errors[i]);
     db.set_meta("status", "running");
@@ -497,21 +550,22 @@ int run_pipeline(const RunOptions& opt_in) {
 
   // Phases 1 and 2 over groups of texts not yet done.
   std::vector<const TextJob*> todo;
-  int64_t tokens_done = 0, texts_done = 0;
-  for (const auto& j : jobs) {
+  int64_t tokens_done = 0, texts_done = 0, my_tokens = 0;
+  for (const TextJob* j : mine) {
     int64_t n = 0;
-    for (const auto& p : j.plans) n += static_cast<int64_t>(p.ids.size());
-    if (db.text_done(j.text_idx)) {
+    for (const auto& p : j->plans) n += static_cast<int64_t>(p.ids.size());
+    my_tokens += n;
+    if (db.text_done(j->text_idx)) {
       tokens_done += n;
       ++texts_done;
     } else {
-      todo.push_back(&j);
+      todo.push_back(j);
     }
   }
   if (todo.empty()) {
-    if (!opt.quiet) std::fprintf(stderr, "logitscope: nothing to do: all %zu texts in %s are done\n", jobs.size(), db_path.c_str());
+    if (!opt.quiet) std::fprintf(stderr, "logitscope: nothing to do: all %zu texts in %s are done\n", mine.size(), db_path.c_str());
   }
-  Progress progress(static_cast<int64_t>(jobs.size()), total_tokens, opt.quiet || todo.empty());
+  Progress progress(static_cast<int64_t>(mine.size()), my_tokens, opt.quiet || todo.empty());
   progress.set_done(texts_done, tokens_done);
   g_interrupted.store(false);
   auto old_int = std::signal(SIGINT, on_interrupt);
@@ -565,32 +619,24 @@ int run_pipeline(const RunOptions& opt_in) {
   if (g_interrupted.load()) {
     db.set_meta("status", "interrupted");
     std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",
-                 static_cast<long long>(db.n_texts_done()), jobs.size(), db_path.c_str());
+                 static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
     return kExitInterrupted;
   }
   db.set_meta("status", "finished");
-  db.set_meta("n_tokens", std::to_string(total_tokens));
+  db.set_meta("n_tokens", std::to_string(my_tokens));
   {
     const double secs = std::atof(db.get_meta("compute_seconds").c_str());
-    db.set_meta("tokens_per_second", std::to_string(secs > 0 ? double(total_tokens) / secs : 0.0));
+    db.set_meta("tokens_per_second", std::to_string(secs > 0 ? double(my_tokens) / secs : 0.0));
   }
-  report::write_summary(db, opt.out_dir);
-  if (!opt.quiet) progress.set_stage("statistics");
-  report::write_stats(db, opt.out_dir, stats::StatsOptions{});
-  {
-    report::ReportOptions ro;
-    ro.quiet = opt.quiet;
-    // The results and statistics are committed by now: a report that cannot be built (plotly.js
-    // not installed) is a warning with the fix, not a failed run. `logitscope report` redoes it.
-    try {
-      const auto rep = report::write_report(opt.out_dir, io::join_path(opt.out_dir, "report.html"), ro);
-      if (!opt.quiet) {
-        for (const auto& w : rep.warnings) std::fprintf(stderr, "logitscope: report: %s\n", w.c_str());
-      }
-    } catch (const InputError& e) {
-      std::fprintf(stderr, "logitscope: warning: report.html not written: %s\n", e.what());
+  if (opt.shard.sharded()) {
+    if (!opt.quiet && !opt.shard_by_rank) {
+      std::fprintf(stderr, "logitscope: shard %d/%d done: %zu of %zu texts, %lld tokens in %s; when every shard is done: logitscope merge --out %s\n",
+                   opt.shard.index, opt.shard.count, mine.size(), jobs.size(), static_cast<long long>(my_tokens),
+                   results_dir.c_str(), opt.out_dir.c_str());
     }
+    return kExitOk;
   }
+  write_outputs(opt.out_dir, opt.quiet);
   if (!opt.quiet) {
     std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results, stats and report.html in %s\n", jobs.size(),
                  static_cast<long long>(total_tokens), models.size(), format_duration(session_s).c_str(),

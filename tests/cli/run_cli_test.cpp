@@ -14,6 +14,7 @@
 #include <map>
 #include <thread>
 
+#include "cli/fixture_records.h"
 #include "cli/run_cli.h"
 #include "io/json.h"
 #include "io/sqlite.h"
@@ -39,24 +40,6 @@ class RunDir : public ::testing::Test {
   }
   fs::path dir_;
 };
-
-const std::string kModel = fixture("models/qwen2-realvocab-bf16");
-
-io::Json texts_json() { return io::parse_json(slurp(fixture("expected/qwen2-realvocab-bf16/texts.json")), "texts.json"); }
-
-// A record whose "{query}{answer}" text is the fixture text, split at byte `split` (moved back to
-// the start of a UTF-8 character).
-std::string record_line(const std::string& id, const std::string& text, size_t split, int level, bool correct) {
-  split = std::min(split, text.size() - 1);
-  while (split > 0 && (static_cast<unsigned char>(text[split]) & 0xc0) == 0x80) --split;
-  io::Json j;
-  j["id"] = id;
-  j["query"] = text.substr(0, split);
-  j["answer"] = text.substr(split);
-  j["level"] = level;
-  j["is_correct"] = correct;
-  return j.dump() + "\n";
-}
 
 std::string run_args(const std::string& data, const std::string& out, const std::string& extra = "") {
   return "run --model ref=" + kModel + " --data " + data + " --out " + out + " --template '{query}{answer}' --quiet " +
@@ -151,42 +134,6 @@ TEST_F(RunDir, OccurrencesMatchHandCountOnCraftedText) {
   EXPECT_GT(db.query_int("SELECT n_token_ids FROM families WHERE name = 'wait'"), 3);
 }
 
-// Every table's rows (excluding bookkeeping) as text, for comparing two runs.
-std::map<std::string, std::string> dump_tables(const std::string& db_path) {
-  io::Db db(db_path, false);
-  std::map<std::string, std::string> out;
-  for (const char* t : {"texts", "text_models", "positions", "occurrences", "windows", "pairs", "families", "models", "done"}) {
-    io::Stmt s(db, std::string("SELECT * FROM ") + t);
-    std::vector<std::string> lines;
-    while (s.step()) {
-      std::string acc;
-      for (int i = 0; i < s.n_columns(); ++i) {
-        if (std::string(t) == "models" && (s.col_name(i) == "path")) continue;
-        if (s.col_type(i) == SQLITE_BLOB) {
-          const auto b = s.col_blob(i);
-          acc.append(b.begin(), b.end());
-        } else {
-          acc += s.col_text(i);
-        }
-        acc += '|';
-      }
-      lines.push_back(acc);
-    }
-    std::sort(lines.begin(), lines.end());
-    for (const auto& l : lines) out[t] += l + "\n";
-  }
-  return out;
-}
-
-std::string many_records(int n) {
-  const io::Json tj = texts_json();
-  std::string data;
-  for (int i = 0; i < n; ++i) {
-    const auto& t = tj.at("texts")[size_t(i % 4)];
-    data += record_line("r" + std::to_string(i), t.at("text").get<std::string>(), 20 + size_t(i), 1 + i % 5, i % 3 != 0);
-  }
-  return data;
-}
 
 TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
   write("data.jsonl", many_records(24));

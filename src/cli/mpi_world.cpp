@@ -1,0 +1,76 @@
+#include "cli/mpi_world.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "io/error.h"
+
+#ifdef LSC_HAVE_MPI
+// The C API only: Open MPI's header would otherwise pull in its deprecated C++ bindings.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
+
+namespace lsc::cli {
+
+namespace {
+
+// World size announced by a launcher: Open MPI's mpirun, PMI-2 (MPICH's mpiexec, srun
+// --mpi=pmi2), or srun --mpi=pmix (PMIX_RANK set, size in SLURM_NTASKS).
+int launcher_world_size() {
+  const auto env_int = [](const char* var) {
+    const char* v = std::getenv(var);
+    return v != nullptr && *v != '\0' ? std::atoi(v) : 0;
+  };
+  if (const int n = env_int("OMPI_COMM_WORLD_SIZE"); n > 0) return n;
+  if (const int n = env_int("PMI_SIZE"); n > 0) return n;
+  if (std::getenv("PMIX_RANK") != nullptr) return env_int("SLURM_NTASKS");
+  return 0;
+}
+
+}  // namespace
+
+bool MpiWorld::compiled_with_mpi() {
+#ifdef LSC_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+MpiWorld::MpiWorld() {
+  const int announced = launcher_world_size();
+  if (announced <= 1) return;
+#ifdef LSC_HAVE_MPI
+  // Only the main thread calls MPI; OpenMP threads never do.
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  initialised_ = true;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+#else
+  throw UsageError("started as one of " + std::to_string(announced) +
+                   " MPI ranks, but this logitscope was built without MPI (install libopenmpi-dev and rebuild, "
+                   "or use --shard I/N per process and 'logitscope merge')");
+#endif
+}
+
+MpiWorld::~MpiWorld() {
+#ifdef LSC_HAVE_MPI
+  if (initialised_) MPI_Finalize();
+#endif
+}
+
+int MpiWorld::max_over_ranks(int value) const {
+#ifdef LSC_HAVE_MPI
+  if (initialised_) {
+    int out = value;
+    MPI_Allreduce(&value, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return out;
+  }
+#endif
+  return value;
+}
+
+}  // namespace lsc::cli

@@ -1,0 +1,28 @@
+// The MPI job this process belongs to, if it was started by mpirun/srun. MPI is initialised only
+// then: without a launcher the program runs as a single process, exactly as without MPI. The
+// build works without MPI (LSC_MPI=OFF or no MPI found); such a build refuses to run under a
+// launcher with more than one rank rather than have every rank do the whole job.
+#pragma once
+
+namespace lsc::cli {
+
+class MpiWorld {
+ public:
+  MpiWorld();   // initialises MPI when launched as one of several ranks
+  ~MpiWorld();  // finalises it
+  MpiWorld(const MpiWorld&) = delete;
+  MpiWorld& operator=(const MpiWorld&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  // The largest of every rank's value (collective: every rank must call it).
+  int max_over_ranks(int value) const;
+
+  static bool compiled_with_mpi();
+
+ private:
+  int rank_ = 0, size_ = 1;
+  bool initialised_ = false;
+};
+
+}  // namespace lsc::cli

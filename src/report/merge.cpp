@@ -1,0 +1,256 @@
+#include "report/merge.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "io/error.h"
+#include "io/mapped_file.h"
+#include "report/results_db.h"
+
+namespace lsc::report {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ShardInfo {
+  std::string dir, db_path;
+  int index = 0, count = 0;
+  std::string args_hash;
+  int64_t n_texts = 0, shard_texts = 0, n_done = 0, n_tokens = 0;
+  double compute_seconds = 0.0;
+  std::string models_isa;  // "name:precision:isa,..." to detect mixed hardware
+};
+
+// "I/N" as stored in a shard's meta.
+bool parse_index(const std::string& s, int* index, int* count) {
+  const auto slash = s.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    *index = std::stoi(s.substr(0, slash));
+    *count = std::stoi(s.substr(slash + 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return *count >= 1 && *index >= 0 && *index < *count;
+}
+
+ShardInfo read_shard(const std::string& dir) {
+  ShardInfo s;
+  s.dir = dir;
+  s.db_path = io::join_path(dir, "results.sqlite");
+  ResultsDb db(dir, {}, false);
+  const std::string spec = db.get_meta("shard");
+  if (!parse_index(spec, &s.index, &s.count)) {
+    throw InputError(s.db_path, "meta 'shard'", "the database of one shard (written by 'run --shard I/N' or mpirun)",
+                     spec.empty() ? "a database without a shard number" : "\"" + spec + "\"");
+  }
+  s.args_hash = db.get_meta("args_hash");
+  s.n_texts = std::atoll(db.get_meta("n_texts").c_str());
+  s.shard_texts = std::atoll(db.get_meta("shard_texts").c_str());
+  s.n_tokens = std::atoll(db.get_meta("n_tokens").c_str());
+  s.compute_seconds = std::atof(db.get_meta("compute_seconds").c_str());
+  s.n_done = db.n_texts_done();
+  io::Stmt m(db.db(), "SELECT name, precision, isa FROM models ORDER BY model_idx");
+  while (m.step()) s.models_isa += m.col_text(0) + ":" + m.col_text(1) + ":" + m.col_text(2) + " ";
+  return s;
+}
+
+std::vector<std::string> columns(io::Db& db, const std::string& table) {
+  std::vector<std::string> cols;
+  io::Stmt s(db, "SELECT name FROM pragma_table_info('" + table + "') ORDER BY cid");
+  while (s.step()) cols.push_back(s.col_text(0));
+  return cols;
+}
+
+// "p.a, p.b, ..." over cols, with `first` in place of the first column when given.
+std::string select_list(const std::vector<std::string>& cols, const std::string& prefix, const std::string& first) {
+  std::string out;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + (i == 0 && !first.empty() ? first : prefix + "\"" + cols[i] + "\"");
+  }
+  return out;
+}
+
+class Attached {
+ public:
+  Attached(io::Db& db, const std::string& path) : db_(db) {
+    io::Stmt s(db, "ATTACH DATABASE ? AS shard");
+    s.bind(1, path).run();
+  }
+  ~Attached() { sqlite3_exec(db_.handle(), "DETACH DATABASE shard", nullptr, nullptr, nullptr); }
+  Attached(const Attached&) = delete;
+  Attached& operator=(const Attached&) = delete;
+
+ private:
+  io::Db& db_;
+};
+
+}  // namespace
+
+std::vector<std::string> find_shard_dirs(const std::string& out_dir) {
+  const fs::path root = fs::path(out_dir) / "shards";
+  std::map<int, std::vector<std::string>> by_count;
+  std::error_code ec;
+  if (fs::is_directory(root, ec)) {
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+      const std::string name = e.path().filename().string();
+      const auto of = name.find("-of-");
+      if (!e.is_directory() || of == std::string::npos) continue;
+      int index = 0, count = 0;
+      if (!parse_index(name.substr(0, of) + "/" + name.substr(of + 4), &index, &count)) continue;
+      by_count[count].push_back(e.path().string());
+    }
+  }
+  if (by_count.empty()) {
+    throw InputError(root.string(), "", "shard directories <I>-of-<N> (written by 'run --shard I/N' or mpirun)",
+                     "none");
+  }
+  if (by_count.size() > 1) {
+    std::string counts;
+    for (const auto& [n, dirs] : by_count) counts += (counts.empty() ? "" : ", ") + std::to_string(n);
+    throw InputError(root.string(), "", "the shards of one run (one N)",
+                     "shards of runs split " + counts + " ways; give the shard directories to merge explicitly");
+  }
+  auto dirs = by_count.begin()->second;
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::string& out_dir, bool force) {
+  if (shard_dirs.empty()) throw UsageError("merge: no shard directories given");
+  std::vector<ShardInfo> shards;
+  for (const auto& d : shard_dirs) shards.push_back(read_shard(d));
+  std::sort(shards.begin(), shards.end(), [](const ShardInfo& a, const ShardInfo& b) { return a.index < b.index; });
+  const ShardInfo& first = shards.front();
+  MergeResult result;
+  result.n_shards = first.count;
+  result.n_texts = first.n_texts;
+  for (const ShardInfo& s : shards) {
+    const std::string item = "shard " + std::to_string(s.index) + "/" + std::to_string(s.count);
+    if (s.count != first.count || s.args_hash != first.args_hash) {
+      throw InputError(s.db_path, item, "a shard of the same run as " + first.db_path + " (same arguments, same N)",
+                       s.count != first.count ? "a run split " + std::to_string(s.count) + " ways, not " +
+                                                    std::to_string(first.count)
+                                              : "a run with different models, data or options");
+    }
+    if (s.n_done != s.shard_texts) {
+      throw InputError(s.db_path, item, "a finished shard (" + std::to_string(s.shard_texts) + " texts done)",
+                       std::to_string(s.n_done) + " done; run that shard again to finish it, then merge");
+    }
+    if (s.models_isa != first.models_isa) {
+      result.warnings.push_back(item + " ran with " + s.models_isa + "but shard 0 with " + first.models_isa +
+                                "(results differ within the documented tolerance between instruction sets)");
+    }
+  }
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (i > 0 && shards[i].index == shards[i - 1].index) {
+      throw InputError(shards[i].db_path, "shard " + std::to_string(shards[i].index) + "/" + std::to_string(first.count),
+                       "each shard once", "the same shard also in " + shards[i - 1].dir);
+    }
+  }
+  if (static_cast<int>(shards.size()) != first.count) {
+    std::string missing;
+    size_t j = 0;
+    for (int i = 0; i < first.count; ++i) {
+      if (j < shards.size() && shards[j].index == i) {
+        ++j;
+      } else {
+        missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+      }
+    }
+    throw InputError(out_dir, "shards", "all " + std::to_string(first.count) + " shards of the run",
+                     std::to_string(shards.size()) + "; missing shard(s) " + missing);
+  }
+
+  // An existing database of another run is not replaced silently.
+  const std::string out_path = io::join_path(out_dir, "results.sqlite");
+  if (io::file_exists(out_path) && !force) {
+    std::string stored;
+    {
+      ResultsDb old(out_dir, {}, false);
+      stored = old.get_meta("args_hash");
+    }
+    if (stored != first.args_hash) {
+      throw InputError(out_path, "stored run", "the run these shards belong to (to replace it with their merge)",
+                       "a run with different models, data or options; use --force to replace it, or another --out");
+    }
+  }
+
+  // Build the merged database aside, then rename it into place.
+  const std::string tmp_dir = io::join_path(out_dir, ".merging");
+  std::error_code ec;
+  fs::remove_all(tmp_dir, ec);
+  fs::create_directories(tmp_dir, ec);
+  if (ec) throw IoError(tmp_dir + ": cannot create directory: " + ec.message());
+  {
+    std::vector<std::string> families;
+    {
+      ResultsDb s0(first.dir, {}, false);
+      io::Stmt f(s0.db(), "SELECT name FROM families ORDER BY family_idx");
+      while (f.step()) families.push_back(f.col_text(0));
+    }
+    ResultsDb out(tmp_dir, families, true);
+    io::Db& db = out.db();
+    // Occurrence ids in text order, as one process numbers them (each text lives in one shard).
+    db.exec("CREATE TEMP TABLE occ_map(shard INTEGER, old INTEGER, text_idx INTEGER, PRIMARY KEY(shard, old))");
+    for (const ShardInfo& s : shards) {
+      Attached a(db, s.db_path);
+      db.exec("INSERT INTO temp.occ_map SELECT " + std::to_string(s.index) +
+              ", occ_idx, text_idx FROM shard.occurrences");
+    }
+    db.exec("CREATE TEMP TABLE occ_new AS SELECT shard, old, row_number() OVER (ORDER BY text_idx, shard, old) AS new "
+            "FROM temp.occ_map; CREATE INDEX temp.occ_new_key ON occ_new(shard, old)");
+    const auto occ_cols = columns(db, "occurrences");
+    const auto win_cols = columns(db, "windows");
+    for (const ShardInfo& s : shards) {
+      Attached a(db, s.db_path);
+      io::Transaction tx(db);
+      const std::string join = " JOIN temp.occ_new m ON m.shard = " + std::to_string(s.index) + " AND m.old = ";
+      if (s.index == 0) {
+        for (const char* t : {"meta", "models", "families"}) {
+          db.exec(std::string("INSERT INTO main.") + t + " SELECT * FROM shard." + t);
+        }
+      }
+      db.exec("INSERT OR IGNORE INTO main.skipped SELECT * FROM shard.skipped");
+      for (const char* t : {"texts", "text_models", "positions", "pairs", "done"}) {
+        db.exec(std::string("INSERT INTO main.") + t + " SELECT * FROM shard." + t);
+      }
+      db.exec("INSERT INTO main.occurrences SELECT " + select_list(occ_cols, "o.", "m.new") +
+              " FROM shard.occurrences o" + join + "o.occ_idx");
+      db.exec("INSERT INTO main.windows SELECT " + select_list(win_cols, "w.", "m.new") + " FROM shard.windows w" + join +
+              "w.occ_idx");
+      tx.commit();
+    }
+    const int64_t n_texts = db.query_int("SELECT count(*) FROM texts");
+    const int64_t n_done = db.query_int("SELECT count(*) FROM done");
+    if (n_texts != first.n_texts || n_done != first.n_texts) {
+      throw InputError(out_dir, "shards", std::to_string(first.n_texts) + " texts, each done in one shard",
+                       std::to_string(n_texts) + " texts, " + std::to_string(n_done) + " done");
+    }
+    int64_t n_tokens = 0;
+    double seconds = 0.0;
+    for (const ShardInfo& s : shards) {
+      n_tokens += s.n_tokens;
+      seconds += s.compute_seconds;
+    }
+    io::Transaction tx(db);
+    db.exec("DELETE FROM meta WHERE key IN ('shard', 'shard_texts')");
+    out.set_meta("status", "finished");
+    out.set_meta("n_shards", std::to_string(first.count));
+    out.set_meta("n_tokens", std::to_string(n_tokens));
+    out.set_meta("compute_seconds", std::to_string(seconds));
+    out.set_meta("tokens_per_second", std::to_string(seconds > 0 ? double(n_tokens) / seconds : 0.0));
+    tx.commit();
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  // The old database's WAL and shared-memory files belong to it: remove them with it.
+  for (const char* f : {"results.sqlite-wal", "results.sqlite-shm"}) fs::remove(io::join_path(out_dir, f), ec);
+  fs::rename(io::join_path(tmp_dir, "results.sqlite"), out_path, ec);
+  if (ec) throw IoError(out_path + ": cannot move the merged database into place: " + ec.message());
+  fs::remove_all(tmp_dir, ec);
+  return result;
+}
+
+}  // namespace lsc::report

@@ -1,0 +1,214 @@
+// Scale-out as a user runs it: `run --shard I/N` jobs joined by `merge`, and `mpirun -np 2
+// logitscope run`, each ending with the database a single process writes (same rows, same
+// values), resuming per shard, and refusing shards that do not make one finished run.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/fixture_records.h"
+#include "cli/run_cli.h"
+#include "io/sqlite.h"
+
+namespace lsc::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class MergeDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lsc_merge_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream(p("data.jsonl"), std::ios::binary) << many_records(9);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string p(const std::string& f) const { return (dir_ / f).string(); }
+  // Two models (the same checkpoint twice, so pairs exist), top-k 5 to keep it small.
+  std::string args(const std::string& out, const std::string& extra = "") const {
+    return "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") +
+           " --top-k 5 --quiet --threads 1 --out " + out + " " + extra;
+  }
+  void run_shards(const std::string& out, int n, const std::string& extra = "") const {
+    for (int i = 0; i < n; ++i) {
+      const auto r = run_cli(args(out, extra) + " --shard " + std::to_string(i) + "/" + std::to_string(n));
+      ASSERT_EQ(r.code, 0) << r.err;
+    }
+  }
+  fs::path dir_;
+};
+
+int64_t query(const std::string& db_path, const std::string& sql) {
+  io::Db db(db_path, false);
+  return db.query_int(sql);
+}
+
+TEST_F(MergeDir, ThreeShardsMergeToTheSingleProcessDatabase) {
+  auto r = run_cli(args(p("single")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  run_shards(p("sharded"), 3);
+  // Every text in exactly one shard, balanced by tokens; nothing merged yet.
+  int64_t texts = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::string shard = p("sharded/shards/" + std::to_string(i) + "-of-3/results.sqlite");
+    const int64_t n = query(shard, "SELECT count(*) FROM done");
+    EXPECT_GE(n, 2) << "shard " << i;
+    texts += n;
+  }
+  EXPECT_EQ(texts, 9);
+  EXPECT_FALSE(fs::exists(p("sharded/results.sqlite")));
+
+  r = run_cli("merge --quiet --out " + p("sharded"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(dump_tables(p("single/results.sqlite")), dump_tables(p("sharded/results.sqlite")));
+  EXPECT_EQ(query(p("sharded/results.sqlite"), "SELECT value FROM meta WHERE key = 'n_shards'"), 3);
+  // The outputs computed from the database are the same files.
+  for (const char* f : {"summary.json", "stats.json", "stats.md"}) {
+    EXPECT_EQ(slurp(p(std::string("single/") + f)), slurp(p(std::string("sharded/") + f))) << f;
+  }
+  EXPECT_TRUE(fs::exists(p("sharded/report.html")));
+  // Merging again (same run) replaces the merge with an identical one.
+  r = run_cli("merge --quiet --out " + p("sharded"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(dump_tables(p("single/results.sqlite")), dump_tables(p("sharded/results.sqlite")));
+}
+
+TEST_F(MergeDir, AnUnfinishedShardIsNamedAndResumesByItself) {
+  run_shards(p("out"), 2);
+  // Shard 1 as if killed after its first text: its other texts are not done.
+  const std::string shard1 = p("out/shards/1-of-2/results.sqlite");
+  const int64_t n1 = query(shard1, "SELECT count(*) FROM done");
+  {
+    io::Db db(shard1, false);
+    db.exec("DELETE FROM done WHERE text_idx != (SELECT min(text_idx) FROM done)");
+  }
+  auto r = run_cli("merge --quiet --out " + p("out"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("shard 1/2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 done; run that shard again"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("out/results.sqlite")));
+  // Re-running shard 1 redoes only its unfinished texts; shard 0 is untouched.
+  const std::string shard0 = p("out/shards/0-of-2/results.sqlite");
+  const std::string before0 = slurp(shard0);
+  r = run_cli(args(p("out")) + " --shard 1/2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(query(shard1, "SELECT count(*) FROM done"), n1);
+  EXPECT_TRUE(slurp(shard0) == before0) << "shard 0 changed";
+  r = run_cli("merge --quiet --out " + p("out"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_cli(args(p("single")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(dump_tables(p("single/results.sqlite")), dump_tables(p("out/results.sqlite")));
+}
+
+TEST_F(MergeDir, MissingForeignAndDuplicateShardsAreRefused) {
+  run_shards(p("out"), 2);
+  run_shards(p("other"), 2, "--top-k 6");  // another run: different options
+  // A missing shard.
+  fs::rename(p("out/shards/1-of-2"), p("spare"));
+  auto r = run_cli("merge --quiet --out " + p("out"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("missing shard(s) 1"), std::string::npos) << r.err;
+  // A shard of another run given in its place.
+  r = run_cli("merge --quiet --out " + p("out") + " " + p("out/shards/0-of-2") + " " + p("other/shards/1-of-2"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("a run with different models, data or options"), std::string::npos) << r.err;
+  // The same shard twice.
+  r = run_cli("merge --quiet --out " + p("out") + " " + p("out/shards/0-of-2") + " " + p("out/shards/0-of-2"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("each shard once"), std::string::npos) << r.err;
+  // Shards of two splits side by side: merge asks which.
+  fs::rename(p("spare"), p("out/shards/1-of-2"));
+  fs::create_directories(p("out/shards/0-of-3"));
+  r = run_cli("merge --quiet --out " + p("out"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("split 2, 3 ways"), std::string::npos) << r.err;
+  fs::remove_all(p("out/shards/0-of-3"));
+  // Not a shard at all: a single-process results directory.
+  r = run_cli(args(p("single")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_cli("merge --quiet --out " + p("out") + " " + p("single"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("a database without a shard number"), std::string::npos) << r.err;
+  // Merging into a directory that holds another run: refused, left intact; --force replaces it.
+  const std::string before = slurp(p("single/results.sqlite"));
+  r = run_cli("merge --quiet --out " + p("single") + " " + p("other/shards/0-of-2") + " " + p("other/shards/1-of-2"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("use --force to replace it"), std::string::npos) << r.err;
+  EXPECT_TRUE(slurp(p("single/results.sqlite")) == before) << "the other run's database changed";
+  r = run_cli("merge --quiet --force --out " + p("single") + " " + p("other/shards/0-of-2") + " " + p("other/shards/1-of-2"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(query(p("single/results.sqlite"), "SELECT value FROM meta WHERE key = 'top_k'"), 6);
+  // A shard run into a directory whose merged database is another run's: refused before any work.
+  r = run_cli(args(p("single")) + " --shard 0/2");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("the run these shards belong to"), std::string::npos) << r.err;
+  // Bad --shard values are usage errors.
+  r = run_cli(args(p("out")) + " --shard 2/2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--shard: expected I/N"), std::string::npos) << r.err;
+}
+
+// mpirun, where this build has MPI and the machine has mpirun (scripts/install-deps.sh installs
+// both): two ranks on the demo give the single-process database; a rank's unfinished texts are
+// redone by the same command; bad input stops every rank with the documented code, no hang.
+class MpiDemo : public MergeDir {
+ protected:
+  static std::string mpirun() {
+    // Containers and CI run as root; Open MPI refuses that unless told. Two ranks on two cores.
+    return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+           "mpirun -np 2 " + binary();
+  }
+  static CliResult run_mpi(const std::string& args) {
+    const std::string base = fs::temp_directory_path() / ("lsc_mpi_" + std::to_string(::getpid()));
+    const int status = std::system((mpirun() + " " + args + " </dev/null >" + base + ".out 2>" + base + ".err").c_str());
+    CliResult r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(base + ".out");
+    r.err = slurp(base + ".err");
+    return r;
+  }
+};
+
+TEST_F(MpiDemo, TwoRanksOnTheDemoGiveTheSingleProcessDatabase) {
+#ifndef LSC_TEST_HAVE_MPI
+  GTEST_SKIP() << "skipped: this build has no MPI (cmake found none, or LSC_MPI=OFF)";
+#endif
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "skipped: no mpirun on this machine";
+  const std::string demo = p("demo");
+  auto r = run_cli("demo --quiet --out " + demo);
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The arguments `demo` gives `run` (cli/cmd_demo.cpp), by the same paths.
+  const std::string run_args = "run --model base=" + demo + "/checkpoints/base --model sft=" + demo +
+                               "/checkpoints/sft --model rl=" + demo + "/checkpoints/rl --data " + demo +
+                               "/data.jsonl --max-tokens 512 --threads 1 --quiet --out " + p("mpi");
+  r = run_mpi(run_args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(dump_tables(demo + "/results.sqlite"), dump_tables(p("mpi/results.sqlite")));
+  EXPECT_EQ(slurp(demo + "/summary.json"), slurp(p("mpi/summary.json")));
+  EXPECT_EQ(slurp(demo + "/stats.json"), slurp(p("mpi/stats.json")));
+
+  // Rank 1 as if killed after its first text: the same command redoes only what is missing.
+  {
+    io::Db db(p("mpi/shards/1-of-2/results.sqlite"), false);
+    db.exec("DELETE FROM done WHERE text_idx IN (SELECT text_idx FROM done ORDER BY text_idx LIMIT -1 OFFSET 1)");
+  }
+  const auto rank0 = dump_tables(p("mpi/shards/0-of-2/results.sqlite"));
+  r = run_mpi(run_args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(dump_tables(p("mpi/shards/0-of-2/results.sqlite")) == rank0) << "rank 0 had nothing to redo";
+  EXPECT_EQ(dump_tables(demo + "/results.sqlite"), dump_tables(p("mpi/results.sqlite")));
+
+  // Bad input: every rank stops in validation with exit code 3; nothing hangs.
+  std::ofstream(p("bad.jsonl"), std::ios::binary) << "{\"query\": \"q\"}\n";
+  r = run_mpi("run --model base=" + demo + "/checkpoints/base --data " + p("bad.jsonl") + " --quiet --out " + p("bad"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("rank 0 of 2: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.jsonl:1"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace lsc::test
