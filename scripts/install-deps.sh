@@ -13,6 +13,7 @@ PACKAGES=(
   libboost-dev         # Boost.Math distributions (statistics)
   libeigen3-dev        # Eigen: PCA in the statistics library
   chromium             # headless browser check of the HTML report (tests/cli/report_cli_test.cpp)
+  libopenmpi-dev openmpi-bin  # mpirun -np N logitscope run (optional at build time: LSC_MPI=OFF)
 )
 
 missing=()
