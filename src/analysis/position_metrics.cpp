@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "analysis/row_reduce.h"
 #include "analysis/token_metrics.h"
 #include "io/error.h"
 
@@ -38,6 +39,51 @@ void summarize_row(std::span<const float> l, int32_t observed, int n_top, const 
       if (static_cast<size_t>(id) < l.size()) p += std::exp(static_cast<double>(l[size_t(id)]) - s.logsumexp);
     }
     out->propensity[f] = static_cast<float>(p);
+  }
+}
+
+void summarize_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* observed, int n_top,
+                    const std::vector<KeywordFamily>& families, RowSummary* out) {
+  const int k = std::max(n_top, 2);  // the top-1 margin needs two
+  if (k > kMaxTopK) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t r = 0; r < n_rows; ++r) {
+      summarize_row({logits + r * vocab, static_cast<size_t>(vocab)}, observed[r], n_top, families, out + r);
+    }
+    return;
+  }
+  for (int64_t r = 0; r < n_rows; ++r) LSC_CHECK(observed[r] >= 0 && observed[r] < vocab);
+  std::vector<ReducedRow> reduced(static_cast<size_t>(n_rows));
+  reduce_rows(logits, n_rows, vocab, observed, k, reduced.data());
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const ReducedRow& s = reduced[size_t(r)];
+    const float* l = logits + r * vocab;
+    RowSummary& o = out[r];
+    o.logsumexp = s.logsumexp;
+    o.entropy_nats = s.entropy_nats;
+    o.logprob = s.logprob();
+    o.rank = s.rank;
+    o.top1 = s.top[0].first;
+    o.top1_margin = s.n_top > 1 ? static_cast<double>(s.top[0].second) - static_cast<double>(s.top[1].second) : 0.0;
+    o.topk_ids.clear();
+    o.topk_logprobs.clear();
+    double mass = 0.0;
+    for (int i = 0; i < n_top && i < s.n_top; ++i) {
+      const double lp = static_cast<double>(s.top[i].second) - s.logsumexp;
+      o.topk_ids.push_back(s.top[i].first);
+      o.topk_logprobs.push_back(static_cast<float>(lp));
+      mass += std::exp(lp);
+    }
+    o.tail_mass = std::max(0.0, 1.0 - mass);
+    o.propensity.assign(families.size(), 0.0f);
+    for (size_t f = 0; f < families.size(); ++f) {
+      double p = 0.0;
+      for (int32_t id : families[f].token_ids) {
+        if (id < vocab) p += std::exp(static_cast<double>(l[id]) - s.logsumexp);
+      }
+      o.propensity[f] = static_cast<float>(p);
+    }
   }
 }
 

@@ -28,6 +28,14 @@ struct RowSummary {
 void summarize_row(std::span<const float> logits, int32_t observed, int n_top,
                    const std::vector<KeywordFamily>& families, RowSummary* out);
 
+// Rows [0, n_rows) of logits [n_rows, vocab], row r scored against observed[r]; rows spread over
+// OpenMP threads, each reduced whole by one thread (results do not depend on the thread count).
+// One read per row through reduce_rows (row_reduce.h) where n_top ≤ kMaxTopK; summarize_row
+// otherwise. Against summarize_row: rank, top-1 and top-k ids exactly equal, log-probabilities
+// and entropy within 1e-6 (tests/analysis/position_metrics_test.cpp).
+void summarize_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* observed, int n_top,
+                    const std::vector<KeywordFamily>& families, RowSummary* out);
+
 // Cross-model quantities at one position, from two rows over the same token ids (DESIGN §2).
 // Rows of different lengths (padded vocabularies) are compared over the common ids, each
 // renormalised there; the mass each model puts outside the common ids is reported.

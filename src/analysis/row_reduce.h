@@ -14,7 +14,7 @@
 
 namespace lsc::analysis {
 
-inline constexpr int kMaxTopK = 16;
+inline constexpr int kMaxTopK = 64;
 
 // (Named apart from position_metrics.h's RowSummary: one name per type in lsc::analysis.)
 struct ReducedRow {

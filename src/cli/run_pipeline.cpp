@@ -158,13 +158,8 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
     const int64_t n = std::min(chunk, pos_end - t0);
     logits_[m].resize(static_cast<size_t>(n * vocab));
     mdl.lm_head(hidden.data() + (t0 - 1) * h, n, logits_[m].data(), precision_);
-    // Rows are independent: each is reduced whole by one thread (results do not depend on threads).
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t t = t0 + i;
-      analysis::summarize_row({logits_[m].data() + i * vocab, static_cast<size_t>(vocab)}, p.ids[size_t(t)],
-                              opt_.top_k, families_, &rows[size_t(t)]);
-    }
+    // Row i predicts token t0 + i. Each row is reduced whole by one thread (no thread dependence).
+    analysis::summarize_rows(logits_[m].data(), n, vocab, p.ids.data() + t0, opt_.top_k, families_, &rows[size_t(t0)]);
   }
 }
 

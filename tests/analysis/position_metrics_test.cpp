@@ -5,6 +5,7 @@
 #include <random>
 
 #include "analysis/position_metrics.h"
+#include "analysis/row_reduce.h"
 
 namespace lsc::analysis {
 namespace {
@@ -93,6 +94,50 @@ TEST(CompareRows, FastPathFromRowSummariesMatchesTheDirectComputation) {
     EXPECT_NEAR(fast.kl_ba, slow.kl_ba, 1e-5 * (1 + slow.kl_ba));
     EXPECT_NEAR(fast.js_bits, slow.js_bits, 1e-5);
     EXPECT_NEAR(fast.tv, slow.tv, 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace lsc::analysis
+
+namespace lsc::analysis {
+namespace {
+
+// The batched one-read path (`run` uses it) against the reference, row by row, including ties
+// (logits on a 1/4 grid), keyword families, top-k sizes around kMaxTopK and the fallback above it.
+TEST(SummarizeRows, BatchedPathMatchesTheReferenceRowByRow) {
+  const int64_t vocab = 20000, n_rows = 6;
+  std::vector<float> logits;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    auto row = random_row(size_t(vocab), unsigned(r + 11), 3.0f);
+    if (r % 2 == 0) {
+      for (auto& x : row) x = std::round(x * 4.0f) / 4.0f;
+    }
+    logits.insert(logits.end(), row.begin(), row.end());
+  }
+  const std::vector<int32_t> observed = {0, 17, 19999, 5000, 123, 77};
+  std::vector<KeywordFamily> fam = {{"a", {1, 2, 3, 19999}, false}, {"b", {}, false}, {"c", {500, 17, 42}, true}};
+  for (int n_top : {1, 2, 5, 20, kMaxTopK, kMaxTopK + 1, 100}) {
+    std::vector<RowSummary> fast(static_cast<size_t>(n_rows));
+    summarize_rows(logits.data(), n_rows, vocab, observed.data(), n_top, fam, fast.data());
+    for (int64_t r = 0; r < n_rows; ++r) {
+      RowSummary ref;
+      summarize_row({logits.data() + r * vocab, size_t(vocab)}, observed[size_t(r)], n_top, fam, &ref);
+      const RowSummary& f = fast[size_t(r)];
+      SCOPED_TRACE("row " + std::to_string(r) + ", top-k " + std::to_string(n_top));
+      EXPECT_EQ(f.rank, ref.rank);
+      EXPECT_EQ(f.top1, ref.top1);
+      EXPECT_EQ(f.topk_ids, ref.topk_ids);
+      EXPECT_NEAR(f.logsumexp, ref.logsumexp, 1e-6);
+      EXPECT_NEAR(f.logprob, ref.logprob, 1e-6);
+      EXPECT_NEAR(f.entropy_nats, ref.entropy_nats, 1e-6);
+      EXPECT_NEAR(f.top1_margin, ref.top1_margin, 1e-6);
+      EXPECT_NEAR(f.tail_mass, ref.tail_mass, 1e-6);
+      ASSERT_EQ(f.topk_logprobs.size(), ref.topk_logprobs.size());
+      for (size_t i = 0; i < f.topk_logprobs.size(); ++i) EXPECT_NEAR(f.topk_logprobs[i], ref.topk_logprobs[i], 1e-5);
+      ASSERT_EQ(f.propensity.size(), fam.size());
+      for (size_t i = 0; i < fam.size(); ++i) EXPECT_NEAR(f.propensity[i], ref.propensity[i], 1e-6 * (1e-3 + double(ref.propensity[i])));
+    }
   }
 }
 
