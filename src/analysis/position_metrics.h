@@ -50,7 +50,11 @@ void compare_rows(std::span<const float> a, std::span<const float> b, PairSummar
 
 // The same, reusing each row's log-partition and entropy from summarize_row (one exp per entry
 // and model, one log per entry instead of recomputing both rows' statistics).
+// Uses AVX-512 where the CPU has it (exp and log polynomials, relative error < 5e-7; sums in double).
 void compare_rows(std::span<const float> a, std::span<const float> b, const RowSummary& sa, const RowSummary& sb,
                   PairSummary* out);
+// The same through the portable loop only (libm exp/log); tests compare the two on one machine.
+void compare_rows_portable(std::span<const float> a, std::span<const float> b, const RowSummary& sa,
+                           const RowSummary& sb, PairSummary* out);
 
 }  // namespace lsc::analysis
