@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -52,9 +53,9 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted.store(true); }
 
 struct LoadedModel {
-  std::string name, dir, tokenizer_path;
+  std::string name, dir, tokenizer_path, tokenizer_sha256;
   std::unique_ptr<model::Model> model;
-  std::unique_ptr<tok::Tokenizer> tokenizer;
+  std::shared_ptr<const tok::Tokenizer> tokenizer;  // shared by models whose tokenizer.json is the same file content
   analysis::Template tmpl;
 };
 
@@ -350,6 +351,7 @@ int run_pipeline(const RunOptions& opt_in) {
   if (opt.limit > 0 && static_cast<int64_t>(data.records.size()) > opt.limit) data.records.resize(size_t(opt.limit));
 
   std::vector<LoadedModel> models;
+  std::map<std::string, std::shared_ptr<const tok::Tokenizer>> tokenizer_by_sha;  // a family's models share one
   for (const auto& [name, dir] : opt.models) {
     LoadedModel m;
     m.name = name;
@@ -357,7 +359,12 @@ int run_pipeline(const RunOptions& opt_in) {
     try {
       m.model = model::Model::load(dir);
       m.tokenizer_path = io::join_path(dir, "tokenizer.json");
-      m.tokenizer = std::make_unique<tok::Tokenizer>(tok::load_tokenizer(dir));
+      m.tokenizer_sha256 = io::file_exists(m.tokenizer_path) ? io::sha256_file(m.tokenizer_path) : "";
+      auto& shared = tokenizer_by_sha[m.tokenizer_sha256];
+      if (shared == nullptr || m.tokenizer_sha256.empty()) {
+        shared = std::make_shared<const tok::Tokenizer>(tok::load_tokenizer(dir));
+      }
+      m.tokenizer = shared;
       m.tmpl = template_for(opt.template_spec, *m.tokenizer, name);
     } catch (InputError& e) {
       e.add_context("model '" + name + "'");
@@ -370,7 +377,12 @@ int run_pipeline(const RunOptions& opt_in) {
   std::vector<analysis::KeywordFamily> families;
   {
     std::vector<std::vector<analysis::KeywordFamily>> per_model;
-    for (const auto& m : models) {
+    for (size_t i = 0; i < models.size(); ++i) {
+      const LoadedModel& m = models[i];
+      if (i > 0 && m.tokenizer == models[i - 1].tokenizer) {  // the same tokenizer gives the same sets
+        per_model.push_back(per_model.back());
+        continue;
+      }
       std::vector<std::string> texts(static_cast<size_t>(m.tokenizer->vocab_size()));
       for (size_t id = 0; id < texts.size(); ++id) texts[id] = m.tokenizer->decode_token(static_cast<int32_t>(id));
       auto first = [&](const std::string& s) {
@@ -526,7 +538,7 @@ int run_pipeline(const RunOptions& opt_in) {
       r.vocab_size = c.vocab_size;
       r.config_sha256 = io::sha256_file(io::join_path(lm.dir, "config.json"));
       r.tokenizer_path = lm.tokenizer_path;
-      r.tokenizer_sha256 = io::file_exists(lm.tokenizer_path) ? io::sha256_file(lm.tokenizer_path) : "";
+      r.tokenizer_sha256 = lm.tokenizer_sha256;
       r.template_name = lm.tmpl.name;
       const model::PrecisionUsed used = lm.model->precision_used(precision);
       r.precision = model::precision_name(used.precision);
