@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/guarded.h"
+#include "cli/mpi_world.h"
 #include "io/error.h"
 
 namespace {
@@ -47,7 +48,15 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : kCommands) {
     if (name != c.name) continue;
-    return lsc::cli::run_guarded(c.name, [&] { return c.run(argc - 2, argv + 2); });
+    return lsc::cli::run_guarded(c.name, [&] {
+      // Only `run` divides its work among MPI ranks; any other command started N times would do
+      // the same work N times over the same files.
+      if (name != "run" && lsc::cli::MpiWorld::launched_ranks() > 1) {
+        throw lsc::UsageError("started as one of " + std::to_string(lsc::cli::MpiWorld::launched_ranks()) +
+                              " MPI ranks: only 'run' spreads over ranks; start '" + name + "' once");
+      }
+      return c.run(argc - 2, argv + 2);
+    });
   }
   std::fprintf(stderr, "logitscope: unknown command '%s'\n\n", name.c_str());
   print_usage(stderr);

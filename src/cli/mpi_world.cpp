@@ -39,6 +39,8 @@ bool MpiWorld::compiled_with_mpi() {
 #endif
 }
 
+int MpiWorld::launched_ranks() { return launcher_world_size(); }
+
 MpiWorld::MpiWorld() {
   const int announced = launcher_world_size();
   if (announced <= 1) return;

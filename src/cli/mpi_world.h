@@ -19,6 +19,8 @@ class MpiWorld {
   int max_over_ranks(int value) const;
 
   static bool compiled_with_mpi();
+  // The number of ranks a launcher (mpirun, srun) started, from its environment; 0 without one.
+  static int launched_ranks();
 
  private:
   int rank_ = 0, size_ = 1;

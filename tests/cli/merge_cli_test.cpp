@@ -208,6 +208,11 @@ TEST_F(MpiDemo, TwoRanksOnTheDemoGiveTheSingleProcessDatabase) {
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find("rank 0 of 2: error:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("bad.jsonl:1"), std::string::npos) << r.err;
+  // Commands that do not spread over ranks refuse to run N times over the same files.
+  r = run_mpi("demo --quiet --out " + p("demo2"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("only 'run' spreads over ranks"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("demo2")));
 }
 
 }  // namespace
