@@ -427,7 +427,9 @@ int run_pipeline(const RunOptions& opt_in) {
   }
 
   // The results directory: new, resumable, or refused.
-  fs::create_directories(opt.out_dir);
+  if (std::error_code ec; !fs::create_directories(opt.out_dir, ec) && ec) {
+    throw IoError(opt.out_dir + ": cannot create the results directory: " + ec.message());
+  }
   const std::string data_sha = io::sha256_file(opt.data_path);
   const std::string args = canonical_args(opt, models, data_sha);
   const std::string args_hash = io::sha256_hex(args);
@@ -444,7 +446,10 @@ int run_pipeline(const RunOptions& opt_in) {
                          "a run with different models, data or options; use --force to replace it, or another --out");
       }
       for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
-        fs::remove(io::join_path(opt.out_dir, f));
+        if (std::error_code ec; !fs::remove(io::join_path(opt.out_dir, f), ec) && ec) {
+          throw IoError(io::join_path(opt.out_dir, f) +
+                        ": cannot remove it to replace the run (--force): " + ec.message());
+        }
       }
     }
   }
