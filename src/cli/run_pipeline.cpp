@@ -343,6 +343,14 @@ int run_pipeline(const RunOptions& opt_in) {
       m.model = model::Model::load(dir);
       m.tokenizer_path = io::join_path(dir, "tokenizer.json");
       m.tokenizer = std::make_unique<tok::Tokenizer>(tok::load_tokenizer(dir));
+      // Every id the tokenizer can produce (and every keyword id) must index a row of the model.
+      if (m.tokenizer->vocab_size() > m.model->config().vocab_size) {
+        throw InputError(
+            m.tokenizer_path, "vocabulary",
+            "at most " + std::to_string(m.model->config().vocab_size) +
+                " token ids (vocab_size in config.json)",
+            std::to_string(m.tokenizer->vocab_size()) + " ids: the tokenizer of another model?");
+      }
       m.tmpl = template_for(opt.template_spec, *m.tokenizer, name);
     } catch (InputError& e) {
       e.add_context("model '" + name + "'");
