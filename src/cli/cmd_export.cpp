@@ -1,11 +1,14 @@
 // `logitscope export DIR --table NAME --format csv|jsonl`: any results table to stdout (or --out).
 // BLOB columns (top-k ids and log-probs) are expanded into JSON arrays.
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "report/results_db.h"
@@ -65,17 +68,26 @@ int cmd_export(int argc, char** argv) {
   const std::string format = args.get_or("format", "csv");
   if (format != "csv" && format != "jsonl") throw UsageError("--format: expected csv or jsonl, found \"" + format + "\"");
   report::ResultsDb db(args.positionals()[0], {}, false);
-  std::FILE* out = stdout;
-  std::string out_path = args.get_or("out", "");
-  if (!out_path.empty()) {
-    out = std::fopen((out_path + ".tmp").c_str(), "wb");
-    if (out == nullptr) throw IoError(out_path + ".tmp: cannot open for writing");
+  // --out FILE is written as FILE.tmp and renamed when complete: a failed export leaves no partial
+  // FILE (and no FILE.tmp) behind, and an earlier FILE stays as it was.
+  std::unique_ptr<io::AtomicFile> file;
+  if (const std::string out_path = args.get_or("out", ""); !out_path.empty()) {
+    file = std::make_unique<io::AtomicFile>(out_path);
   }
+  auto emit = [&](const std::string& text) {
+    if (file) {
+      file->write(text);
+    } else if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+      throw IoError(std::string("export: cannot write to standard output: ") +
+                    std::strerror(errno));
+    }
+  };
   io::Stmt s(db.db(), "SELECT * FROM " + table);
   const int n = s.n_columns();
   if (format == "csv") {
-    for (int i = 0; i < n; ++i) std::fprintf(out, "%s%s", i ? "," : "", s.col_name(i).c_str());
-    std::fputc('\n', out);
+    std::string header;
+    for (int i = 0; i < n; ++i) header += (i ? "," : "") + s.col_name(i);
+    emit(header + "\n");
   }
   while (s.step()) {
     io::Json row = io::Json::object();
@@ -103,14 +115,12 @@ int cmd_export(int argc, char** argv) {
     }
     if (format == "jsonl") line = row.dump(-1, ' ', false, io::Json::error_handler_t::replace);
     line += '\n';
-    if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) throw IoError("export: write failed");
+    emit(line);
   }
-  if (out != stdout) {
-    if (std::fclose(out) != 0 || std::rename((out_path + ".tmp").c_str(), out_path.c_str()) != 0) {
-      throw IoError(out_path + ": cannot write");
-    }
+  if (file) {
+    file->commit();
   } else if (std::fflush(stdout) != 0) {
-    throw IoError("export: cannot write to stdout");
+    throw IoError(std::string("export: cannot write to standard output: ") + std::strerror(errno));
   }
   return 0;
 }

@@ -365,6 +365,14 @@ int run_pipeline(const RunOptions& opt_in) {
         shared = std::make_shared<const tok::Tokenizer>(tok::load_tokenizer(dir));
       }
       m.tokenizer = shared;
+      // Every id the tokenizer can produce (and every keyword id) must index a row of the model.
+      if (m.tokenizer->vocab_size() > m.model->config().vocab_size) {
+        throw InputError(
+            m.tokenizer_path, "vocabulary",
+            "at most " + std::to_string(m.model->config().vocab_size) +
+                " token ids (vocab_size in config.json)",
+            std::to_string(m.tokenizer->vocab_size()) + " ids: the tokenizer of another model?");
+      }
       m.tmpl = template_for(opt.template_spec, *m.tokenizer, name);
     } catch (InputError& e) {
       e.add_context("model '" + name + "'");
@@ -470,10 +478,8 @@ int run_pipeline(const RunOptions& opt_in) {
   const std::string results_dir = opt.shard.sharded() ? shard_dir(opt.out_dir, opt.shard) : opt.out_dir;
 
   // The results directory: new, resumable, or refused.
-  {
-    std::error_code ec;
-    fs::create_directories(results_dir, ec);
-    if (ec) throw IoError(results_dir + ": cannot create the results directory: " + ec.message());
+  if (std::error_code ec; !fs::create_directories(results_dir, ec) && ec) {
+    throw IoError(results_dir + ": cannot create the results directory: " + ec.message());
   }
   const std::string data_sha = io::sha256_file(opt.data_path);
   const std::string args = canonical_args(opt, models, data_sha);
@@ -500,7 +506,10 @@ int run_pipeline(const RunOptions& opt_in) {
                          "a run with different models, data or options; use --force to replace it, or another --out");
       }
       for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
-        fs::remove(io::join_path(results_dir, f));
+        if (std::error_code ec; !fs::remove(io::join_path(results_dir, f), ec) && ec) {
+          throw IoError(io::join_path(results_dir, f) +
+                        ": cannot remove it to replace the run (--force): " + ec.message());
+        }
       }
     }
   }

@@ -120,9 +120,14 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file_bytes
     t.begin = off[0].get<uint64_t>();
     t.end = off[1].get<uint64_t>();
     if (t.end < t.begin || t.end > n_data) {
-      throw InputError(where, item + " data_offsets",
-                       "0 <= begin <= end <= " + std::to_string(n_data) + " (data bytes in the file)",
-                       json_brief(off));
+      // A tensor that ends past the data is what a cut-off download or copy looks like.
+      throw InputError(
+          where, item + " data_offsets",
+          "0 <= begin <= end <= " + std::to_string(n_data) + " (data bytes in the file)",
+          json_brief(off) +
+              (t.end > n_data && t.begin <= t.end
+                   ? ": " + std::to_string(t.end - n_data) + " bytes past the end (truncated file?)"
+                   : ""));
     }
     const uint64_t want = n_el * found->bytes;
     if (t.end - t.begin != want) {

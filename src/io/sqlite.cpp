@@ -1,29 +1,91 @@
 // SQLite wrapper implementation.
 #include "io/sqlite.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include "io/error.h"
 
 namespace lsc::io {
 
-Db::Db(const std::string& path, bool create) : path_(path) {
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-    const std::string msg = db_ ? sqlite3_errmsg(db_) : "cannot allocate";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    if (create) throw IoError(path + ": cannot create database: " + msg);
-    throw InputError(path, "", "a results database", msg);
+namespace {
+
+// SQLite's message plus, for a failed read or write, the OS reason when SQLite kept it ("disk I/O
+// error" alone does not say whether the disk is full or the device failed).
+std::string error_text(sqlite3* db) {
+  std::string msg = sqlite3_errmsg(db);
+  const int code = sqlite3_errcode(db);
+  const int os = sqlite3_system_errno(db);
+  if (os != 0 && (code == SQLITE_IOERR || code == SQLITE_FULL)) {
+    msg += std::string(" (") + std::strerror(os) + ")";
   }
-  sqlite3_busy_timeout(db_, 5000);
-  // Not-a-database files fail at the first read; check now so the error names the file.
-  char* err = nullptr;
-  if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown";
-    sqlite3_free(err);
-    sqlite3_close(db_);
-    db_ = nullptr;
+  return msg;
+}
+
+std::string folder_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// -1: no such file (or not a regular file); else its size in bytes.
+int64_t file_bytes(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<int64_t>(st.st_size)
+                                                               : -1;
+}
+
+// Opens path and reads the schema, so that a file that is not a database fails here, naming it.
+// Returns SQLITE_OK or the error code; *db is then open, or null with *msg set.
+int open_and_probe(const std::string& uri, int flags, sqlite3** db, std::string* msg) {
+  if (sqlite3_open_v2(uri.c_str(), db, flags, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(*db, 5000);
+    if (sqlite3_exec(*db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) ==
+        SQLITE_OK) {
+      return SQLITE_OK;
+    }
+  }
+  const int code = *db ? sqlite3_errcode(*db) : SQLITE_NOMEM;
+  *msg = *db ? error_text(*db) : "cannot allocate";
+  sqlite3_close(*db);
+  *db = nullptr;
+  return code;
+}
+
+}  // namespace
+
+Db::Db(const std::string& path, bool create) : path_(path) {
+  if (!create && file_bytes(path) < 0) {
+    throw InputError(path, "", "a results database", "no such file");
+  }
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+  std::string msg;
+  const int code = open_and_probe(path, flags, &db_, &msg);
+  if (code == SQLITE_OK) return;
+  if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
     throw InputError(path, "", "an SQLite results database", msg);
   }
+  // A database in WAL mode (results.sqlite is) in a folder we cannot write cannot even be read
+  // the normal way: the reader must create path-shm beside it. No process of ours can be writing
+  // it then, so a reader opens it as immutable (read-only, without -shm); a write fails later
+  // with "attempt to write a readonly database". Not if a -wal with committed frames is there:
+  // immutable would ignore them.
+  const bool folder_writable = ::access(folder_of(path).c_str(), W_OK) == 0;
+  if (!create && !folder_writable && file_bytes(path + "-wal") <= 0) {
+    std::string uri = "file:";
+    for (char c : path) {
+      uri += c == '%' ? "%25" : c == '?' ? "%3f" : c == '#' ? "%23" : std::string(1, c);
+    }
+    uri += "?immutable=1";
+    std::string ro_msg;
+    if (open_and_probe(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, &db_,
+                       &ro_msg) == SQLITE_OK) {
+      return;
+    }
+  }
+  throw IoError(path + (create ? ": cannot open for writing: " : ": cannot open: ") + msg +
+                (folder_writable ? "" : " (no write permission in " + folder_of(path) + ")"));
 }
 
 Db::~Db() {
@@ -31,15 +93,12 @@ Db::~Db() {
 }
 
 void Db::fail(const std::string& what) const {
-  throw IoError(path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+  throw IoError(path_ + ": " + what + ": " + error_text(db_));
 }
 
 void Db::exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown";
-    sqlite3_free(err);
-    throw IoError(path_ + ": " + msg + " (in: " + sql.substr(0, 80) + ")");
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    throw IoError(path_ + ": " + error_text(db_) + " (in: " + sql.substr(0, 80) + ")");
   }
 }
 

@@ -52,6 +52,7 @@ class Stmt {
 class Db {
  public:
   // Opens (creating if asked) the database at path. Throws IoError/InputError naming the path.
+  // Without create, a database in a folder we cannot write is opened read-only (writes then fail).
   Db(const std::string& path, bool create);
   ~Db();
   Db(const Db&) = delete;
