@@ -127,7 +127,7 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
   const std::string tok_cfg = io::read_text_file(io::join_path(demo_dir(), "tokenizer_config.json"));
   auto write = [&](const char* name, const std::vector<io::TensorData>& tensors) {
     const std::string d = io::join_path(dir, name);
-    fs::create_directories(d);
+    io::make_dirs(d, "a demo checkpoint folder");
     model::write_checkpoint(d, cfg, tensors);
     io::write_file_atomic(io::join_path(d, "tokenizer.json"), tok_json);
     io::write_file_atomic(io::join_path(d, "tokenizer_config.json"), tok_cfg);
@@ -181,7 +181,7 @@ int cmd_demo(int argc, char** argv) {
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
   const std::string out = args.get_or("out", "demo-results");
   const bool quiet = args.has("quiet");
-  fs::create_directories(out);
+  io::make_dirs(out, "the demo's results directory");
   const std::string ckpt = io::join_path(out, "checkpoints");
   if (!quiet) std::fprintf(stderr, "logitscope demo: writing checkpoints base, sft, rl to %s\n", ckpt.c_str());
   const tok::Tokenizer tokenizer = tok::load_tokenizer(io::join_path(demo_dir(), "tokenizer.json"));

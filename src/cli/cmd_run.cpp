@@ -70,10 +70,11 @@ int run_ranks(RunOptions o, const MpiWorld& world) {
     for (int r = 0; r < world.size(); ++r) dirs.push_back(shard_dir(o.out_dir, ShardSpec{r, world.size()}));
     const auto merged = report::merge_shards(dirs, o.out_dir, o.force);
     for (const auto& w : merged.warnings) std::fprintf(stderr, "logitscope: warning: %s\n", w.c_str());
-    write_outputs(o.out_dir, quiet);
+    const bool report_written = write_outputs(o.out_dir, quiet);
     if (!quiet) {
-      std::fprintf(stderr, "logitscope: done: %lld texts merged from %d ranks; results, stats and report.html in %s\n",
-                   static_cast<long long>(merged.n_texts), merged.n_shards, o.out_dir.c_str());
+      std::fprintf(stderr, "logitscope: done: %lld texts merged from %d ranks; results, stats%s in %s\n",
+                   static_cast<long long>(merged.n_texts), merged.n_shards, report_written ? " and report.html" : "",
+                   o.out_dir.c_str());
     }
     return kExitOk;
   });

@@ -21,6 +21,7 @@
 #include "analysis/text_layout.h"
 #include "cli/progress.h"
 #include "cli/shard.h"
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
@@ -295,7 +296,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
 
 }  // namespace
 
-void write_outputs(const std::string& out_dir, bool quiet) {
+bool write_outputs(const std::string& out_dir, bool quiet) {
   report::ResultsDb db(out_dir, {}, false);
   report::write_summary(db, out_dir);
   if (!quiet) std::fprintf(stderr, "logitscope: statistics\n");
@@ -309,8 +310,10 @@ void write_outputs(const std::string& out_dir, bool quiet) {
     if (!quiet) {
       for (const auto& w : rep.warnings) std::fprintf(stderr, "logitscope: report: %s\n", w.c_str());
     }
+    return true;
   } catch (const InputError& e) {
     std::fprintf(stderr, "logitscope: warning: report.html not written: %s\n", e.what());
+    return false;
   }
 }
 
@@ -456,7 +459,8 @@ int run_pipeline(const RunOptions& opt_in) {
     }
     jobs.push_back(std::move(job));
   }
-  if (!opt.quiet && n_truncated > 0) {
+  // A warning, not progress: printed with --quiet too (once under mpirun: by rank 0).
+  if (n_truncated > 0 && !(opt.shard_by_rank && opt.shard.index != 0)) {
     std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than --max-tokens %lld and were truncated at the end\n",
                  static_cast<long long>(n_truncated), jobs.size(), static_cast<long long>(opt.max_tokens));
   }
@@ -478,9 +482,7 @@ int run_pipeline(const RunOptions& opt_in) {
   const std::string results_dir = opt.shard.sharded() ? shard_dir(opt.out_dir, opt.shard) : opt.out_dir;
 
   // The results directory: new, resumable, or refused.
-  if (std::error_code ec; !fs::create_directories(results_dir, ec) && ec) {
-    throw IoError(results_dir + ": cannot create the results directory: " + ec.message());
-  }
+  io::make_dirs(results_dir, "the results directory");
   const std::string data_sha = io::sha256_file(opt.data_path);
   const std::string args = canonical_args(opt, models, data_sha);
   const std::string args_hash = io::sha256_hex(args);
@@ -652,11 +654,11 @@ int run_pipeline(const RunOptions& opt_in) {
     }
     return kExitOk;
   }
-  write_outputs(opt.out_dir, opt.quiet);
+  const bool report_written = write_outputs(opt.out_dir, opt.quiet);
   if (!opt.quiet) {
-    std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results, stats and report.html in %s\n", jobs.size(),
+    std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results, stats%s in %s\n", jobs.size(),
                  static_cast<long long>(total_tokens), models.size(), format_duration(session_s).c_str(),
-                 opt.out_dir.c_str());
+                 report_written ? " and report.html" : "", opt.out_dir.c_str());
   }
   return kExitOk;
 }

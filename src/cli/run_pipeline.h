@@ -41,8 +41,9 @@ struct RunOptions {
 int run_pipeline(const RunOptions& opt);
 
 // After the results are complete: summary.json, stats (json, md, table) and report.html in out_dir.
-// A report that cannot be built is a warning (the results are already safe).
-void write_outputs(const std::string& out_dir, bool quiet);
+// A report that cannot be built is a warning (the results are already safe); returns whether
+// report.html was written.
+bool write_outputs(const std::string& out_dir, bool quiet);
 
 // Parses "name=path" (or a bare path, named by its folder) for --model.
 std::pair<std::string, std::string> parse_model_spec(const std::string& spec);

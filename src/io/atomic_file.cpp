@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "io/error.h"
 
@@ -50,6 +51,13 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   AtomicFile f(path);
   f.write(content);
   f.commit();
+}
+
+void make_dirs(const std::string& dir, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::create_directories(dir, ec) && ec) {
+    throw IoError(dir + ": cannot create " + what + ": " + ec.message());
+  }
 }
 
 }  // namespace lsc::io

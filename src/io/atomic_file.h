@@ -29,4 +29,8 @@ class AtomicFile {
 // Convenience: the whole content at once.
 void write_file_atomic(const std::string& path, std::string_view content);
 
+// Creates dir and its parents (nothing if it exists); IoError naming it and the OS reason
+// otherwise ("what" says which directory it is, e.g. "the results directory").
+void make_dirs(const std::string& dir, const std::string& what);
+
 }  // namespace lsc::io

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/mapped_file.h"
 #include "report/results_db.h"
@@ -182,8 +183,7 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
   const std::string tmp_dir = io::join_path(out_dir, ".merging");
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
-  fs::create_directories(tmp_dir, ec);
-  if (ec) throw IoError(tmp_dir + ": cannot create directory: " + ec.message());
+  io::make_dirs(tmp_dir, "the folder the merge is built in");
   {
     std::vector<std::string> families;
     {

@@ -273,7 +273,8 @@ TEST_F(RunDir, ChangedArgumentsRefuseTheDirectoryUnlessForced) {
 
 TEST_F(RunDir, TruncationIsCountedAndReported) {
   write("data.jsonl", many_records(2));
-  auto r = run_cli("run --model a=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out") + " --max-tokens 30");
+  // A warning, so --quiet does not hide it.
+  auto r = run_cli("run --model a=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out") + " --max-tokens 30 --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("2 of 2 texts are longer than --max-tokens 30"), std::string::npos) << r.err;
   io::Db db(p("out/results.sqlite"), false);
