@@ -130,34 +130,6 @@ std::vector<std::string> differences(const Snapshot& before, const Snapshot& aft
   return d;
 }
 
-// Rows of the result tables as text, sorted (the full-disk row compares a resumed run with an
-// uninterrupted one).
-std::map<std::string, std::string> dump_tables(const std::string& db_path) {
-  io::Db db(db_path, false);
-  std::map<std::string, std::string> out;
-  for (const char* t :
-       {"texts", "text_models", "positions", "occurrences", "windows", "pairs", "done"}) {
-    io::Stmt s(db, std::string("SELECT * FROM ") + t);
-    std::vector<std::string> rows;
-    while (s.step()) {
-      std::string row;
-      for (int i = 0; i < s.n_columns(); ++i) {
-        if (s.col_type(i) == SQLITE_BLOB) {
-          const auto b = s.col_blob(i);
-          row.append(b.begin(), b.end());
-        } else {
-          row += s.col_text(i);
-        }
-        row += '|';
-      }
-      rows.push_back(row);
-    }
-    std::sort(rows.begin(), rows.end());
-    for (const auto& r : rows) out[t] += r + "\n";
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The table.
 
