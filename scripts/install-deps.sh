@@ -13,6 +13,7 @@ PACKAGES=(
   libboost-dev         # Boost.Math distributions (statistics)
   libeigen3-dev        # Eigen: PCA in the statistics library
   chromium             # headless browser check of the HTML report (tests/cli/report_cli_test.cpp)
+  clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for the fuzz targets (scripts/fuzz.sh)
 )
 
 missing=()
