@@ -160,7 +160,13 @@ void read_post_processor(const Json& pp, const std::string& where, const std::st
           throw InputError(where, key + ".special_tokens." + name, "integer ids and string tokens",
                            json_brief(*it));
         }
-        (seen_sequence ? out->suffix : out->prefix).push_back(ids[k].get<int32_t>());
+        // Range first: get<int32_t>() would wrap 2^32 + 260 to 260.
+        const int64_t id = ids[k].get<int64_t>();
+        if (id < 0 || id > kMaxTokenId) {
+          throw InputError(where, key + ".special_tokens." + name + ".ids", kIdRange,
+                           std::to_string(id));
+        }
+        (seen_sequence ? out->suffix : out->prefix).push_back(int32_t(id));
         (seen_sequence ? out->suffix_tokens : out->prefix_tokens)
             .push_back(toks[k].get<std::string>());
       }
