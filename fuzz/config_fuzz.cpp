@@ -16,6 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     c = lsc::model::parse_config(text, "fuzz/config.json");
   } catch (const lsc::InputError&) {
     return 0;
+  } catch (const lsc::UsageError&) {
+    return 0;
   }
   FUZZ_CHECK(c.hidden_size > 0 && c.intermediate_size > 0 && c.num_hidden_layers > 0);
   FUZZ_CHECK(c.num_attention_heads > 0 && c.num_key_value_heads > 0 && c.vocab_size > 0);

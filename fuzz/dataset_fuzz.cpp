@@ -1,5 +1,6 @@
-// Fuzzes parse_dataset on JSONL bytes. It reports bad lines as errors and never throws; every
-// non-blank line ends up either as a record or as exactly one error.
+// Fuzzes parse_dataset on JSONL bytes. It reports each bad line as an error and never throws, so
+// any exception is a finding here, InputError included; every non-blank line ends up either as a
+// record or as exactly one error.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -15,6 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     h = lsc::io::parse_safetensors_header(bytes, "fuzz.safetensors");
   } catch (const lsc::InputError&) {
     return 0;
+  } catch (const lsc::UsageError&) {
+    return 0;
   }
   // The tensor table is what the checkpoint loader trusts: in range, sized by shape x dtype,
   // sorted and disjoint.

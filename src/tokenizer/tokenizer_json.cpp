@@ -20,7 +20,7 @@ using io::json_brief;
 using io::json_type_name;
 
 // Token ids index dense tables (8 bytes and two strings per id), so an id is capped well above
-// any released vocabulary (Qwen 151,665; Gemma 262,144) and far below what would exhaust memory.
+// released vocabularies (Qwen 151,665; Gemma 262,144) and far below what would exhaust memory.
 constexpr int64_t kMaxTokenId = (int64_t{1} << 22) - 1;
 const std::string kIdRange = "an integer id in [0, " + std::to_string(kMaxTokenId) + "]";
 
@@ -286,7 +286,8 @@ Tokenizer parse_tokenizer_json(std::string_view json, const std::string& where) 
       if (!a.is_object()) throw InputError(where, key, "an object", json_type_name(a));
       AddedToken tok;
       const int64_t id = io::require_int(a, "id", where + ": " + key);
-      if (id < 0 || id > kMaxTokenId) throw InputError(where, key + ".id", kIdRange, std::to_string(id));
+      if (id < 0 || id > kMaxTokenId)
+        throw InputError(where, key + ".id", kIdRange, std::to_string(id));
       tok.id = int32_t(id);
       tok.content = io::require_string(a, "content", where + ": " + key);
       if (tok.content.empty())
@@ -324,11 +325,10 @@ Tokenizer parse_tokenizer_json(std::string_view json, const std::string& where) 
     const AddedToken& a = t.added_[i];
     // An added token may repeat a vocabulary entry (same id, same string), not replace one.
     if (taken[size_t(a.id)] && t.tokens_[size_t(a.id)] != a.content) {
-      throw InputError(where, "added_tokens[" + std::to_string(i) + "].id",
-                       "an id that no other token uses (or the vocabulary's id of \"" +
-                           a.content + "\")",
-                       std::to_string(a.id) + ", already the token \"" +
-                           t.tokens_[size_t(a.id)] + "\"");
+      throw InputError(
+          where, "added_tokens[" + std::to_string(i) + "].id",
+          "an id that no other token uses (or the vocabulary's id of \"" + a.content + "\")",
+          std::to_string(a.id) + ", already the token \"" + t.tokens_[size_t(a.id)] + "\"");
     }
     taken[size_t(a.id)] = 1;
     t.tokens_[size_t(a.id)] = a.content;
