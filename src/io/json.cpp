@@ -1,19 +1,66 @@
 // JSON helpers: parse with located errors, typed field access.
 #include "io/json.h"
 
+#include <cmath>
+
 #include "io/error.h"
 
 namespace lsc::io {
 
+namespace {
+
+// nlohmann's message is "[json.exception.parse_error.101] parse error at line 1, column 2: ...".
+std::string without_id(const char* what) {
+  std::string msg = what;
+  auto p = msg.find("] ");
+  return p == std::string::npos ? msg : msg.substr(p + 2);
+}
+
+// No file we read nests deeper than this. nlohmann parses any depth, but dump() (which error
+// messages use) and copies recurse once per level, so "[[[[..." 30,000 levels deep overflowed the
+// stack.
+constexpr int kMaxDepth = 512;
+
+// Offset of the bracket that first opens level kMaxDepth + 1, or npos. Brackets in strings do
+// not count; text that is not JSON is left for the parser to reject.
+size_t find_too_deep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, which may be a quote
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 Json parse_json(std::string_view text, const std::string& where) {
+  if (const size_t at = find_too_deep(text); at != std::string_view::npos) {
+    throw InputError(where, "byte " + std::to_string(at),
+                     "JSON nested at most " + std::to_string(kMaxDepth) + " levels deep",
+                     "deeper nesting");
+  }
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
-    // nlohmann's message is "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
-    std::string msg = e.what();
-    auto p = msg.find("] ");
-    if (p != std::string::npos) msg = msg.substr(p + 2);
-    throw InputError(where, "byte " + std::to_string(e.byte), "valid JSON", msg);
+    throw InputError(where, "byte " + std::to_string(e.byte), "valid JSON", without_id(e.what()));
+  } catch (const Json::exception& e) {
+    // The parser reports some bad input with other exception types: a number too large for a
+    // double ("1e400") is out_of_range 406.
+    throw InputError(where, "", "valid JSON", without_id(e.what()));
   }
 }
 
@@ -48,8 +95,10 @@ int64_t require_int(const Json& obj, const std::string& key, const std::string& 
   const Json& v = require_key(obj, key, where);
   if (v.is_number_integer()) return v.get<int64_t>();
   if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+    // 7.0 counts as 7. The range check comes first: converting a double outside int64's range is
+    // undefined behavior (UBSan flagged 1e300).
+    const double d = v.get<double>();
+    if (d >= -0x1p63 && d < 0x1p63 && d == std::floor(d)) return static_cast<int64_t>(d);
   }
   throw InputError(where, "key '" + key + "'", "an integer", json_type_name(v));
 }

@@ -1,6 +1,8 @@
 // config.json → ModelConfig. Defaults follow transformers' Qwen2Config / Qwen3Config / LlamaConfig.
 #include "model/config.h"
 
+#include <cstdio>
+
 #include "io/error.h"
 #include "io/json.h"
 
@@ -31,6 +33,24 @@ int positive_int(const Json& j, const char* key, const std::string& where) {
 
 bool bool_or(const Json& j, const char* key, bool fallback, const std::string& where) {
   return has_value(j, key) ? io::require_bool(j, key, where) : fallback;
+}
+
+// The parameter count in T: double to check that a config's sizes fit, int64_t for the answer.
+template <typename T>
+T count_parameters(const ModelConfig& c) {
+  const T h = T(c.hidden_size), d = T(c.head_dim), nh = T(c.num_attention_heads), nkv = T(c.num_key_value_heads);
+  const T inter = T(c.intermediate_size), v = T(c.vocab_size);
+  T per_layer = 2 * h                                  // two RMSNorms
+                + nh * d * h + 2 * nkv * d * h         // q, k, v
+                + h * nh * d                           // o
+                + 3 * inter * h;                       // gate, up, down
+  if (c.attention_bias) per_layer += nh * d + 2 * nkv * d;
+  if (c.o_proj_bias) per_layer += h;
+  if (c.mlp_bias) per_layer += 2 * inter + h;
+  if (c.qk_norm) per_layer += 2 * d;
+  T total = v * h + T(c.num_hidden_layers) * per_layer + h;
+  if (!c.tie_word_embeddings) total += v * h;
+  return total;
 }
 
 }  // namespace
@@ -144,34 +164,26 @@ ModelConfig parse_config(std::string_view json_text, const std::string& where) {
       c.rope_factor = io::require_number(rs, "factor", w2);
       c.rope_low_freq_factor = io::require_number(rs, "low_freq_factor", w2);
       c.rope_high_freq_factor = io::require_number(rs, "high_freq_factor", w2);
-      c.rope_original_max_position_embeddings =
-          static_cast<int>(io::require_int(rs, "original_max_position_embeddings", w2));
-      if (!(c.rope_high_freq_factor > c.rope_low_freq_factor) || c.rope_original_max_position_embeddings <= 0) {
-        throw InputError(w2, "", "high_freq_factor > low_freq_factor and original_max_position_embeddings > 0",
-                         io::json_brief(rs));
+      c.rope_original_max_position_embeddings = positive_int(rs, "original_max_position_embeddings", w2);
+      if (!(c.rope_high_freq_factor > c.rope_low_freq_factor)) {
+        throw InputError(w2, "", "high_freq_factor > low_freq_factor", io::json_brief(rs));
       }
     } else {
       throw InputError(where, "rope_scaling type", "\"default\", \"linear\" or \"llama3\"", "\"" + type + "\"");
     }
     if (!(c.rope_factor > 0.0)) throw InputError(w2, "key 'factor'", "a positive number", std::to_string(c.rope_factor));
   }
+  // Each size is at most 2^30, but their products (parameter_count(), tensor shapes) are int64:
+  // refuse sizes whose total is no real model rather than let the products overflow (2^30 heads
+  // of head_dim 2^30 did).
+  if (const double n = count_parameters<double>(c); n > 0x1p62) {
+    char found[64];
+    std::snprintf(found, sizeof found, "%.3g parameters", n);
+    throw InputError(where, "", "sizes that give fewer than 2^62 parameters", found);
+  }
   return c;
 }
 
-int64_t parameter_count(const ModelConfig& c) {
-  const int64_t h = c.hidden_size, d = c.head_dim, nh = c.num_attention_heads, nkv = c.num_key_value_heads;
-  const int64_t inter = c.intermediate_size, v = c.vocab_size;
-  int64_t per_layer = 2 * h                                  // two RMSNorms
-                      + nh * d * h + 2 * nkv * d * h         // q, k, v
-                      + h * nh * d                           // o
-                      + 3 * inter * h;                       // gate, up, down
-  if (c.attention_bias) per_layer += nh * d + 2 * nkv * d;
-  if (c.o_proj_bias) per_layer += h;
-  if (c.mlp_bias) per_layer += 2 * inter + h;
-  if (c.qk_norm) per_layer += 2 * d;
-  int64_t total = v * h + c.num_hidden_layers * per_layer + h;
-  if (!c.tie_word_embeddings) total += v * h;
-  return total;
-}
+int64_t parameter_count(const ModelConfig& c) { return count_parameters<int64_t>(c); }
 
 }  // namespace lsc::model

@@ -19,6 +19,11 @@ using io::Json;
 using io::json_brief;
 using io::json_type_name;
 
+// Token ids index dense tables (8 bytes and two strings per id), so an id is capped well above
+// released vocabularies (Qwen 151,665; Gemma 262,144) and far below what would exhaust memory.
+constexpr int64_t kMaxTokenId = (int64_t{1} << 22) - 1;
+const std::string kIdRange = "an integer id in [0, " + std::to_string(kMaxTokenId) + "]";
+
 std::string type_of(const Json& obj, const std::string& where, const std::string& key) {
   if (!obj.is_object()) throw InputError(where, key, "an object", json_type_name(obj));
   auto it = obj.find("type");
@@ -155,7 +160,13 @@ void read_post_processor(const Json& pp, const std::string& where, const std::st
           throw InputError(where, key + ".special_tokens." + name, "integer ids and string tokens",
                            json_brief(*it));
         }
-        (seen_sequence ? out->suffix : out->prefix).push_back(ids[k].get<int32_t>());
+        // Range first: get<int32_t>() would wrap 2^32 + 260 to 260.
+        const int64_t id = ids[k].get<int64_t>();
+        if (id < 0 || id > kMaxTokenId) {
+          throw InputError(where, key + ".special_tokens." + name + ".ids", kIdRange,
+                           std::to_string(id));
+        }
+        (seen_sequence ? out->suffix : out->prefix).push_back(int32_t(id));
         (seen_sequence ? out->suffix_tokens : out->prefix_tokens)
             .push_back(toks[k].get<std::string>());
       }
@@ -196,8 +207,8 @@ void read_model(const Json& model, const std::string& where, BpeModel* bpe, int3
   bpe->reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-        it.value().get<int64_t>() > INT32_MAX) {
-      throw InputError(where, "model.vocab[\"" + it.key() + "\"]", "a non-negative integer id",
+        it.value().get<int64_t>() > kMaxTokenId) {
+      throw InputError(where, "model.vocab[\"" + it.key() + "\"]", kIdRange,
                        json_brief(it.value()));
     }
     const int32_t id = it.value().get<int32_t>();
@@ -275,8 +286,8 @@ Tokenizer parse_tokenizer_json(std::string_view json, const std::string& where) 
       if (!a.is_object()) throw InputError(where, key, "an object", json_type_name(a));
       AddedToken tok;
       const int64_t id = io::require_int(a, "id", where + ": " + key);
-      if (id < 0 || id > INT32_MAX)
-        throw InputError(where, key + ".id", "a non-negative id", std::to_string(id));
+      if (id < 0 || id > kMaxTokenId)
+        throw InputError(where, key + ".id", kIdRange, std::to_string(id));
       tok.id = int32_t(id);
       tok.content = io::require_string(a, "content", where + ": " + key);
       if (tok.content.empty())
@@ -291,17 +302,35 @@ Tokenizer parse_tokenizer_json(std::string_view json, const std::string& where) 
     }
   }
 
-  // Id tables over the BPE vocabulary and the added tokens.
+  // Id tables over the BPE vocabulary and the added tokens. Each id stands for one string: the
+  // encoder advances through the text by the byte length of each BPE id it emits, so a second
+  // string under the same id would leave ids and text out of step.
   t.tokens_.assign(size_t(max_id + 1), std::string());
   t.token_bytes_.assign(size_t(max_id + 1), std::string());
   t.special_.assign(size_t(max_id + 1), 0);
+  std::vector<uint8_t> taken(size_t(max_id + 1), 0);
   for (const auto& [token, id] : t.bpe_.vocab()) {
+    if (taken[size_t(id)]) {
+      throw InputError(where, "model.vocab", "each id once",
+                       "id " + std::to_string(id) + " for both \"" + t.tokens_[size_t(id)] +
+                           "\" and \"" + token + "\"");
+    }
+    taken[size_t(id)] = 1;
     t.tokens_[size_t(id)] = token;
     std::string bytes;
     if (!byte_level_to_bytes(token, bytes)) bytes = token;
     t.token_bytes_[size_t(id)] = std::move(bytes);
   }
-  for (const AddedToken& a : t.added_) {
+  for (size_t i = 0; i < t.added_.size(); ++i) {
+    const AddedToken& a = t.added_[i];
+    // An added token may repeat a vocabulary entry (same id, same string), not replace one.
+    if (taken[size_t(a.id)] && t.tokens_[size_t(a.id)] != a.content) {
+      throw InputError(
+          where, "added_tokens[" + std::to_string(i) + "].id",
+          "an id that no other token uses (or the vocabulary's id of \"" + a.content + "\")",
+          std::to_string(a.id) + ", already the token \"" + t.tokens_[size_t(a.id)] + "\"");
+    }
+    taken[size_t(a.id)] = 1;
     t.tokens_[size_t(a.id)] = a.content;
     // The ByteLevel decoder maps a token through the byte alphabet when every character is in
     // it and keeps the token's own UTF-8 otherwise (e.g. "<｜User｜>").

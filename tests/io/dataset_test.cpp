@@ -66,6 +66,18 @@ TEST(Dataset, ReportsEveryBadLineNotJustTheFirst) {
   EXPECT_EQ(d.bad_lines, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13}));
 }
 
+// Found by fuzz/dataset_fuzz.cpp: a number beyond double's range ended the program instead of
+// being reported as a bad line.
+TEST(Dataset, NumberOutOfDoubleRangeIsABadLine) {
+  const std::string text =
+      R"({"query": "q", "answer": "a", "level": 1e999})" "\n"
+      R"({"query": "q", "answer": "a"})" "\n";
+  const Dataset d = parse_dataset(text, "d.jsonl");
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_EQ(d.errors[0], "d.jsonl:1: expected valid JSON, found number overflow parsing '1e999'");
+  EXPECT_EQ(d.records.size(), 1u);
+}
+
 TEST(Dataset, FieldMappingRenamesKeys) {
   const Dataset d = parse_dataset(R"({"problem": "q", "response": "a", "difficulty": 2})", "d.jsonl",
                                   {{"query", "problem"}, {"answer", "response"}, {"level", "difficulty"}});

@@ -45,6 +45,32 @@ TEST(Json, ParseErrorNamesFileAndByte) {
   }
 }
 
+// Found by fuzz/config_fuzz.cpp: nlohmann reports a number beyond double's range as out_of_range
+// (not parse_error), which escaped parse_json and ended the program.
+TEST(Json, NumberOutOfDoubleRangeIsAnInputError) {
+  try {
+    parse_json(R"({"rope_theta": 1e400})", "conf.json");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "conf.json: expected valid JSON, found number overflow parsing '1e400'");
+  }
+}
+
+// A safetensors shape nested 30,000 levels deep overflowed the stack: the error message's dump()
+// recursed once per level.
+TEST(Json, RejectsNestingDeeperThan512Levels) {
+  const std::string ok = std::string(512, '[') + std::string(512, ']');
+  EXPECT_EQ(parse_json(ok, "deep.json").dump().size(), ok.size());
+  const std::string deep = "{\"s\": \"[[{\", \"a\": " + std::string(30000, '[') + std::string(30000, ']') + "}";
+  try {
+    parse_json(deep, "deep.json");
+    FAIL();
+  } catch (const InputError& e) {
+    // The 512th '[' (byte 18 + 511) opens level 513.
+    EXPECT_STREQ(e.what(), "deep.json: byte 529: expected JSON nested at most 512 levels deep, found deeper nesting");
+  }
+}
+
 TEST(Json, TypedAccessReportsExpectedAndFound) {
   const Json j = parse_json(R"({"n": "seven"})", "c.json");
   try {

@@ -88,6 +88,27 @@ TEST(Config, RejectsWhatItCannotRun) {
   EXPECT_NE(error_of("{").find("expected valid JSON"), std::string::npos);
 }
 
+// Inputs that were undefined behavior (UBSan in fuzz/config_fuzz.cpp), an escaping exception or
+// a silently wrong value before they became InputErrors.
+TEST(Config, RejectsSizesBeyondWhatItCanCount) {
+  // 2^30 heads of head_dim 2^30 over hidden 2^30: q alone has 2^90 weights (int64 overflow).
+  EXPECT_EQ(error_of(R"({"model_type": "qwen2", "hidden_size": 1073741824, "intermediate_size": 1,
+                         "num_hidden_layers": 1, "num_attention_heads": 1073741824,
+                         "head_dim": 1073741824, "vocab_size": 1})"),
+            "config.json: expected sizes that give fewer than 2^62 parameters, found 4.95e+27 parameters");
+  // A float outside int64's range where an integer is expected (the cast was undefined).
+  EXPECT_EQ(error_of(R"({"model_type": "llama", "hidden_size": 1e300})"),
+            "config.json: key 'hidden_size': expected an integer, found a number 1e+300");
+  EXPECT_EQ(error_of(R"({"model_type": "llama", "rope_theta": 1e400})"),
+            "config.json: expected valid JSON, found number overflow parsing '1e400'");
+  // 2^32 + 64 was truncated to 64.
+  EXPECT_EQ(error_of(cfg(R"("model_type": "llama", "rope_scaling": {"rope_type": "llama3", "factor": 8,
+                             "low_freq_factor": 1, "high_freq_factor": 4,
+                             "original_max_position_embeddings": 4294967360})")),
+            "config.json: rope_scaling: key 'original_max_position_embeddings': expected a positive integer, "
+            "found 4294967360");
+}
+
 TEST(Config, ParameterCountMatchesStoredTensors) {
   // qwen2-f32: tied, vocab 1000, hidden 64, 2 layers, q 64x64, k/v 32x64 with biases, inter 96.
   const std::string p = test::fixture("models/qwen2-f32/config.json");
