@@ -20,7 +20,7 @@ RowStats row_stats(std::span<const float> l) {
   }
   // With z_j = l_j − m: S = Σ e^{z_j}, logZ = m + log S, H = log S − Σ e^{z_j} z_j / S.
   double sum = 0.0, sum_ez = 0.0;
-  const double md = m;
+  const double md = static_cast<double>(m);
   for (float v : l) {
     const double z = static_cast<double>(v) - md;
     const double e = std::exp(z);
