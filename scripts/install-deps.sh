@@ -14,6 +14,9 @@ PACKAGES=(
   libeigen3-dev        # Eigen: PCA in the statistics library
   chromium             # headless browser check of the HTML report (tests/cli/report_cli_test.cpp)
   libopenmpi-dev openmpi-bin  # mpirun -np N logitscope run (optional at build time: LSC_MPI=OFF)
+  clang                # scripts/sanitize.sh: the TSan build (clang 14)
+  libclang-rt-14-dev   # clang's sanitizer runtimes (TSan)
+  libomp-14-dev        # LLVM OpenMP runtime and its TSan tool Archer (libarcher.so)
 )
 
 missing=()
