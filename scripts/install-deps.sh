@@ -14,7 +14,9 @@ PACKAGES=(
   libeigen3-dev        # Eigen: PCA in the statistics library
   chromium             # headless browser check of the HTML report (tests/cli/report_cli_test.cpp)
   libopenmpi-dev openmpi-bin  # mpirun -np N logitscope run (optional at build time: LSC_MPI=OFF)
-  clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for the fuzz targets (scripts/fuzz.sh)
+  clang                # scripts/fuzz.sh (libFuzzer) and scripts/sanitize.sh (the TSan build)
+  libclang-rt-14-dev   # clang's libFuzzer and sanitizer runtimes
+  libomp-14-dev        # LLVM OpenMP runtime and its TSan tool Archer (libarcher.so)
 )
 
 missing=()

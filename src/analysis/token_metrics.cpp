@@ -20,7 +20,7 @@ RowStats row_stats(std::span<const float> l) {
   }
   // With z_j = l_j − m: S = Σ e^{z_j}, logZ = m + log S, H = log S − Σ e^{z_j} z_j / S.
   double sum = 0.0, sum_ez = 0.0;
-  const double md = m;
+  const double md = static_cast<double>(m);
   for (float v : l) {
     const double z = static_cast<double>(v) - md;
     const double e = std::exp(z);
@@ -42,6 +42,7 @@ int64_t rank_of(std::span<const float> l, int32_t id) {
 std::vector<std::pair<int32_t, float>> top_k(std::span<const float> l, int k) {
   k = std::min<int>(k, static_cast<int>(l.size()));
   std::vector<std::pair<int32_t, float>> best;  // kept sorted, best first
+  if (k <= 0) return best;  // the loop below compares with best.back() once best holds k
   best.reserve(static_cast<size_t>(k) + 1);
   auto better = [](const std::pair<int32_t, float>& a, const std::pair<int32_t, float>& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;

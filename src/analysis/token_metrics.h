@@ -21,7 +21,7 @@ RowStats row_stats(std::span<const float> logits);
 // 1 + number of ids whose logit is strictly greater than logits[id] (ties favour the token).
 int64_t rank_of(std::span<const float> logits, int32_t id);
 
-// The k largest logits as (id, logit), descending, ties by smaller id.
+// The k largest logits as (id, logit), descending, ties by smaller id; empty for k ≤ 0.
 std::vector<std::pair<int32_t, float>> top_k(std::span<const float> logits, int k);
 
 // Metrics of the observed token x_t at position t ≥ 1, read from row t−1 (the alignment rule).

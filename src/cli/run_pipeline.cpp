@@ -279,7 +279,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
         w.logprob = pos[size_t(t)].m.logprob;
         w.entropy = pos[size_t(t)].m.entropy_nats;
         w.rank = pos[size_t(t)].m.rank;
-        w.propensity = pos[size_t(t)].m.propensity[size_t(o.family)];
+        w.propensity = static_cast<double>(pos[size_t(t)].m.propensity[size_t(o.family)]);
         w.has_kl = kl_n[m][size_t(t)] > 0;
         if (w.has_kl) w.kl_mean = kl_sum[m][size_t(t)] / kl_n[m][size_t(t)];
         db.insert_window(occ_idx, int64_t(m), w);

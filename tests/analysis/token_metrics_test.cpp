@@ -52,6 +52,14 @@ TEST(TopK, DescendingWithTiesBySmallerId) {
   EXPECT_EQ(top_k(l, 10).size(), 5u);
 }
 
+// k = 0 once read best.back() of an empty vector (found by ASan through RowReduce's k = 0 case).
+TEST(TopK, ZeroOrNegativeKAndEmptyRowGiveNothing) {
+  const std::vector<float> l = {1, 5, 2};
+  EXPECT_TRUE(top_k(l, 0).empty());
+  EXPECT_TRUE(top_k(l, -1).empty());
+  EXPECT_TRUE(top_k(std::span<const float>(), 3).empty());
+}
+
 TEST(PositionCollector, ReadsTokenTFromRowTMinusOne) {
   // vocab 2; row 0 favours id 1 strongly, row 1 favours id 0.
   const std::vector<int32_t> ids = {0, 1, 1};
