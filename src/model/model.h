@@ -106,6 +106,9 @@ class Model {
  private:
   Model();
   struct Workspace;
+  class BorrowedWorkspace;
+  // The transformer into ws; returns the final-normed hidden states (in ws).
+  const float* hidden_into(std::span<const int32_t> ids, const ForwardOptions& opt, Workspace& ws) const;
   ModelConfig cfg_;
   std::unique_ptr<Checkpoint> ckpt_;
   cpu::WeightMatrix embed_, lm_head_;
