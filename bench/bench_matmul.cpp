@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
     if (std::strcmp(bf16_isa, "none") != 0) {
       for (bool packed : {false, true}) {
         bench::DnnlGemm gemm(rows, s.n, s.k, packed);
-        line(packed ? "onednn_packed" : "onednn_plain", bench::time_it([&] { gemm.run(); }, reps),
-             gemm.impl(), "bf16");
+        const bench::Timing t = bench::time_it([&] { gemm.run(); }, reps);
+        line(packed ? "onednn_packed" : "onednn_plain", t, gemm.impl(), "bf16");
       }
     }
     std::vector<float> x(static_cast<size_t>(rows * s.k)), out(static_cast<size_t>(rows * s.n));
@@ -134,8 +134,14 @@ int main(int argc, char** argv) {
     a.w = cpu::WeightMatrix{w.data(), cpu::WType::BF16, s.n, s.k};
     a.out = out.data();
     if (std::strcmp(bf16_isa, "none") != 0) {
-      line("logitscope_blocked", bench::time_it([&] { cpu::matmul_bf16(a); }, reps),
-           cpu::bf16_impl(), "bf16");
+      const bench::Timing t_plain = bench::time_it([&] { cpu::matmul_bf16(a); }, reps);
+      line("logitscope_blocked", t_plain, cpu::bf16_impl(), "bf16");
+      // The same tiles on weights packed once (as a model packs them for the bf16 precision).
+      const auto pk = cpu::pack_bf16(a.w);
+      cpu::MatmulArgs ap = a;
+      ap.w.packed = pk.get();
+      const bench::Timing t_packed = bench::time_it([&] { cpu::matmul_bf16(ap); }, reps);
+      line("logitscope_packed", t_packed, cpu::bf16_impl(), "bf16");
     }
     if (fp32) {  // fp32 arithmetic on the same bf16 weights (widened per block), as --precision
                  // fp32

@@ -30,6 +30,11 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Gives the pages wholly inside [p, p + n) of a read-only mapping back to the kernel
+// (madvise MADV_DONTNEED): they leave the process's resident set, and a later read faults them in
+// again from the file, unchanged. For weights that have been copied elsewhere (packed).
+void release_pages(const void* p, size_t n);
+
 // Whole file into a string (small text files: config.json, tokenizer.json, JSONL).
 std::string read_text_file(const std::string& path);
 bool file_exists(const std::string& path);

@@ -100,6 +100,9 @@ class Model {
   // The precision and instruction set forward() uses when `requested` is asked for.
   PrecisionUsed precision_used(Precision requested) const;
 
+  // Bytes of the packed bf16 copies of the weight matrices (0 until the first bf16 pass).
+  size_t packed_bytes() const;
+
   // Bytes of working memory forward() allocates for n_tokens (activations + one logits chunk).
   int64_t activation_bytes(int64_t n_tokens) const;
 
@@ -109,11 +112,19 @@ class Model {
   class BorrowedWorkspace;
   // The transformer into ws; returns the final-normed hidden states (in ws).
   const float* hidden_into(std::span<const int32_t> ids, const ForwardOptions& opt, Workspace& ws) const;
+  // True when a pass at `precision` runs the bf16 kernel; then makes sure the matrices are packed.
+  bool use_bf16(Precision precision) const;
+  void pack_for_bf16() const;
   ModelConfig cfg_;
   std::unique_ptr<Checkpoint> ckpt_;
-  cpu::WeightMatrix embed_, lm_head_;
+  cpu::WeightMatrix embed_;
+  // The matrices' `packed` pointers are filled in once, by the first bf16 pass (pack_for_bf16,
+  // under packed_once_); until then, and for the fp32 kernels always, they read the mapping.
+  mutable cpu::WeightMatrix lm_head_;
+  mutable std::vector<LayerWeights> layers_;
+  mutable std::once_flag packed_once_;
+  mutable std::vector<std::shared_ptr<const cpu::PackedBf16>> packed_;
   std::vector<float> final_norm_;
-  std::vector<LayerWeights> layers_;
   std::vector<float> inv_freq_;  // [head_dim/2], as transformers computes it (float32)
   // forward()'s buffers, reused by the next pass (sized for the longest pass so far).
   mutable std::mutex ws_mutex_;

@@ -1,7 +1,7 @@
 // The oneDNN bf16 matmul against a double-precision reference on bf16-rounded inputs, on sizes
 // that break vector code and tiling (0, 1, 7, 15, 16, 17, tile edges, large), misaligned pointers,
 // with a bias; the vectorised fp32→bf16 conversion against the scalar one; and bitwise equality of
-// the bf16 matmul across thread counts. Skips visibly on CPUs without bf16 hardware.
+// the bf16 matmul across thread counts; each on plain (mapped) and packed weights. Skips visibly on CPUs without bf16 hardware.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -54,7 +54,8 @@ TEST(MatmulBf16, MatchesDoubleReferenceOnBf16RoundedInputs) {
   const Case cases[] = {{0, 5, 7},      {1, 1, 1},       {1, 7, 15},    {7, 16, 16},
                         {15, 17, 17},   {16, 33, 31},    {5, 3, 0},     {65, 40, 100},
                         {130, 19, 257}, {600, 1100, 96}, {3, 1100, 900}};
-  for (const Case& c : cases) {
+  for (const Case& c : cases) for (bool packed : {false, true}) {
+    if (packed && (c.n == 0 || c.k == 0)) continue;  // nothing to pack
     std::vector<float> x = randn(size_t(c.t * c.k) + 1, 11),
                        wf = randn(size_t(c.n * c.k) + 1, 12, 0.2f), bias = randn(size_t(c.n), 13);
     std::vector<uint16_t> w16(wf.size());  // w16[1..] is the matrix: 2-byte misaligned
@@ -69,6 +70,8 @@ TEST(MatmulBf16, MatchesDoubleReferenceOnBf16RoundedInputs) {
     a.w = {w16.data() + 1, WType::BF16, c.n, c.k};
     a.bias = bias.data();
     a.out = out.data() + 1;
+    const auto pk = packed ? pack_bf16(a.w) : nullptr;
+    a.w.packed = pk.get();
     matmul_bf16(a);
     for (int64_t i = 0; i < c.t; ++i) {
       for (int64_t j = 0; j < c.n; ++j) {
@@ -89,7 +92,7 @@ TEST(MatmulBf16, MatchesDoubleReferenceOnBf16RoundedInputs) {
             2.0 * double(c.k + 1) * 0x1p-24 * (abs_sum + std::fabs(double(bias[size_t(j)]))) +
             double(c.k) * 0x1p-126;
         ASSERT_NEAR(double(out[size_t(1 + i * c.n + j)]), ref, tol)
-            << "t=" << c.t << " n=" << c.n << " k=" << c.k << " at " << i << "," << j;
+            << "t=" << c.t << " n=" << c.n << " k=" << c.k << " packed=" << packed << " at " << i << "," << j;
       }
     }
     EXPECT_EQ(out[0], -1.0f) << "wrote before the output";
@@ -102,21 +105,25 @@ TEST(MatmulBf16, BitwiseIdenticalForAnyThreadCount) {
   std::vector<float> x = randn(size_t(t * k), 21), wf = randn(size_t(n * k), 22, 0.1f);
   std::vector<uint16_t> w16(wf.size());
   for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_bf16(wf[i]);
-  auto run = [&](int threads) {
+  const auto pk = pack_bf16({w16.data(), WType::BF16, n, k});
+  auto run = [&](int threads, bool packed) {
     omp_set_num_threads(threads);
     std::vector<float> out(size_t(t * n));
     MatmulArgs a;
     a.x = x.data();
     a.n_rows = t;
     a.w = {w16.data(), WType::BF16, n, k};
+    if (packed) a.w.packed = pk.get();
     a.out = out.data();
     matmul_bf16(a);
     return out;
   };
-  const auto one = run(1), two = run(2), three = run(3);
-  omp_set_num_threads(omp_get_num_procs());
-  EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4));
-  EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * 4));
+  for (bool packed : {false, true}) {
+    const auto one = run(1, packed), two = run(2, packed), three = run(3, packed);
+    omp_set_num_threads(omp_get_num_procs());
+    EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4)) << "packed=" << packed;
+    EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * 4)) << "packed=" << packed;
+  }
 }
 
 }  // namespace

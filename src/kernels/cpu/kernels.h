@@ -5,17 +5,23 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace lsc::cpu {
 
 enum class WType { F32, BF16, F16 };
 
+struct PackedBf16;  // a BF16 matrix re-laid out for the bf16 kernel (pack_bf16)
+
 // A row-major [rows, cols] matrix of stored weights; a view into the mmapped checkpoint.
 struct WeightMatrix {
   const void* data = nullptr;
   WType type = WType::F32;
   int64_t rows = 0, cols = 0;
+  // If set (BF16 only), the bf16 kernel reads this copy instead of `data`; the fp32 kernels
+  // always read `data`.
+  const PackedBf16* packed = nullptr;
 };
 
 // Arguments of out[T, N] = x[T, K] · W[N, K]ᵀ (+ bias[N]), fp32 accumulation.
@@ -54,6 +60,15 @@ void matmul_bf16(const MatmulArgs& args);
 // over the tiles of all of them. Every args[i] has the same x, n_rows and w.cols.
 void matmul_bf16_batch(const MatmulArgs* args, int n_args);
 int64_t bf16_block_cols(int64_t n);
+// A copy of a BF16 matrix in oneDNN's blocked layout, one part per column block of
+// bf16_block_cols(rows): the layout oneDNN's brgemm kernel reads directly, where the plain
+// row-major matrix makes oneDNN re-pack a block of it inside every call (measured in
+// bench_matmul: docs/performance.md). The values are the same bf16 numbers (a reorder is a copy),
+// but a product with a packed matrix may round differently from one with the plain matrix (another
+// kernel), so a model packs all its matrices or none. Memory: about rows × cols × 2 bytes (column
+// blocks padded to a multiple of 64). Only call when bf16_isa() is not "none".
+std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w);
+size_t packed_bytes(const PackedBf16& p);
 // x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).
 void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n);
 

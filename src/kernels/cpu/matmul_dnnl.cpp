@@ -43,26 +43,45 @@ struct Prim {
   std::string impl;
 };
 
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t>;  // (M, N, K, ldc)
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool>;  // (M, N, K, ldc, packed)
 
-// A is bf16 [m, k] dense. B is W[n, k] row-major = Wᵀ with strides (1, k): the plain "ba"
-// layout, read in place from the mapped checkpoint. C is fp32 [m, n] with row stride ldc, so a
-// block of columns is written straight into the full output matrix.
-Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
+// Activation rows per tile: with plain weights oneDNN re-packs B once per tile, so tiles are
+// tall; 512 rows keep that copy near 1% of the tile's arithmetic.
+constexpr int64_t kRowBlock = 512;
+
+// oneDNN reads the thread count when it plans a kernel: plan for one thread, and restore the
+// caller's count even if oneDNN throws.
+struct OneThread {
+  int saved = omp_get_max_threads();
+  OneThread() { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(saved); }
+};
+
+// The blocked layout oneDNN's single-threaded matmul wants for a [k, n] bf16 weight block.
+// Measured: it does not depend on M (checked for M = 1..512 on every model shape), so a block
+// packed once serves every tile height; make_prim passes it explicitly all the same.
+dnnl::memory::desc packed_md(int64_t n, int64_t k) {
+  using dt = dnnl::memory::data_type;
+  const dnnl::memory::desc a({kRowBlock, k}, dt::bf16, dnnl::memory::dims{k, 1});
+  const dnnl::memory::desc b({k, n}, dt::bf16, dnnl::memory::format_tag::any);
+  const dnnl::memory::desc c({kRowBlock, n}, dt::f32, dnnl::memory::dims{n, 1});
+  OneThread one_thread;
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine()).weights_desc();
+}
+
+// A is bf16 [m, k] dense. B is either W[n, k] row-major = Wᵀ with strides (1, k) (the plain
+// "ba" layout, read in place from the mapped checkpoint) or the packed layout of packed_md.
+// C is fp32 [m, n] with row stride ldc, so a block of columns is written straight into the full
+// output matrix.
+Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc, bool packed) {
   using dt = dnnl::memory::data_type;
   Prim p;
   p.a_md = dnnl::memory::desc({m, k}, dt::bf16, dnnl::memory::dims{k, 1});
-  p.b_md = dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
+  p.b_md = packed ? packed_md(n, k) : dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
   p.c_md = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{ldc, 1});
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratchpad per thread, ours
-  // oneDNN reads the thread count when it plans the kernel: plan for one thread, and restore
-  // the caller's count even if oneDNN throws.
-  struct OneThread {
-    int saved = omp_get_max_threads();
-    OneThread() { omp_set_num_threads(1); }
-    ~OneThread() { omp_set_num_threads(saved); }
-  } one_thread;
+  OneThread one_thread;
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.a_md, p.b_md, p.c_md), attr, engine());
   p.prim = dnnl::matmul(pd);
   p.scratch_bytes = pd.scratchpad_desc().get_size();
@@ -72,15 +91,15 @@ Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
 
 // Primitives by shape. Creating one costs tens of microseconds (and JIT code): cache them, and
 // start again if a long run with many distinct lengths fills the cache.
-std::shared_ptr<const Prim> get_prim(int64_t m, int64_t n, int64_t k, int64_t ldc) {
+std::shared_ptr<const Prim> get_prim(int64_t m, int64_t n, int64_t k, int64_t ldc, bool packed) {
   static std::mutex mu;
   static std::map<Key, std::shared_ptr<const Prim>> cache;
   std::lock_guard<std::mutex> lock(mu);
-  const Key key{m, n, k, ldc};
+  const Key key{m, n, k, ldc, packed};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   if (cache.size() >= 512) cache.clear();  // callers keep their shared_ptr alive
-  auto p = std::make_shared<const Prim>(make_prim(m, n, k, ldc));
+  auto p = std::make_shared<const Prim>(make_prim(m, n, k, ldc, packed));
   cache.emplace(key, p);
   return p;
 }
@@ -94,11 +113,20 @@ std::mutex& impl_mutex() {
   return mu;
 }
 
-// Activation rows per tile: B (the weights) is re-packed by oneDNN once per tile, so tiles are
-// tall; 512 rows keep that copy near 1% of the tile's arithmetic.
-constexpr int64_t kRowBlock = 512;
-
 }  // namespace
+
+struct PackedBf16 {
+  int64_t rows = 0, cols = 0, blk = 0;
+  std::vector<dnnl::memory::desc> mds;  // per column block
+  std::vector<size_t> offsets;          // byte offset of each block in data
+  size_t bytes = 0;
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> data;
+};
+
+size_t packed_bytes(const PackedBf16& p) { return p.bytes; }
 
 std::string bf16_impl() {
   std::lock_guard<std::mutex> lock(impl_mutex());
@@ -121,6 +149,36 @@ void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n) {
   }
 }
 
+std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w) {
+  LSC_CHECK(w.type == WType::BF16 && w.rows > 0 && w.cols > 0);
+  auto p = std::make_shared<PackedBf16>();
+  p->rows = w.rows;
+  p->cols = w.cols;
+  p->blk = bf16_block_cols(w.rows);
+  const int64_t k = w.cols;
+  for (int64_t n0 = 0; n0 < w.rows; n0 += p->blk) {
+    const int64_t cols = std::min(p->blk, w.rows - n0);
+    // Blocks of the same width share one layout.
+    p->mds.push_back(!p->mds.empty() && cols == p->blk ? p->mds.front() : packed_md(cols, k));
+    p->offsets.push_back(p->bytes);
+    p->bytes += (p->mds.back().get_size() + 4095) / 4096 * 4096;
+  }
+  p->data.reset(static_cast<uint8_t*>(std::aligned_alloc(4096, p->bytes)));
+  if (!p->data) throw std::bad_alloc();
+  // A reorder is an exact copy (plus zero padding); oneDNN may thread it as it likes.
+  dnnl::stream s(engine());
+  const uint16_t* w16 = static_cast<const uint16_t*>(w.data);
+  for (size_t j = 0; j < p->mds.size(); ++j) {
+    const int64_t n0 = static_cast<int64_t>(j) * p->blk, cols = std::min(p->blk, w.rows - n0);
+    const dnnl::memory::desc src_md({k, cols}, dnnl::memory::data_type::bf16, dnnl::memory::dims{1, k});
+    dnnl::memory src(src_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
+    dnnl::memory dst(p->mds[j], engine(), p->data.get() + p->offsets[j]);
+    dnnl::reorder(src, dst).execute(s, src, dst);
+  }
+  s.wait();
+  return p;
+}
+
 void matmul_bf16(const MatmulArgs& a) { matmul_bf16_batch(&a, 1); }
 
 void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
@@ -128,8 +186,11 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
   const MatmulArgs& a0 = args[0];
   const int64_t m = a0.n_rows, k = a0.w.cols;
   for (int i = 0; i < n_args; ++i) {
-    LSC_CHECK(args[i].w.type == WType::BF16);
-    LSC_CHECK(args[i].x == a0.x && args[i].n_rows == m && args[i].w.cols == k);
+    const WeightMatrix& w = args[i].w;
+    LSC_CHECK(w.type == WType::BF16);
+    LSC_CHECK(args[i].x == a0.x && args[i].n_rows == m && w.cols == k);
+    LSC_CHECK(w.packed == nullptr || (w.packed->rows == w.rows && w.packed->cols == w.cols &&
+                                      w.packed->blk == bf16_block_cols(w.rows)));
   }
   if (m == 0) return;
   static thread_local std::vector<uint16_t> xb;
@@ -175,7 +236,10 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       for (int tj = 0; tj < 2; ++tj) {
         const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0);
         const int64_t cols = tj ? pl.n_tail : (pl.n_full > 0 ? pl.blk : 0);
-        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, cols, k, pl.n);
+        // oneDNN's brgemm kernel takes packed weights only with a dense output: a packed tile
+        // writes [rows, cols] into a per-thread buffer that is then copied into place.
+        const bool packed = args[i].w.packed != nullptr;
+        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, cols, k, packed ? cols : pl.n, packed);
       }
     }
     first_tile[static_cast<size_t>(i) + 1] =
@@ -189,6 +253,7 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
 #pragma omp parallel
   {
     static thread_local std::vector<uint8_t> scratch;
+    static thread_local std::vector<float> dense_out;
     dnnl::stream s(engine());
     // Dynamic: a busy core (the machine is shared) does not hold the others back, and which
     // thread computes a tile never changes its result.
@@ -206,9 +271,17 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
                     cols = bj < pl.n_full ? pl.blk : pl.n_tail;
       if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
       const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
+      void* b_data = a.w.packed != nullptr
+                         ? static_cast<void*>(a.w.packed->data.get() + a.w.packed->offsets[static_cast<size_t>(bj)])
+                         : static_cast<void*>(const_cast<uint16_t*>(w16 + n0 * k));
+      float* c_data = a.out + m0 * n + n0;
+      if (a.w.packed != nullptr) {
+        if (dense_out.size() < static_cast<size_t>(rows * cols)) dense_out.resize(static_cast<size_t>(rows * cols));
+        c_data = dense_out.data();
+      }
       dnnl::memory am(p.a_md, engine(), x16 + m0 * k);
-      dnnl::memory bm(p.b_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
-      dnnl::memory cm(p.c_md, engine(), a.out + m0 * n + n0);
+      dnnl::memory bm(p.b_md, engine(), b_data);
+      dnnl::memory cm(p.c_md, engine(), c_data);
       dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)},
                                          dnnl::memory::data_type::u8, dnnl::memory::dims{1}),
                       engine(), scratch.data());
@@ -216,7 +289,17 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
                          {DNNL_ARG_WEIGHTS, bm},
                          {DNNL_ARG_DST, cm},
                          {DNNL_ARG_SCRATCHPAD, sm}});
-      if (a.bias != nullptr) {
+      if (a.w.packed != nullptr) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* src = c_data + r * cols;
+          float* o = a.out + (m0 + r) * n + n0;
+          if (a.bias != nullptr) {
+            for (int64_t j = 0; j < cols; ++j) o[j] = src[j] + a.bias[n0 + j];
+          } else {
+            std::copy(src, src + cols, o);
+          }
+        }
+      } else if (a.bias != nullptr) {
         for (int64_t r = m0; r < m0 + rows; ++r) {
           float* o = a.out + r * n + n0;
           for (int64_t j = 0; j < cols; ++j) o[j] += a.bias[n0 + j];
