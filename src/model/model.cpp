@@ -93,6 +93,7 @@ float* sized(std::vector<float>& v, int64_t n) {
 // written before it is read, so the contents left by the previous pass never matter.
 struct Model::Workspace {
   std::vector<float> x, xn, q, k, v, att, proj, gate, up, cos_t, sin_t, logits;
+  std::vector<uint16_t> act16;  // bf16 MLP activations (fused SwiGLU → down_proj)
 };
 
 Model::Model() = default;
@@ -239,7 +240,20 @@ void Model::pack_for_bf16() const {
     io::release_pages(w.data, static_cast<size_t>(w.rows * w.cols) * 2);
   };
   for (LayerWeights& w : layers_) {
-    for (cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) pack(*m);
+    for (cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo}) pack(*m);
+    const bool fuse = w.w_gate.type == cpu::WType::BF16 && w.w_up.type == cpu::WType::BF16 &&
+                      w.w_down.type == cpu::WType::BF16;
+    if (fuse) {  // gate and up only as the pair: the MLP runs fused (hidden_into)
+      packed_.push_back(cpu::pack_bf16_pair(w.w_gate, w.w_up));
+      w.w_gate_up = {nullptr, cpu::WType::BF16, 2 * w.w_gate.rows, w.w_gate.cols, packed_.back().get()};
+      bytes += cpu::packed_bytes(*packed_.back());
+      for (const cpu::WeightMatrix* m : {&w.w_gate, &w.w_up})
+        io::release_pages(m->data, static_cast<size_t>(m->rows * m->cols) * 2);
+    } else {
+      pack(w.w_gate);
+      pack(w.w_up);
+    }
+    pack(w.w_down);
   }
   pack(lm_head_);
   if (cpu::verbose()) {
@@ -326,8 +340,6 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
   float* v = sized(ws.v, n_t * kv_cols);
   float* att = sized(ws.att, n_t * q_cols);
   float* proj = sized(ws.proj, n_t * h);
-  float* gate = sized(ws.gate, n_t * inter);
-  float* up = sized(ws.up, n_t * inter);
   auto tap = [&](const std::string& name, const float* a, int64_t cols) {
     if (opt.tap) opt.tap(name, a, n_t, cols);
   };
@@ -363,18 +375,45 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
     } else {
       cpu::attention_causal(q, k, v, n_t, n_h, n_kv, d, scale, att);
     }
-    linear(att, n_t, w.wo, w.bo, proj, bf16);
-    cpu::add_inplace(x, proj, n_t * h);
+    if (bf16 && w.wo.type == cpu::WType::BF16) {  // x += o_proj(att), in the tiles' epilogue
+      cpu::MatmulArgs a{att, n_t, w.wo, w.bo.empty() ? nullptr : w.bo.data(), x};
+      a.epilogue = cpu::Epilogue::Accumulate;
+      cpu::matmul_bf16(a);
+    } else {
+      linear(att, n_t, w.wo, w.bo, proj, bf16);
+      cpu::add_inplace(x, proj, n_t * h);
+    }
     // MLP block: down(silu(gate(x)) * up(x)).
     cpu::rms_norm(x, w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn);
-    linear_many(xn, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, bf16);
-    if (bf16) {
-      cpu::swiglu_fast(gate, up, n_t * inter, gate);
+    if (bf16 && w.w_gate_up.packed != nullptr) {
+      // Fused: gate/up tiles → SwiGLU → bf16 in their epilogue; down_proj reads the bf16 rows and
+      // adds into x. The same arithmetic as the unfused bf16 steps below, without the fp32
+      // gate/up matrices.
+      uint16_t* act16 = [&] {
+        if (ws.act16.size() < static_cast<size_t>(n_t * inter)) ws.act16.resize(static_cast<size_t>(n_t * inter));
+        return ws.act16.data();
+      }();
+      cpu::MatmulArgs gu{xn, n_t, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), nullptr};
+      gu.epilogue = cpu::Epilogue::SwigluBf16;
+      gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
+      gu.out16 = act16;
+      cpu::matmul_bf16(gu);
+      cpu::MatmulArgs down{nullptr, n_t, w.w_down, w.b_down.empty() ? nullptr : w.b_down.data(), x};
+      down.x16 = act16;
+      down.epilogue = cpu::Epilogue::Accumulate;
+      cpu::matmul_bf16(down);
     } else {
-      cpu::swiglu(gate, up, n_t * inter, gate);
+      float* gate = sized(ws.gate, n_t * inter);
+      float* up = sized(ws.up, n_t * inter);
+      linear_many(xn, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, bf16);
+      if (bf16) {
+        cpu::swiglu_fast(gate, up, n_t * inter, gate);
+      } else {
+        cpu::swiglu(gate, up, n_t * inter, gate);
+      }
+      linear(gate, n_t, w.w_down, w.b_down, proj, bf16);
+      cpu::add_inplace(x, proj, n_t * h);
     }
-    linear(gate, n_t, w.w_down, w.b_down, proj, bf16);
-    cpu::add_inplace(x, proj, n_t * h);
     tap("layer." + std::to_string(i), x, h);
   }
   cpu::rms_norm(x, final_norm_.data(), n_t, h, c.rms_norm_eps, xn);

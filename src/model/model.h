@@ -28,6 +28,9 @@ struct LayerWeights {
   std::vector<float> ffn_norm;          // [hidden]
   cpu::WeightMatrix w_gate, w_up;       // [intermediate, hidden]
   cpu::WeightMatrix w_down;             // [hidden, intermediate]
+  // gate and up packed together for the bf16 kernel's fused SwiGLU (pack_bf16_pair); set by the
+  // first bf16 pass when gate, up and down are all BF16, else empty (data and packed null).
+  cpu::WeightMatrix w_gate_up;
   std::vector<float> b_gate, b_up, b_down;  // only if mlp_bias
 };
 

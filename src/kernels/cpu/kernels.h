@@ -24,6 +24,14 @@ struct WeightMatrix {
   const PackedBf16* packed = nullptr;
 };
 
+// What the bf16 kernel does with each product y = x·Wᵀ (+ bias) (the fp32 kernels only Store).
+//  Store:      out = y
+//  Accumulate: out += y           (the residual add after o_proj and down_proj)
+//  SwigluBf16: W is a gate/up pair packed with pack_bf16_pair; y = [g | u] per column;
+//              out16 = bf16(silu(g + bias) · (u + bias_up)) with swiglu_fast's arithmetic:
+//              the input of down_proj, already rounded as the bf16 kernel would round it.
+enum class Epilogue { Store, Accumulate, SwigluBf16 };
+
 // Arguments of out[T, N] = x[T, K] · W[N, K]ᵀ (+ bias[N]), fp32 accumulation.
 struct MatmulArgs {
   const float* x = nullptr;    // [n_rows, w.cols], row stride w.cols
@@ -31,6 +39,11 @@ struct MatmulArgs {
   WeightMatrix w;
   const float* bias = nullptr; // [w.rows] or null
   float* out = nullptr;        // [n_rows, w.rows]
+  // bf16 kernel only:
+  const uint16_t* x16 = nullptr;  // the input already in bf16 (x is then not read)
+  Epilogue epilogue = Epilogue::Store;
+  const float* bias_up = nullptr;  // SwigluBf16: bias of the up half, or null
+  uint16_t* out16 = nullptr;       // SwigluBf16: [n_rows, w.rows / 2]
 };
 
 // Conversions of stored weights to fp32 (exact for BF16 and F16).
@@ -68,6 +81,11 @@ int64_t bf16_block_cols(int64_t n);
 // kernel), so a model packs all its matrices or none. Memory: about rows × cols × 2 bytes (column
 // blocks padded to a multiple of 64). Only call when bf16_isa() is not "none".
 std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w);
+// gate and up ([N, K] each) packed as one matrix whose column block j holds gate's block j then
+// up's block j, for Epilogue::SwigluBf16 (the MLP's two products and SwiGLU in one pass over the
+// tiles; the [T, N] fp32 gate and up matrices are never written). Use it as a WeightMatrix with
+// data = nullptr, type BF16, rows = 2N, cols = K.
+std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up);
 size_t packed_bytes(const PackedBf16& p);
 // x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).
 void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n);

@@ -117,4 +117,24 @@ void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n) {
   for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
 }
 
+void store_row(float* out, const float* src, const float* bias, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(src + i);
+    if (bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + i));
+    _mm512_storeu_ps(out + i, v);
+  }
+  for (; i < n; ++i) out[i] = bias != nullptr ? src[i] + bias[i] : src[i];
+}
+
+void accumulate_row(float* out, const float* src, const float* bias, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(src + i);
+    if (bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + i));
+    _mm512_storeu_ps(out + i, _mm512_add_ps(_mm512_loadu_ps(out + i), v));
+  }
+  for (; i < n; ++i) out[i] += bias != nullptr ? src[i] + bias[i] : src[i];
+}
+
 }  // namespace lsc::cpu::avx512

@@ -26,6 +26,9 @@
 namespace lsc::cpu {
 namespace avx512 {
 void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n);
+void store_row(float* out, const float* src, const float* bias, int64_t n);
+void accumulate_row(float* out, const float* src, const float* bias, int64_t n);
+void swiglu_span(const float* gate, const float* up, int64_t n, float* out);
 }
 bool cpu_has_avx512_internal();
 
@@ -116,7 +119,10 @@ std::mutex& impl_mutex() {
 }  // namespace
 
 struct PackedBf16 {
-  int64_t rows = 0, cols = 0, blk = 0;
+  int64_t n = 0;      // output columns (a pair: of each half)
+  int64_t k = 0;
+  int64_t blk = 0;    // output columns per block: bf16_block_cols(n)
+  bool pair = false;  // block j = [gate block j | up block j]: twice its columns
   std::vector<dnnl::memory::desc> mds;  // per column block
   std::vector<size_t> offsets;          // byte offset of each block in data
   size_t bytes = 0;
@@ -124,6 +130,8 @@ struct PackedBf16 {
     void operator()(uint8_t* p) const { std::free(p); }
   };
   std::unique_ptr<uint8_t, Free> data;
+  int64_t block_cols(int64_t j) const { return std::min(blk, n - j * blk); }
+  int64_t width(int64_t j) const { return pair ? 2 * block_cols(j) : block_cols(j); }
 };
 
 size_t packed_bytes(const PackedBf16& p) { return p.bytes; }
@@ -134,10 +142,10 @@ std::string bf16_impl() {
 }
 
 int64_t bf16_block_cols(int64_t n) {
-  // Depends on N only (never on the thread count): about 8 blocks, so threads get even shares
+  // Depends on N only (never on the thread count): about 16 blocks, so threads get even shares
   // (blocks are handed out dynamically), at least 64 columns, and at most 1024 so per-call
   // overhead on the 152k-column LM head stays small.
-  int64_t b = (n / 8 + 63) / 64 * 64;
+  int64_t b = (n / 16 + 63) / 64 * 64;
   return std::clamp<int64_t>(b, 64, 1024);
 }
 
@@ -149,17 +157,22 @@ void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n) {
   }
 }
 
-std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w) {
-  LSC_CHECK(w.type == WType::BF16 && w.rows > 0 && w.cols > 0);
+
+namespace {
+
+// Lays out the blocks and reorders each from a plain [width, k] row-major source that
+// source(j, buffer) provides (a pointer into the checkpoint, or `buffer` filled in).
+template <class Source>
+std::shared_ptr<const PackedBf16> pack_blocks(int64_t n, int64_t k, bool pair, Source source) {
   auto p = std::make_shared<PackedBf16>();
-  p->rows = w.rows;
-  p->cols = w.cols;
-  p->blk = bf16_block_cols(w.rows);
-  const int64_t k = w.cols;
-  for (int64_t n0 = 0; n0 < w.rows; n0 += p->blk) {
-    const int64_t cols = std::min(p->blk, w.rows - n0);
+  p->n = n;
+  p->k = k;
+  p->blk = bf16_block_cols(n);
+  p->pair = pair;
+  const int64_t n_blocks = (n + p->blk - 1) / p->blk;
+  for (int64_t j = 0; j < n_blocks; ++j) {
     // Blocks of the same width share one layout.
-    p->mds.push_back(!p->mds.empty() && cols == p->blk ? p->mds.front() : packed_md(cols, k));
+    p->mds.push_back(j > 0 && p->width(j) == p->width(0) ? p->mds.front() : packed_md(p->width(j), k));
     p->offsets.push_back(p->bytes);
     p->bytes += (p->mds.back().get_size() + 4095) / 4096 * 4096;
   }
@@ -167,81 +180,160 @@ std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w) {
   if (!p->data) throw std::bad_alloc();
   // A reorder is an exact copy (plus zero padding); oneDNN may thread it as it likes.
   dnnl::stream s(engine());
-  const uint16_t* w16 = static_cast<const uint16_t*>(w.data);
-  for (size_t j = 0; j < p->mds.size(); ++j) {
-    const int64_t n0 = static_cast<int64_t>(j) * p->blk, cols = std::min(p->blk, w.rows - n0);
-    const dnnl::memory::desc src_md({k, cols}, dnnl::memory::data_type::bf16, dnnl::memory::dims{1, k});
-    dnnl::memory src(src_md, engine(), const_cast<uint16_t*>(w16 + n0 * k));
-    dnnl::memory dst(p->mds[j], engine(), p->data.get() + p->offsets[j]);
+  std::vector<uint16_t> buffer;
+  for (int64_t j = 0; j < n_blocks; ++j) {
+    const dnnl::memory::desc src_md({k, p->width(j)}, dnnl::memory::data_type::bf16, dnnl::memory::dims{1, k});
+    dnnl::memory src(src_md, engine(), const_cast<uint16_t*>(source(j, p->block_cols(j), buffer)));
+    dnnl::memory dst(p->mds[static_cast<size_t>(j)], engine(), p->data.get() + p->offsets[static_cast<size_t>(j)]);
     dnnl::reorder(src, dst).execute(s, src, dst);
+    s.wait();  // the buffer is reused by the next block
   }
-  s.wait();
   return p;
+}
+
+}  // namespace
+
+std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w) {
+  LSC_CHECK(w.type == WType::BF16 && w.data != nullptr && w.rows > 0 && w.cols > 0);
+  const uint16_t* w16 = static_cast<const uint16_t*>(w.data);
+  const int64_t blk = bf16_block_cols(w.rows);
+  return pack_blocks(w.rows, w.cols, false,
+                     [&](int64_t j, int64_t, std::vector<uint16_t>&) { return w16 + j * blk * w.cols; });
+}
+
+std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up) {
+  LSC_CHECK(gate.type == WType::BF16 && up.type == WType::BF16 && gate.data != nullptr && up.data != nullptr);
+  LSC_CHECK(gate.rows == up.rows && gate.cols == up.cols && gate.rows > 0 && gate.cols > 0);
+  const int64_t k = gate.cols, blk = bf16_block_cols(gate.rows);
+  const uint16_t* g16 = static_cast<const uint16_t*>(gate.data);
+  const uint16_t* u16 = static_cast<const uint16_t*>(up.data);
+  return pack_blocks(gate.rows, k, true, [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
+    buf.resize(static_cast<size_t>(2 * cols * k));
+    std::copy(g16 + j * blk * k, g16 + (j * blk + cols) * k, buf.begin());
+    std::copy(u16 + j * blk * k, u16 + (j * blk + cols) * k, buf.begin() + cols * k);
+    return static_cast<const uint16_t*>(buf.data());
+  });
 }
 
 void matmul_bf16(const MatmulArgs& a) { matmul_bf16_batch(&a, 1); }
 
+namespace {
+
+// The epilogue of one tile: c is the dense [rows, width] result of rows m0.. and output columns
+// n0.. (width = cols, or 2·cols for a gate/up pair); tmp holds at least 3·cols floats.
+void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, int64_t cols, int64_t m0,
+                 int64_t n0, float* tmp) {
+  const float* bias = a.bias != nullptr ? a.bias + n0 : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    switch (a.epilogue) {
+      case Epilogue::Store:
+        avx512::store_row(a.out + (m0 + r) * n + n0, c + r * cols, bias, cols);
+        break;
+      case Epilogue::Accumulate:
+        avx512::accumulate_row(a.out + (m0 + r) * n + n0, c + r * cols, bias, cols);
+        break;
+      case Epilogue::SwigluBf16: {
+        const float* g = c + r * 2 * cols;
+        const float* u = g + cols;
+        if (bias != nullptr) {
+          avx512::store_row(tmp, g, bias, cols);
+          g = tmp;
+        }
+        if (a.bias_up != nullptr) {
+          avx512::store_row(tmp + cols, u, a.bias_up + n0, cols);
+          u = tmp + cols;
+        }
+        avx512::swiglu_span(g, u, cols, tmp + 2 * cols);
+        avx512::f32_to_bf16_n(tmp + 2 * cols, a.out16 + (m0 + r) * n + n0, cols);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
   if (n_args == 0) return;
+  LSC_CHECK(cpu_has_avx512_internal());  // bf16_isa() is "none" without AVX-512
   const MatmulArgs& a0 = args[0];
   const int64_t m = a0.n_rows, k = a0.w.cols;
   for (int i = 0; i < n_args; ++i) {
-    const WeightMatrix& w = args[i].w;
+    const MatmulArgs& a = args[i];
+    const WeightMatrix& w = a.w;
     LSC_CHECK(w.type == WType::BF16);
-    LSC_CHECK(args[i].x == a0.x && args[i].n_rows == m && w.cols == k);
-    LSC_CHECK(w.packed == nullptr || (w.packed->rows == w.rows && w.packed->cols == w.cols &&
-                                      w.packed->blk == bf16_block_cols(w.rows)));
+    LSC_CHECK(a.x == a0.x && a.x16 == a0.x16 && a.n_rows == m && w.cols == k);
+    const bool pair = w.packed != nullptr && w.packed->pair;
+    LSC_CHECK(pair == (a.epilogue == Epilogue::SwigluBf16));
+    LSC_CHECK(w.packed != nullptr ? w.packed->n * (pair ? 2 : 1) == w.rows && w.packed->k == w.cols
+                                  : w.data != nullptr);
+    LSC_CHECK(pair ? a.out16 != nullptr : a.out != nullptr);
   }
   if (m == 0) return;
-  static thread_local std::vector<uint16_t> xb;
-  if (xb.size() < static_cast<size_t>(m * k)) xb.resize(static_cast<size_t>(m * k));
-  uint16_t* x16 = xb.data();
-  const int64_t chunk = 4096;  // elements per conversion task: element-wise, any split is exact
-  const int64_t n_chunks = (m * k + chunk - 1) / chunk;
+  const uint16_t* x16 = a0.x16;
+  if (x16 == nullptr) {
+    static thread_local std::vector<uint16_t> xb;
+    if (xb.size() < static_cast<size_t>(m * k)) xb.resize(static_cast<size_t>(m * k));
+    const int64_t chunk = 4096;  // elements per conversion task: element-wise, any split is exact
+    const int64_t n_chunks = (m * k + chunk - 1) / chunk;
+    uint16_t* xw = xb.data();
 #pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < n_chunks; ++c) {
-    const int64_t i0 = c * chunk;
-    f32_to_bf16_rows(a0.x + i0, x16 + i0, std::min(chunk, m * k - i0));
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const int64_t i0 = c * chunk;
+      f32_to_bf16_rows(a0.x + i0, xw + i0, std::min(chunk, m * k - i0));
+    }
+    x16 = xw;
   }
-  if (k == 0) {
+  if (k == 0) {  // y = 0 (+ bias); a pair cannot be packed with K = 0
     for (int i = 0; i < n_args; ++i) {
       const MatmulArgs& a = args[i];
       for (int64_t r = 0; r < m; ++r) {
-        for (int64_t j = 0; j < a.w.rows; ++j)
-          a.out[r * a.w.rows + j] = a.bias != nullptr ? a.bias[j] : 0.0f;
+        for (int64_t j = 0; j < a.w.rows; ++j) {
+          const float y = a.bias != nullptr ? a.bias[j] : 0.0f;
+          float& o = a.out[r * a.w.rows + j];
+          o = a.epilogue == Epilogue::Accumulate ? o + y : y;
+        }
       }
     }
     return;
   }
 
-  // Tiles of kRowBlock activation rows × blk weight rows, for every matrix of the batch; a
+  // Tiles of kRowBlock activation rows × blk output columns, for every matrix of the batch; a
   // tile's shape depends on (m, n, k) and its position only. Tiles at the bottom/right edge use
   // their own primitives. One parallel loop over all tiles of all matrices.
+  //  Packed weights: oneDNN's brgemm kernel takes them only with a dense output, so the tile is
+  //  computed into a per-thread buffer and finish_tile() stores, accumulates or applies SwiGLU.
+  //  Plain weights with Store: the tile is written in place (ldc = N), bias added after.
   struct Plan {
     int64_t n, blk, n_full, n_tail, n_blocks_n;
+    bool dense, pair;
     std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
   };
   const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock,
                 n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
   std::vector<Plan> plans(static_cast<size_t>(n_args));
   std::vector<int64_t> first_tile(static_cast<size_t>(n_args) + 1, 0);
+  int64_t max_dense = 0;
   for (int i = 0; i < n_args; ++i) {
+    const MatmulArgs& a = args[i];
     Plan& pl = plans[static_cast<size_t>(i)];
-    pl.n = args[i].w.rows;
+    const bool packed = a.w.packed != nullptr;
+    pl.pair = packed && a.w.packed->pair;
+    pl.n = pl.pair ? a.w.rows / 2 : a.w.rows;
     pl.blk = bf16_block_cols(std::max<int64_t>(pl.n, 1));
     pl.n_full = pl.n / pl.blk;
     pl.n_tail = pl.n % pl.blk;
     pl.n_blocks_n = pl.n_full + (pl.n_tail > 0 ? 1 : 0);
+    pl.dense = packed || a.epilogue != Epilogue::Store;
     for (int ti = 0; ti < 2; ++ti) {
       for (int tj = 0; tj < 2; ++tj) {
         const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0);
         const int64_t cols = tj ? pl.n_tail : (pl.n_full > 0 ? pl.blk : 0);
-        // oneDNN's brgemm kernel takes packed weights only with a dense output: a packed tile
-        // writes [rows, cols] into a per-thread buffer that is then copied into place.
-        const bool packed = args[i].w.packed != nullptr;
-        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, cols, k, packed ? cols : pl.n, packed);
+        const int64_t width = pl.pair ? 2 * cols : cols;
+        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, width, k, pl.dense ? width : pl.n, packed);
       }
     }
+    if (pl.dense) max_dense = std::max(max_dense, std::min(m, kRowBlock) * (pl.pair ? 2 : 1) * pl.blk);
     first_tile[static_cast<size_t>(i) + 1] =
         first_tile[static_cast<size_t>(i)] + pl.n_blocks_n * n_blocks_m;
     if (pl.prims[0][0] || pl.prims[1][0]) {
@@ -253,7 +345,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
 #pragma omp parallel
   {
     static thread_local std::vector<uint8_t> scratch;
-    static thread_local std::vector<float> dense_out;
+    static thread_local std::vector<float> dense_out, tmp;
+    if (dense_out.size() < static_cast<size_t>(max_dense)) dense_out.resize(static_cast<size_t>(max_dense));
     dnnl::stream s(engine());
     // Dynamic: a busy core (the machine is shared) does not hold the others back, and which
     // thread computes a tile never changes its result.
@@ -270,16 +363,12 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       const int64_t rows = bi < m_full ? kRowBlock : m_tail,
                     cols = bj < pl.n_full ? pl.blk : pl.n_tail;
       if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
-      const uint16_t* w16 = static_cast<const uint16_t*>(a.w.data);
-      void* b_data = a.w.packed != nullptr
-                         ? static_cast<void*>(a.w.packed->data.get() + a.w.packed->offsets[static_cast<size_t>(bj)])
-                         : static_cast<void*>(const_cast<uint16_t*>(w16 + n0 * k));
-      float* c_data = a.out + m0 * n + n0;
-      if (a.w.packed != nullptr) {
-        if (dense_out.size() < static_cast<size_t>(rows * cols)) dense_out.resize(static_cast<size_t>(rows * cols));
-        c_data = dense_out.data();
-      }
-      dnnl::memory am(p.a_md, engine(), x16 + m0 * k);
+      const PackedBf16* pk = a.w.packed;
+      void* b_data = pk != nullptr
+                         ? static_cast<void*>(pk->data.get() + pk->offsets[static_cast<size_t>(bj)])
+                         : static_cast<void*>(const_cast<uint16_t*>(static_cast<const uint16_t*>(a.w.data) + n0 * k));
+      float* c_data = pl.dense ? dense_out.data() : a.out + m0 * n + n0;
+      dnnl::memory am(p.a_md, engine(), const_cast<uint16_t*>(x16 + m0 * k));
       dnnl::memory bm(p.b_md, engine(), b_data);
       dnnl::memory cm(p.c_md, engine(), c_data);
       dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)},
@@ -289,16 +378,9 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
                          {DNNL_ARG_WEIGHTS, bm},
                          {DNNL_ARG_DST, cm},
                          {DNNL_ARG_SCRATCHPAD, sm}});
-      if (a.w.packed != nullptr) {
-        for (int64_t r = 0; r < rows; ++r) {
-          const float* src = c_data + r * cols;
-          float* o = a.out + (m0 + r) * n + n0;
-          if (a.bias != nullptr) {
-            for (int64_t j = 0; j < cols; ++j) o[j] = src[j] + a.bias[n0 + j];
-          } else {
-            std::copy(src, src + cols, o);
-          }
-        }
+      if (pl.dense) {
+        if (tmp.size() < static_cast<size_t>(3 * cols)) tmp.resize(static_cast<size_t>(3 * cols));
+        finish_tile(a, n, c_data, rows, cols, m0, n0, tmp.data());
       } else if (a.bias != nullptr) {
         for (int64_t r = m0; r < m0 + rows; ++r) {
           float* o = a.out + r * n + n0;
