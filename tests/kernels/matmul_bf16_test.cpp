@@ -126,6 +126,107 @@ TEST(MatmulBf16, BitwiseIdenticalForAnyThreadCount) {
   }
 }
 
+// Accumulate adds exactly the product that Store writes (same tiles), bias included.
+TEST(MatmulBf16, AccumulateAddsExactlyWhatStoreWrites) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  for (bool packed : {false, true}) {
+    const int64_t t = 530, n = 1100, k = 96;  // row and column tails
+    std::vector<float> x = randn(size_t(t * k), 31), wf = randn(size_t(n * k), 32, 0.2f),
+                       bias = randn(size_t(n), 33), base = randn(size_t(t * n), 34);
+    std::vector<uint16_t> w16(wf.size());
+    for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_bf16(wf[i]);
+    const auto pk = pack_bf16({w16.data(), WType::BF16, n, k});
+    std::vector<float> stored(size_t(t * n)), accumulated = base;
+    MatmulArgs a{x.data(), t, {w16.data(), WType::BF16, n, k}, bias.data(), stored.data()};
+    if (packed) a.w.packed = pk.get();
+    matmul_bf16(a);
+    a.out = accumulated.data();
+    a.epilogue = Epilogue::Accumulate;
+    matmul_bf16(a);
+    for (size_t i = 0; i < stored.size(); ++i)
+      ASSERT_EQ(accumulated[i], base[i] + stored[i]) << "packed=" << packed << " at " << i;
+  }
+}
+
+// What batching several texts into one pass would rest on: with packed weights, a row's result
+// does not depend on which rows share its call (offset and count), so rows of one text come out
+// the same alone or batched with others. Measured true for oneDNN 2.6's brgemm here; if a future
+// oneDNN breaks it, this test says so before batching silently changes results.
+TEST(MatmulBf16, PackedRowsDoNotDependOnTheRowsAroundThem) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const int64_t t = 600, n = 1100, k = 320;
+  std::vector<float> x = randn(size_t(t * k), 51), wf = randn(size_t(n * k), 52, 0.1f);
+  std::vector<uint16_t> w16(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_bf16(wf[i]);
+  const auto pk = pack_bf16({w16.data(), WType::BF16, n, k});
+  std::vector<float> full(size_t(t * n));
+  MatmulArgs a{x.data(), t, {w16.data(), WType::BF16, n, k, pk.get()}, nullptr, full.data()};
+  matmul_bf16(a);
+  for (int64_t off : {0, 5, 100, 511, 512}) {
+    for (int64_t m : {1, 3, 17, 64, 88}) {
+      std::vector<float> part(size_t(m * n));
+      MatmulArgs b{x.data() + off * k, m, a.w, nullptr, part.data()};
+      matmul_bf16(b);
+      EXPECT_EQ(0, std::memcmp(part.data(), full.data() + off * n, part.size() * 4)) << "rows " << off << "+" << m;
+    }
+  }
+}
+
+// The fused gate/up pair with SwiGLU and bf16 output against the unfused steps: the product of
+// each half within the accumulation bound of MatchesDoubleReference (the pair is another oneDNN
+// call shape), then silu·up and the bf16 rounding as swiglu_fast and f32_to_bf16 do them.
+TEST(MatmulBf16, FusedGateUpSwigluMatchesTheUnfusedSteps) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const int64_t t = 520, n = 1100, k = 200;
+  std::vector<float> x = randn(size_t(t * k), 41), gf = randn(size_t(n * k), 42, 0.2f),
+                     uf = randn(size_t(n * k), 43, 0.2f), bg = randn(size_t(n), 44), bu = randn(size_t(n), 45);
+  std::vector<uint16_t> g16(gf.size()), u16(uf.size());
+  for (size_t i = 0; i < gf.size(); ++i) {
+    g16[i] = f32_to_bf16(gf[i]);
+    u16[i] = f32_to_bf16(uf[i]);
+  }
+  const WeightMatrix gw{g16.data(), WType::BF16, n, k}, uw{u16.data(), WType::BF16, n, k};
+  const auto pair = pack_bf16_pair(gw, uw);
+  for (bool with_bias : {false, true}) {
+    std::vector<uint16_t> fused(size_t(t * n));
+    MatmulArgs a{x.data(), t, {nullptr, WType::BF16, 2 * n, k, pair.get()}, with_bias ? bg.data() : nullptr, nullptr};
+    a.epilogue = Epilogue::SwigluBf16;
+    a.bias_up = with_bias ? bu.data() : nullptr;
+    a.out16 = fused.data();
+    omp_set_num_threads(1);
+    matmul_bf16(a);
+    std::vector<uint16_t> fused3(fused.size());
+    a.out16 = fused3.data();
+    omp_set_num_threads(3);
+    matmul_bf16(a);
+    omp_set_num_threads(omp_get_num_procs());
+    EXPECT_EQ(fused, fused3) << "1 vs 3 threads";
+    // Unfused: each half separately (packed alone), then swiglu_fast.
+    std::vector<float> g(size_t(t * n)), u(size_t(t * n)), act(size_t(t * n));
+    const auto pg = pack_bf16(gw), pu = pack_bf16(uw);
+    MatmulArgs ag{x.data(), t, gw, with_bias ? bg.data() : nullptr, g.data()}, au = ag;
+    ag.w.packed = pg.get();
+    au.w = uw;
+    au.w.packed = pu.get();
+    au.bias = with_bias ? bu.data() : nullptr;
+    au.out = u.data();
+    matmul_bf16(ag);
+    matmul_bf16(au);
+    swiglu_fast(g.data(), u.data(), t * n, act.data());
+    int64_t differ = 0;
+    for (size_t i = 0; i < act.size(); ++i) {
+      const float want = bf16_to_f32(f32_to_bf16(act[i])), got = bf16_to_f32(fused[i]);
+      // Equal, or one bf16 step apart where the two oneDNN call shapes rounded g or u differently.
+      if (got != want) {
+        ++differ;
+        ASSERT_NEAR(double(got), double(want), std::fabs(double(want)) * 0x1p-7 + 1e-6) << "bias=" << with_bias << " at " << i;
+      }
+    }
+    std::printf("  fused vs unfused bf16 activations (bias=%d): %lld of %zu differ by one bf16 step\n",
+                int(with_bias), static_cast<long long>(differ), act.size());
+  }
+}
+
 }  // namespace
 }  // namespace lsc::cpu
 
