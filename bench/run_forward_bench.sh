@@ -61,12 +61,12 @@ if fw:
 mm = [r for r in rows if r["name"] == "matmul"]
 if mm:
     print("\nbf16 matrix products, GFLOP/s (median of 5):\n")
-    print("| model | product | M×N×K | threads | oneDNN plain | oneDNN packed | logitscope tiles (plain) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | product | M×N×K | threads | oneDNN plain | oneDNN packed | logitscope tiles, plain | logitscope tiles, packed (used) |")
+    print("|---|---|---|---|---|---|---|---|")
     key = {}
     for r in mm:
         key.setdefault((r["model"], r["proj"], r["m"], r["n"], r["k"], r["threads"]), {})[r["variant"]] = r["gflops"]
     for (model, proj, m, n, k, th), v in key.items():
         f = lambda name: f"{v[name]:.0f}" if name in v else "-"
-        print(f"| {model} | {proj} | {m}×{n}×{k} | {th} | {f('onednn_plain')} | {f('onednn_packed')} | {f('logitscope_blocked')} |")
+        print(f"| {model} | {proj} | {m}×{n}×{k} | {th} | {f('onednn_plain')} | {f('onednn_packed')} | {f('logitscope_blocked')} | {f('logitscope_packed')} |")
 PY

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -43,6 +45,30 @@ void release_pages(const void* p, size_t n) {
   const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
   // Advice only: if the kernel refuses, the pages simply stay resident.
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+int64_t available_memory_bytes() {
+  int64_t avail = -1;
+  {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    int64_t kib = 0;
+    std::string unit;
+    while (in >> key >> kib >> unit) {
+      if (key == "MemAvailable:") {
+        avail = kib * 1024;
+        break;
+      }
+    }
+  }
+  std::ifstream max_in("/sys/fs/cgroup/memory.max"), cur_in("/sys/fs/cgroup/memory.current");
+  std::string max_s;
+  int64_t cur = 0;
+  if (max_in >> max_s && max_s != "max" && cur_in >> cur) {
+    const int64_t room = std::atoll(max_s.c_str()) - cur;
+    avail = avail < 0 ? room : std::min(avail, room);
+  }
+  return avail;
 }
 
 MappedFile::~MappedFile() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -34,6 +35,11 @@ class MappedFile {
 // (madvise MADV_DONTNEED): they leave the process's resident set, and a later read faults them in
 // again from the file, unchanged. For weights that have been copied elsewhere (packed).
 void release_pages(const void* p, size_t n);
+
+// Bytes of memory this process could still take without swapping or reaching its cgroup's
+// limit: MemAvailable from /proc/meminfo, lowered to memory.max − memory.current of a cgroup v2
+// limit if there is one. -1 where neither can be read.
+int64_t available_memory_bytes();
 
 // Whole file into a string (small text files: config.json, tokenizer.json, JSONL).
 std::string read_text_file(const std::string& path);

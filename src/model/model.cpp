@@ -224,12 +224,38 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
 
 int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(requested, cfg_.vocab_size); }
 
-// The bf16 kernel reads weights packed in oneDNN's blocked layout (10-30% faster than the plain
-// layout on every model shape: docs/performance.md). Each BF16 matrix is packed once, on the
-// first bf16 pass, into anonymous memory; then its mapped pages are given back, so the packed
-// copy replaces the checkpoint's pages in memory instead of doubling it (peak: weights + one
-// matrix). The embedding table is read row by row and stays mapped, unless it is also the LM head.
+// The bf16 kernel runs faster on weights packed in oneDNN's blocked layout (5-30% on every model
+// shape: docs/performance.md) and gives bitwise the same results on plain ones (the same brgemm
+// kernel; tested), so packing is a matter of memory only. Each BF16 matrix is packed once, on the
+// first bf16 pass, into anonymous memory; then its mapped pages are given back, so the packed copy
+// replaces the checkpoint's pages in memory instead of doubling it (peak: weights + one matrix).
+// Unlike mapped pages, a packed copy cannot be dropped under memory pressure: several large models
+// in one process (a run over three 7B checkpoints on 24 GB) must not all pack. LSC_BF16_PACK:
+// "auto" (default) packs when the copies fit in the memory available now with 2 GiB to spare,
+// "1" always, "0" never. The embedding table is read row by row and stays mapped, unless it is
+// also the LM head.
 void Model::pack_for_bf16() const {
+  int64_t need = 0;
+  auto bf16_bytes = [](const cpu::WeightMatrix& w) {
+    return w.type == cpu::WType::BF16 ? w.rows * w.cols * 2 : int64_t{0};
+  };
+  for (const LayerWeights& w : layers_) {
+    for (const cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
+      need += bf16_bytes(*m);
+  }
+  need += bf16_bytes(lm_head_);
+  const char* env = std::getenv("LSC_BF16_PACK");
+  const std::string mode = env != nullptr && *env != '\0' ? env : "auto";
+  const int64_t avail = io::available_memory_bytes();
+  const bool pack_all = mode == "1" || (mode != "0" && avail >= 0 && need + (int64_t{2} << 30) <= avail);
+  if (!pack_all) {
+    if (cpu::verbose()) {
+      std::fprintf(stderr, "logitscope: bf16 weights of %s read in place, not packed (LSC_BF16_PACK=%s; "
+                   "%.2f GiB to pack, %.2f GiB available)\n", ckpt_->dir().c_str(), mode.c_str(),
+                   double(need) / double(1 << 30), double(avail) / double(1 << 30));
+    }
+    return;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   size_t bytes = 0;
   auto pack = [&](cpu::WeightMatrix& w) {
@@ -257,8 +283,8 @@ void Model::pack_for_bf16() const {
   }
   pack(lm_head_);
   if (cpu::verbose()) {
-    std::fprintf(stderr, "logitscope: packed %zu bf16 matrices (%.2f GiB) for the bf16 kernel in %.1f s\n",
-                 packed_.size(), static_cast<double>(bytes) / double(1 << 30),
+    std::fprintf(stderr, "logitscope: packed %zu bf16 matrices of %s (%.2f GiB) for the bf16 kernel in %.1f s\n",
+                 packed_.size(), ckpt_->dir().c_str(), static_cast<double>(bytes) / double(1 << 30),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 }
@@ -411,8 +437,14 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
       } else {
         cpu::swiglu(gate, up, n_t * inter, gate);
       }
-      linear(gate, n_t, w.w_down, w.b_down, proj, bf16);
-      cpu::add_inplace(x, proj, n_t * h);
+      if (bf16 && w.w_down.type == cpu::WType::BF16) {
+        cpu::MatmulArgs down{gate, n_t, w.w_down, w.b_down.empty() ? nullptr : w.b_down.data(), x};
+        down.epilogue = cpu::Epilogue::Accumulate;
+        cpu::matmul_bf16(down);
+      } else {
+        linear(gate, n_t, w.w_down, w.b_down, proj, bf16);
+        cpu::add_inplace(x, proj, n_t * h);
+      }
     }
     tap("layer." + std::to_string(i), x, h);
   }

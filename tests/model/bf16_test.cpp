@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -176,6 +177,37 @@ TEST(Bf16Forward, BitwiseIdenticalForAnyThreadCountAndChunkSize) {
     EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4)) << name << ": 1 vs 2 threads";
     EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * 4))
         << name << ": 1 vs 3 threads, chunk 5";
+  }
+}
+
+// Packing the weights (LSC_BF16_PACK) is a matter of memory and speed only: a model that
+// packed its matrices (and fuses gate/up/SwiGLU) and one that reads them in place give bitwise
+// the same logits.
+TEST(Bf16Forward, PackedAndInPlaceWeightsGiveIdenticalLogits) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const char* saved = std::getenv("LSC_BF16_PACK");
+  const std::string restore = saved != nullptr ? saved : "";
+  for (const char* name : {"qwen2-bf16", "qwen3-bf16", "qwen2-realvocab-bf16"}) {
+    std::vector<float> logits[2];
+    size_t packed_bytes[2] = {0, 0};
+    for (int pack = 0; pack < 2; ++pack) {
+      ::setenv("LSC_BF16_PACK", pack ? "1" : "0", 1);
+      auto m = Model::load(test::fixture(std::string("models/") + name));
+      const int vocab = m->config().vocab_size;
+      std::vector<int32_t> ids;
+      for (int i = 0; i < 530; ++i) ids.push_back((i * 7919 + 13) % vocab);  // a row tail too
+      logits[pack] = all_logits(*m, ids, Precision::BF16, 64);
+      packed_bytes[pack] = m->packed_bytes();
+    }
+    EXPECT_EQ(packed_bytes[0], 0u) << name;
+    EXPECT_GT(packed_bytes[1], 0u) << name;
+    ASSERT_EQ(logits[0].size(), logits[1].size());
+    EXPECT_EQ(0, std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * 4)) << name;
+  }
+  if (saved != nullptr) {
+    ::setenv("LSC_BF16_PACK", restore.c_str(), 1);
+  } else {
+    ::unsetenv("LSC_BF16_PACK");
   }
 }
 

@@ -74,8 +74,8 @@ dnnl::memory::desc packed_md(int64_t n, int64_t k) {
 
 // A is bf16 [m, k] dense. B is either W[n, k] row-major = Wᵀ with strides (1, k) (the plain
 // "ba" layout, read in place from the mapped checkpoint) or the packed layout of packed_md.
-// C is fp32 [m, n] with row stride ldc, so a block of columns is written straight into the full
-// output matrix.
+// C is fp32 [m, n] with row stride ldc (dense, ldc = n, is what selects oneDNN's brgemm kernel:
+// with ldc > n it falls back to gemm:jit on plain weights and to a reference kernel on packed).
 Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc, bool packed) {
   using dt = dnnl::memory::data_type;
   Prim p;
@@ -300,13 +300,14 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
 
   // Tiles of kRowBlock activation rows × blk output columns, for every matrix of the batch; a
   // tile's shape depends on (m, n, k) and its position only. Tiles at the bottom/right edge use
-  // their own primitives. One parallel loop over all tiles of all matrices.
-  //  Packed weights: oneDNN's brgemm kernel takes them only with a dense output, so the tile is
-  //  computed into a per-thread buffer and finish_tile() stores, accumulates or applies SwiGLU.
-  //  Plain weights with Store: the tile is written in place (ldc = N), bias added after.
+  // their own primitives. One parallel loop over all tiles of all matrices. oneDNN's brgemm
+  // kernel writes a tile only to a dense output, so it lands in a per-thread buffer and
+  // finish_tile() stores, accumulates or applies SwiGLU. Plain (mapped) and packed weights run the
+  // same brgemm kernel and give bitwise equal results (tested): packing only saves the copy of a
+  // weight block that oneDNN makes inside every call on plain weights.
   struct Plan {
     int64_t n, blk, n_full, n_tail, n_blocks_n;
-    bool dense, pair;
+    bool pair;
     std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
   };
   const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock,
@@ -324,16 +325,15 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     pl.n_full = pl.n / pl.blk;
     pl.n_tail = pl.n % pl.blk;
     pl.n_blocks_n = pl.n_full + (pl.n_tail > 0 ? 1 : 0);
-    pl.dense = packed || a.epilogue != Epilogue::Store;
     for (int ti = 0; ti < 2; ++ti) {
       for (int tj = 0; tj < 2; ++tj) {
         const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0);
         const int64_t cols = tj ? pl.n_tail : (pl.n_full > 0 ? pl.blk : 0);
         const int64_t width = pl.pair ? 2 * cols : cols;
-        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, width, k, pl.dense ? width : pl.n, packed);
+        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, width, k, width, packed);
       }
     }
-    if (pl.dense) max_dense = std::max(max_dense, std::min(m, kRowBlock) * (pl.pair ? 2 : 1) * pl.blk);
+    max_dense = std::max(max_dense, std::min(m, kRowBlock) * (pl.pair ? 2 : 1) * std::min(pl.blk, pl.n));
     first_tile[static_cast<size_t>(i) + 1] =
         first_tile[static_cast<size_t>(i)] + pl.n_blocks_n * n_blocks_m;
     if (pl.prims[0][0] || pl.prims[1][0]) {
@@ -367,7 +367,7 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       void* b_data = pk != nullptr
                          ? static_cast<void*>(pk->data.get() + pk->offsets[static_cast<size_t>(bj)])
                          : static_cast<void*>(const_cast<uint16_t*>(static_cast<const uint16_t*>(a.w.data) + n0 * k));
-      float* c_data = pl.dense ? dense_out.data() : a.out + m0 * n + n0;
+      float* c_data = dense_out.data();
       dnnl::memory am(p.a_md, engine(), const_cast<uint16_t*>(x16 + m0 * k));
       dnnl::memory bm(p.b_md, engine(), b_data);
       dnnl::memory cm(p.c_md, engine(), c_data);
@@ -378,15 +378,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
                          {DNNL_ARG_WEIGHTS, bm},
                          {DNNL_ARG_DST, cm},
                          {DNNL_ARG_SCRATCHPAD, sm}});
-      if (pl.dense) {
-        if (tmp.size() < static_cast<size_t>(3 * cols)) tmp.resize(static_cast<size_t>(3 * cols));
-        finish_tile(a, n, c_data, rows, cols, m0, n0, tmp.data());
-      } else if (a.bias != nullptr) {
-        for (int64_t r = m0; r < m0 + rows; ++r) {
-          float* o = a.out + r * n + n0;
-          for (int64_t j = 0; j < cols; ++j) o[j] += a.bias[n0 + j];
-        }
-      }
+      if (tmp.size() < static_cast<size_t>(3 * cols)) tmp.resize(static_cast<size_t>(3 * cols));
+      finish_tile(a, n, c_data, rows, cols, m0, n0, tmp.data());
     }
   }
 }
