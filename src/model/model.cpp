@@ -59,7 +59,7 @@ void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const st
 // batch).
 void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu::WeightMatrix*> ws,
                  std::initializer_list<const std::vector<float>*> biases, std::initializer_list<float*> outs,
-                 bool bf16) {
+                 bool bf16, const uint16_t* x16 = nullptr) {
   bool all_bf16 = bf16;
   for (const cpu::WeightMatrix* w : ws) all_bf16 = all_bf16 && w->type == cpu::WType::BF16;
   auto w = ws.begin();
@@ -73,12 +73,20 @@ void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu
   int n = 0;
   for (; w != ws.end(); ++w, ++b, ++o, ++n) {
     args[n].x = x;
+    args[n].x16 = x16;
     args[n].n_rows = n_rows;
     args[n].w = **w;
     args[n].bias = (*b)->empty() ? nullptr : (*b)->data();
     args[n].out = *o;
   }
   cpu::matmul_bf16_batch(args, n);
+}
+
+bool all_stored_bf16(std::initializer_list<const cpu::WeightMatrix*> ws) {
+  for (const cpu::WeightMatrix* w : ws) {
+    if (w->type != cpu::WType::BF16) return false;
+  }
+  return true;
 }
 
 float* sized(std::vector<float>& v, int64_t n) {
@@ -94,6 +102,7 @@ float* sized(std::vector<float>& v, int64_t n) {
 struct Model::Workspace {
   std::vector<float> x, xn, q, k, v, att, proj, gate, up, cos_t, sin_t, logits;
   std::vector<uint16_t> act16;  // bf16 MLP activations (fused SwiGLU → down_proj)
+  std::vector<uint16_t> x16;    // bf16 normed activations (rms_norm_bf16 → q/k/v, gate/up)
 };
 
 Model::Model() = default;
@@ -366,6 +375,8 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
   float* v = sized(ws.v, n_t * kv_cols);
   float* att = sized(ws.att, n_t * q_cols);
   float* proj = sized(ws.proj, n_t * h);
+  if (bf16 && ws.x16.size() < static_cast<size_t>(n_t * h)) ws.x16.resize(static_cast<size_t>(n_t * h));
+  uint16_t* x16 = ws.x16.data();
   auto tap = [&](const std::string& name, const float* a, int64_t cols) {
     if (opt.tap) opt.tap(name, a, n_t, cols);
   };
@@ -388,8 +399,13 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[static_cast<size_t>(i)];
     // Attention block.
-    cpu::rms_norm(x, w.attn_norm.data(), n_t, h, c.rms_norm_eps, xn);
-    linear_many(xn, n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {q, k, v}, bf16);
+    if (bf16 && all_stored_bf16({&w.wq, &w.wk, &w.wv})) {  // the norm writes the bf16 input directly
+      cpu::rms_norm_bf16(x, w.attn_norm.data(), n_t, h, c.rms_norm_eps, x16);
+      linear_many(nullptr, n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {q, k, v}, bf16, x16);
+    } else {
+      cpu::rms_norm(x, w.attn_norm.data(), n_t, h, c.rms_norm_eps, xn);
+      linear_many(xn, n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {q, k, v}, bf16);
+    }
     if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
       cpu::rms_norm(q, w.q_norm.data(), n_t * n_h, d, c.rms_norm_eps, q);
       cpu::rms_norm(k, w.k_norm.data(), n_t * n_kv, d, c.rms_norm_eps, k);
@@ -410,7 +426,12 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
       cpu::add_inplace(x, proj, n_t * h);
     }
     // MLP block: down(silu(gate(x)) * up(x)).
-    cpu::rms_norm(x, w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn);
+    const bool mlp_bf16_in = bf16 && all_stored_bf16({&w.w_gate, &w.w_up});
+    if (mlp_bf16_in) {
+      cpu::rms_norm_bf16(x, w.ffn_norm.data(), n_t, h, c.rms_norm_eps, x16);
+    } else {
+      cpu::rms_norm(x, w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn);
+    }
     if (bf16 && w.w_gate_up.packed != nullptr) {
       // Fused: gate/up tiles → SwiGLU → bf16 in their epilogue; down_proj reads the bf16 rows and
       // adds into x. The same arithmetic as the unfused bf16 steps below, without the fp32
@@ -419,7 +440,8 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
         if (ws.act16.size() < static_cast<size_t>(n_t * inter)) ws.act16.resize(static_cast<size_t>(n_t * inter));
         return ws.act16.data();
       }();
-      cpu::MatmulArgs gu{xn, n_t, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), nullptr};
+      cpu::MatmulArgs gu{nullptr, n_t, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), nullptr};
+      gu.x16 = x16;
       gu.epilogue = cpu::Epilogue::SwigluBf16;
       gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
       gu.out16 = act16;
@@ -431,7 +453,8 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
     } else {
       float* gate = sized(ws.gate, n_t * inter);
       float* up = sized(ws.up, n_t * inter);
-      linear_many(xn, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, bf16);
+      linear_many(mlp_bf16_in ? nullptr : xn, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, bf16,
+                  mlp_bf16_in ? x16 : nullptr);
       if (bf16) {
         cpu::swiglu_fast(gate, up, n_t * inter, gate);
       } else {

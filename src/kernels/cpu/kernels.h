@@ -102,6 +102,9 @@ bool verbose();
 
 // out[T, n] = w ⊙ x / sqrt(mean(x²) + eps), per row; sums in double. out may alias x.
 void rms_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out);
+// The same values rounded to bf16 (nearest even), for the bf16 matmul's x16 input: exactly
+// f32_to_bf16_rows of rms_norm's output, without writing the fp32 rows.
+void rms_norm_bf16(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, uint16_t* out);
 
 // x[t, h*head_dim + i] rotated in place with HF's rotate_half pairing: (i, i + head_dim/2).
 // cos/sin: [n_tokens, head_dim/2] tables (positions 0..n_tokens-1).
