@@ -4,7 +4,7 @@
 # Runs bench_matmul on both shapes, then bench_forward over shape × layers × tokens × threads
 # (bf16, all per-token statistics), plus the fp32 pass for comparison; appends every JSON line to
 # $OUT (default bench-results/forward-<UTC time>.jsonl) and prints the Markdown tables.
-# About 10 minutes on a quiet 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
+# About 8 minutes on an idle 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
 # stay in /tmp for reuse. SECTIONS="matmul small large fp32" (default: all) runs a part, e.g. to
 # keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
 # Results are only as good as the machine's quietness: the load average is recorded at the start.
