@@ -341,7 +341,8 @@ class Model::BorrowedWorkspace {
 void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
                     const ForwardOptions& opt) const {
   BorrowedWorkspace ws(*this);
-  const float* xn = hidden_into(ids, opt, *ws);
+  const int64_t one_text[2] = {0, static_cast<int64_t>(ids.size())};
+  const float* xn = hidden_into(ids, one_text, opt, *ws);
   const int64_t n_t = static_cast<int64_t>(ids.size()), h = cfg_.hidden_size, vocab = cfg_.vocab_size;
   // LM head over row chunks; each chunk goes to the consumer while hot. The chunk buffer is kept
   // with the workspace (39 MB for a 152k vocabulary: zeroing and faulting it in every pass cost
@@ -357,12 +358,37 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
 
 std::vector<float> Model::forward_hidden(std::span<const int32_t> ids, const ForwardOptions& opt) const {
   BorrowedWorkspace ws(*this);
-  const float* xn = hidden_into(ids, opt, *ws);
+  const int64_t one_text[2] = {0, static_cast<int64_t>(ids.size())};
+  const float* xn = hidden_into(ids, one_text, opt, *ws);
   return std::vector<float>(xn, xn + static_cast<int64_t>(ids.size()) * cfg_.hidden_size);
 }
 
-const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptions& opt, Workspace& ws) const {
+std::vector<std::vector<float>> Model::forward_hidden_batch(const std::vector<std::span<const int32_t>>& texts,
+                                                            const ForwardOptions& opt) const {
+  LSC_CHECK(!opt.tap);
+  std::vector<int32_t> ids;
+  std::vector<int64_t> starts{0};
+  for (size_t i = 0; i < texts.size(); ++i) {
+    validate_ids(texts[i], "forward (text " + std::to_string(i) + " of a batch)");
+    ids.insert(ids.end(), texts[i].begin(), texts[i].end());
+    starts.push_back(static_cast<int64_t>(ids.size()));
+  }
+  std::vector<std::vector<float>> out;
+  if (texts.empty()) return out;
+  BorrowedWorkspace ws(*this);
+  const float* xn = hidden_into(ids, starts, opt, *ws);
+  const int64_t h = cfg_.hidden_size;
+  for (size_t i = 0; i < texts.size(); ++i) out.emplace_back(xn + starts[i] * h, xn + starts[i + 1] * h);
+  return out;
+}
+
+const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const int64_t> starts,
+                               const ForwardOptions& opt, Workspace& ws) const {
   validate_ids(ids, "forward");
+  LSC_CHECK(starts.size() >= 2 && starts.front() == 0 && starts.back() == static_cast<int64_t>(ids.size()));
+  const size_t n_texts = starts.size() - 1;
+  int64_t longest = 0;
+  for (size_t i = 0; i < n_texts; ++i) longest = std::max(longest, starts[i + 1] - starts[i]);
   const bool bf16 = use_bf16(opt.precision);
   const ModelConfig& c = cfg_;
   const int64_t n_t = static_cast<int64_t>(ids.size());
@@ -383,9 +409,9 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
 
   // RoPE tables [n_t, d/2]: angle = float32(pos) * inv_freq in float32, as transformers does.
   const int64_t half = d / 2;
-  float* cos_t = sized(ws.cos_t, n_t * half);
-  float* sin_t = sized(ws.sin_t, n_t * half);
-  for (int64_t t = 0; t < n_t; ++t) {
+  float* cos_t = sized(ws.cos_t, longest * half);
+  float* sin_t = sized(ws.sin_t, longest * half);
+  for (int64_t t = 0; t < longest; ++t) {
     for (int64_t i = 0; i < half; ++i) {
       const float angle = static_cast<float>(t) * inv_freq_[static_cast<size_t>(i)];
       cos_t[t * half + i] = std::cos(angle);
@@ -410,12 +436,16 @@ const float* Model::hidden_into(std::span<const int32_t> ids, const ForwardOptio
       cpu::rms_norm(q, w.q_norm.data(), n_t * n_h, d, c.rms_norm_eps, q);
       cpu::rms_norm(k, w.k_norm.data(), n_t * n_kv, d, c.rms_norm_eps, k);
     }
-    cpu::apply_rope(q, n_t, n_h, d, cos_t, sin_t);
-    cpu::apply_rope(k, n_t, n_kv, d, cos_t, sin_t);
-    if (bf16) {  // the fast attention rounds differently: only on the bf16 path
-      cpu::attention_causal_fast(q, k, v, n_t, n_h, n_kv, d, scale, att);
-    } else {
-      cpu::attention_causal(q, k, v, n_t, n_h, n_kv, d, scale, att);
+    for (size_t s = 0; s < n_texts; ++s) {  // positions and attention per text
+      const int64_t t0 = starts[s], len = starts[s + 1] - starts[s];
+      float *qs = q + t0 * q_cols, *ks = k + t0 * kv_cols, *vs = v + t0 * kv_cols, *os = att + t0 * q_cols;
+      cpu::apply_rope(qs, len, n_h, d, cos_t, sin_t);
+      cpu::apply_rope(ks, len, n_kv, d, cos_t, sin_t);
+      if (bf16) {  // the fast attention rounds differently: only on the bf16 path
+        cpu::attention_causal_fast(qs, ks, vs, len, n_h, n_kv, d, scale, os);
+      } else {
+        cpu::attention_causal(qs, ks, vs, len, n_h, n_kv, d, scale, os);
+      }
     }
     if (bf16 && w.wo.type == cpu::WType::BF16) {  // x += o_proj(att), in the tiles' epilogue
       cpu::MatmulArgs a{att, n_t, w.wo, w.bo.empty() ? nullptr : w.bo.data(), x};

@@ -93,6 +93,13 @@ class Model {
   // Keeping these (not logits) lets several models' rows be recomputed side by side later.
   std::vector<float> forward_hidden(std::span<const int32_t> ids, const ForwardOptions& opt = {}) const;
 
+  // Several texts in one pass: their rows are stacked for the matrix products (fuller tiles for
+  // short texts), while positions, RoPE and attention stay per text. Returns each text's
+  // forward_hidden(), bitwise (a row's products do not depend on the rows around it: tested).
+  // opt.tap is not supported here (one text: use forward_hidden).
+  std::vector<std::vector<float>> forward_hidden_batch(const std::vector<std::span<const int32_t>>& texts,
+                                                       const ForwardOptions& opt = {}) const;
+
   // logits[n_rows, vocab_size] = hidden[n_rows, hidden_size] · lm_headᵀ, at the given precision
   // (as forward() with ForwardOptions::precision).
   void lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision = Precision::FP32) const;
@@ -113,8 +120,10 @@ class Model {
   Model();
   struct Workspace;
   class BorrowedWorkspace;
-  // The transformer into ws; returns the final-normed hidden states (in ws).
-  const float* hidden_into(std::span<const int32_t> ids, const ForwardOptions& opt, Workspace& ws) const;
+  // The transformer into ws over ids = texts stacked, text i at rows [starts[i], starts[i + 1]);
+  // returns the final-normed hidden states (in ws).
+  const float* hidden_into(std::span<const int32_t> ids, std::span<const int64_t> starts, const ForwardOptions& opt,
+                           Workspace& ws) const;
   // True when a pass at `precision` runs the bf16 kernel; then makes sure the matrices are packed.
   bool use_bf16(Precision precision) const;
   void pack_for_bf16() const;

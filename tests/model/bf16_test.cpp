@@ -211,5 +211,48 @@ TEST(Bf16Forward, PackedAndInPlaceWeightsGiveIdenticalLogits) {
   }
 }
 
+// Batching: texts stacked in one pass give each text's forward_hidden bitwise, on the fp32
+// path (every fixture architecture) and the bf16 path (packed and in place). Lengths 300 + 250 +
+// 7 put the 512-row tile boundary inside the second text.
+TEST(Batch, ForwardHiddenBatchEqualsOneTextAtATime) {
+  const char* saved = std::getenv("LSC_BF16_PACK");
+  const std::string restore = saved != nullptr ? saved : "";
+  struct Case {
+    const char* model;
+    Precision precision;
+    const char* pack;
+  };
+  const Case cases[] = {{"qwen2-f32", Precision::FP32, "1"},  {"qwen3-f32", Precision::FP32, "1"},
+                        {"llama-f32", Precision::FP32, "1"},  {"qwen2-bf16", Precision::BF16, "1"},
+                        {"qwen2-bf16", Precision::BF16, "0"}, {"qwen3-bf16", Precision::BF16, "1"}};
+  for (const Case& c : cases) {
+    if (c.precision == Precision::BF16 && !have_bf16()) continue;
+    ::setenv("LSC_BF16_PACK", c.pack, 1);
+    auto m = Model::load(test::fixture(std::string("models/") + c.model));
+    const int vocab = m->config().vocab_size;
+    std::vector<std::vector<int32_t>> texts;
+    for (int len : {300, 250, 7, 1}) {
+      std::vector<int32_t> ids;
+      for (int i = 0; i < len; ++i) ids.push_back((i * 7919 + 13 * len) % vocab);
+      texts.push_back(ids);
+    }
+    ForwardOptions opt;
+    opt.precision = c.precision;
+    const auto batched = m->forward_hidden_batch({texts[0], texts[1], texts[2], texts[3]}, opt);
+    ASSERT_EQ(batched.size(), texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const auto alone = m->forward_hidden(texts[i], opt);
+      ASSERT_EQ(alone.size(), batched[i].size());
+      EXPECT_EQ(0, std::memcmp(alone.data(), batched[i].data(), alone.size() * 4))
+          << c.model << " " << precision_name(c.precision) << " pack=" << c.pack << ": text " << i;
+    }
+  }
+  if (saved != nullptr) {
+    ::setenv("LSC_BF16_PACK", restore.c_str(), 1);
+  } else {
+    ::unsetenv("LSC_BF16_PACK");
+  }
+}
+
 }  // namespace
 }  // namespace lsc::model
