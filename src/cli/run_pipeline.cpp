@@ -50,6 +50,13 @@ int64_t group_hidden_bytes() {
   return env != nullptr && *env != '\0' ? std::max<int64_t>(1, std::atoll(env)) : int64_t{1} << 30;
 }
 
+// Rows of one forward pass when several short texts share it (LSC_BATCH_TOKENS; 1 = one text per
+// pass). One bf16 tile is 512 rows; results do not depend on it (forward_hidden_batch).
+int64_t batch_token_limit() {
+  const char* env = std::getenv("LSC_BATCH_TOKENS");
+  return env != nullptr && *env != '\0' ? std::max<int64_t>(1, std::atoll(env)) : 512;
+}
+
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted.store(true); }
 
@@ -590,6 +597,7 @@ int run_pipeline(const RunOptions& opt_in) {
   auto old_term = std::signal(SIGTERM, on_interrupt);
   TextMeasurer measurer(models, families, opt, precision);
   const int64_t group_bytes = group_hidden_bytes();
+  const int64_t batch_tokens = batch_token_limit();
   size_t next = 0;
   while (next < todo.size() && !g_interrupted.load()) {
     // A group: consecutive texts whose hidden states (all models) fit the budget; at least one.
@@ -607,12 +615,28 @@ int run_pipeline(const RunOptions& opt_in) {
     std::vector<std::vector<std::vector<float>>> hidden(end - next, std::vector<std::vector<float>>(models.size()));
     for (size_t m = 0; m < models.size() && !g_interrupted.load(); ++m) {
       progress.set_stage("forward pass, model " + models[m].name);
-      for (size_t i = next; i < end && !g_interrupted.load(); ++i) {
-        const auto& ids = todo[i]->plans[m].ids;
-        if (ids.empty()) continue;
-        model::ForwardOptions fo;
-        fo.precision = precision;
-        hidden[i - next][m] = models[m].model->forward_hidden(ids, fo);
+      model::ForwardOptions fo;
+      fo.precision = precision;
+      size_t i = next;
+      while (i < end && !g_interrupted.load()) {
+        // One pass: consecutive texts up to batch_tokens rows together (a longer text alone).
+        std::vector<size_t> idx;
+        std::vector<std::span<const int32_t>> batch;
+        int64_t rows = 0;
+        for (; i < end; ++i) {
+          const auto& ids = todo[i]->plans[m].ids;
+          if (ids.empty()) continue;
+          if (!batch.empty() && rows + static_cast<int64_t>(ids.size()) > batch_tokens) break;
+          idx.push_back(i);
+          batch.emplace_back(ids);
+          rows += static_cast<int64_t>(ids.size());
+        }
+        if (batch.size() == 1) {
+          hidden[idx[0] - next][m] = models[m].model->forward_hidden(batch[0], fo);
+        } else if (!batch.empty()) {
+          auto out = models[m].model->forward_hidden_batch(batch, fo);
+          for (size_t b = 0; b < idx.size(); ++b) hidden[idx[b] - next][m] = std::move(out[b]);
+        }
       }
     }
     if (g_interrupted.load()) break;
