@@ -4,6 +4,7 @@
 // for any thread count. None of them throws or allocates on the hot path except where noted.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -65,16 +66,22 @@ const CpuKernels* cpu_kernels_for(const char* isa);
 // ---- bf16 path (oneDNN) -------------------------------------------------------------------
 // out[T, N] = bf16(x)[T, K] · W[N, K]ᵀ (+ bias), products exact, fp32 accumulation. W must be
 // BF16 (read in place from the mapped checkpoint, no copy). x is rounded to bf16 (nearest even).
-// Weight rows are cut into fixed blocks (bf16_block_cols, a function of N only) that our OpenMP
+// Weight rows are cut into fixed blocks (bf16_column_blocks, a function of N only) that our OpenMP
 // loop hands to threads; each block is one single-threaded oneDNN call, so results are bitwise
 // equal for any thread count. Only call when bf16_isa() is not "none".
 void matmul_bf16(const MatmulArgs& args);
 // Several products of the same activations (q/k/v, gate/up): x converted once, one parallel loop
 // over the tiles of all of them. Every args[i] has the same x, n_rows and w.cols.
 void matmul_bf16_batch(const MatmulArgs* args, int n_args);
-int64_t bf16_block_cols(int64_t n);
+// How the bf16 matmul cuts N output columns into blocks (a function of N only).
+struct ColumnBlocks {
+  int64_t n = 0, count = 0, base = 0, extra = 0;  // blocks 0..extra-1 have base + 1 units of 64
+  int64_t start(int64_t j) const { return 64 * (j * base + std::min(j, extra)); }
+  int64_t cols(int64_t j) const { return std::min(64 * (base + (j < extra ? 1 : 0)), n - start(j)); }
+};
+ColumnBlocks bf16_column_blocks(int64_t n);
 // A copy of a BF16 matrix in oneDNN's blocked layout, one part per column block of
-// bf16_block_cols(rows): the layout oneDNN's brgemm kernel reads directly, where the plain
+// bf16_column_blocks(rows): the layout oneDNN's brgemm kernel reads directly, where the plain
 // row-major matrix makes oneDNN re-pack a block of it inside every call (measured in
 // bench_matmul: docs/performance.md). The values are the same bf16 numbers (a reorder is a copy),
 // but a product with a packed matrix may round differently from one with the plain matrix (another

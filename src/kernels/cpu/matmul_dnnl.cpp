@@ -121,7 +121,7 @@ std::mutex& impl_mutex() {
 struct PackedBf16 {
   int64_t n = 0;      // output columns (a pair: of each half)
   int64_t k = 0;
-  int64_t blk = 0;    // output columns per block: bf16_block_cols(n)
+  ColumnBlocks blocks;  // bf16_column_blocks(n)
   bool pair = false;  // block j = [gate block j | up block j]: twice its columns
   std::vector<dnnl::memory::desc> mds;  // per column block
   std::vector<size_t> offsets;          // byte offset of each block in data
@@ -130,7 +130,7 @@ struct PackedBf16 {
     void operator()(uint8_t* p) const { std::free(p); }
   };
   std::unique_ptr<uint8_t, Free> data;
-  int64_t block_cols(int64_t j) const { return std::min(blk, n - j * blk); }
+  int64_t block_cols(int64_t j) const { return blocks.cols(j); }
   int64_t width(int64_t j) const { return pair ? 2 * block_cols(j) : block_cols(j); }
 };
 
@@ -141,12 +141,20 @@ std::string bf16_impl() {
   return last_impl();
 }
 
-int64_t bf16_block_cols(int64_t n) {
-  // Depends on N only (never on the thread count): about 16 blocks, so threads get even shares
-  // (blocks are handed out dynamically), at least 64 columns, and at most 1024 so per-call
-  // overhead on the 152k-column LM head stays small.
-  int64_t b = (n / 16 + 63) / 64 * 64;
-  return std::clamp<int64_t>(b, 64, 1024);
+ColumnBlocks bf16_column_blocks(int64_t n) {
+  // Depends on N only (never on the thread count). 64-column units (oneDNN's block width) spread
+  // evenly over the blocks, the first `extra` blocks one unit wider: at least 16 blocks where
+  // there are 16 units, so threads get even shares (blocks are handed out dynamically, widest
+  // first), and at most 16 units (1024 columns) per block so per-call overhead on the
+  // 152k-column LM head stays small. Even widths matter: 15 blocks of 640 columns and one of 384
+  // (the previous rule, on the 0.5B gate/up) left one of two threads idle for most of a block.
+  ColumnBlocks b;
+  b.n = n;
+  const int64_t units = std::max<int64_t>(1, (n + 63) / 64);
+  b.count = std::min(units, std::max<int64_t>(16, (units + 15) / 16));
+  b.base = units / b.count;
+  b.extra = units % b.count;
+  return b;
 }
 
 void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n) {
@@ -167,9 +175,9 @@ std::shared_ptr<const PackedBf16> pack_blocks(int64_t n, int64_t k, bool pair, S
   auto p = std::make_shared<PackedBf16>();
   p->n = n;
   p->k = k;
-  p->blk = bf16_block_cols(n);
+  p->blocks = bf16_column_blocks(n);
   p->pair = pair;
-  const int64_t n_blocks = (n + p->blk - 1) / p->blk;
+  const int64_t n_blocks = p->blocks.count;
   for (int64_t j = 0; j < n_blocks; ++j) {
     // Blocks of the same width share one layout.
     p->mds.push_back(j > 0 && p->width(j) == p->width(0) ? p->mds.front() : packed_md(p->width(j), k));
@@ -196,21 +204,22 @@ std::shared_ptr<const PackedBf16> pack_blocks(int64_t n, int64_t k, bool pair, S
 std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w) {
   LSC_CHECK(w.type == WType::BF16 && w.data != nullptr && w.rows > 0 && w.cols > 0);
   const uint16_t* w16 = static_cast<const uint16_t*>(w.data);
-  const int64_t blk = bf16_block_cols(w.rows);
+  const ColumnBlocks cb = bf16_column_blocks(w.rows);
   return pack_blocks(w.rows, w.cols, false,
-                     [&](int64_t j, int64_t, std::vector<uint16_t>&) { return w16 + j * blk * w.cols; });
+                     [&](int64_t j, int64_t, std::vector<uint16_t>&) { return w16 + cb.start(j) * w.cols; });
 }
 
 std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up) {
   LSC_CHECK(gate.type == WType::BF16 && up.type == WType::BF16 && gate.data != nullptr && up.data != nullptr);
   LSC_CHECK(gate.rows == up.rows && gate.cols == up.cols && gate.rows > 0 && gate.cols > 0);
-  const int64_t k = gate.cols, blk = bf16_block_cols(gate.rows);
+  const int64_t k = gate.cols;
+  const ColumnBlocks cb = bf16_column_blocks(gate.rows);
   const uint16_t* g16 = static_cast<const uint16_t*>(gate.data);
   const uint16_t* u16 = static_cast<const uint16_t*>(up.data);
   return pack_blocks(gate.rows, k, true, [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
     buf.resize(static_cast<size_t>(2 * cols * k));
-    std::copy(g16 + j * blk * k, g16 + (j * blk + cols) * k, buf.begin());
-    std::copy(u16 + j * blk * k, u16 + (j * blk + cols) * k, buf.begin() + cols * k);
+    std::copy(g16 + cb.start(j) * k, g16 + (cb.start(j) + cols) * k, buf.begin());
+    std::copy(u16 + cb.start(j) * k, u16 + (cb.start(j) + cols) * k, buf.begin() + cols * k);
     return static_cast<const uint16_t*>(buf.data());
   });
 }
@@ -298,7 +307,7 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     return;
   }
 
-  // Tiles of kRowBlock activation rows × blk output columns, for every matrix of the batch; a
+  // Tiles of kRowBlock activation rows × one column block (bf16_column_blocks), for every matrix of the batch; a
   // tile's shape depends on (m, n, k) and its position only. Tiles at the bottom/right edge use
   // their own primitives. One parallel loop over all tiles of all matrices. oneDNN's brgemm
   // kernel writes a tile only to a dense output, so it lands in a per-thread buffer and
@@ -306,9 +315,11 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
   // same brgemm kernel and give bitwise equal results (tested): packing only saves the copy of a
   // weight block that oneDNN makes inside every call on plain weights.
   struct Plan {
-    int64_t n, blk, n_full, n_tail, n_blocks_n;
+    int64_t n;
+    ColumnBlocks blocks;
     bool pair;
-    std::shared_ptr<const Prim> prims[2][2];  // [row tile is the tail][column tile is the tail]
+    // Per column block: the primitive of a full row tile and of the row tail.
+    std::vector<std::shared_ptr<const Prim>> full, tail;
   };
   const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock,
                 n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
@@ -321,24 +332,18 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     const bool packed = a.w.packed != nullptr;
     pl.pair = packed && a.w.packed->pair;
     pl.n = pl.pair ? a.w.rows / 2 : a.w.rows;
-    pl.blk = bf16_block_cols(std::max<int64_t>(pl.n, 1));
-    pl.n_full = pl.n / pl.blk;
-    pl.n_tail = pl.n % pl.blk;
-    pl.n_blocks_n = pl.n_full + (pl.n_tail > 0 ? 1 : 0);
-    for (int ti = 0; ti < 2; ++ti) {
-      for (int tj = 0; tj < 2; ++tj) {
-        const int64_t rows = ti ? m_tail : (m_full > 0 ? kRowBlock : 0);
-        const int64_t cols = tj ? pl.n_tail : (pl.n_full > 0 ? pl.blk : 0);
-        const int64_t width = pl.pair ? 2 * cols : cols;
-        if (rows > 0 && cols > 0) pl.prims[ti][tj] = get_prim(rows, width, k, width, packed);
-      }
+    pl.blocks = bf16_column_blocks(std::max<int64_t>(pl.n, 1));
+    for (int64_t j = 0; j < pl.blocks.count; ++j) {
+      const int64_t width = (pl.pair ? 2 : 1) * pl.blocks.cols(j);
+      pl.full.push_back(m_full > 0 ? get_prim(kRowBlock, width, k, width, packed) : nullptr);
+      pl.tail.push_back(m_tail > 0 ? get_prim(m_tail, width, k, width, packed) : nullptr);
+      max_dense = std::max(max_dense, std::min(m, kRowBlock) * width);
     }
-    max_dense = std::max(max_dense, std::min(m, kRowBlock) * (pl.pair ? 2 : 1) * std::min(pl.blk, pl.n));
     first_tile[static_cast<size_t>(i) + 1] =
-        first_tile[static_cast<size_t>(i)] + pl.n_blocks_n * n_blocks_m;
-    if (pl.prims[0][0] || pl.prims[1][0]) {
+        first_tile[static_cast<size_t>(i)] + pl.blocks.count * n_blocks_m;
+    {
       std::lock_guard<std::mutex> lock(impl_mutex());
-      last_impl() = (pl.prims[0][0] ? pl.prims[0][0] : pl.prims[1][0])->impl;
+      last_impl() = (pl.full[0] ? pl.full[0] : pl.tail[0])->impl;
     }
   }
   const int64_t n_tiles = first_tile.back();
@@ -357,11 +362,10 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       const MatmulArgs& a = args[i];
       const Plan& pl = plans[static_cast<size_t>(i)];
       const int64_t b = tile - first_tile[static_cast<size_t>(i)];
-      const int64_t bi = b / pl.n_blocks_n, bj = b % pl.n_blocks_n;
-      const Prim& p = *pl.prims[bi < m_full ? 0 : 1][bj < pl.n_full ? 0 : 1];
-      const int64_t m0 = bi * kRowBlock, n0 = bj * pl.blk, n = pl.n;
-      const int64_t rows = bi < m_full ? kRowBlock : m_tail,
-                    cols = bj < pl.n_full ? pl.blk : pl.n_tail;
+      const int64_t bi = b / pl.blocks.count, bj = b % pl.blocks.count;
+      const Prim& p = *(bi < m_full ? pl.full : pl.tail)[static_cast<size_t>(bj)];
+      const int64_t m0 = bi * kRowBlock, n0 = pl.blocks.start(bj), n = pl.n;
+      const int64_t rows = bi < m_full ? kRowBlock : m_tail, cols = pl.blocks.cols(bj);
       if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
       const PackedBf16* pk = a.w.packed;
       void* b_data = pk != nullptr
