@@ -82,6 +82,21 @@ void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu
   cpu::matmul_bf16_batch(args, n);
 }
 
+// x += in · Wᵀ (+ bias): on the bf16 kernel inside the tiles' epilogue (in16, if given, is the
+// input already in bf16), else a product into `scratch` and an add.
+void add_linear(const float* in, const uint16_t* in16, int64_t n_rows, const cpu::WeightMatrix& w,
+                const std::vector<float>& bias, float* x, float* scratch, bool bf16) {
+  if (bf16 && w.type == cpu::WType::BF16) {
+    cpu::MatmulArgs a{in, n_rows, w, bias.empty() ? nullptr : bias.data(), x};
+    a.x16 = in16;
+    a.epilogue = cpu::Epilogue::Accumulate;
+    cpu::matmul_bf16(a);
+  } else {
+    linear(in, n_rows, w, bias, scratch, bf16);
+    cpu::add_inplace(x, scratch, n_rows * w.rows);
+  }
+}
+
 bool all_stored_bf16(std::initializer_list<const cpu::WeightMatrix*> ws) {
   for (const cpu::WeightMatrix* w : ws) {
     if (w->type != cpu::WType::BF16) return false;
@@ -447,14 +462,7 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
         cpu::attention_causal(qs, ks, vs, len, n_h, n_kv, d, scale, os);
       }
     }
-    if (bf16 && w.wo.type == cpu::WType::BF16) {  // x += o_proj(att), in the tiles' epilogue
-      cpu::MatmulArgs a{att, n_t, w.wo, w.bo.empty() ? nullptr : w.bo.data(), x};
-      a.epilogue = cpu::Epilogue::Accumulate;
-      cpu::matmul_bf16(a);
-    } else {
-      linear(att, n_t, w.wo, w.bo, proj, bf16);
-      cpu::add_inplace(x, proj, n_t * h);
-    }
+    add_linear(att, nullptr, n_t, w.wo, w.bo, x, proj, bf16);
     // MLP block: down(silu(gate(x)) * up(x)).
     const bool mlp_bf16_in = bf16 && all_stored_bf16({&w.w_gate, &w.w_up});
     if (mlp_bf16_in) {
@@ -476,10 +484,7 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
       gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
       gu.out16 = act16;
       cpu::matmul_bf16(gu);
-      cpu::MatmulArgs down{nullptr, n_t, w.w_down, w.b_down.empty() ? nullptr : w.b_down.data(), x};
-      down.x16 = act16;
-      down.epilogue = cpu::Epilogue::Accumulate;
-      cpu::matmul_bf16(down);
+      add_linear(nullptr, act16, n_t, w.w_down, w.b_down, x, proj, bf16);
     } else {
       float* gate = sized(ws.gate, n_t * inter);
       float* up = sized(ws.up, n_t * inter);
@@ -490,14 +495,7 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
       } else {
         cpu::swiglu(gate, up, n_t * inter, gate);
       }
-      if (bf16 && w.w_down.type == cpu::WType::BF16) {
-        cpu::MatmulArgs down{gate, n_t, w.w_down, w.b_down.empty() ? nullptr : w.b_down.data(), x};
-        down.epilogue = cpu::Epilogue::Accumulate;
-        cpu::matmul_bf16(down);
-      } else {
-        linear(gate, n_t, w.w_down, w.b_down, proj, bf16);
-        cpu::add_inplace(x, proj, n_t * h);
-      }
+      add_linear(gate, nullptr, n_t, w.w_down, w.b_down, x, proj, bf16);
     }
     tap("layer." + std::to_string(i), x, h);
   }
