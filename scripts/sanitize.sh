@@ -25,9 +25,10 @@
 #                   path, 1/2/3 threads), Bf16Fixture.*, ForwardGolden.* (7 fixture models)
 #         analysis  RowReduce.* (incl. 1 vs N threads)
 #         tokenizer Encode.ConcurrentCallsGiveTheSameIds (4 std::threads, one Tokenizer)
-#         CLI       RunDir.ResultsDoNotDependOnThreadCount and ...OnHowTextsAreGrouped (the run
-#                   pipeline on 1 and 2 threads), LogitsCli.* (--threads 2)
-#       Left to ASan: the other CLI tests (single-threaded flows, ~1 min each under TSan),
+#         CLI       RunDir.ResultsDoNotDependOnThreadCount (the run pipeline, texts batched per
+#                   pass, on 1 and 2 threads), LogitsCli.* (--threads 2)
+#       Left to ASan: the other CLI tests (single-threaded flows, ~1 min each under TSan; the
+#       grouping/batching test runs four whole runs),
 #       MergeDir.* (its runs use --threads 1), EndToEndGolden and Bf16EndToEnd (the
 #       real-vocabulary model through the loops the fixture models run, 1.5 min), and the
 #       scalar-ISA golden run (the scalar kernels run threaded in MatmulIsa/scalar).
@@ -65,7 +66,7 @@ fi
 TSAN_TESTS='(^|/)(Convert|ConvertBf16|MatmulIsa|RmsNorm|Rope|Attention|AttentionFast|Swiglu'
 TSAN_TESTS+='|SwigluFast|MatmulBf16|Bf16Isa|Forward|Bf16Forward|Bf16Fixture|ForwardGolden'
 TSAN_TESTS+='|RowReduce)\.'
-TSAN_TESTS+='|^Encode\.Concurrent|^RunDir\.ResultsDoNotDependOn|^LogitsCli\.'
+TSAN_TESTS+='|^Encode\.Concurrent|^RunDir\.ResultsDoNotDependOnThreadCount$|^LogitsCli\.'
 
 # run_tests <name> <log dir> <ctest args...>: ctest, then fail on any sanitizer log.
 run_tests() {
