@@ -46,7 +46,7 @@ struct Prim {
   std::string impl;
 };
 
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool>;  // (M, N, K, ldc, packed)
+using Key = std::tuple<int64_t, int64_t, int64_t, bool>;  // (M, N, K, packed)
 
 // Activation rows per tile: with plain weights oneDNN re-packs B once per tile, so tiles are
 // tall; 512 rows keep that copy near 1% of the tile's arithmetic.
@@ -74,14 +74,14 @@ dnnl::memory::desc packed_md(int64_t n, int64_t k) {
 
 // A is bf16 [m, k] dense. B is either W[n, k] row-major = Wᵀ with strides (1, k) (the plain
 // "ba" layout, read in place from the mapped checkpoint) or the packed layout of packed_md.
-// C is fp32 [m, n] with row stride ldc (dense, ldc = n, is what selects oneDNN's brgemm kernel:
-// with ldc > n it falls back to gemm:jit on plain weights and to a reference kernel on packed).
-Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc, bool packed) {
+// C is fp32 [m, n] dense: that is what selects oneDNN's brgemm kernel (with a row stride > n it
+// falls back to gemm:jit on plain weights and to a reference kernel on packed ones).
+Prim make_prim(int64_t m, int64_t n, int64_t k, bool packed) {
   using dt = dnnl::memory::data_type;
   Prim p;
   p.a_md = dnnl::memory::desc({m, k}, dt::bf16, dnnl::memory::dims{k, 1});
   p.b_md = packed ? packed_md(n, k) : dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
-  p.c_md = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{ldc, 1});
+  p.c_md = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{n, 1});
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratchpad per thread, ours
   OneThread one_thread;
@@ -94,15 +94,15 @@ Prim make_prim(int64_t m, int64_t n, int64_t k, int64_t ldc, bool packed) {
 
 // Primitives by shape. Creating one costs tens of microseconds (and JIT code): cache them, and
 // start again if a long run with many distinct lengths fills the cache.
-std::shared_ptr<const Prim> get_prim(int64_t m, int64_t n, int64_t k, int64_t ldc, bool packed) {
+std::shared_ptr<const Prim> get_prim(int64_t m, int64_t n, int64_t k, bool packed) {
   static std::mutex mu;
   static std::map<Key, std::shared_ptr<const Prim>> cache;
   std::lock_guard<std::mutex> lock(mu);
-  const Key key{m, n, k, ldc, packed};
+  const Key key{m, n, k, packed};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   if (cache.size() >= 512) cache.clear();  // callers keep their shared_ptr alive
-  auto p = std::make_shared<const Prim>(make_prim(m, n, k, ldc, packed));
+  auto p = std::make_shared<const Prim>(make_prim(m, n, k, packed));
   cache.emplace(key, p);
   return p;
 }
@@ -335,8 +335,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     pl.blocks = bf16_column_blocks(std::max<int64_t>(pl.n, 1));
     for (int64_t j = 0; j < pl.blocks.count; ++j) {
       const int64_t width = (pl.pair ? 2 : 1) * pl.blocks.cols(j);
-      pl.full.push_back(m_full > 0 ? get_prim(kRowBlock, width, k, width, packed) : nullptr);
-      pl.tail.push_back(m_tail > 0 ? get_prim(m_tail, width, k, width, packed) : nullptr);
+      pl.full.push_back(m_full > 0 ? get_prim(kRowBlock, width, k, packed) : nullptr);
+      pl.tail.push_back(m_tail > 0 ? get_prim(m_tail, width, k, packed) : nullptr);
       max_dense = std::max(max_dense, std::min(m, kRowBlock) * width);
     }
     first_tile[static_cast<size_t>(i) + 1] =
