@@ -54,14 +54,20 @@ void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const st
   }
 }
 
+bool all_stored_bf16(std::initializer_list<const cpu::WeightMatrix*> ws) {
+  for (const cpu::WeightMatrix* w : ws) {
+    if (w->type != cpu::WType::BF16) return false;
+  }
+  return true;
+}
+
 // Several products of the same activations: one batched bf16 call when every matrix is BF16,
 // else one call each (identical results either way: a tile's arithmetic does not depend on the
 // batch).
 void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu::WeightMatrix*> ws,
                  std::initializer_list<const std::vector<float>*> biases, std::initializer_list<float*> outs,
                  bool bf16, const uint16_t* x16 = nullptr) {
-  bool all_bf16 = bf16;
-  for (const cpu::WeightMatrix* w : ws) all_bf16 = all_bf16 && w->type == cpu::WType::BF16;
+  const bool all_bf16 = bf16 && all_stored_bf16(ws);
   auto w = ws.begin();
   auto b = biases.begin();
   auto o = outs.begin();
@@ -95,13 +101,6 @@ void add_linear(const float* in, const uint16_t* in16, int64_t n_rows, const cpu
     linear(in, n_rows, w, bias, scratch, bf16);
     cpu::add_inplace(x, scratch, n_rows * w.rows);
   }
-}
-
-bool all_stored_bf16(std::initializer_list<const cpu::WeightMatrix*> ws) {
-  for (const cpu::WeightMatrix* w : ws) {
-    if (w->type != cpu::WType::BF16) return false;
-  }
-  return true;
 }
 
 float* sized(std::vector<float>& v, int64_t n) {
@@ -291,9 +290,8 @@ void Model::pack_for_bf16() const {
   };
   for (LayerWeights& w : layers_) {
     for (cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo}) pack(*m);
-    const bool fuse = w.w_gate.type == cpu::WType::BF16 && w.w_up.type == cpu::WType::BF16 &&
-                      w.w_down.type == cpu::WType::BF16;
-    if (fuse) {  // gate and up only as the pair: the MLP runs fused (hidden_into)
+    // gate and up only as the pair when the whole MLP is BF16: it then runs fused (hidden_into)
+    if (all_stored_bf16({&w.w_gate, &w.w_up, &w.w_down})) {
       packed_.push_back(cpu::pack_bf16_pair(w.w_gate, w.w_up));
       w.w_gate_up = {nullptr, cpu::WType::BF16, 2 * w.w_gate.rows, w.w_gate.cols, packed_.back().get()};
       bytes += cpu::packed_bytes(*packed_.back());
