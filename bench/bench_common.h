@@ -25,7 +25,16 @@ struct Timing {
   int reps = 0;
 };
 
-// Runs f `warmup` times untimed, then `reps` times; quantiles by nearest rank.
+// Median and p10/p90 of measured seconds, by nearest rank.
+inline Timing timing_of(std::vector<double> t) {
+  std::sort(t.begin(), t.end());
+  auto q = [&](double p) {
+    return t[std::min(t.size() - 1, static_cast<size_t>(p * double(t.size() - 1) + 0.5))];
+  };
+  return {q(0.5), q(0.1), q(0.9), static_cast<int>(t.size())};
+}
+
+// Runs f `warmup` times untimed, then `reps` times.
 inline Timing time_it(const std::function<void()>& f, int reps, int warmup = 1) {
   for (int i = 0; i < warmup; ++i) f();
   std::vector<double> t;
@@ -34,11 +43,7 @@ inline Timing time_it(const std::function<void()>& f, int reps, int warmup = 1) 
     f();
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
   }
-  std::sort(t.begin(), t.end());
-  auto q = [&](double p) {
-    return t[std::min(t.size() - 1, static_cast<size_t>(p * double(t.size() - 1) + 0.5))];
-  };
-  return {q(0.5), q(0.1), q(0.9), reps};
+  return timing_of(std::move(t));
 }
 
 inline std::string cpu_model() {

@@ -3,8 +3,10 @@
 // itself (synth.h) into a folder it reuses across invocations. Each result is printed next to the
 // GEMM ceiling measured in the same run: oneDNN bf16 with its own threading, the better of plain
 // and packed weights, on exactly the matrix products of the pass (projections at M = tokens, the
-// LM head in chunks of 64 rows). Attention and element-wise work are not in the ceiling.
-// Peak RSS is taken after the pass and before the ceiling allocates anything.
+// LM head in chunks of 64 rows), each run as often as the pass runs it. Attention and
+// element-wise work are not in the ceiling. After a warm-up pass, ceiling rounds alternate with
+// the timed passes (medians of each; the ratio is what a drifting host leaves least disturbed).
+// Peak RSS is taken after the first timed pass and before the ceiling allocates anything.
 //
 // usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]
 //                      [--precision bf16|fp32] [--stats fast|reference] [--reps R] [--dir DIR]
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -216,20 +219,22 @@ int main(int argc, char** argv) {
         },
         opt);
   };
-  std::vector<double> stats_each;
-  const bench::Timing fwd = bench::time_it(
-      [&] {
-        pass();
-        stats_each.push_back(stats_s);
-      },
-      reps);
-  std::vector<double> st(stats_each.begin() + 1, stats_each.end());  // [0] was the warm-up
-  std::sort(st.begin(), st.end());
-  const double stats_med = st[st.size() / 2];
+  // Warm-up (packs the weights) and a first timed pass; peak RSS is read after them, before the
+  // ceiling allocates its own matrices.
+  std::vector<double> pass_s, stats_each, ceiling_round_s;
+  auto timed_pass = [&] {
+    const auto a = std::chrono::steady_clock::now();
+    pass();
+    pass_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+    stats_each.push_back(stats_s);
+  };
+  pass();
+  timed_pass();
   const double peak_rss = bench::peak_rss_gib();
-  m.reset();
 
-  // The ceiling: the same matrix products through oneDNN, best layout per shape.
+  // The ceiling: the same matrix products through oneDNN, the faster layout (plain or packed)
+  // per shape. Its rounds alternate with the passes, so a host that speeds up or slows down
+  // during the run moves both sides of the ratio alike.
   struct G {
     int64_t m, n, k, count;
   };
@@ -238,17 +243,36 @@ int main(int argc, char** argv) {
       {tokens, q_cols, h, layers}, {tokens, kv_cols, h, 2 * layers},
       {tokens, h, q_cols, layers}, {tokens, inter, h, 2 * layers},
       {tokens, h, inter, layers},  {std::min(chunk_rows, tokens), vocab, h, n_chunks}};
-  double ceiling_s = 0.0, flop = 0.0;
+  double flop = 0.0;
+  std::vector<std::unique_ptr<bench::DnnlGemm>> best_gemm;
   for (const G& g : gemms) {
     if (no_ceiling) break;
-    double best = 1e30;
+    double best_s = 1e30;
+    std::unique_ptr<bench::DnnlGemm> best;
     for (bool packed : {false, true}) {
-      bench::DnnlGemm gemm(g.m, g.n, g.k, packed);
-      best = std::min(best, bench::time_it([&] { gemm.run(); }, 3).median_s);
+      auto gemm = std::make_unique<bench::DnnlGemm>(g.m, g.n, g.k, packed);
+      const double t = bench::time_it([&] { gemm->run(); }, 3).median_s;
+      if (t < best_s) best_s = t, best = std::move(gemm);
     }
-    ceiling_s += best * double(g.count);
+    best_gemm.push_back(std::move(best));
     flop += 2.0 * double(g.m * g.n * g.k) * double(g.count);
   }
+  auto ceiling_round = [&] {  // every product of a pass, each as often as the pass runs it
+    const auto a = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < best_gemm.size(); ++i) {
+      for (int64_t c = 0; c < gemms[i].count; ++c) best_gemm[i]->run();
+    }
+    ceiling_round_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+  };
+  for (int r = 1; r < reps; ++r) {
+    if (!no_ceiling) ceiling_round();
+    timed_pass();
+  }
+  if (!no_ceiling) ceiling_round();
+  m.reset();
+  const bench::Timing fwd = bench::timing_of(pass_s);
+  const double stats_med = bench::timing_of(stats_each).median_s;
+  const double ceiling_s = no_ceiling ? 0.0 : bench::timing_of(ceiling_round_s).median_s;
 
   const double weights_gib = double(model::parameter_count(cfg)) * 2.0 / double(1 << 30);
   const double layer_gib = double(2 * (h * q_cols + 2 * h * kv_cols + q_cols * h + 3 * h * inter) +
