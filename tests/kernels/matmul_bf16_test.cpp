@@ -238,7 +238,8 @@ TEST(AttentionFast, MatchesReferenceAttentionAndIsThreadCountInvariant) {
     int64_t t, h, hkv, d;
   };
   const Case cases[] = {
-      {1, 2, 1, 16}, {7, 4, 2, 64}, {17, 2, 2, 24}, {100, 14, 2, 64}, {260, 4, 1, 128}};
+      {1, 2, 1, 16},    {7, 4, 2, 64},    {17, 2, 2, 24},  {100, 14, 2, 64},
+      {260, 4, 1, 128}, {33, 28, 4, 128}, {40, 20, 2, 64}, {35, 9, 1, 64}};  // groups 1-10
   for (const Case& c : cases) {
     std::mt19937 g(static_cast<uint32_t>(c.t));
     std::normal_distribution<float> nd(0.0f, 1.0f);
