@@ -28,46 +28,47 @@ inline __m512 exp_nonpos(__m512 z) { return exp_nonpos16(z); }
 // rows share the call: results do not depend on the grouping, the thread or the schedule.
 constexpr int kMaxRows = 8;
 
-// Scores p[r][s] = scale · (q_r · k_s) for s < n_keys, −inf up to the next multiple of 16. Two
-// blocks of 16 keys per step: per element of q, 2 loads of K serve 2·R FMAs (R ≤ 8 rows:
-// 2R accumulators). Each score sums over the head dimension in order, in one fp32 chain.
+// Scores of NB consecutive blocks of 16 keys from block b: per element of q, NB loads of K serve
+// NB·R FMAs (NB·R accumulators). Each score sums over the head dimension in order, in one fp32
+// chain, whatever NB is.
+template <int R, int D, int NB>
+inline void score_blocks(const float* const* qv, const float* kth, int64_t b, int64_t n_keys,
+                         __m512 vscale, float* const* p) {
+  __m512 acc[NB][R];
+  for (int j = 0; j < NB; ++j) {
+    for (int r = 0; r < R; ++r) acc[j][r] = _mm512_setzero_ps();
+  }
+  const float* col = kth + b * D * 16;
+  for (int i = 0; i < D; ++i) {
+    __m512 kv[NB];
+    for (int j = 0; j < NB; ++j) kv[j] = _mm512_loadu_ps(col + (j * D + i) * 16);
+    for (int r = 0; r < R; ++r) {
+      const __m512 qb = _mm512_set1_ps(qv[r][i]);
+      for (int j = 0; j < NB; ++j) acc[j][r] = _mm512_fmadd_ps(qb, kv[j], acc[j][r]);
+    }
+  }
+  for (int j = 0; j < NB; ++j) {
+    const int64_t left = n_keys - (b + j) * 16;
+    const __mmask16 valid =
+        left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+    for (int r = 0; r < R; ++r) {
+      _mm512_storeu_ps(p[r] + (b + j) * 16, _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid,
+                                                                _mm512_mul_ps(acc[j][r], vscale)));
+    }
+  }
+}
+
+// Scores p[r][s] = scale · (q_r · k_s) for s < n_keys, −inf up to the next multiple of 16; as
+// many key blocks per step as the registers hold for R rows.
 template <int R, int D>
 void group_scores(const float* const* qv, const float* kth, int64_t n_keys, float scale,
                   float* const* p) {
+  constexpr int NB = R <= 5 ? 4 : (D > 64 ? 2 : 3);
   const int64_t n_blk = (n_keys + 15) / 16;
-  const __m512 vscale = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
-  auto finish = [&](__m512 acc, int r, int64_t b) {
-    const int64_t left = n_keys - b * 16;
-    const __mmask16 valid =
-        left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
-    _mm512_storeu_ps(p[r] + b * 16, _mm512_mask_mov_ps(ninf, valid, _mm512_mul_ps(acc, vscale)));
-  };
+  const __m512 vscale = _mm512_set1_ps(scale);
   int64_t b = 0;
-  for (; b + 2 <= n_blk; b += 2) {
-    __m512 s0[R], s1[R];
-    for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
-    const float* c0 = kth + b * D * 16;
-    const float* c1 = c0 + D * 16;
-    for (int i = 0; i < D; ++i) {
-      const __m512 k0 = _mm512_loadu_ps(c0 + i * 16), k1 = _mm512_loadu_ps(c1 + i * 16);
-      for (int r = 0; r < R; ++r) {
-        const __m512 qb = _mm512_set1_ps(qv[r][i]);
-        s0[r] = _mm512_fmadd_ps(qb, k0, s0[r]);
-        s1[r] = _mm512_fmadd_ps(qb, k1, s1[r]);
-      }
-    }
-    for (int r = 0; r < R; ++r) finish(s0[r], r, b), finish(s1[r], r, b + 1);
-  }
-  if (b < n_blk) {
-    __m512 s0[R];
-    for (int r = 0; r < R; ++r) s0[r] = _mm512_setzero_ps();
-    const float* c0 = kth + b * D * 16;
-    for (int i = 0; i < D; ++i) {
-      const __m512 k0 = _mm512_loadu_ps(c0 + i * 16);
-      for (int r = 0; r < R; ++r) s0[r] = _mm512_fmadd_ps(_mm512_set1_ps(qv[r][i]), k0, s0[r]);
-    }
-    for (int r = 0; r < R; ++r) finish(s0[r], r, b);
-  }
+  for (; b + NB <= n_blk; b += NB) score_blocks<R, D, NB>(qv, kth, b, n_keys, vscale, p);
+  for (; b < n_blk; ++b) score_blocks<R, D, 1>(qv, kth, b, n_keys, vscale, p);
 }
 
 // o_r = (Σ_s e_r[s] · v_s) / Σ_s e_r[s] over keys in order: 32 columns of V at a time, so per
