@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_commit.h"  // LSC_GIT_COMMIT (generated at build time: bench/commit.cmake)
 #include "io/json.h"
 
 namespace lsc::bench {
@@ -75,7 +76,7 @@ inline double rss_gib() {
 inline io::Json base_line(const std::string& name) {
   io::Json j;
   j["name"] = name;
-  j["commit"] = LSC_BENCH_COMMIT;
+  j["commit"] = LSC_GIT_COMMIT;
   j["compiler"] = std::string("gcc ") + __VERSION__;
   j["flags"] = LSC_BENCH_FLAGS;
   j["cpu"] = cpu_model();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_commit.h"  // LSC_GIT_COMMIT (generated at build time: bench/commit.cmake)
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
