@@ -5,14 +5,14 @@
 # (bf16, all per-token statistics), plus the fp32 pass for comparison; appends every JSON line to
 # $OUT (default bench-results/forward-<UTC time>.jsonl) and prints the Markdown tables.
 # About 8 minutes on an idle 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
-# stay in /tmp for reuse. SECTIONS="matmul small large fp32" (default: all) runs a part, e.g. to
+# stay in /tmp for reuse. SECTIONS="matmul attention small large fp32" (default: all) runs a part, e.g. to
 # keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
 # Results are only as good as the machine's quietness: the load average is recorded at the start.
 set -euo pipefail
 BUILD=${1:-build/ci}
 mkdir -p bench-results
 OUT=${OUT:-bench-results/forward-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
-SECTIONS=${SECTIONS:-matmul small large fp32}
+SECTIONS=${SECTIONS:-matmul attention small large fp32}
 echo "bench: appending to $OUT (sections: $SECTIONS; load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 run() { "$BUILD/bench/bench_forward" "$@" | tee -a "$OUT"; }
@@ -20,6 +20,11 @@ run() { "$BUILD/bench/bench_forward" "$@" | tee -a "$OUT"; }
 if has matmul; then
   for th in 2 1; do
     OMP_NUM_THREADS=$th "$BUILD/bench/bench_matmul" --model all --reps 5 | tee -a "$OUT"
+  done
+fi
+if has attention; then
+  for T in 512 2048; do
+    "$BUILD/bench/bench_attention" --tokens "$T" --threads 2 --reps 5 | tee -a "$OUT"
   done
 fi
 if has small; then
@@ -69,4 +74,12 @@ if mm:
     for (model, proj, m, n, k, th), v in key.items():
         f = lambda name: f"{v[name]:.0f}" if name in v else "-"
         print(f"| {model} | {proj} | {m}×{n}×{k} | {th} | {f('onednn_plain')} | {f('onednn_packed')} | {f('logitscope_blocked')} | {f('logitscope_packed')} |")
+at = [r for r in rows if r["name"] == "attention"]
+if at:
+    print("\nAttention alone (bf16 path, fp32 arithmetic), against the fp32 FMA peak measured in the same run:\n")
+    print("| shape | heads (kv) × d | tokens | threads | ms per layer | GFLOP/s | % of fp32 FMA peak |")
+    print("|---|---|---|---|---|---|---|")
+    for r in at:
+        print(f"| {r['shape']} | {r['heads']} ({r['kv_heads']}) × {r['head_dim']} | {r['tokens']} | {r['threads']} | "
+              f"{1e3*r['median_s']:.2f} | {r['gflops']:.0f} | {100*r['frac_of_fma_peak']:.0f}% |")
 PY
