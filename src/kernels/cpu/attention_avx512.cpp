@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/exp_avx512.h"
+#include "kernels/cpu/lanes_avx512.h"
 #include "kernels/cpu/kernels.h"
 
 namespace lsc::cpu::avx512 {
@@ -236,21 +237,13 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
 
 namespace lsc::cpu::avx512 {
 
-// silu(g)·u = g·u / (1 + e^{−g}) with e^{−|g|} from the polynomial (so the argument is ≤ 0):
-// g ≥ 0: g·u / (1 + e^{−g});  g < 0: g·u·e^{g} / (e^{g} + 1). Relative error < 5e-7.
+// out = swiglu(gate, up) (lanes_avx512.h's swiglu16).
 void swiglu_span(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
                                         : static_cast<__mmask16>((1u << (n - i)) - 1u);
-    const __m512 g = _mm512_maskz_loadu_ps(valid, gate + i), u = _mm512_maskz_loadu_ps(valid, up + i);
-    const __m512 neg_abs = _mm512_castsi512_ps(
-        _mm512_or_si512(_mm512_castps_si512(g), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
-    const __m512 e = exp_nonpos(neg_abs);  // e^{−|g|}
-    const __mmask16 pos = _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_GE_OQ);
-    const __m512 num =
-        _mm512_mask_mul_ps(_mm512_mul_ps(g, u), static_cast<__mmask16>(~pos), _mm512_mul_ps(g, u), e);
-    const __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), e);
-    _mm512_mask_storeu_ps(out + i, valid, _mm512_div_ps(num, den));
+    _mm512_mask_storeu_ps(out + i, valid,
+                          swiglu16(_mm512_maskz_loadu_ps(valid, gate + i), _mm512_maskz_loadu_ps(valid, up + i)));
   }
 }
 

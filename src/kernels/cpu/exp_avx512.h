@@ -1,7 +1,7 @@
 // e^z for z ≤ 0 on 16 float lanes (AVX-512F): z = n·ln2 + r with ln2 split in two parts, a
 // degree-6 Taylor polynomial of e^r, 2^n applied with scalef; 0 below −87. Relative error
-// < 5e-7. Include only from translation units compiled with -mavx512f (the attention kernel and
-// analysis::row_reduce); one definition serves both.
+// < 5e-7. Include only from translation units compiled with -mavx512f (the attention and matmul
+// kernels, analysis::row_reduce); one definition serves all.
 #pragma once
 
 #include <immintrin.h>

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/lanes_avx512.h"
 
 namespace lsc::cpu::avx512 {
 namespace {
@@ -99,22 +100,23 @@ void matmul(const MatmulArgs& args) { matmul_driver(args); }
 
 namespace lsc::cpu::avx512 {
 
-// fp32 → bf16 bits, round to nearest even; NaN keeps its sign and becomes quiet, exactly as the
-// scalar f32_to_bf16 (so results never depend on which converter ran).
+// fp32 → bf16 bits (bf16_bits16: the scalar f32_to_bf16's rounding, so results never depend on
+// which converter ran).
 void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n) {
-  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
-  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
-  const __m512i quiet = _mm512_set1_epi32(0x40);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512i b = _mm512_castps_si512(_mm512_loadu_ps(x + i));
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, abs_mask), inf);
-    __m512i r = _mm512_add_epi32(b, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
-    r = _mm512_srli_epi32(r, 16);
-    r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), quiet);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(r));
-  }
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), bf16_bits16(_mm512_loadu_ps(x + i)));
   for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
+// out16 = bf16(swiglu(gate, up)) in one pass: the same lanes as swiglu_span then f32_to_bf16_n.
+void swiglu_bf16_span(const float* gate, const float* up, int64_t n, uint16_t* out16) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
+                                        : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 y = swiglu16(_mm512_maskz_loadu_ps(valid, gate + i), _mm512_maskz_loadu_ps(valid, up + i));
+    _mm256_mask_storeu_epi16(out16 + i, valid, bf16_bits16(y));
+  }
 }
 
 void store_row(float* out, const float* src, const float* bias, int64_t n) {

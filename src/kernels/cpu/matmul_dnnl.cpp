@@ -28,7 +28,7 @@ namespace avx512 {
 void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n);
 void store_row(float* out, const float* src, const float* bias, int64_t n);
 void accumulate_row(float* out, const float* src, const float* bias, int64_t n);
-void swiglu_span(const float* gate, const float* up, int64_t n, float* out);
+void swiglu_bf16_span(const float* gate, const float* up, int64_t n, uint16_t* out16);
 }
 bool cpu_has_avx512_internal();
 
@@ -252,8 +252,7 @@ void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, i
           avx512::store_row(tmp + cols, u, a.bias_up + n0, cols);
           u = tmp + cols;
         }
-        avx512::swiglu_span(g, u, cols, tmp + 2 * cols);
-        avx512::f32_to_bf16_n(tmp + 2 * cols, a.out16 + (m0 + r) * n + n0, cols);
+        avx512::swiglu_bf16_span(g, u, cols, a.out16 + (m0 + r) * n + n0);
         break;
       }
     }
