@@ -36,13 +36,16 @@ void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, Reduc
     const int64_t n = std::min(kBlock, vocab - b0);
     const float* x = l + b0;
     __m512 bmax = _mm512_set1_ps(-INFINITY);
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
-                                          : static_cast<__mmask16>((1u << (n - i)) - 1u);
-      const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, x + i);
+    auto scan = [&](__m512 v) {
       bmax = _mm512_max_ps(bmax, v);
       greater =
           _mm512_mask_add_epi32(greater, _mm512_cmp_ps_mask(v, vtl, _CMP_GT_OQ), greater, one);
+    };
+    const int64_t n_full = n / 16 * 16;  // full vectors unmasked, the tail masked (−inf lanes)
+    for (int64_t i = 0; i < n_full; i += 16) scan(_mm512_loadu_ps(x + i));
+    if (n_full < n) {
+      const __mmask16 valid = static_cast<__mmask16>((1u << (n - n_full)) - 1u);
+      scan(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, x + n_full));
     }
     const float m = _mm512_reduce_max_ps(bmax);
     if (m > top.threshold()) {
@@ -62,16 +65,21 @@ void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, Reduc
       run_max = m;
     }
     const __m512 vm = _mm512_set1_ps(run_max);
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
-                                          : static_cast<__mmask16>((1u << (n - i)) - 1u);
-      const __m512 z = _mm512_maskz_sub_ps(valid, _mm512_maskz_loadu_ps(valid, x + i), vm);
-      const __m512 e = _mm512_maskz_mov_ps(valid, exp_nonpos16(z));
+    auto add = [&](__m512 z, __m512 e) {  // z = l − M, e = e^z (0 in masked lanes)
       const __m512 ez = _mm512_mul_ps(e, z);
       s_lo = _mm512_add_pd(s_lo, lo_pd(e));
       s_hi = _mm512_add_pd(s_hi, hi_pd(e));
       e_lo = _mm512_add_pd(e_lo, lo_pd(ez));
       e_hi = _mm512_add_pd(e_hi, hi_pd(ez));
+    };
+    for (int64_t i = 0; i < n_full; i += 16) {
+      const __m512 z = _mm512_sub_ps(_mm512_loadu_ps(x + i), vm);
+      add(z, exp_nonpos16(z));
+    }
+    if (n_full < n) {
+      const __mmask16 valid = static_cast<__mmask16>((1u << (n - n_full)) - 1u);
+      const __m512 z = _mm512_maskz_sub_ps(valid, _mm512_maskz_loadu_ps(valid, x + n_full), vm);
+      add(z, _mm512_maskz_mov_ps(valid, exp_nonpos16(z)));
     }
   }
   const double S = _mm512_reduce_add_pd(_mm512_add_pd(s_lo, s_hi));
