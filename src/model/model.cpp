@@ -39,14 +39,17 @@ std::vector<float> to_f32(const TensorView& t) {
 
 // bf16 = the pass runs at bf16 precision (hardware checked by the caller); only BF16-stored
 // matrices take the bf16 kernel.
+// `streaming`: out is large and read later (the LM head's logits chunk): the bf16 kernel writes
+// it with non-temporal stores (same values).
 void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const std::vector<float>& bias,
-            float* out, bool bf16) {
+            float* out, bool bf16, bool streaming = false) {
   cpu::MatmulArgs a;
   a.x = x;
   a.n_rows = n_rows;
   a.w = w;
   a.bias = bias.empty() ? nullptr : bias.data();
   a.out = out;
+  if (streaming) a.epilogue = cpu::Epilogue::StoreStreaming;
   if (bf16 && w.type == cpu::WType::BF16) {
     cpu::matmul_bf16(a);
   } else {
@@ -326,7 +329,7 @@ size_t Model::packed_bytes() const {
 void Model::lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision) const {
   static const std::vector<float> kNoBias;
   const bool bf16 = use_bf16(precision);
-  linear(hidden, n_rows, lm_head_, kNoBias, logits, bf16);
+  linear(hidden, n_rows, lm_head_, kNoBias, logits, bf16, /*streaming=*/true);
 }
 
 // The model's workspace for one pass; a concurrent or nested pass (a consumer that runs this

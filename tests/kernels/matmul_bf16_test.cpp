@@ -148,6 +148,30 @@ TEST(MatmulBf16, AccumulateAddsExactlyWhatStoreWrites) {
   }
 }
 
+TEST(MatmulBf16, StoreStreamingWritesWhatStoreWrites) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const int64_t t = 70, n = 1100, k = 96;  // 1100 columns: blocks start off 64-byte lines
+  std::vector<float> x = randn(size_t(t * k), 41), wf = randn(size_t(n * k), 42, 0.2f),
+                     bias = randn(size_t(n), 43);
+  std::vector<uint16_t> w16(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_bf16(wf[i]);
+  const auto pk = pack_bf16({w16.data(), WType::BF16, n, k});
+  for (bool with_bias : {false, true}) {
+    for (int64_t shift : {0, 1, 5}) {  // destination 4·shift bytes past an allocation's start
+      std::vector<float> stored(size_t(t * n)), streamed(size_t(t * n + shift), -1.0f);
+      MatmulArgs a{x.data(), t, {w16.data(), WType::BF16, n, k, pk.get()},
+                   with_bias ? bias.data() : nullptr, stored.data()};
+      matmul_bf16(a);
+      a.out = streamed.data() + shift;
+      a.epilogue = Epilogue::StoreStreaming;
+      matmul_bf16(a);
+      EXPECT_EQ(0, std::memcmp(stored.data(), streamed.data() + shift, stored.size() * 4))
+          << "bias=" << with_bias << " shift=" << shift;
+      for (int64_t i = 0; i < shift; ++i) EXPECT_EQ(streamed[size_t(i)], -1.0f) << "wrote before out";
+    }
+  }
+}
+
 // What batching several texts into one pass would rest on: with packed weights, a row's result
 // does not depend on which rows share its call (offset and count), so rows of one text come out
 // the same alone or batched with others. Measured true for oneDNN 2.6's brgemm here; if a future

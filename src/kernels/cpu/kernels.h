@@ -27,11 +27,14 @@ struct WeightMatrix {
 
 // What the bf16 kernel does with each product y = x·Wᵀ (+ bias) (the fp32 kernels only Store).
 //  Store:      out = y
+//  StoreStreaming: out = y with non-temporal stores (the same values): for outputs too large
+//              to stay in cache that are read later, not at once (the LM head's logits chunk);
+//              saves reading the destination lines before writing them.
 //  Accumulate: out += y           (the residual add after o_proj and down_proj)
 //  SwigluBf16: W is a gate/up pair packed with pack_bf16_pair; y = [g | u] per column;
 //              out16 = bf16(silu(g + bias) · (u + bias_up)) with swiglu_fast's arithmetic:
 //              the input of down_proj, already rounded as the bf16 kernel would round it.
-enum class Epilogue { Store, Accumulate, SwigluBf16 };
+enum class Epilogue { Store, StoreStreaming, Accumulate, SwigluBf16 };
 
 // Arguments of out[T, N] = x[T, K] · W[N, K]ᵀ (+ bias[N]), fp32 accumulation.
 struct MatmulArgs {

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/cpu/kernels.h"
@@ -127,6 +128,15 @@ void store_row(float* out, const float* src, const float* bias, int64_t n) {
     _mm512_storeu_ps(out + i, v);
   }
   for (; i < n; ++i) out[i] = bias != nullptr ? src[i] + bias[i] : src[i];
+}
+
+// store_row without bias through non-temporal stores (64-byte aligned part; the ends plain).
+// The caller fences (_mm_sfence) before the data is handed to another thread.
+void stream_row(float* out, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(out + i) & 63) != 0; ++i) out[i] = src[i];
+  for (; i + 16 <= n; i += 16) _mm512_stream_ps(out + i, _mm512_loadu_ps(src + i));
+  for (; i < n; ++i) out[i] = src[i];
 }
 
 void accumulate_row(float* out, const float* src, const float* bias, int64_t n) {

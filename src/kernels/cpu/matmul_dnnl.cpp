@@ -8,6 +8,7 @@
 // executed inside our parallel region, where oneDNN's OpenMP runtime does not nest). Each output
 // element is therefore computed by the same kernel with the same K order for any thread count.
 #include <omp.h>
+#include <xmmintrin.h>  // _mm_sfence
 
 #include <algorithm>
 #include <cstdio>
@@ -27,6 +28,7 @@ namespace lsc::cpu {
 namespace avx512 {
 void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n);
 void store_row(float* out, const float* src, const float* bias, int64_t n);
+void stream_row(float* out, const float* src, int64_t n);
 void accumulate_row(float* out, const float* src, const float* bias, int64_t n);
 void swiglu_bf16_span(const float* gate, const float* up, int64_t n, uint16_t* out16);
 }
@@ -238,6 +240,13 @@ void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, i
       case Epilogue::Store:
         avx512::store_row(a.out + (m0 + r) * n + n0, c + r * cols, bias, cols);
         break;
+      case Epilogue::StoreStreaming:
+        if (bias == nullptr) {
+          avx512::stream_row(a.out + (m0 + r) * n + n0, c + r * cols, cols);
+        } else {
+          avx512::store_row(a.out + (m0 + r) * n + n0, c + r * cols, bias, cols);
+        }
+        break;
       case Epilogue::Accumulate:
         avx512::accumulate_row(a.out + (m0 + r) * n + n0, c + r * cols, bias, cols);
         break;
@@ -257,6 +266,8 @@ void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, i
       }
     }
   }
+  // Non-temporal stores are weakly ordered: drain them before the tile counts as done.
+  if (a.epilogue == Epilogue::StoreStreaming) _mm_sfence();
 }
 
 }  // namespace
