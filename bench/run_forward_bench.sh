@@ -4,7 +4,7 @@
 # Runs bench_matmul on both shapes, then bench_forward over shape × layers × tokens × threads
 # (bf16, all per-token statistics), plus the fp32 pass for comparison; appends every JSON line to
 # $OUT (default bench-results/forward-<UTC time>.jsonl) and prints the Markdown tables.
-# About 8 minutes on an idle 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
+# About 10 minutes on an idle 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
 # stay in /tmp for reuse. SECTIONS="matmul attention small large fp32" (default: all) runs a part, e.g. to
 # keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
 # Results are only as good as the machine's quietness: the load average is recorded at the start.
@@ -37,10 +37,10 @@ fi
 if has large; then
   for L in 2 4; do
     for T in 512 2048; do
-      run --shape 7b --layers "$L" --tokens "$T" --threads 2 --reps 2
+      run --shape 7b --layers "$L" --tokens "$T" --threads 2 --reps 3
     done
   done
-  run --shape 7b --layers 2 --tokens 512 --threads 1 --reps 2
+  run --shape 7b --layers 2 --tokens 512 --threads 1 --reps 3
 fi
 if has fp32; then
   run --shape 0.5b --tokens 512 --threads 2 --reps 1 --precision fp32
