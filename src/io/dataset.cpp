@@ -116,6 +116,9 @@ Record parse_record(std::string_view line, const std::string& where, int64_t lin
   if (auto it = j.find(id_key); it != j.end() && !it->is_null()) {
     if (it->is_string()) {
       r.id = it->get<std::string>();
+      if (r.id.empty()) {
+        throw InputError(where, "field \"" + id_key + "\"", "a non-empty string or an integer", "an empty string");
+      }
     } else if (it->is_number_integer()) {
       r.id = std::to_string(it->get<int64_t>());
     } else {

@@ -78,6 +78,20 @@ TEST(Dataset, NumberOutOfDoubleRangeIsABadLine) {
   EXPECT_EQ(d.records.size(), 1u);
 }
 
+// Found by fuzz/dataset_fuzz.cpp: an empty string id was kept as the record's id (ids name
+// texts in the results; an empty one is not a name).
+TEST(Dataset, EmptyIdIsABadLine) {
+  const std::string text =
+      R"({"query": "q", "answer": "a", "id": ""})" "\n"
+      R"({"query": "q", "answer": "a", "id": 0})" "\n";
+  const Dataset d = parse_dataset(text, "d.jsonl");
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_EQ(d.errors[0],
+            "d.jsonl:1: field \"id\": expected a non-empty string or an integer, found an empty string");
+  ASSERT_EQ(d.records.size(), 1u);
+  EXPECT_EQ(d.records[0].id, "0");
+}
+
 TEST(Dataset, FieldMappingRenamesKeys) {
   const Dataset d = parse_dataset(R"({"problem": "q", "response": "a", "difficulty": 2})", "d.jsonl",
                                   {{"query", "problem"}, {"answer", "response"}, {"level", "difficulty"}});
