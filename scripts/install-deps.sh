@@ -9,6 +9,11 @@ PACKAGES=(
   nlohmann-json3-dev   # JSON (config.json, tokenizer.json, JSONL)
   libutf8proc-dev      # Unicode categories and NFC for the tokenizer
   libdnnl-dev          # oneDNN: bf16 matrix multiply on AMX
+  # Debian builds oneDNN with its OpenCL GPU runtime, so its CMake package (dnnl-config.cmake)
+  # runs find_package(OpenCL REQUIRED): configure fails without the OpenCL headers and the ICD
+  # loader's development link. We use only oneDNN's CPU engine, but its own package config is
+  # the supported way to get its include path and link line, and these two are small.
+  opencl-headers ocl-icd-opencl-dev
   libsqlite3-dev       # results database
   libboost-dev         # Boost.Math distributions (statistics)
   libeigen3-dev        # Eigen: PCA in the statistics library
@@ -17,6 +22,8 @@ PACKAGES=(
   clang                # scripts/fuzz.sh (libFuzzer) and scripts/sanitize.sh (the TSan build)
   libclang-rt-14-dev   # clang's libFuzzer and sanitizer runtimes
   libomp-14-dev        # LLVM OpenMP runtime and its TSan tool Archer (libarcher.so)
+  ca-certificates      # npm ci over TLS (update-ca-certificates also takes the machine's own CAs)
+  debootstrap          # scripts/fresh-machine-check.sh (CI): a clean Debian 12 root
 )
 
 missing=()
