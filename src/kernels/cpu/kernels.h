@@ -71,8 +71,14 @@ const CpuKernels* cpu_kernels_for(const char* isa);
 // BF16 (read in place from the mapped checkpoint, no copy). x is rounded to bf16 (nearest even).
 // Weight rows are cut into fixed blocks (bf16_column_blocks, a function of N only) that our OpenMP
 // loop hands to threads; each block is one single-threaded oneDNN call, so results are bitwise
-// equal for any thread count. Only call when bf16_isa() is not "none".
+// equal for any thread count. Every call computes kBf16RowTile rows (the last ones zero-padded),
+// so a row's result does not depend on the rows around it either. Only call when bf16_isa() is
+// not "none".
 void matmul_bf16(const MatmulArgs& args);
+// Rows of every oneDNN call of the bf16 matmul. A product of T rows costs as much as one of T
+// rounded up to a multiple of it: callers that choose their row counts (the LM head's chunks)
+// choose multiples.
+constexpr int64_t kBf16RowTile = 64;
 // Several products of the same activations (q/k/v, gate/up): x converted once, one parallel loop
 // over the tiles of all of them. Every args[i] has the same x, n_rows and w.cols.
 void matmul_bf16_batch(const MatmulArgs* args, int n_args);

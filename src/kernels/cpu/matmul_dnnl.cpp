@@ -7,6 +7,16 @@
 // primitive that was created single-threaded (created while omp_get_max_threads() == 1, and
 // executed inside our parallel region, where oneDNN's OpenMP runtime does not nest). Each output
 // element is therefore computed by the same kernel with the same K order for any thread count.
+//
+// Independence of the rows around a row (batching several texts into one pass must not change a
+// text's results): oneDNN plans its kernel by the whole shape, M included — on AMX its brgemm
+// picks another blocking for a few rows than for many, so the same row came out differently in a
+// 17-row call than in a 600-row one. So M is never the caller's: every primitive call computes
+// exactly kRowTile rows (the last slice of a product padded with zero rows, which are computed
+// and dropped). A weight block then meets one primitive, one JIT kernel and one K order whatever
+// the row count, and a row's result depends on its own values only — as long as the kernel treats
+// the kRowTile rows of one call alike, which kRowTile (a multiple of every row block a GEMM kernel
+// uses: 16-row AMX tiles, 32-row brgemm blocks) makes the case without any tail path.
 #include <omp.h>
 #include <xmmintrin.h>  // _mm_sfence
 
@@ -48,11 +58,15 @@ struct Prim {
   std::string impl;
 };
 
-using Key = std::tuple<int64_t, int64_t, int64_t, bool>;  // (M, N, K, packed)
+using Key = std::tuple<int64_t, int64_t, bool>;  // (N, K, packed); M is always kRowTile
 
-// Activation rows per tile: with plain weights oneDNN re-packs B once per tile, so tiles are
-// tall; 512 rows keep that copy near 1% of the tile's arithmetic.
+// Rows of every primitive call (see the top of this file), and rows of one task of the parallel
+// loop: a task runs kRowTile-row slices of one weight block one after the other, so the block
+// stays in the core's cache across them (and, on plain weights, oneDNN's per-call copy of it is
+// paid per slice).
+constexpr int64_t kRowTile = kBf16RowTile;
 constexpr int64_t kRowBlock = 512;
+static_assert(kRowBlock % kRowTile == 0);
 
 // oneDNN reads the thread count when it plans a kernel: plan for one thread, and restore the
 // caller's count even if oneDNN throws.
@@ -62,14 +76,13 @@ struct OneThread {
   ~OneThread() { omp_set_num_threads(saved); }
 };
 
-// The blocked layout oneDNN's single-threaded matmul wants for a [k, n] bf16 weight block.
-// Measured: it does not depend on M (checked for M = 1..512 on every model shape), so a block
-// packed once serves every tile height; make_prim passes it explicitly all the same.
+// The blocked layout oneDNN's single-threaded matmul wants for a [k, n] bf16 weight block, planned
+// for the one row count every call has (kRowTile).
 dnnl::memory::desc packed_md(int64_t n, int64_t k) {
   using dt = dnnl::memory::data_type;
-  const dnnl::memory::desc a({kRowBlock, k}, dt::bf16, dnnl::memory::dims{k, 1});
+  const dnnl::memory::desc a({kRowTile, k}, dt::bf16, dnnl::memory::dims{k, 1});
   const dnnl::memory::desc b({k, n}, dt::bf16, dnnl::memory::format_tag::any);
-  const dnnl::memory::desc c({kRowBlock, n}, dt::f32, dnnl::memory::dims{n, 1});
+  const dnnl::memory::desc c({kRowTile, n}, dt::f32, dnnl::memory::dims{n, 1});
   OneThread one_thread;
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine()).weights_desc();
 }
@@ -78,8 +91,9 @@ dnnl::memory::desc packed_md(int64_t n, int64_t k) {
 // "ba" layout, read in place from the mapped checkpoint) or the packed layout of packed_md.
 // C is fp32 [m, n] dense: that is what selects oneDNN's brgemm kernel (with a row stride > n it
 // falls back to gemm:jit on plain weights and to a reference kernel on packed ones).
-Prim make_prim(int64_t m, int64_t n, int64_t k, bool packed) {
+Prim make_prim(int64_t n, int64_t k, bool packed) {
   using dt = dnnl::memory::data_type;
+  const int64_t m = kRowTile;
   Prim p;
   p.a_md = dnnl::memory::desc({m, k}, dt::bf16, dnnl::memory::dims{k, 1});
   p.b_md = packed ? packed_md(n, k) : dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
@@ -94,17 +108,17 @@ Prim make_prim(int64_t m, int64_t n, int64_t k, bool packed) {
   return p;
 }
 
-// Primitives by shape. Creating one costs tens of microseconds (and JIT code): cache them, and
-// start again if a long run with many distinct lengths fills the cache.
-std::shared_ptr<const Prim> get_prim(int64_t m, int64_t n, int64_t k, bool packed) {
+// Primitives by weight-block shape. Creating one costs tens of microseconds (and JIT code): cache
+// them (a model has a handful of shapes; the bound only guards against unbounded growth).
+std::shared_ptr<const Prim> get_prim(int64_t n, int64_t k, bool packed) {
   static std::mutex mu;
   static std::map<Key, std::shared_ptr<const Prim>> cache;
   std::lock_guard<std::mutex> lock(mu);
-  const Key key{m, n, k, packed};
+  const Key key{n, k, packed};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   if (cache.size() >= 512) cache.clear();  // callers keep their shared_ptr alive
-  auto p = std::make_shared<const Prim>(make_prim(m, n, k, packed));
+  auto p = std::make_shared<const Prim>(make_prim(n, k, packed));
   cache.emplace(key, p);
   return p;
 }
@@ -317,24 +331,23 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     return;
   }
 
-  // Tiles of kRowBlock activation rows × one column block (bf16_column_blocks), for every matrix of the batch; a
-  // tile's shape depends on (m, n, k) and its position only. Tiles at the bottom/right edge use
-  // their own primitives. One parallel loop over all tiles of all matrices. oneDNN's brgemm
-  // kernel writes a tile only to a dense output, so it lands in a per-thread buffer and
-  // finish_tile() stores, accumulates or applies SwiGLU. Plain (mapped) and packed weights run the
-  // same brgemm kernel and give bitwise equal results (tested): packing only saves the copy of a
-  // weight block that oneDNN makes inside every call on plain weights.
+  // Tasks of kRowBlock activation rows × one column block (bf16_column_blocks), for every matrix
+  // of the batch, in one parallel loop; a task's shape depends on (m, n, k) and its position only.
+  // A task runs its rows as kRowTile-row calls of the block's one primitive; the last slice of the
+  // product, if short, is copied into a zero-padded buffer first. oneDNN's brgemm kernel writes
+  // only to a dense output, so a slice lands in a per-thread buffer and finish_tile() stores,
+  // accumulates or applies SwiGLU. Plain (mapped) and packed weights run the same brgemm kernel and
+  // give bitwise equal results (tested): packing only saves the copy of a weight block that oneDNN
+  // makes inside every call on plain weights.
   struct Plan {
     int64_t n;
     ColumnBlocks blocks;
     bool pair;
-    // Per column block: the primitive of a full row tile and of the row tail.
-    std::vector<std::shared_ptr<const Prim>> full, tail;
+    std::vector<std::shared_ptr<const Prim>> prim;  // per column block
   };
-  const int64_t m_full = m / kRowBlock, m_tail = m % kRowBlock,
-                n_blocks_m = m_full + (m_tail > 0 ? 1 : 0);
+  const int64_t n_row_blocks = (m + kRowBlock - 1) / kRowBlock;
   std::vector<Plan> plans(static_cast<size_t>(n_args));
-  std::vector<int64_t> first_tile(static_cast<size_t>(n_args) + 1, 0);
+  std::vector<int64_t> first_task(static_cast<size_t>(n_args) + 1, 0);
   int64_t max_dense = 0;
   for (int i = 0; i < n_args; ++i) {
     const MatmulArgs& a = args[i];
@@ -345,18 +358,23 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     pl.blocks = bf16_column_blocks(std::max<int64_t>(pl.n, 1));
     for (int64_t j = 0; j < pl.blocks.count; ++j) {
       const int64_t width = (pl.pair ? 2 : 1) * pl.blocks.cols(j);
-      pl.full.push_back(m_full > 0 ? get_prim(kRowBlock, width, k, packed) : nullptr);
-      pl.tail.push_back(m_tail > 0 ? get_prim(m_tail, width, k, packed) : nullptr);
-      max_dense = std::max(max_dense, std::min(m, kRowBlock) * width);
+      pl.prim.push_back(get_prim(width, k, packed));
+      max_dense = std::max(max_dense, kRowTile * width);
     }
-    first_tile[static_cast<size_t>(i) + 1] =
-        first_tile[static_cast<size_t>(i)] + pl.blocks.count * n_blocks_m;
+    first_task[static_cast<size_t>(i) + 1] = first_task[static_cast<size_t>(i)] + pl.blocks.count * n_row_blocks;
     {
       std::lock_guard<std::mutex> lock(impl_mutex());
-      last_impl() = (pl.full[0] ? pl.full[0] : pl.tail[0])->impl;
+      last_impl() = pl.prim[0]->impl;
     }
   }
-  const int64_t n_tiles = first_tile.back();
+  // The rows of the last slice, padded with zero rows to kRowTile (shared, read-only in the loop).
+  const int64_t last_slice = (m - 1) / kRowTile * kRowTile, last_rows = m - last_slice;
+  std::vector<uint16_t> padded;
+  if (last_rows < kRowTile) {
+    padded.assign(static_cast<size_t>(kRowTile * k), 0);
+    std::copy(x16 + last_slice * k, x16 + m * k, padded.begin());
+  }
+  const int64_t n_tasks = first_task.back();
 #pragma omp parallel
   {
     static thread_local std::vector<uint8_t> scratch;
@@ -364,36 +382,41 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     if (dense_out.size() < static_cast<size_t>(max_dense)) dense_out.resize(static_cast<size_t>(max_dense));
     dnnl::stream s(engine());
     // Dynamic: a busy core (the machine is shared) does not hold the others back, and which
-    // thread computes a tile never changes its result.
+    // thread computes a task never changes its result.
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+    for (int64_t task = 0; task < n_tasks; ++task) {
       int i = 0;
-      while (tile >= first_tile[static_cast<size_t>(i) + 1]) ++i;
+      while (task >= first_task[static_cast<size_t>(i) + 1]) ++i;
       const MatmulArgs& a = args[i];
       const Plan& pl = plans[static_cast<size_t>(i)];
-      const int64_t b = tile - first_tile[static_cast<size_t>(i)];
+      const int64_t b = task - first_task[static_cast<size_t>(i)];
       const int64_t bi = b / pl.blocks.count, bj = b % pl.blocks.count;
-      const Prim& p = *(bi < m_full ? pl.full : pl.tail)[static_cast<size_t>(bj)];
-      const int64_t m0 = bi * kRowBlock, n0 = pl.blocks.start(bj), n = pl.n;
-      const int64_t rows = bi < m_full ? kRowBlock : m_tail, cols = pl.blocks.cols(bj);
+      const Prim& p = *pl.prim[static_cast<size_t>(bj)];
+      const int64_t n0 = pl.blocks.start(bj), n = pl.n, cols = pl.blocks.cols(bj);
       if (scratch.size() < p.scratch_bytes) scratch.resize(p.scratch_bytes);
+      if (tmp.size() < static_cast<size_t>(3 * cols)) tmp.resize(static_cast<size_t>(3 * cols));
       const PackedBf16* pk = a.w.packed;
       void* b_data = pk != nullptr
                          ? static_cast<void*>(pk->data.get() + pk->offsets[static_cast<size_t>(bj)])
                          : static_cast<void*>(const_cast<uint16_t*>(static_cast<const uint16_t*>(a.w.data) + n0 * k));
       float* c_data = dense_out.data();
-      dnnl::memory am(p.a_md, engine(), const_cast<uint16_t*>(x16 + m0 * k));
+      dnnl::memory am(p.a_md, engine(), nullptr);
       dnnl::memory bm(p.b_md, engine(), b_data);
       dnnl::memory cm(p.c_md, engine(), c_data);
       dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)},
                                          dnnl::memory::data_type::u8, dnnl::memory::dims{1}),
                       engine(), scratch.data());
-      p.prim.execute(s, {{DNNL_ARG_SRC, am},
-                         {DNNL_ARG_WEIGHTS, bm},
-                         {DNNL_ARG_DST, cm},
-                         {DNNL_ARG_SCRATCHPAD, sm}});
-      if (tmp.size() < static_cast<size_t>(3 * cols)) tmp.resize(static_cast<size_t>(3 * cols));
-      finish_tile(a, n, c_data, rows, cols, m0, n0, tmp.data());
+      const int64_t row_end = std::min(m, (bi + 1) * kRowBlock);
+      for (int64_t m0 = bi * kRowBlock; m0 < row_end; m0 += kRowTile) {
+        const int64_t rows = std::min(kRowTile, m - m0);
+        const uint16_t* a_rows = rows < kRowTile ? padded.data() : x16 + m0 * k;
+        am.set_data_handle(const_cast<uint16_t*>(a_rows));
+        p.prim.execute(s, {{DNNL_ARG_SRC, am},
+                           {DNNL_ARG_WEIGHTS, bm},
+                           {DNNL_ARG_DST, cm},
+                           {DNNL_ARG_SCRATCHPAD, sm}});
+        finish_tile(a, n, c_data, rows, cols, m0, n0, tmp.data());
+      }
     }
   }
 }
