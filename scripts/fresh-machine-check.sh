@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves README.md's two commands on a fresh Debian 12 machine: builds a clean root with
 # `debootstrap --variant=minbase bookworm`, puts the committed tree in (git archive HEAD, so
-# untracked or ignored files cannot help) with ../shared beside it read-only, and runs inside
+# untracked or ignored files cannot help) with ../shared/fixtures beside it read-only, and runs inside
 # it, exactly as README.md writes them (taken from between its fresh-machine marker comments):
 #   1. the setup command (install, build, demo), then checks the demo's outputs;
 #   2. the test command, then checks that CTest reported every test passed.
@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-SHARED=$(cd "$REPO/.." && pwd)/shared
+# The reference fixtures: ../shared/fixtures (or $LSC_FIXTURES), seen inside at the same place.
+FIXTURES=$(cd "${LSC_FIXTURES:-$REPO/../shared/fixtures}" 2>/dev/null && pwd) || FIXTURES=""
 LOG=/tmp/logitscope-fresh-machine-check.log
 KEEP=""
 [[ "${1:-}" == "--keep-root" ]] && KEEP=${2:?--keep-root DIR}
@@ -27,7 +28,7 @@ fail() {
 
 [[ $(id -u) -eq 0 ]] || fail "must run as root (debootstrap, chroot and mount need it)"
 command -v debootstrap >/dev/null || fail "debootstrap is missing: bash scripts/install-deps.sh installs it"
-[[ -d "$SHARED/fixtures" ]] || fail "$SHARED/fixtures not found (the tests' reference fixtures)"
+[[ -n "$FIXTURES" ]] || fail "${LSC_FIXTURES:-../shared/fixtures} not found (the tests' reference fixtures)"
 
 # The two commands, from README.md: the line after ``` following each marker comment.
 readme_command() {
@@ -72,7 +73,7 @@ cleanup() {
     umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
   done
   if [[ -z "$KEEP" && -d "$WORK" ]]; then
-    # Only once nothing is mounted below it: never delete through a bind mount into /work/shared.
+    # Only once nothing is mounted below it: never delete through the bind mount of the fixtures.
     if ! grep -q " $WORK/" /proc/mounts; then rm -rf "$WORK"; else echo "fresh-machine-check: $WORK still has mounts; left in place" >&2; fi
   fi
   [[ $rc -eq 0 ]] || echo "fresh-machine-check: exit $rc; log: $LOG" >&2
@@ -112,11 +113,11 @@ for f in /usr/etc/npmrc /etc/npmrc; do
   [[ -f "$f" ]] && mkdir -p "$ROOT$(dirname "$f")" && cp "$f" "$ROOT$f"
 done
 
-say "the committed tree (git archive HEAD) into /work/main, ../shared read-only at /work/shared"
-mkdir -p "$ROOT/work/main" "$ROOT/work/shared"
+say "the committed tree (git archive HEAD) into /work/main, the fixtures read-only at /work/shared/fixtures"
+mkdir -p "$ROOT/work/main"
 git -C "$REPO" archive HEAD | tar -x -C "$ROOT/work/main"
-mount_in "$ROOT/work/shared" --bind "$SHARED"
-mount -o remount,bind,ro "$ROOT/work/shared"
+mount_in "$ROOT/work/shared/fixtures" --bind "$FIXTURES"
+mount -o remount,bind,ro "$ROOT/work/shared/fixtures"
 mount_in "$ROOT/proc" -t proc proc
 mount_in "$ROOT/dev" --bind /dev
 mount_in "$ROOT/dev/shm" -t tmpfs -o mode=1777 tmpfs   # POSIX shared memory (Open MPI)

@@ -2,6 +2,7 @@
 #include "cli/args.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "io/error.h"
@@ -74,6 +75,20 @@ int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t min_val
   if (v->empty() || *end != '\0' || errno != 0 || x < min_value || x > max_value) {
     throw UsageError("--" + name + ": expected an integer in [" + std::to_string(min_value) + ", " +
                      std::to_string(max_value) + "], found \"" + *v + "\"");
+  }
+  return x;
+}
+
+double Args::get_double(const std::string& name, double fallback, double min_value, double max_value) const {
+  auto v = get(name);
+  if (!v) return fallback;
+  errno = 0;
+  char* end = nullptr;
+  const double x = std::strtod(v->c_str(), &end);
+  if (v->empty() || *end != '\0' || errno != 0 || !(x >= min_value && x <= max_value)) {
+    char range[96];
+    std::snprintf(range, sizeof range, "[%g, %g]", min_value, max_value);
+    throw UsageError("--" + name + ": expected a number in " + range + ", found \"" + *v + "\"");
   }
   return x;
 }

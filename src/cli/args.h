@@ -23,6 +23,7 @@ class Args {
   std::vector<std::string> all(const std::string& name) const;
   int64_t get_int(const std::string& name, int64_t fallback, int64_t min_value,
                   int64_t max_value) const;
+  double get_double(const std::string& name, double fallback, double min_value, double max_value) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
 
  private:

@@ -79,7 +79,7 @@ int cmd_logits(int argc, char** argv) {
   m->forward(ids, [&](const model::LogitsChunk& ch) {
     if (npy) npy->write_rows(ch.logits, ch.n_rows);
     collector.add_rows(ch.first_pos, ch.n_rows, ch.vocab, ch.logits);
-  }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}, precision});
+  }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}, precision, {}});
   const model::PrecisionUsed used = m->precision_used(precision);
   if (npy) npy->commit();
 

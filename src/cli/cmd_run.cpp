@@ -20,13 +20,18 @@ namespace {
 constexpr const char* kHelp =
     "usage: logitscope run --model NAME=DIR [--model NAME=DIR ...] --data FILE.jsonl --out DIR\n"
     "                      [--keywords wait,aha,...] [--template notebook|chat|'Q: {query}\\nA: {answer}']\n"
-    "                      [--max-tokens 2048] [--top-k 20] [--window 10] [--threads N] [--limit N]\n"
+    "                      [--max-tokens N] [--top-k 20] [--window 10] [--threads N] [--limit N]\n"
     "                      [--field answer=response ...] [--precision fp32|bf16] [--shard I/N]\n"
-    "                      [--skip-invalid] [--force] [--quiet]\n"
+    "                      [--max-memory GIB] [--progress-interval S] [--skip-invalid] [--force] [--quiet]\n"
     "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
     "  metrics, keyword occurrences, windows around them and cross-model divergences in\n"
     "  DIR/results.sqlite, then summary.json, stats and report.html. Interrupt at any time; the same\n"
     "  command resumes.\n"
+    "  --max-tokens N  cut longer texts at the end (default: no cut below the models' context, the\n"
+    "               smallest max_position_embeddings of the models). Before any forward pass the run\n"
+    "               prints the longest text and the memory it needs, and refuses if that does not fit.\n"
+    "  --max-memory GIB  plan for at most this much memory (default: what the machine has available)\n"
+    "  --progress-interval S  seconds between progress lines when stderr is not a terminal (10)\n"
     "  --shard I/N  run only shard I of N (0-based; texts balanced by tokens) into DIR/shards/I-of-N;\n"
     "               then 'logitscope merge --out DIR'. Under mpirun each rank takes its shard by itself\n"
     "               and rank 0 merges at the end.\n"
@@ -85,7 +90,7 @@ int run_ranks(RunOptions o, const MpiWorld& world) {
 int cmd_run(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "data", "out", "keywords", "template", "max-tokens", "top-k", "window", "threads", "limit",
-             "field", "precision", "shard"},
+             "field", "precision", "shard", "max-memory", "progress-interval"},
             {"skip-invalid", "force", "quiet", "help"});
   if (args.has("help")) {
     std::string kw;
@@ -103,7 +108,9 @@ int cmd_run(int argc, char** argv) {
     if (o.keywords.empty()) throw UsageError("--keywords: expected a comma-separated list, found nothing");
   }
   o.template_spec = args.get_or("template", "notebook");
-  o.max_tokens = args.get_int("max-tokens", 2048, 2, 1 << 20);
+  o.max_tokens = args.get_int("max-tokens", 0, 2, 1 << 20);
+  o.max_memory_gib = args.get_double("max-memory", 0, 1e-6, 1 << 20);
+  o.progress_interval = args.get_double("progress-interval", 10, 0.05, 86400);
   o.top_k = static_cast<int>(args.get_int("top-k", 20, 1, 1000));
   o.window = static_cast<int>(args.get_int("window", 10, 0, 1000));
   o.threads = static_cast<int>(args.get_int("threads", 0, 1, 1024));

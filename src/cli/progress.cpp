@@ -1,4 +1,4 @@
-// Progress bar / log lines.
+// Progress bar / log lines, drawn by a ticker thread.
 #include "cli/progress.h"
 
 #include <unistd.h>
@@ -19,59 +19,111 @@ std::string format_duration(double s) {
   return b;
 }
 
-Progress::Progress(int64_t n_texts_total, int64_t n_tokens_total, bool quiet)
-    : n_texts_(n_texts_total), n_tokens_(n_tokens_total), quiet_(quiet), tty_(::isatty(2) != 0) {
-  start_ = last_draw_ = Clock::now();
+Progress::Progress(bool quiet, double interval)
+    : quiet_(quiet), tty_(::isatty(2) != 0), interval_(interval > 0 ? interval : 10.0) {
+  start_ = phase_start_ = Clock::now();
+  if (!quiet_) ticker_ = std::thread([this] { tick(); });
 }
 
-void Progress::set_done(int64_t texts, int64_t tokens) {
-  texts_ = texts;
-  tokens_ = tokens_at_start_ = tokens;
+Progress::~Progress() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
 }
 
-void Progress::add_tokens(int64_t n) {
-  tokens_ += n;
-  draw(false);
+void Progress::tick() {
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(tty_ ? 0.2 : interval_));
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, period, [this] { return stop_; })) draw();
 }
 
-void Progress::add_text() {
-  ++texts_;
-  draw(false);
+void Progress::set_phase(const std::string& phase) {
+  std::lock_guard<std::mutex> lock(mu_);
+  phase_ = phase;
+  phase_start_ = Clock::now();
 }
 
-void Progress::draw(bool force) {
+void Progress::set_totals(int64_t n_texts, int64_t n_tokens, int64_t texts_done, int64_t tokens_done) {
+  std::lock_guard<std::mutex> lock(mu_);
+  n_texts_ = n_texts;
+  n_tokens_ = n_tokens;
+  texts_ = texts_done;
+  tokens_ = tokens_done;
+}
+
+void Progress::pass_begin(int64_t n_tokens, int n_layers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!computing_) {
+    computing_ = true;
+    compute_start_ = Clock::now();
+    tokens_at_compute_start_ = tokens_;
+  }
+  layers_done_ = 0;
+  pass_layers_ = n_layers > 0 ? n_layers : 1;
+  pass_tokens_ = n_tokens;
+}
+
+void Progress::layer_done(int layers_done) { layers_done_ = layers_done; }
+
+void Progress::pass_done() {
+  std::lock_guard<std::mutex> lock(mu_);
+  tokens_ += pass_tokens_.exchange(0);
+  layers_done_ = 0;
+}
+
+void Progress::text_committed() { ++texts_; }
+
+// Called with mu_ held.
+void Progress::draw() {
   if (quiet_) return;
   const auto now = Clock::now();
-  const double since = std::chrono::duration<double>(now - last_draw_).count();
-  // Terminal: redraw at most 5 times a second. Log: a line every 10 seconds.
-  if (!force && since < (tty_ ? 0.2 : 10.0)) return;
-  last_draw_ = now;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? double(tokens_ - tokens_at_start_) / elapsed : 0.0;
-  const double eta = rate > 0 ? double(n_tokens_ - tokens_) / rate : -1;
-  const double frac = n_tokens_ > 0 ? double(tokens_) / double(n_tokens_) : 1.0;
-  char line[256];
-  if (tty_) {
+  const double in_phase = std::chrono::duration<double>(now - phase_start_).count();
+  const int64_t done = tokens_ + pass_tokens_ * layers_done_ / pass_layers_;
+  const int64_t fresh = done - tokens_at_compute_start_;
+  const double computing_s = computing_ ? std::chrono::duration<double>(now - compute_start_).count() : 0.0;
+  const double rate = computing_s > 0 ? double(fresh) / computing_s : 0.0;
+  const double eta = rate > 0 && fresh > 0 ? double(n_tokens_ - done) / rate : -1;
+  const double frac = n_tokens_ > 0 ? double(done) / double(n_tokens_) : 0.0;
+  std::string what = phase_;
+  if (pass_tokens_ > 0) what += ", layer " + std::to_string(layers_done_) + "/" + std::to_string(pass_layers_);
+  what += " (" + format_duration(in_phase) + ")";
+  char line[512];
+  if (n_tokens_ == 0) {  // before the texts are planned: the phase only
+    std::snprintf(line, sizeof line, tty_ ? "\r%s\x1b[K" : "logitscope: %s\n", what.c_str());
+  } else if (tty_) {
     char bar[21];
     const int fill = static_cast<int>(frac * 20 + 0.5);
     for (int i = 0; i < 20; ++i) bar[i] = i < fill ? '#' : '.';
     bar[20] = '\0';
     std::snprintf(line, sizeof line, "\r[%s] %lld/%lld texts  %lld/%lld tokens  %.0f tok/s  ETA %s  %s\x1b[K", bar,
-                  static_cast<long long>(texts_), static_cast<long long>(n_texts_), static_cast<long long>(tokens_),
-                  static_cast<long long>(n_tokens_), rate, format_duration(eta).c_str(), stage_.c_str());
+                  static_cast<long long>(texts_), static_cast<long long>(n_texts_), static_cast<long long>(done),
+                  static_cast<long long>(n_tokens_), rate, format_duration(eta).c_str(), what.c_str());
   } else {
-    std::snprintf(line, sizeof line, "logitscope: %lld/%lld texts, %lld/%lld tokens (%.0f%%), %.0f tok/s, ETA %s, %s\n",
-                  static_cast<long long>(texts_), static_cast<long long>(n_texts_), static_cast<long long>(tokens_),
-                  static_cast<long long>(n_tokens_), 100 * frac, rate, format_duration(eta).c_str(), stage_.c_str());
+    std::snprintf(line, sizeof line,
+                  "logitscope: %lld/%lld texts committed, %lld/%lld tokens (%.0f%%), %.0f tok/s, ETA %s, %s\n",
+                  static_cast<long long>(texts_), static_cast<long long>(n_texts_), static_cast<long long>(done),
+                  static_cast<long long>(n_tokens_), 100 * frac, rate, format_duration(eta).c_str(), what.c_str());
   }
   std::fputs(line, stderr);
   std::fflush(stderr);
 }
 
 void Progress::finish() {
-  if (quiet_) return;
-  draw(true);
-  if (tty_) std::fputs("\n", stderr);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+    if (!quiet_) {
+      pass_tokens_ = 0;
+      draw();
+      if (tty_) std::fputs("\n", stderr);
+    }
+  }
+  cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
 }
 
 }  // namespace lsc::cli

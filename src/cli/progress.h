@@ -1,29 +1,56 @@
-// Progress on stderr: a one-line bar redrawn in place on a terminal, periodic log lines otherwise
-// (CI logs, nohup). Texts and tokens done, tokens/s, ETA, what is running now.
+// Progress on stderr while a run works: a one-line bar redrawn in place on a terminal, a log line
+// every `interval` seconds otherwise (CI logs, nohup, Slurm). A ticker thread draws it, so a line
+// comes on time also while a long forward pass runs. It says what is under way (loading a model,
+// the forward passes of model X and how far through its layers, measuring, statistics), texts
+// committed, forward-pass tokens done of all (over all models, counting the layers done of the
+// pass in flight), the rate since the first forward pass began, and the ETA of the run.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace lsc::cli {
 
 class Progress {
  public:
-  Progress(int64_t n_texts_total, int64_t n_tokens_total, bool quiet);
-  void set_done(int64_t texts, int64_t tokens_done_before);  // already finished before this session
-  void set_stage(const std::string& stage) { stage_ = stage; }
-  void add_tokens(int64_t n);  // forward-pass tokens (over all models)
-  void add_text();
-  void finish();
+  // interval: seconds between log lines when stderr is not a terminal (a terminal redraws 5x/s).
+  explicit Progress(bool quiet, double interval = 10.0);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void set_phase(const std::string& phase);  // what is under way now
+  // The run's size, and what an earlier session already finished.
+  void set_totals(int64_t n_texts, int64_t n_tokens, int64_t texts_done, int64_t tokens_done);
+  // A forward pass over n_tokens rows begins; then layer_done() after each of its layers, and
+  // pass_done() when its hidden states are out. The first pass starts the rate's clock.
+  void pass_begin(int64_t n_tokens, int n_layers);
+  void layer_done(int layers_done);
+  void pass_done();
+  void text_committed();
+  void finish();  // the last line (and a newline on a terminal); stops the ticker
 
  private:
-  void draw(bool force);
+  void tick();
+  void draw();
   using Clock = std::chrono::steady_clock;
-  int64_t n_texts_, n_tokens_, texts_ = 0, tokens_ = 0, tokens_at_start_ = 0;
-  bool quiet_, tty_;
-  std::string stage_;
-  Clock::time_point start_, last_draw_;
+  const bool quiet_, tty_;
+  const double interval_;
+  std::mutex mu_;  // guards everything below but the atomics
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::string phase_;
+  Clock::time_point start_, phase_start_, compute_start_;
+  bool computing_ = false;
+  int64_t n_texts_ = 0, n_tokens_ = 0, tokens_at_compute_start_ = 0;
+  std::atomic<int64_t> texts_{0}, tokens_{0}, pass_tokens_{0};
+  std::atomic<int> pass_layers_{1}, layers_done_{0};
+  std::thread ticker_;
 };
 
 std::string format_duration(double seconds);  // "1:02:03", "4:05"

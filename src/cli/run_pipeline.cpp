@@ -161,7 +161,7 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
                                    int64_t pos_end, std::vector<analysis::RowSummary>& rows) {
   const model::Model& mdl = *models_[m].model;
   const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
-  const int64_t chunk = mdl.chunk_rows(64);
+  const int64_t chunk = mdl.chunk_rows(cpu::kBf16RowTile);
   pos_begin = std::max<int64_t>(pos_begin, 1);
   for (int64_t t0 = pos_begin; t0 < pos_end; t0 += chunk) {
     const int64_t n = std::min(chunk, pos_end - t0);
@@ -191,9 +191,10 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   for (size_t m = 0; m < n_models; ++m) k_begin = std::max<int64_t>(k_begin, 1 - job.plans[m].answer_first);
   const int64_t k_end = job.n_common;
   std::vector<std::vector<report::PairRow>> pair_rows(n_models * n_models);
-  // One chunk of rows per model must fit summarize_range's single LM-head call.
-  int64_t chunk = 32;
-  for (size_t m = 0; m < n_models; ++m) chunk = std::min(chunk, models_[m].model->chunk_rows(32));
+  // One chunk of rows per model must fit summarize_range's single LM-head call; a whole bf16 row
+  // tile, so the bf16 LM head computes no padding rows inside a text.
+  int64_t chunk = cpu::kBf16RowTile;
+  for (size_t m = 0; m < n_models; ++m) chunk = std::min(chunk, models_[m].model->chunk_rows(cpu::kBf16RowTile));
   for (int64_t k0 = k_begin; k0 < k_end; k0 += chunk) {
     const int64_t n = std::min(chunk, k_end - k0);
     for (size_t m = 0; m < n_models; ++m) {
@@ -301,6 +302,111 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   tx.commit();
 }
 
+// The memory a run needs at its largest moment, and what is there: the largest model's weights
+// (memory-mapped; the pages of the others can be dropped while it runs) plus the working memory
+// of its largest pass (Model::activation_bytes, as `inspect --tokens` reports it), the hidden
+// states of the largest group, and the LM-head chunks of the measuring step.
+struct MemoryPlan {
+  int64_t weights = 0, working = 0, hidden = 0, measuring = 0;
+  int64_t total() const { return weights + working + hidden + measuring; }
+};
+
+MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts,
+                       int64_t cut, int64_t batch_tokens, int64_t group_bytes) {
+  MemoryPlan plan;
+  int64_t total_hidden = 0, largest_text_hidden = 0;
+  std::vector<int64_t> hidden_of(texts.size(), 0);
+  for (size_t m = 0; m < models.size(); ++m) {
+    const model::Model& mdl = *models[m].model;
+    int64_t longest = 0, rows = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const int64_t n = std::min<int64_t>(cut, static_cast<int64_t>(texts[i]->plans[m].ids.size()));
+      longest = std::max(longest, n);
+      rows += n;
+      hidden_of[i] += n * mdl.config().hidden_size * 4;
+    }
+    int64_t weights = 0;
+    for (const auto& [dtype, bytes] : mdl.checkpoint().used_bytes_by_dtype()) weights += static_cast<int64_t>(bytes);
+    const int64_t pass_rows = std::max(longest, std::min(batch_tokens, rows));  // batched short texts
+    const int64_t working = mdl.activation_bytes(pass_rows);
+    if (weights + working > plan.weights + plan.working) {
+      plan.weights = weights;
+      plan.working = working;
+    }
+    plan.measuring += mdl.chunk_rows(cpu::kBf16RowTile) * mdl.config().vocab_size * 4;
+  }
+  for (const int64_t b : hidden_of) {
+    total_hidden += b;
+    largest_text_hidden = std::max(largest_text_hidden, b);
+  }
+  plan.hidden = std::min(total_hidden, std::max(largest_text_hidden, group_bytes));
+  return plan;
+}
+
+std::string gib(int64_t bytes) {
+  char b[32];
+  if (bytes >= int64_t{1} << 30) {
+    std::snprintf(b, sizeof b, "%.2f GiB", double(bytes) / double(int64_t{1} << 30));
+  } else {
+    std::snprintf(b, sizeof b, "%.1f MiB", double(bytes) / double(1 << 20));
+  }
+  return b;
+}
+
+// Prints the longest text and what the run needs; refuses (before any forward pass) when that is
+// more than the memory there is, naming the text and the options that fit.
+void check_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts,
+                  const RunOptions& opt, int64_t batch_tokens, int64_t group_bytes, bool print) {
+  if (texts.empty()) return;
+  const TextJob* longest_job = texts.front();
+  size_t longest_model = 0;
+  int64_t longest = 0;
+  for (const TextJob* j : texts) {
+    for (size_t m = 0; m < models.size(); ++m) {
+      const int64_t n = static_cast<int64_t>(j->plans[m].ids.size());
+      if (n > longest) {
+        longest = n;
+        longest_job = j;
+        longest_model = m;
+      }
+    }
+  }
+  const MemoryPlan need = plan_memory(models, texts, INT64_MAX, batch_tokens, group_bytes);
+  const bool limited = opt.max_memory_gib > 0;
+  const int64_t avail = limited ? static_cast<int64_t>(opt.max_memory_gib * double(int64_t{1} << 30))
+                                : io::available_memory_bytes();
+  const std::string text = "record '" + longest_job->rec->id + "' (" + opt.data_path + ":" +
+                           std::to_string(longest_job->rec->line) + ")";
+  const std::string needs = gib(need.weights) + " weights + " + gib(need.working) + " working memory + " +
+                            gib(need.hidden + need.measuring) + " hidden states and LM-head rows = " + gib(need.total());
+  const std::string have = avail < 0 ? "unknown memory available"
+                                     : gib(avail) + (limited ? " allowed (--max-memory)" : " available");
+  if (print) {
+    std::fprintf(stderr, "logitscope: longest text: %s, %lld tokens under model '%s'; memory: %s of %s\n", text.c_str(),
+                 static_cast<long long>(longest), models[longest_model].name.c_str(), needs.c_str(), have.c_str());
+  }
+  if (avail < 0 || need.total() <= avail) return;
+  // The longest cut at which the run fits.
+  int64_t lo = 1, hi = longest;  // plan(lo) fits (or nothing does), plan(hi) does not
+  if (plan_memory(models, texts, 2, batch_tokens, group_bytes).total() > avail) {
+    lo = 0;
+  } else {
+    lo = 2;
+    while (hi - lo > 1) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      (plan_memory(models, texts, mid, batch_tokens, group_bytes).total() <= avail ? lo : hi) = mid;
+    }
+  }
+  std::string fits = lo >= 2 ? "--max-tokens " + std::to_string(lo) + " (texts cut at " + std::to_string(lo) +
+                                   " tokens fit), or a machine with more memory"
+                             : "nothing on this machine: model '" + models[longest_model].name +
+                                   "' needs more than is available even for a short text; use a machine with more memory";
+  if (!limited) fits += " (other processes hold memory too: free some and retry)";
+  throw InputError("the run does not fit in memory: " + text + " is " + std::to_string(longest) +
+                   " tokens under model '" + models[longest_model].name + "'; a run over it needs " + needs + ", and " +
+                   have + ". Options that fit: " + fits);
+}
+
 }  // namespace
 
 bool write_outputs(const std::string& out_dir, bool quiet) {
@@ -308,6 +414,7 @@ bool write_outputs(const std::string& out_dir, bool quiet) {
   report::write_summary(db, out_dir);
   if (!quiet) std::fprintf(stderr, "logitscope: statistics\n");
   report::write_stats(db, out_dir, stats::StatsOptions{});
+  if (!quiet) std::fprintf(stderr, "logitscope: report\n");
   report::ReportOptions ro;
   ro.quiet = quiet;
   // The results and statistics are committed by now: a report that cannot be built (plotly.js
@@ -349,6 +456,10 @@ int run_pipeline(const RunOptions& opt_in) {
     }
   }
 
+  // Progress from the first moment: loading and tokenizing large inputs takes minutes too.
+  Progress progress(opt.quiet, opt.progress_interval);
+  progress.set_phase("reading " + opt.data_path);
+
   // Phase 0: validate everything before any forward pass.
   io::Dataset data = io::load_dataset(opt.data_path, opt.fields);
   if (!data.errors.empty() && !opt.skip_invalid) {
@@ -363,6 +474,8 @@ int run_pipeline(const RunOptions& opt_in) {
   std::vector<LoadedModel> models;
   std::map<std::string, std::shared_ptr<const tok::Tokenizer>> tokenizer_by_sha;  // a family's models share one
   for (const auto& [name, dir] : opt.models) {
+    progress.set_phase("loading model '" + name + "' (" + std::to_string(models.size() + 1) + "/" +
+                       std::to_string(opt.models.size()) + ")");
     LoadedModel m;
     m.name = name;
     m.dir = dir;
@@ -391,7 +504,29 @@ int run_pipeline(const RunOptions& opt_in) {
     models.push_back(std::move(m));
   }
 
+  // The length cut: --max-tokens, else the models' context (the smallest max_position_embeddings).
+  int64_t context = 0;
+  std::string context_model;
+  for (const auto& m : models) {
+    const int64_t mpe = m.model->config().max_position_embeddings;
+    if (mpe > 0 && (context == 0 || mpe < context)) {
+      context = mpe;
+      context_model = m.name;
+    }
+  }
+  const int64_t max_tokens = opt.max_tokens > 0 ? opt.max_tokens : context > 0 ? context : INT64_MAX;
+  const std::string cut_name = opt.max_tokens > 0 ? "--max-tokens " + std::to_string(opt.max_tokens)
+                                                  : "the models' context (" + std::to_string(context) +
+                                                        " tokens, max_position_embeddings of model '" + context_model + "')";
+  const bool rank0 = !(opt.shard_by_rank && opt.shard.index != 0);  // warnings once under mpirun
+  if (opt.max_tokens > 0 && context > 0 && opt.max_tokens > context && rank0) {
+    std::fprintf(stderr, "logitscope: warning: --max-tokens %lld is longer than model '%s''s context (max_position_embeddings %lld): "
+                 "positions past it are outside what the model was trained on\n",
+                 static_cast<long long>(opt.max_tokens), context_model.c_str(), static_cast<long long>(context));
+  }
+
   // Keyword families from the first model's vocabulary; every model must give the same sets.
+  progress.set_phase("keyword families");
   std::vector<analysis::KeywordFamily> families;
   {
     std::vector<std::vector<analysis::KeywordFamily>> per_model;
@@ -425,6 +560,8 @@ int run_pipeline(const RunOptions& opt_in) {
   }
 
   // Tokenize every text under every model; answers must agree token for token.
+  progress.set_phase("tokenizing " + std::to_string(data.records.size()) + " texts under " +
+                     std::to_string(models.size()) + " model(s)");
   std::vector<TextJob> jobs;
   int64_t n_truncated = 0, total_tokens = 0;
   for (size_t i = 0; i < data.records.size(); ++i) {
@@ -434,7 +571,7 @@ int run_pipeline(const RunOptions& opt_in) {
     job.n_common = INT64_MAX;
     bool truncated = false;
     for (const auto& m : models) {
-      job.plans.push_back(plan_text(m, *job.rec, opt.max_tokens));
+      job.plans.push_back(plan_text(m, *job.rec, max_tokens));
       job.n_common = std::min(job.n_common, job.plans.back().n_answer);
       truncated |= job.plans.back().truncated;
       total_tokens += static_cast<int64_t>(job.plans.back().ids.size());
@@ -461,15 +598,15 @@ int run_pipeline(const RunOptions& opt_in) {
       }
     }
     if (job.n_common == 0) {
-      std::fprintf(stderr, "logitscope: warning: %s: record '%s' has no answer tokens within --max-tokens %lld\n",
-                   where.c_str(), job.rec->id.c_str(), static_cast<long long>(opt.max_tokens));
+      std::fprintf(stderr, "logitscope: warning: %s: record '%s' has no answer tokens within %s\n", where.c_str(),
+                   job.rec->id.c_str(), cut_name.c_str());
     }
     jobs.push_back(std::move(job));
   }
   // A warning, not progress: printed with --quiet too (once under mpirun: by rank 0).
-  if (n_truncated > 0 && !(opt.shard_by_rank && opt.shard.index != 0)) {
-    std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than --max-tokens %lld and were truncated at the end\n",
-                 static_cast<long long>(n_truncated), jobs.size(), static_cast<long long>(opt.max_tokens));
+  if (n_truncated > 0 && rank0) {
+    std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than %s and were truncated at the end\n",
+                 static_cast<long long>(n_truncated), jobs.size(), cut_name.c_str());
   }
 
   // This process's texts: all of them, or its shard (balanced by tokens over all models).
@@ -487,6 +624,9 @@ int run_pipeline(const RunOptions& opt_in) {
     }
   }
   const std::string results_dir = opt.shard.sharded() ? shard_dir(opt.out_dir, opt.shard) : opt.out_dir;
+  const int64_t group_bytes = group_hidden_bytes();
+  const int64_t batch_tokens = batch_token_limit();
+  check_memory(models, mine, opt, batch_tokens, group_bytes, !opt.quiet);
 
   // The results directory: new, resumable, or refused.
   io::make_dirs(results_dir, "the results directory");
@@ -533,7 +673,7 @@ int run_pipeline(const RunOptions& opt_in) {
     db.set_meta("template", opt.template_spec);
     db.set_meta("top_k", std::to_string(opt.top_k));
     db.set_meta("window", std::to_string(opt.window));
-    db.set_meta("max_tokens", std::to_string(opt.max_tokens));
+    db.set_meta("max_tokens", max_tokens == INT64_MAX ? std::string("none") : std::to_string(max_tokens));
     db.set_meta("n_texts", std::to_string(jobs.size()));
     db.set_meta("n_truncated", std::to_string(n_truncated));
     db.set_meta("n_skipped", std::to_string(data.errors.size()));
@@ -590,33 +730,44 @@ int run_pipeline(const RunOptions& opt_in) {
   if (todo.empty()) {
     if (!opt.quiet) std::fprintf(stderr, "logitscope: nothing to do: all %zu texts in %s are done\n", mine.size(), db_path.c_str());
   }
-  Progress progress(static_cast<int64_t>(mine.size()), my_tokens, opt.quiet || todo.empty());
-  progress.set_done(texts_done, tokens_done);
+  progress.set_totals(static_cast<int64_t>(mine.size()), my_tokens, texts_done, tokens_done);
   g_interrupted.store(false);
   auto old_int = std::signal(SIGINT, on_interrupt);
   auto old_term = std::signal(SIGTERM, on_interrupt);
   TextMeasurer measurer(models, families, opt, precision);
-  const int64_t group_bytes = group_hidden_bytes();
-  const int64_t batch_tokens = batch_token_limit();
-  size_t next = 0;
-  while (next < todo.size() && !g_interrupted.load()) {
-    // A group: consecutive texts whose hidden states (all models) fit the budget; at least one.
-    size_t end = next;
+  // Groups: consecutive texts whose hidden states (all models) fit the budget; at least one each.
+  std::vector<size_t> group_end;
+  for (size_t begin = 0; begin < todo.size();) {
+    size_t end = begin;
     int64_t bytes = 0;
     while (end < todo.size()) {
       int64_t b = 0;
       for (size_t m = 0; m < models.size(); ++m) {
         b += static_cast<int64_t>(todo[end]->plans[m].ids.size()) * models[m].model->config().hidden_size * 4;
       }
-      if (end > next && bytes + b > group_bytes) break;
+      if (end > begin && bytes + b > group_bytes) break;
       bytes += b;
       ++end;
     }
+    group_end.push_back(end);
+    begin = end;
+  }
+  size_t next = 0;
+  for (size_t g = 0; g < group_end.size() && !g_interrupted.load(); ++g) {
+    size_t end = group_end[g];
+    const std::string group = group_end.size() > 1 ? ", group " + std::to_string(g + 1) + "/" + std::to_string(group_end.size()) : "";
     std::vector<std::vector<std::vector<float>>> hidden(end - next, std::vector<std::vector<float>>(models.size()));
     for (size_t m = 0; m < models.size() && !g_interrupted.load(); ++m) {
-      progress.set_stage("forward pass, model " + models[m].name);
+      const std::string model_phase = "model '" + models[m].name + "' (" + std::to_string(m + 1) + "/" +
+                                      std::to_string(models.size()) + ")" + group;
       model::ForwardOptions fo;
       fo.precision = precision;
+      fo.on_layer = [&progress](int layers) { progress.layer_done(layers); };
+      if (g == 0 && models[m].model->precision_used(precision).precision == model::Precision::BF16) {
+        progress.set_phase("preparing model '" + models[m].name + "' for the bf16 kernel (packing its weights)");
+        models[m].model->prepare(precision);
+      }
+      progress.set_phase("forward passes, " + model_phase);
       size_t i = next;
       while (i < end && !g_interrupted.load()) {
         // One pass: consecutive texts up to batch_tokens rows together (a longer text alone).
@@ -631,20 +782,22 @@ int run_pipeline(const RunOptions& opt_in) {
           batch.emplace_back(ids);
           rows += static_cast<int64_t>(ids.size());
         }
+        if (batch.empty()) continue;
+        progress.pass_begin(rows, models[m].model->config().num_hidden_layers);
         if (batch.size() == 1) {
           hidden[idx[0] - next][m] = models[m].model->forward_hidden(batch[0], fo);
-        } else if (!batch.empty()) {
+        } else {
           auto out = models[m].model->forward_hidden_batch(batch, fo);
           for (size_t b = 0; b < idx.size(); ++b) hidden[idx[b] - next][m] = std::move(out[b]);
         }
+        progress.pass_done();
       }
     }
     if (g_interrupted.load()) break;
-    progress.set_stage("measuring all models");
+    progress.set_phase("measuring and committing " + std::to_string(end - next) + " text(s), all models" + group);
     for (size_t i = next; i < end; ++i) {
       measurer.measure_and_write(*todo[i], hidden[i - next], db);
-      for (const auto& p : todo[i]->plans) progress.add_tokens(static_cast<int64_t>(p.ids.size()));
-      progress.add_text();
+      progress.text_committed();
       if (g_interrupted.load()) {
         end = i + 1;
         break;
@@ -654,6 +807,7 @@ int run_pipeline(const RunOptions& opt_in) {
   }
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
+  progress.set_phase(g_interrupted.load() ? "interrupted" : "forward passes and measuring done");
   progress.finish();
   const double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const double before = std::atof(db.get_meta("compute_seconds").c_str());

@@ -21,7 +21,9 @@ struct RunOptions {
   std::string out_dir;
   std::vector<std::string> keywords;  // families; default_keywords() when empty
   std::string template_spec = "notebook";  // "notebook", "chat", or a pattern
-  int64_t max_tokens = 2048;
+  int64_t max_tokens = 0;  // cut texts longer than this; 0 = no cut below the models' context
+  double max_memory_gib = 0;    // plan for at most this much memory; 0 = what the machine has free
+  double progress_interval = 10;  // seconds between progress lines when stderr is not a terminal
   int top_k = 20;
   int window = 10;
   int threads = 0;    // 0 = OpenMP default

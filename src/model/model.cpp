@@ -499,6 +499,7 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
       add_linear(gate, nullptr, n_t, w.w_down, w.b_down, x, proj, bf16);
     }
     tap("layer." + std::to_string(i), x, h);
+    if (opt.on_layer) opt.on_layer(i + 1);
   }
   cpu::rms_norm(x, final_norm_.data(), n_t, h, c.rms_norm_eps, xn);
   tap("final_norm", xn, h);

@@ -70,6 +70,8 @@ struct ForwardOptions {
   int64_t chunk_rows = 64;  // LM-head rows per chunk (capped so a chunk stays under 64 MiB)
   TapFn tap;                // optional
   Precision precision = Precision::FP32;
+  // Optional: called after each transformer layer with the number of layers done (progress).
+  std::function<void(int layers_done)> on_layer;
 };
 
 class Model {
@@ -106,6 +108,10 @@ class Model {
 
   // LM-head rows per chunk for a requested size (capped so a chunk stays under 64 MiB).
   int64_t chunk_rows(int64_t requested) const;
+
+  // Does now what the first pass at `precision` would do first (packing the weights for the bf16
+  // kernel, where that applies), so a caller can say so while it runs.
+  void prepare(Precision precision) const { use_bf16(precision); }
 
   // The precision and instruction set forward() uses when `requested` is asked for.
   PrecisionUsed precision_used(Precision requested) const;

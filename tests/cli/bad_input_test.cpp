@@ -526,6 +526,11 @@ std::vector<Case> cases() {
   v.push_back({"A15", "command line", "logits --ids with an id outside the vocabulary", nullptr,
                "logits --model {tiny} --ids 1,2,1000", 3,
                "--ids: token id at position 2: expected an id in \\[0, 1000\\), found 1000"});
+  v.push_back({"A16", "command line", "run that does not fit in the memory it may use", nullptr,
+               run_ok + " --max-memory 0.0001", 3,
+               "the run does not fit in memory: record '[^']+' \\(\\{data\\}:[0-9]+\\) is [0-9]+ tokens under model "
+               "'tiny'; a run over it needs .* and 0.1 MiB allowed \\(--max-memory\\). Options that fit: nothing on "
+               "this machine"});
 
   // --- outputs -----------------------------------------------------------------------------------
   v.push_back({"O01", "output",

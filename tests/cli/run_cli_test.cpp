@@ -12,6 +12,7 @@
 #include <fstream>
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "cli/fixture_records.h"
@@ -290,10 +291,108 @@ TEST_F(RunDir, TruncationIsCountedAndReported) {
   // A warning, so --quiet does not hide it.
   auto r = run_cli("run --model a=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out") + " --max-tokens 30 --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("2 of 2 texts are longer than --max-tokens 30"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 of 2 texts are longer than --max-tokens 30 and were truncated"), std::string::npos) << r.err;
   io::Db db(p("out/results.sqlite"), false);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM text_models WHERE truncated = 1"), 2);
   EXPECT_EQ(db.query_int("SELECT max(pos) FROM positions"), 29);
+}
+
+// A record whose answer is a long reasoning-like trace: `reps` × ~8 tokens.
+std::string long_record(const std::string& id, int reps) {
+  std::string answer;
+  for (int i = 0; i < reps; ++i) answer += "Wait, let me check step " + std::to_string(i) + " again. ";
+  return "{\"id\": \"" + id + "\", \"query\": \"Solve it.\", \"answer\": \"" + answer + "\", \"level\": 3, \"is_correct\": true}\n";
+}
+
+TEST_F(RunDir, LongTextsAreReadWholeUpToTheModelsContext) {
+  write("data.jsonl", long_record("long", 300) + many_records(1));
+  // No --max-tokens: nothing is cut below the model's context (32768).
+  auto r = run_cli(run_args(p("data.jsonl"), p("whole")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    io::Db db(p("whole/results.sqlite"), false);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM text_models WHERE truncated = 1"), 0);
+    EXPECT_GT(db.query_int("SELECT max(n_tokens) FROM text_models"), 2048);  // the old default cut
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM text_models WHERE n_tokens != n_tokens_full"), 0);
+  }
+  // A model whose context is 40 tokens: texts are cut there, and the warning says why.
+  fs::create_directories(p("short_ctx"));
+  for (const char* f : {"model.safetensors", "tokenizer.json"}) fs::create_symlink(kModel + "/" + f, p(std::string("short_ctx/") + f));
+  std::string cfg = slurp(kModel + "/config.json");
+  const std::string from = "\"max_position_embeddings\": 32768";
+  ASSERT_NE(cfg.find(from), std::string::npos);
+  cfg.replace(cfg.find(from), from.size(), "\"max_position_embeddings\": 40");
+  write("short_ctx/config.json", cfg);
+  r = run_cli("run --model small=" + p("short_ctx") + " --data " + p("data.jsonl") + " --out " + p("cut") + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 of 2 texts are longer than the models' context (40 tokens, max_position_embeddings of model 'small')"),
+            std::string::npos) << r.err;
+  io::Db db(p("cut/results.sqlite"), false);
+  EXPECT_EQ(db.query_int("SELECT max(n_tokens) FROM text_models"), 40);
+  EXPECT_EQ(db.query_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'max_tokens'"), 40);
+}
+
+// "... = 91.3 MiB of ..." → bytes.
+double printed_total_bytes(const std::string& err) {
+  const size_t at = err.find(" LM-head rows = ");
+  if (at == std::string::npos) return -1;
+  const double v = std::atof(err.c_str() + at + 16);
+  const size_t unit = err.find_first_of("MG", at + 16);
+  return v * (err[unit] == 'G' ? double(1 << 30) : double(1 << 20));
+}
+
+TEST_F(RunDir, ARunThatDoesNotFitInMemoryIsRefusedBeforeAnyForwardPassNamingWhatFits) {
+  write("data.jsonl", many_records(1) + long_record("long", 300));
+  // Too little for the weights alone.
+  auto r = run_cli(run_args(p("data.jsonl"), p("tiny"), "--max-memory 0.001"));
+  EXPECT_EQ(r.code, 3) << r.err;  // an input error
+  EXPECT_NE(r.err.find("the run does not fit in memory: record 'long' (" + p("data.jsonl") + ":2) is "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tokens under model 'ref'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Options that fit: nothing on this machine"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("tiny/results.sqlite"))) << "refused after it began";
+  // The plan is printed before any forward pass (not --quiet here).
+  r = run_cli("run --model ref=" + kModel + " --data " + p("data.jsonl") + " --out " + p("plan") +
+              " --template '{query}{answer}' --progress-interval 1000");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("logitscope: longest text: record 'long'"), std::string::npos) << r.err;
+  const double need = printed_total_bytes(r.err);
+  ASSERT_GT(need, 0) << r.err;
+  // 1 MiB less than the run needs: refused, with the --max-tokens that fits; that one then runs.
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%.6f", (need - double(1 << 20)) / double(1 << 30));
+  r = run_cli(run_args(p("data.jsonl"), p("short"), std::string("--max-memory ") + limit));
+  EXPECT_EQ(r.code, 3) << r.err;
+  const size_t at = r.err.find("Options that fit: --max-tokens ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const long fits = std::atol(r.err.c_str() + at + 31);
+  EXPECT_GT(fits, 2) << r.err;
+  r = run_cli(run_args(p("data.jsonl"), p("short"), std::string("--max-memory ") + limit + " --max-tokens " + std::to_string(fits)));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("short/results.sqlite"), false);
+  EXPECT_EQ(db.query_int("SELECT max(n_tokens) FROM text_models"), fits);
+}
+
+TEST_F(RunDir, ProgressShowsPhaseTokensRateAndEtaWhileModelsRun) {
+  write("data.jsonl", long_record("long", 200) + many_records(3));
+  // stderr is a file here: log lines, one every 0.05 s.
+  auto r = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out") +
+                   " --progress-interval 0.05", "/dev/null", "LSC_BATCH_TOKENS=1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.err);
+  std::string line;
+  int forward_lines = 0;
+  bool final_line = false;
+  while (std::getline(lines, line)) {
+    if (line.find("forward passes, model '") != std::string::npos) {
+      ++forward_lines;
+      EXPECT_NE(line.find(" tok/s, ETA "), std::string::npos) << line;
+      EXPECT_NE(line.find(", layer "), std::string::npos) << line;
+      EXPECT_NE(line.find(" texts committed, "), std::string::npos) << line;
+    }
+    final_line |= line.find("4/4 texts committed, ") != std::string::npos && line.find("(100%)") != std::string::npos;
+  }
+  EXPECT_GT(forward_lines, 0) << r.err;
+  EXPECT_TRUE(final_line) << r.err;
 }
 
 TEST_F(RunDir, BadModelAndUsageErrors) {
