@@ -17,9 +17,11 @@
 #         thread-count invariance: RunDir.ResultsDoNotDependOnThreadCount and the
 #                     *.BitwiseIdenticalForAnyThreadCount* tests (1.5 min) run the code of the
 #                     neighbouring tests again with other thread counts; they run under TSan.
-#         RunDir.ResultsDoNotDependOnHowTextsAreGroupedOrBatched (1.3 min: four whole runs)
-#                     compares runs batched differently; every RunDir test batches texts (the
-#                     default) and Batch.* checks the model's batched pass under ASan.
+#         RunDir.ResultsDoNotDependOnHowTextsAreGroupedOrBatched and the Pipeline.* thread-count
+#                     and grouping/batching tests (whole runs compared) split the work
+#                     differently; every RunDir test batches texts (the default), Batch.* checks
+#                     the model's batched pass and Pipeline.AnInterruptedRunResumes... the resume
+#                     under ASan.
 # tsan  preset `tsan`: clang 14, LLVM's OpenMP runtime (libomp) with its TSan tool Archer. Runs
 #       the code that runs on several threads:
 #         kernels   Convert*, MatmulIsa (scalar, avx512), RmsNorm, Rope, Attention*, Swiglu*,
@@ -28,8 +30,9 @@
 #                   path, 1/2/3 threads), Bf16Fixture.*, ForwardGolden.* (7 fixture models)
 #         analysis  RowReduce.* (incl. 1 vs N threads)
 #         tokenizer Encode.ConcurrentCallsGiveTheSameIds (4 std::threads, one Tokenizer)
-#         CLI       RunDir.ResultsDoNotDependOnThreadCount (the run pipeline, texts batched per
-#                   pass, on 1 and 2 threads), LogitsCli.* (--threads 2)
+#         pipeline  Pipeline.ResultsDoNotDependOnThreadCount (the run pipeline in process, texts
+#                   batched per pass, on 1 and 2 threads)
+#         CLI       LogitsCli.* (--threads 2)
 #       Left to ASan: the other CLI tests (single-threaded flows, ~1 min each under TSan),
 #       MergeDir.* (its runs use --threads 1), EndToEndGolden and Bf16EndToEnd (the
 #       real-vocabulary model through the loops the fixture models run, 1.5 min), and the
@@ -64,11 +67,12 @@ ASAN_SKIP='^MpiDemo\.|^ReportDemo$'
 if [ "${LSC_SANITIZE_FULL:-0}" != 1 ]; then
   ASAN_SKIP+='|^DemoCli\.|^RunDir\.KilledRunResumes|^RunDir\.ResultsDoNotDependOnThreadCount$'
   ASAN_SKIP+='|\.BitwiseIdenticalForAnyThreadCount|^RunDir\.ResultsDoNotDependOnHowTextsAreGroupedOrBatched$'
+  ASAN_SKIP+='|^Pipeline\.ResultsDoNotDependOnThreadCount$|^Pipeline\.ResultsDoNotDependOnGroupingOrBatching$'
 fi
 TSAN_TESTS='(^|/)(Convert|ConvertBf16|MatmulIsa|RmsNorm|Rope|Attention|AttentionFast|Swiglu'
 TSAN_TESTS+='|SwigluFast|MatmulBf16|Bf16Isa|Forward|Bf16Forward|Bf16Fixture|ForwardGolden'
 TSAN_TESTS+='|RowReduce)\.'
-TSAN_TESTS+='|^Encode\.Concurrent|^RunDir\.ResultsDoNotDependOnThreadCount$|^LogitsCli\.'
+TSAN_TESTS+='|^Encode\.Concurrent|^Pipeline\.ResultsDoNotDependOnThreadCount$|^LogitsCli\.'
 
 # run_tests <name> <log dir> <ctest args...>: ctest, then fail on any sanitizer log.
 run_tests() {

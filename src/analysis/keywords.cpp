@@ -7,6 +7,7 @@
 #include <set>
 
 #include "io/error.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lsc::analysis {
 
@@ -100,6 +101,18 @@ KeywordFamily build_family(const std::string& keyword, std::span<const std::stri
     f.token_ids.assign(ids.begin(), ids.end());
   }
   return f;
+}
+
+std::vector<KeywordFamily> build_families(const std::vector<std::string>& keywords, const tok::Tokenizer& tokenizer) {
+  std::vector<std::string> texts(static_cast<size_t>(tokenizer.vocab_size()));
+  for (size_t id = 0; id < texts.size(); ++id) texts[id] = tokenizer.decode_token(static_cast<int32_t>(id));
+  const auto first = [&](const std::string& s) {
+    const auto e = tokenizer.encode(s, false);
+    return e.ids.empty() ? -1 : e.ids[0];
+  };
+  std::vector<KeywordFamily> out;
+  for (const auto& k : keywords) out.push_back(build_family(k, texts, first));
+  return out;
 }
 
 std::vector<Occurrence> find_occurrences(const std::string& text, int64_t answer_begin, int64_t answer_end,

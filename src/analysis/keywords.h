@@ -1,6 +1,6 @@
 // Keyword families (DESIGN §2): the token-id set used for propensity, and whole-word,
 // case-insensitive occurrences in the answer text mapped to the tokens that cover them.
-// Knows token texts and offsets, not the tokenizer or the model.
+// Knows token texts and offsets (build_families reads them from a tokenizer), not the model.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace lsc::tok {
+class Tokenizer;
+}
 
 namespace lsc::analysis {
 
@@ -28,6 +32,8 @@ std::string fold_case(const std::string& s);
 // encode_first(s) returns the first token id of s tokenized alone (for the prefix fallback).
 KeywordFamily build_family(const std::string& keyword, std::span<const std::string> token_texts,
                            const std::function<int32_t(const std::string&)>& encode_first);
+// The families of `keywords` under a tokenizer's vocabulary (decoded once for all of them).
+std::vector<KeywordFamily> build_families(const std::vector<std::string>& keywords, const tok::Tokenizer& tokenizer);
 
 struct Occurrence {
   int family = 0;

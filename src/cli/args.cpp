@@ -1,13 +1,24 @@
 // Args: flag parsing with UsageError on unknown flags or missing values.
 #include "cli/args.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "io/error.h"
+#include "pipeline/options.h"
 
 namespace lsc::cli {
+
+void apply_environment(pipeline::RunOptions& o) {
+  for (const auto& [name, field] : {std::pair<const char*, int64_t*>{"LSC_GROUP_BYTES", &o.group_bytes},
+                                    std::pair<const char*, int64_t*>{"LSC_BATCH_TOKENS", &o.batch_tokens}}) {
+    const char* env = std::getenv(name);
+    if (env != nullptr && *env != '\0') *field = std::max<int64_t>(1, std::atoll(env));
+  }
+}
 
 Args::Args(int argc, char** argv, const std::set<std::string>& value_flags,
            const std::set<std::string>& bool_flags) {

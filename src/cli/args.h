@@ -8,7 +8,16 @@
 #include <string>
 #include <vector>
 
+namespace lsc::pipeline {
+struct RunOptions;
+}
+
 namespace lsc::cli {
+
+// The environment's overrides of how a run is computed (never what): LSC_GROUP_BYTES (hidden
+// states kept between the forward passes and the measuring step), LSC_BATCH_TOKENS (rows per
+// forward pass; 1 = one text per pass). Read once, here, by the commands that run.
+void apply_environment(pipeline::RunOptions& o);
 
 class Args {
  public:

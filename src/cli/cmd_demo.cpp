@@ -13,7 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/demo_data.h"
-#include "cli/run_pipeline.h"
+#include "pipeline/run.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/mapped_file.h"
@@ -156,12 +156,7 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
     model::set_tensor_values(head, v);
   }
   {
-    std::vector<std::string> texts(static_cast<size_t>(tokenizer.vocab_size()));
-    for (size_t id = 0; id < texts.size(); ++id) texts[id] = tokenizer.decode_token(static_cast<int32_t>(id));
-    const auto wait = analysis::build_family("wait", texts, [&](const std::string& s) {
-      auto e = tokenizer.encode(s, false);
-      return e.ids.empty() ? -1 : e.ids[0];
-    });
+    const auto wait = analysis::build_families({"wait"}, tokenizer).front();
     auto& head = find(rl, "lm_head.weight");
     auto v = model::tensor_values(head);
     for (int32_t id : wait.token_ids) v[size_t(id) * size_t(cfg.hidden_size)] += kPlantedShift;
@@ -188,7 +183,7 @@ int cmd_demo(int argc, char** argv) {
   write_demo_checkpoints(ckpt, tokenizer, 20261129);
   const std::string data = io::join_path(out, "data.jsonl");
   io::write_file_atomic(data, demo_dataset_jsonl());
-  RunOptions o;
+  pipeline::RunOptions o;
   for (const char* name : {"base", "sft", "rl"}) o.models.emplace_back(name, io::join_path(ckpt, name));
   o.data_path = data;
   o.out_dir = out;
@@ -197,7 +192,8 @@ int cmd_demo(int argc, char** argv) {
   o.max_tokens = 512;
   o.precision = model::precision_name(model::precision_from_env(model::Precision::FP32));
   if (args.has("precision")) o.precision = model::precision_name(model::parse_precision(args.require("precision"), "--precision"));
-  return run_pipeline(o);
+  apply_environment(o);
+  return pipeline::run(o);
 }
 
 }  // namespace lsc::cli

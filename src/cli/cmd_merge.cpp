@@ -5,7 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/run_pipeline.h"
+#include "pipeline/run.h"
 #include "io/error.h"
 #include "report/merge.h"
 
@@ -33,7 +33,7 @@ int cmd_merge(int argc, char** argv) {
   const std::vector<std::string> dirs = args.positionals().empty() ? report::find_shard_dirs(out) : args.positionals();
   const auto merged = report::merge_shards(dirs, out, args.has("force"));
   for (const auto& w : merged.warnings) std::fprintf(stderr, "logitscope: warning: %s\n", w.c_str());
-  const bool report_written = write_outputs(out, quiet);
+  const bool report_written = pipeline::write_outputs(out, quiet);
   if (!quiet) {
     std::fprintf(stderr, "logitscope: merged %d shards (%lld texts) into %s; summary, stats%s written\n",
                  merged.n_shards, static_cast<long long>(merged.n_texts), out.c_str(),

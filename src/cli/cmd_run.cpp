@@ -1,5 +1,6 @@
-// `logitscope run`: flags → RunOptions → run_pipeline().
+// `logitscope run`: flags → pipeline::RunOptions → pipeline::run() (one shard per MPI rank under mpirun).
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "analysis/keywords.h"
@@ -7,10 +8,10 @@
 #include "cli/commands.h"
 #include "cli/guarded.h"
 #include "cli/mpi_world.h"
-#include "cli/run_pipeline.h"
-#include "cli/shard.h"
 #include "io/error.h"
 #include "model/model.h"
+#include "pipeline/run.h"
+#include "results/shard.h"
 #include "report/merge.h"
 
 namespace lsc::cli {
@@ -37,6 +38,18 @@ constexpr const char* kHelp =
     "               and rank 0 merges at the end.\n"
     "  --keywords   keyword families (default: " ;
 
+// "NAME=DIR", or a bare DIR named by its folder.
+std::pair<std::string, std::string> parse_model_spec(const std::string& spec) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos) {
+    std::string name = std::filesystem::path(spec).lexically_normal().filename().string();
+    if (name.empty()) name = std::filesystem::path(spec).lexically_normal().parent_path().filename().string();
+    return {name, spec};
+  }
+  if (eq == 0 || eq + 1 == spec.size()) throw UsageError("--model: expected NAME=DIR, found \"" + spec + "\"");
+  return {spec.substr(0, eq), spec.substr(eq + 1)};
+}
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   size_t p = 0;
@@ -54,13 +67,13 @@ std::vector<std::string> split_list(const std::string& s) {
 
 // One shard per MPI rank; when every rank has finished, rank 0 merges and writes the outputs.
 // A rank that fails still joins the exit-code exchange, so no rank waits forever.
-int run_ranks(RunOptions o, const MpiWorld& world) {
-  o.shard = ShardSpec{world.rank(), world.size()};
+int run_ranks(pipeline::RunOptions o, const MpiWorld& world) {
+  o.shard = results::ShardSpec{world.rank(), world.size()};
   o.shard_by_rank = true;
   const bool quiet = o.quiet;
   o.quiet = quiet || world.rank() != 0;  // one progress display: rank 0's
   const std::string prefix = "rank " + std::to_string(world.rank()) + " of " + std::to_string(world.size()) + ": ";
-  const int code = run_guarded("run", [&] { return run_pipeline(o); }, prefix);
+  const int code = run_guarded("run", [&] { return pipeline::run(o); }, prefix);
   const int worst = world.max_over_ranks(code);
   if (worst != kExitOk) {
     if (world.rank() == 0 && code == kExitOk) {
@@ -72,10 +85,10 @@ int run_ranks(RunOptions o, const MpiWorld& world) {
   if (world.rank() != 0) return kExitOk;
   return run_guarded("run", [&] {
     std::vector<std::string> dirs;
-    for (int r = 0; r < world.size(); ++r) dirs.push_back(shard_dir(o.out_dir, ShardSpec{r, world.size()}));
+    for (int r = 0; r < world.size(); ++r) dirs.push_back(results::shard_dir(o.out_dir, results::ShardSpec{r, world.size()}));
     const auto merged = report::merge_shards(dirs, o.out_dir, o.force);
     for (const auto& w : merged.warnings) std::fprintf(stderr, "logitscope: warning: %s\n", w.c_str());
-    const bool report_written = write_outputs(o.out_dir, quiet);
+    const bool report_written = pipeline::write_outputs(o.out_dir, quiet);
     if (!quiet) {
       std::fprintf(stderr, "logitscope: done: %lld texts merged from %d ranks; results, stats%s in %s\n",
                    static_cast<long long>(merged.n_texts), merged.n_shards, report_written ? " and report.html" : "",
@@ -99,7 +112,7 @@ int cmd_run(int argc, char** argv) {
     return 0;
   }
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
-  RunOptions o;
+  pipeline::RunOptions o;
   for (const auto& spec : args.all("model")) o.models.push_back(parse_model_spec(spec));
   o.data_path = args.require("data");
   o.out_dir = args.require("out");
@@ -136,10 +149,11 @@ int cmd_run(int argc, char** argv) {
   o.skip_invalid = args.has("skip-invalid");
   o.force = args.has("force");
   o.quiet = args.has("quiet");
-  if (args.has("shard")) o.shard = parse_shard(args.require("shard"), "--shard");
+  if (args.has("shard")) o.shard = results::parse_shard(args.require("shard"), "--shard");
+  apply_environment(o);
 
   MpiWorld world;
-  if (world.size() == 1) return run_pipeline(o);
+  if (world.size() == 1) return pipeline::run(o);
   if (args.has("shard")) throw UsageError("--shard: not under mpirun (each of the " + std::to_string(world.size()) +
                                           " ranks takes its own shard)");
   return run_ranks(o, world);

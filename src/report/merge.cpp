@@ -8,6 +8,7 @@
 #include "io/error.h"
 #include "io/mapped_file.h"
 #include "report/results_db.h"
+#include "results/shard.h"
 
 namespace lsc::report {
 
@@ -24,29 +25,19 @@ struct ShardInfo {
   std::string models_isa;  // "name:precision:isa,..." to detect mixed hardware
 };
 
-// "I/N" as stored in a shard's meta.
-bool parse_index(const std::string& s, int* index, int* count) {
-  const auto slash = s.find('/');
-  if (slash == std::string::npos) return false;
-  try {
-    *index = std::stoi(s.substr(0, slash));
-    *count = std::stoi(s.substr(slash + 1));
-  } catch (const std::exception&) {
-    return false;
-  }
-  return *count >= 1 && *index >= 0 && *index < *count;
-}
-
 ShardInfo read_shard(const std::string& dir) {
   ShardInfo s;
   s.dir = dir;
   s.db_path = io::join_path(dir, "results.sqlite");
   ResultsDb db(dir, {}, false);
   const std::string spec = db.get_meta("shard");
-  if (!parse_index(spec, &s.index, &s.count)) {
+  results::ShardSpec shard;
+  if (!results::try_parse_shard(spec, &shard)) {
     throw InputError(s.db_path, "meta 'shard'", "the database of one shard (written by 'run --shard I/N' or mpirun)",
                      spec.empty() ? "a database without a shard number" : "\"" + spec + "\"");
   }
+  s.index = shard.index;
+  s.count = shard.count;
   s.args_hash = db.get_meta("args_hash");
   s.n_texts = std::atoll(db.get_meta("n_texts").c_str());
   s.shard_texts = std::atoll(db.get_meta("shard_texts").c_str());
@@ -97,11 +88,9 @@ std::vector<std::string> find_shard_dirs(const std::string& out_dir) {
   if (fs::is_directory(root, ec)) {
     for (const auto& e : fs::directory_iterator(root, ec)) {
       const std::string name = e.path().filename().string();
-      const auto of = name.find("-of-");
-      if (!e.is_directory() || of == std::string::npos) continue;
-      int index = 0, count = 0;
-      if (!parse_index(name.substr(0, of) + "/" + name.substr(of + 4), &index, &count)) continue;
-      by_count[count].push_back(e.path().string());
+      results::ShardSpec shard;
+      if (!e.is_directory() || !results::parse_shard_dir_name(name, &shard)) continue;
+      by_count[shard.count].push_back(e.path().string());
     }
   }
   if (by_count.empty()) {

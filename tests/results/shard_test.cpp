@@ -1,5 +1,5 @@
 // Shard specs and the balanced assignment of texts to shards.
-#include "cli/shard.h"
+#include "results/shard.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "io/error.h"
 
-namespace lsc::cli {
+namespace lsc::results {
 namespace {
 
 TEST(Shard, ParsesIOfN) {
@@ -62,4 +62,4 @@ TEST(Shard, DirectoryNamesIndexAndCount) {
 }
 
 }  // namespace
-}  // namespace lsc::cli
+}  // namespace lsc::results

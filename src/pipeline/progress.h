@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-namespace lsc::cli {
+namespace lsc::pipeline {
 
 class Progress {
  public:
@@ -55,4 +55,4 @@ class Progress {
 
 std::string format_duration(double seconds);  // "1:02:03", "4:05"
 
-}  // namespace lsc::cli
+}  // namespace lsc::pipeline

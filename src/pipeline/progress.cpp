@@ -1,11 +1,11 @@
 // Progress bar / log lines, drawn by a ticker thread.
-#include "cli/progress.h"
+#include "pipeline/progress.h"
 
 #include <unistd.h>
 
 #include <cstdio>
 
-namespace lsc::cli {
+namespace lsc::pipeline {
 
 std::string format_duration(double s) {
   if (!(s >= 0) || s > 1e7) return "?";
@@ -126,4 +126,4 @@ void Progress::finish() {
   if (ticker_.joinable()) ticker_.join();
 }
 
-}  // namespace lsc::cli
+}  // namespace lsc::pipeline

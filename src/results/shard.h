@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace lsc::cli {
+namespace lsc::results {
 
 struct ShardSpec {
   int index = 0;  // 0-based
@@ -17,6 +17,8 @@ struct ShardSpec {
 
 // "I/N" with 0 ≤ I < N ≤ 65536. Throws UsageError naming the flag.
 ShardSpec parse_shard(const std::string& text, const std::string& flag);
+// The same without an error: false unless text is "I/N" with 0 ≤ I < N ≤ 65536 (a shard's meta).
+bool try_parse_shard(const std::string& text, ShardSpec* out);
 
 // shard of each text: longest texts first, each to the least-loaded shard (ties: lower index),
 // so shard loads differ by at most the longest text. Texts keep their order within a shard.
@@ -24,5 +26,9 @@ std::vector<int> assign_shards(const std::vector<int64_t>& tokens_per_text, int 
 
 // Where shard I of N keeps its results: <out>/shards/<I>-of-<N> (merge looks there).
 std::string shard_dir(const std::string& out_dir, const ShardSpec& s);
+// The folder of shard_dir() back to the shard: "<I>-of-<N>" → I/N; false for any other name.
+bool parse_shard_dir_name(const std::string& name, ShardSpec* out);
+// As stored in a shard's meta: "I/N".
+std::string shard_meta(const ShardSpec& s);
 
-}  // namespace lsc::cli
+}  // namespace lsc::results

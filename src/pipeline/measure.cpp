@@ -1,0 +1,156 @@
+#include "pipeline/measure.h"
+
+#include <algorithm>
+
+#include "analysis/position_metrics.h"
+#include "io/sqlite.h"
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::pipeline {
+
+void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vector<float>& hidden, int64_t pos_begin,
+                                   int64_t pos_end, std::vector<analysis::RowSummary>& rows) {
+  const model::Model& mdl = *models_[m].model;
+  const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
+  const int64_t chunk = mdl.chunk_rows(cpu::kBf16RowTile);
+  pos_begin = std::max<int64_t>(pos_begin, 1);
+  for (int64_t t0 = pos_begin; t0 < pos_end; t0 += chunk) {
+    const int64_t n = std::min(chunk, pos_end - t0);
+    logits_[m].resize(static_cast<size_t>(n * vocab));
+    mdl.lm_head(hidden.data() + (t0 - 1) * h, n, logits_[m].data(), precision_);
+    // Row i predicts token t0 + i. Each row is reduced whole by one thread (no thread dependence).
+    analysis::summarize_rows(logits_[m].data(), n, vocab, p.ids.data() + t0, opt_.top_k, families_, &rows[size_t(t0)]);
+  }
+}
+
+void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
+                                     report::ResultsDb& db) {
+  const size_t n_models = models_.size();
+  logits_.resize(n_models);
+  std::vector<std::vector<analysis::RowSummary>> rows(n_models);
+  std::vector<std::vector<double>> kl_sum(n_models);
+  std::vector<std::vector<int>> kl_n(n_models);
+  for (size_t m = 0; m < n_models; ++m) {
+    const int64_t T = static_cast<int64_t>(job.plans[m].ids.size());
+    rows[m].resize(static_cast<size_t>(T));
+    kl_sum[m].assign(static_cast<size_t>(T), 0.0);
+    kl_n[m].assign(static_cast<size_t>(T), 0);
+  }
+  // Common answer positions of all models, in chunks, side by side: per-model rows and pairs.
+  // answer index k sits at position answer_first_m + k in model m (templates may differ).
+  int64_t k_begin = 0;
+  for (size_t m = 0; m < n_models; ++m) k_begin = std::max<int64_t>(k_begin, 1 - job.plans[m].answer_first);
+  const int64_t k_end = job.n_common;
+  std::vector<std::vector<report::PairRow>> pair_rows(n_models * n_models);
+  // One chunk of rows per model must fit summarize_range's single LM-head call; a whole bf16 row
+  // tile, so the bf16 LM head computes no padding rows inside a text.
+  int64_t chunk = cpu::kBf16RowTile;
+  for (size_t m = 0; m < n_models; ++m) chunk = std::min(chunk, models_[m].model->chunk_rows(cpu::kBf16RowTile));
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += chunk) {
+    const int64_t n = std::min(chunk, k_end - k0);
+    for (size_t m = 0; m < n_models; ++m) {
+      const int64_t p0 = job.plans[m].answer_first + k0;
+      summarize_range(m, job.plans[m], hidden[m], p0, p0 + n, rows[m]);
+    }
+    // summarize_range left each model's last chunk of logits in logits_[m] (n ≤ its chunk size).
+    for (size_t a = 0; a < n_models; ++a) {
+      for (size_t b = a + 1; b < n_models; ++b) {
+        const int64_t va = models_[a].model->config().vocab_size, vb = models_[b].model->config().vocab_size;
+        std::vector<report::PairRow> chunk_rows(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t k = k0 + i;
+          const int64_t pa = job.plans[a].answer_first + k, pb = job.plans[b].answer_first + k;
+          report::PairRow& r = chunk_rows[size_t(i)];
+          r.answer_idx = k;
+          r.pos_a = pa;
+          r.pos_b = pb;
+          const auto& ra = rows[a][size_t(pa)];
+          const auto& rb = rows[b][size_t(pb)];
+          analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
+                                 ra, rb, &r.d);
+          r.dlogp = rb.logprob - ra.logprob;
+          r.top1_agree = ra.top1 == rb.top1;
+          r.rank_shift = rb.rank - ra.rank;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          const report::PairRow& r = chunk_rows[size_t(i)];
+          kl_sum[a][size_t(r.pos_a)] += r.d.kl_ab;
+          ++kl_n[a][size_t(r.pos_a)];
+          kl_sum[b][size_t(r.pos_b)] += r.d.kl_ba;
+          ++kl_n[b][size_t(r.pos_b)];
+          pair_rows[a * n_models + b].push_back(r);
+        }
+      }
+    }
+  }
+  // Every other position of each model (prompt, template suffix, answer past the common part).
+  for (size_t m = 0; m < n_models; ++m) {
+    const TextPlan& p = job.plans[m];
+    const int64_t T = static_cast<int64_t>(p.ids.size());
+    const int64_t c0 = p.answer_first + k_begin, c1 = p.answer_first + k_end;
+    if (c0 < c1) {
+      summarize_range(m, p, hidden[m], 1, c0, rows[m]);
+      summarize_range(m, p, hidden[m], c1, T, rows[m]);
+    } else {
+      summarize_range(m, p, hidden[m], 1, T, rows[m]);
+    }
+  }
+
+  io::Transaction tx(db.db());
+  db.delete_text_rows(job.text_idx);
+  for (size_t m = 0; m < n_models; ++m) {
+    const TextPlan& p = job.plans[m];
+    const int64_t T = static_cast<int64_t>(p.ids.size());
+    report::TextModelRow tm{T, p.n_full, p.answer_first, p.n_answer, p.truncated, p.layout.text,
+                            p.layout.answer_begin, p.layout.answer_end};
+    db.insert_text_model(job.text_idx, int64_t(m), tm);
+    std::vector<report::PositionRow> pos(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) {
+      auto& r = pos[size_t(t)];
+      r.pos = t;
+      r.token = p.ids[size_t(t)];
+      r.char_begin = p.offsets[size_t(t)].first;
+      r.char_end = p.offsets[size_t(t)].second;
+      r.span = p.spans[size_t(t)];
+      r.has_metrics = t >= 1;
+      if (t >= 1) r.m = std::move(rows[m][size_t(t)]);
+    }
+    // Occurrences of keywords in this model's token layout, and windows around them.
+    const auto occs = analysis::find_occurrences(p.layout.text, p.layout.answer_begin, p.layout.answer_end, families_,
+                                                 p.offsets);
+    for (const auto& o : occs) {
+      if (o.char_end > p.offsets.back().second || o.tok_begin < 1) continue;  // cut by truncation, or no prediction
+      report::OccurrenceRow row;
+      row.occ = o;
+      row.family = families_[size_t(o.family)].name;
+      for (int64_t t = o.tok_begin; t < o.tok_end; ++t) row.logprob_word += pos[size_t(t)].m.logprob;
+      row.logprob_first = pos[size_t(o.tok_begin)].m.logprob;
+      row.rank_first = pos[size_t(o.tok_begin)].m.rank;
+      row.entropy_before = pos[size_t(o.tok_begin)].m.entropy_nats;
+      const int64_t occ_idx = db.insert_occurrence(job.text_idx, int64_t(m), o.family, row);
+      for (int64_t off = -opt_.window; off <= opt_.window; ++off) {
+        const int64_t t = o.tok_begin + off;
+        if (t < 1 || t >= T) continue;
+        report::WindowRow w;
+        w.offset = off;
+        w.pos = t;
+        w.logprob = pos[size_t(t)].m.logprob;
+        w.entropy = pos[size_t(t)].m.entropy_nats;
+        w.rank = pos[size_t(t)].m.rank;
+        w.propensity = static_cast<double>(pos[size_t(t)].m.propensity[size_t(o.family)]);
+        w.has_kl = kl_n[m][size_t(t)] > 0;
+        if (w.has_kl) w.kl_mean = kl_sum[m][size_t(t)] / kl_n[m][size_t(t)];
+        db.insert_window(occ_idx, int64_t(m), w);
+      }
+    }
+    db.insert_positions(job.text_idx, int64_t(m), pos);
+  }
+  for (size_t a = 0; a < n_models; ++a) {
+    for (size_t b = a + 1; b < n_models; ++b) db.insert_pairs(job.text_idx, int64_t(a), int64_t(b), pair_rows[a * n_models + b]);
+  }
+  db.mark_done(job.text_idx);
+  tx.commit();
+}
+
+}  // namespace lsc::pipeline

@@ -1,0 +1,54 @@
+// What a run is asked to do: the models, the data, the output folder and every option that shapes
+// the results (part of the run's argument hash) or only its speed and memory (not part of it).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/dataset.h"
+#include "results/shard.h"
+
+namespace lsc::pipeline {
+
+struct RunOptions {
+  // ---- what is computed (recorded in the argument hash: a changed one refuses a resume) ----
+  std::vector<std::pair<std::string, std::string>> models;  // (name, checkpoint folder), in order
+  std::string data_path;
+  std::string out_dir;
+  std::vector<std::string> keywords;       // families; default_keywords() when empty
+  std::string template_spec = "notebook";  // "notebook", "chat", or a pattern
+  int64_t max_tokens = 0;                  // cut texts longer than this; 0 = no cut below the models' context
+  int top_k = 20;
+  int window = 10;
+  int64_t limit = 0;  // 0 = all records
+  bool skip_invalid = false;
+  io::FieldMap fields;
+  std::string precision = "fp32";  // "fp32" (exact, default) or "bf16" (fast path; see README)
+  // Shard I of N: this process runs only its share of the texts (balanced by tokens) into
+  // <out>/shards/<I>-of-<N>/results.sqlite; `merge` joins the shards. Count 1 = the whole run.
+  results::ShardSpec shard;
+
+  // ---- how it is computed (speed, memory, output; never the results) ----
+  int threads = 0;  // 0 = OpenMP default
+  // Texts are grouped so that all models' final hidden states of a group fit in this many bytes
+  // (kept between the forward passes and the measuring step).
+  int64_t group_bytes = int64_t{1} << 30;
+  // Rows of one forward pass when consecutive short texts share it (1 = one text per pass).
+  int64_t batch_tokens = 512;
+  double max_memory_gib = 0;      // plan for at most this much memory; 0 = what the machine has available
+  bool force = false;             // replace a results directory that holds another run
+  bool quiet = false;             // no progress output
+  double progress_interval = 10;  // seconds between progress lines when stderr is not a terminal
+  bool shard_by_rank = false;     // the shard is this MPI rank's (rank 0 merges; no merge hint printed)
+  // Set (by a signal handler, or a test) to stop after the text being committed; polled between
+  // texts and forward passes. Null: the run installs its own SIGINT/SIGTERM handler.
+  const std::atomic<bool>* interrupt = nullptr;
+  // Called after each text is committed with the number committed in this session (tests).
+  std::function<void(int64_t)> on_text_committed;
+};
+
+}  // namespace lsc::pipeline

@@ -1,0 +1,84 @@
+// What a run reads before any forward pass: each model (checkpoint, tokenizer, template), the
+// length cut, the keyword families (the same token ids under every model), and every record
+// tokenized under every model (TextPlan), with the check that the models agree over each answer
+// token for token. Nothing here runs a model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "analysis/keywords.h"
+#include "analysis/text_layout.h"
+#include "io/dataset.h"
+#include "model/model.h"
+#include "pipeline/options.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lsc::pipeline {
+
+class Progress;
+
+struct LoadedModel {
+  std::string name, dir, tokenizer_path, tokenizer_sha256;
+  std::unique_ptr<model::Model> model;
+  std::shared_ptr<const tok::Tokenizer> tokenizer;  // shared by models whose tokenizer.json is the same file content
+  analysis::Template tmpl;
+};
+
+// One record as one model reads it.
+struct TextPlan {
+  analysis::TextLayout layout;
+  std::vector<int32_t> ids;
+  std::vector<std::pair<int64_t, int64_t>> offsets;
+  std::vector<analysis::Span> spans;
+  int64_t n_full = 0;
+  bool truncated = false;
+  int64_t answer_first = 0, n_answer = 0;  // answer positions [answer_first, answer_first + n_answer)
+};
+
+struct TextJob {
+  int64_t text_idx = 0;
+  const io::Record* rec = nullptr;
+  std::vector<TextPlan> plans;  // per model
+  int64_t n_common = 0;         // answer tokens present (and identical) under every model
+  int64_t tokens() const;       // over all models
+};
+
+// The models of opt.models, each with its tokenizer (one shared by models whose tokenizer.json is
+// the same file content) and template; InputError naming the model on anything wrong.
+std::vector<LoadedModel> load_models(const RunOptions& opt, Progress& progress);
+
+analysis::Template template_for(const std::string& spec, const tok::Tokenizer& t, const std::string& model_name);
+
+// Where texts are cut: --max-tokens, else the models' context (the smallest max_position_embeddings).
+struct LengthCut {
+  int64_t max_tokens = INT64_MAX;  // INT64_MAX: no cut (no model states its context)
+  std::string name;                // "--max-tokens 30" or "the models' context (...)", for messages
+  int64_t context = 0;             // the smallest max_position_embeddings (0 if none)
+  std::string context_model;
+};
+LengthCut length_cut(const std::vector<LoadedModel>& models, int64_t requested);
+
+// The families of `keywords` from each model's vocabulary; InputError unless every model gives
+// the same token ids.
+std::vector<analysis::KeywordFamily> agreed_families(const std::vector<LoadedModel>& models,
+                                                     const std::vector<std::string>& keywords);
+
+TextPlan plan_text(const LoadedModel& m, const io::Record& r, int64_t max_tokens);
+
+// Every record under every model; InputError naming the line and answer token where two models'
+// tokenizations of an answer differ.
+struct TextPlans {
+  std::vector<TextJob> jobs;
+  int64_t n_truncated = 0, total_tokens = 0;
+};
+TextPlans plan_texts(const io::Dataset& data, const std::vector<LoadedModel>& models, const LengthCut& cut,
+                     const std::string& data_path);
+
+// The arguments that decide a run's results, as canonical JSON (its hash guards resumes and merges).
+std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& models, const std::string& data_sha);
+
+}  // namespace lsc::pipeline

@@ -1,0 +1,366 @@
+#include "pipeline/run.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "io/error.h"
+#include "io/atomic_file.h"
+#include "io/mapped_file.h"
+#include "io/sha256.h"
+#include "io/sqlite.h"
+#include "pipeline/measure.h"
+#include "pipeline/plan.h"
+#include "pipeline/progress.h"
+#include "pipeline/schedule.h"
+#include "report/aggregate.h"
+#include "report/html_report.h"
+#include "report/results_db.h"
+#include "report/stats_input.h"
+
+namespace lsc::pipeline {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kProgramVersion = "0.1.0";
+
+std::atomic<bool> g_signalled{false};
+extern "C" void on_signal(int) { g_signalled.store(true); }
+
+// SIGINT/SIGTERM set the run's interrupt flag while the run is in its loop (unless the caller
+// brings its own flag), and are given back after.
+class InterruptScope {
+ public:
+  explicit InterruptScope(const std::atomic<bool>* external) : flag_(external != nullptr ? external : &g_signalled) {
+    if (external == nullptr) {
+      g_signalled.store(false);
+      old_int_ = std::signal(SIGINT, on_signal);
+      old_term_ = std::signal(SIGTERM, on_signal);
+      installed_ = true;
+    }
+  }
+  ~InterruptScope() {
+    if (installed_) {
+      std::signal(SIGINT, old_int_);
+      std::signal(SIGTERM, old_term_);
+    }
+  }
+  bool requested() const { return flag_->load(); }
+
+ private:
+  const std::atomic<bool>* flag_;
+  bool installed_ = false;
+  void (*old_int_)(int) = SIG_DFL;
+  void (*old_term_)(int) = SIG_DFL;
+};
+
+io::Dataset read_dataset(const RunOptions& opt) {
+  io::Dataset data = io::load_dataset(opt.data_path, opt.fields);
+  if (!data.errors.empty() && !opt.skip_invalid) {
+    std::string msg = std::to_string(data.errors.size()) + " of " + std::to_string(data.n_lines) +
+                      " lines are invalid (fix them, or pass --skip-invalid to run on the others):";
+    for (const auto& e : data.errors) msg += "\n  " + e;
+    throw InputError(msg);
+  }
+  if (data.records.empty()) throw InputError(opt.data_path, "", "at least one valid record", "none");
+  if (opt.limit > 0 && static_cast<int64_t>(data.records.size()) > opt.limit) data.records.resize(size_t(opt.limit));
+  return data;
+}
+
+// This process's texts: all of them, or its shard (balanced by tokens over all models).
+std::vector<const TextJob*> texts_of_this_process(const std::vector<TextJob>& jobs, const results::ShardSpec& shard) {
+  std::vector<int64_t> tokens;
+  for (const auto& j : jobs) tokens.push_back(j.tokens());
+  const std::vector<int> shard_of = results::assign_shards(tokens, shard.count);
+  std::vector<const TextJob*> mine;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (shard_of[i] == shard.index) mine.push_back(&jobs[i]);
+  }
+  return mine;
+}
+
+struct RunRecord {  // what the manifest records about this run
+  const io::Dataset& data;
+  const std::vector<LoadedModel>& models;
+  const std::vector<analysis::KeywordFamily>& families;
+  const std::vector<const TextJob*>& mine;
+  int64_t n_texts, n_truncated, max_tokens;
+  model::Precision precision;
+};
+
+// The results directory: new (manifest written), resumable (same arguments), or refused.
+std::unique_ptr<report::ResultsDb> open_results(const RunOptions& opt, const std::string& results_dir,
+                                                const RunRecord& run) {
+  const auto& models = run.models;
+  const auto& families = run.families;
+  const auto& data = run.data;
+  const auto& mine = run.mine;
+  const model::Precision precision = run.precision;
+  io::make_dirs(results_dir, "the results directory");
+  const std::string data_sha = io::sha256_file(opt.data_path);
+  const std::string args = canonical_args(opt, models, data_sha);
+  const std::string args_hash = io::sha256_hex(args);
+  const std::string db_path = io::join_path(results_dir, "results.sqlite");
+  // A shard's work ends in a merge into <out>/results.sqlite: refuse now, not after the work,
+  // when that holds another run.
+  if (opt.shard.sharded() && !opt.force && io::file_exists(io::join_path(opt.out_dir, "results.sqlite"))) {
+    report::ResultsDb merged(opt.out_dir, opt.keywords, false);
+    if (merged.get_meta("args_hash") != args_hash) {
+      throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
+                       "a run with different models, data or options; use --force to replace it, or another --out");
+    }
+  }
+  if (io::file_exists(db_path)) {
+    std::string stored;
+    {
+      report::ResultsDb old(results_dir, opt.keywords, false);
+      stored = old.get_meta("args_hash");
+    }
+    if (stored != args_hash) {
+      if (!opt.force) {
+        throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
+                         "a run with different models, data or options; use --force to replace it, or another --out");
+      }
+      for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
+        if (std::error_code ec; !fs::remove(io::join_path(results_dir, f), ec) && ec) {
+          throw IoError(io::join_path(results_dir, f) +
+                        ": cannot remove it to replace the run (--force): " + ec.message());
+        }
+      }
+    }
+  }
+  const bool fresh = !io::file_exists(db_path);
+  auto db_owner = std::make_unique<report::ResultsDb>(results_dir, opt.keywords, true);
+  report::ResultsDb& db = *db_owner;
+  if (fresh) {
+    io::Transaction tx(db.db());
+    db.set_meta("schema_version", std::to_string(report::kSchemaVersion));
+    db.set_meta("program_version", kProgramVersion);
+    db.set_meta("args_json", args);
+    db.set_meta("args_hash", args_hash);
+    db.set_meta("template", opt.template_spec);
+    db.set_meta("top_k", std::to_string(opt.top_k));
+    db.set_meta("window", std::to_string(opt.window));
+    db.set_meta("max_tokens", run.max_tokens == INT64_MAX ? std::string("none") : std::to_string(run.max_tokens));
+    db.set_meta("n_texts", std::to_string(run.n_texts));
+    db.set_meta("n_truncated", std::to_string(run.n_truncated));
+    db.set_meta("n_skipped", std::to_string(data.errors.size()));
+    db.set_meta("data_path", opt.data_path);
+    db.set_meta("data_sha256", data_sha);
+    db.set_meta("compute_seconds", "0");
+    if (opt.shard.sharded()) {
+      db.set_meta("shard", results::shard_meta(opt.shard));
+      db.set_meta("shard_texts", std::to_string(mine.size()));
+    }
+    for (size_t m = 0; m < models.size(); ++m) {
+      const auto& lm = models[m];
+      const auto& c = lm.model->config();
+      report::ModelRow r;
+      r.name = lm.name;
+      r.path = lm.dir;
+      r.model_type = c.model_type;
+      for (const auto& [dt, bytes] : lm.model->checkpoint().used_bytes_by_dtype()) r.dtypes += (r.dtypes.empty() ? "" : ",") + dt;
+      r.n_params = model::parameter_count(c);
+      r.vocab_size = c.vocab_size;
+      r.config_sha256 = io::sha256_file(io::join_path(lm.dir, "config.json"));
+      r.tokenizer_path = lm.tokenizer_path;
+      r.tokenizer_sha256 = lm.tokenizer_sha256;
+      r.template_name = lm.tmpl.name;
+      const model::PrecisionUsed used = lm.model->precision_used(precision);
+      r.precision = model::precision_name(used.precision);
+      r.isa = used.isa;
+      db.insert_model(int64_t(m), r);
+    }
+    for (size_t f = 0; f < families.size(); ++f) db.insert_family(int64_t(f), families[f]);
+    for (const TextJob* job : mine) {
+      const io::Record& r = *job->rec;
+      db.insert_text(job->text_idx, {r.id, r.source, r.query, r.answer, r.line, r.level, r.is_correct});
+    }
+    for (size_t i = 0; i < data.errors.size(); ++i) db.insert_skipped(data.bad_lines[i], data.errors[i]);
+    db.set_meta("status", "running");
+    tx.commit();
+  }
+
+  return db_owner;
+}
+
+}  // namespace
+
+bool write_outputs(const std::string& out_dir, bool quiet) {
+  report::ResultsDb db(out_dir, {}, false);
+  report::write_summary(db, out_dir);
+  if (!quiet) std::fprintf(stderr, "logitscope: statistics\n");
+  report::write_stats(db, out_dir, stats::StatsOptions{});
+  if (!quiet) std::fprintf(stderr, "logitscope: report\n");
+  report::ReportOptions ro;
+  ro.quiet = quiet;
+  // The results and statistics are committed by now: a report that cannot be built (plotly.js
+  // not installed) is a warning with the fix, not a failed run. `logitscope report` redoes it.
+  try {
+    const auto rep = report::write_report(out_dir, io::join_path(out_dir, "report.html"), ro);
+    if (!quiet) {
+      for (const auto& w : rep.warnings) std::fprintf(stderr, "logitscope: report: %s\n", w.c_str());
+    }
+    return true;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "logitscope: warning: report.html not written: %s\n", e.what());
+    return false;
+  }
+}
+
+int run(const RunOptions& opt_in) {
+  RunOptions opt = opt_in;
+  const auto t_start = std::chrono::steady_clock::now();
+  if (opt.models.empty()) throw UsageError("give at least one --model NAME=DIR");
+  if (opt.keywords.empty()) opt.keywords = analysis::default_keywords();
+  if (opt.threads > 0) omp_set_num_threads(opt.threads);
+  const model::Precision precision = model::parse_precision(opt.precision, "--precision");
+  {
+    std::set<std::string> names;
+    for (const auto& [name, dir] : opt.models) {
+      if (!names.insert(name).second) throw UsageError("--model: the name '" + name + "' is given twice");
+    }
+  }
+  const bool rank0 = !(opt.shard_by_rank && opt.shard.index != 0);  // warnings once under mpirun
+
+  // Progress from the first moment: loading and tokenizing large inputs takes minutes too.
+  Progress progress(opt.quiet, opt.progress_interval);
+
+  // Before any forward pass: everything validated, planned and checked to fit.
+  progress.set_phase("reading " + opt.data_path);
+  const io::Dataset data = read_dataset(opt);
+  const std::vector<LoadedModel> models = load_models(opt, progress);
+  const LengthCut cut = length_cut(models, opt.max_tokens);
+  if (opt.max_tokens > 0 && cut.context > 0 && opt.max_tokens > cut.context && rank0) {
+    std::fprintf(stderr, "logitscope: warning: --max-tokens %lld is longer than model '%s''s context (max_position_embeddings %lld): "
+                 "positions past it are outside what the model was trained on\n",
+                 static_cast<long long>(opt.max_tokens), cut.context_model.c_str(), static_cast<long long>(cut.context));
+  }
+  progress.set_phase("keyword families");
+  const std::vector<analysis::KeywordFamily> families = agreed_families(models, opt.keywords);
+  progress.set_phase("tokenizing " + std::to_string(data.records.size()) + " texts under " +
+                     std::to_string(models.size()) + " model(s)");
+  const TextPlans planned = plan_texts(data, models, cut, opt.data_path);
+  const std::vector<TextJob>& jobs = planned.jobs;
+  // A warning, not progress: printed with --quiet too (once under mpirun: by rank 0).
+  if (planned.n_truncated > 0 && rank0) {
+    std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than %s and were truncated at the end\n",
+                 static_cast<long long>(planned.n_truncated), jobs.size(), cut.name.c_str());
+  }
+  const std::vector<const TextJob*> mine = texts_of_this_process(jobs, opt.shard);
+  const std::string results_dir = opt.shard.sharded() ? results::shard_dir(opt.out_dir, opt.shard) : opt.out_dir;
+  check_memory(models, mine, opt, !opt.quiet);
+  const auto db_owner = open_results(
+      opt, results_dir, RunRecord{data, models, families, mine, static_cast<int64_t>(jobs.size()), planned.n_truncated,
+                                  cut.max_tokens, precision});
+  report::ResultsDb& db = *db_owner;
+  const std::string db_path = db.path();
+
+  // The texts not yet done: forward passes group by group, then the measuring step text by text.
+  std::vector<const TextJob*> todo;
+  int64_t tokens_done = 0, texts_done = 0, my_tokens = 0;
+  for (const TextJob* j : mine) {
+    const int64_t n = j->tokens();
+    my_tokens += n;
+    if (db.text_done(j->text_idx)) {
+      tokens_done += n;
+      ++texts_done;
+    } else {
+      todo.push_back(j);
+    }
+  }
+  if (todo.empty()) {
+    if (!opt.quiet) std::fprintf(stderr, "logitscope: nothing to do: all %zu texts in %s are done\n", mine.size(), db_path.c_str());
+  }
+  progress.set_totals(static_cast<int64_t>(mine.size()), my_tokens, texts_done, tokens_done);
+  const InterruptScope interrupt(opt.interrupt);
+  TextMeasurer measurer(models, families, opt, precision);
+  const std::vector<size_t> group_end = group_ends(todo, models, opt.group_bytes);
+  int64_t committed = 0;
+  size_t next = 0;
+  for (size_t g = 0; g < group_end.size() && !interrupt.requested(); ++g) {
+    size_t end = group_end[g];
+    const std::string group = group_end.size() > 1 ? ", group " + std::to_string(g + 1) + "/" + std::to_string(group_end.size()) : "";
+    std::vector<std::vector<std::vector<float>>> hidden(end - next, std::vector<std::vector<float>>(models.size()));
+    for (size_t m = 0; m < models.size() && !interrupt.requested(); ++m) {
+      const std::string model_phase = "model '" + models[m].name + "' (" + std::to_string(m + 1) + "/" +
+                                      std::to_string(models.size()) + ")" + group;
+      model::ForwardOptions fo;
+      fo.precision = precision;
+      fo.on_layer = [&progress](int layers) { progress.layer_done(layers); };
+      if (g == 0 && models[m].model->precision_used(precision).precision == model::Precision::BF16) {
+        progress.set_phase("preparing model '" + models[m].name + "' for the bf16 kernel (packing its weights)");
+        models[m].model->prepare(precision);
+      }
+      progress.set_phase("forward passes, " + model_phase);
+      size_t i = next;
+      while (i < end && !interrupt.requested()) {
+        const Pass pass = next_pass(todo, m, &i, end, opt.batch_tokens);
+        if (pass.texts.empty()) continue;
+        progress.pass_begin(pass.rows, models[m].model->config().num_hidden_layers);
+        if (pass.texts.size() == 1) {
+          hidden[pass.texts[0] - next][m] = models[m].model->forward_hidden(pass.ids[0], fo);
+        } else {
+          auto out = models[m].model->forward_hidden_batch(pass.ids, fo);
+          for (size_t b = 0; b < pass.texts.size(); ++b) hidden[pass.texts[b] - next][m] = std::move(out[b]);
+        }
+        progress.pass_done();
+      }
+    }
+    if (interrupt.requested()) break;
+    progress.set_phase("measuring and committing " + std::to_string(end - next) + " text(s), all models" + group);
+    for (size_t i = next; i < end; ++i) {
+      measurer.measure_and_write(*todo[i], hidden[i - next], db);
+      progress.text_committed();
+      if (opt.on_text_committed) opt.on_text_committed(++committed);
+      if (interrupt.requested()) {
+        end = i + 1;
+        break;
+      }
+    }
+    next = end;
+  }
+  const bool interrupted = interrupt.requested();
+  progress.set_phase(interrupted ? "interrupted" : "forward passes and measuring done");
+  progress.finish();
+  const double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const double before = std::atof(db.get_meta("compute_seconds").c_str());
+  db.set_meta("compute_seconds", std::to_string(before + session_s));
+  if (interrupted) {
+    db.set_meta("status", "interrupted");
+    std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",
+                 static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
+    return kExitInterrupted;
+  }
+  db.set_meta("status", "finished");
+  db.set_meta("n_tokens", std::to_string(my_tokens));
+  {
+    const double secs = std::atof(db.get_meta("compute_seconds").c_str());
+    db.set_meta("tokens_per_second", std::to_string(secs > 0 ? double(my_tokens) / secs : 0.0));
+  }
+  if (opt.shard.sharded()) {
+    if (!opt.quiet && !opt.shard_by_rank) {
+      std::fprintf(stderr, "logitscope: shard %d/%d done: %zu of %zu texts, %lld tokens in %s; when every shard is done: logitscope merge --out %s\n",
+                   opt.shard.index, opt.shard.count, mine.size(), jobs.size(), static_cast<long long>(my_tokens),
+                   results_dir.c_str(), opt.out_dir.c_str());
+    }
+    return kExitOk;
+  }
+  const bool report_written = write_outputs(opt.out_dir, opt.quiet);
+  if (!opt.quiet) {
+    std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results, stats%s in %s\n", jobs.size(),
+                 static_cast<long long>(planned.total_tokens), models.size(), format_duration(session_s).c_str(),
+                 report_written ? " and report.html" : "", opt.out_dir.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace lsc::pipeline

@@ -1,0 +1,146 @@
+#include "pipeline/schedule.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "io/error.h"
+#include "io/mapped_file.h"
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::pipeline {
+
+std::vector<size_t> group_ends(const std::vector<const TextJob*>& texts, const std::vector<LoadedModel>& models,
+                               int64_t group_bytes) {
+  std::vector<size_t> ends;
+  for (size_t begin = 0; begin < texts.size();) {
+    size_t end = begin;
+    int64_t bytes = 0;
+    while (end < texts.size()) {
+      int64_t b = 0;
+      for (size_t m = 0; m < models.size(); ++m) {
+        b += static_cast<int64_t>(texts[end]->plans[m].ids.size()) * models[m].model->config().hidden_size * 4;
+      }
+      if (end > begin && bytes + b > group_bytes) break;
+      bytes += b;
+      ++end;
+    }
+    ends.push_back(end);
+    begin = end;
+  }
+  return ends;
+}
+
+Pass next_pass(const std::vector<const TextJob*>& texts, size_t model, size_t* i, size_t end, int64_t batch_tokens) {
+  Pass p;
+  for (; *i < end; ++*i) {
+    const auto& ids = texts[*i]->plans[model].ids;
+    if (ids.empty()) continue;
+    if (!p.ids.empty() && p.rows + static_cast<int64_t>(ids.size()) > batch_tokens) break;
+    p.texts.push_back(*i);
+    p.ids.emplace_back(ids);
+    p.rows += static_cast<int64_t>(ids.size());
+  }
+  return p;
+}
+
+MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts,
+                       int64_t cut, int64_t batch_tokens, int64_t group_bytes) {
+  MemoryPlan plan;
+  int64_t total_hidden = 0, largest_text_hidden = 0;
+  std::vector<int64_t> hidden_of(texts.size(), 0);
+  for (size_t m = 0; m < models.size(); ++m) {
+    const model::Model& mdl = *models[m].model;
+    int64_t longest = 0, rows = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const int64_t n = std::min<int64_t>(cut, static_cast<int64_t>(texts[i]->plans[m].ids.size()));
+      longest = std::max(longest, n);
+      rows += n;
+      hidden_of[i] += n * mdl.config().hidden_size * 4;
+    }
+    int64_t weights = 0;
+    for (const auto& [dtype, bytes] : mdl.checkpoint().used_bytes_by_dtype()) weights += static_cast<int64_t>(bytes);
+    const int64_t pass_rows = std::max(longest, std::min(batch_tokens, rows));  // batched short texts
+    const int64_t working = mdl.activation_bytes(pass_rows);
+    if (weights + working > plan.weights + plan.working) {
+      plan.weights = weights;
+      plan.working = working;
+    }
+    plan.measuring += mdl.chunk_rows(cpu::kBf16RowTile) * mdl.config().vocab_size * 4;
+  }
+  for (const int64_t b : hidden_of) {
+    total_hidden += b;
+    largest_text_hidden = std::max(largest_text_hidden, b);
+  }
+  plan.hidden = std::min(total_hidden, std::max(largest_text_hidden, group_bytes));
+  return plan;
+}
+
+namespace {
+
+std::string gib(int64_t bytes) {
+  char b[32];
+  if (bytes >= int64_t{1} << 30) {
+    std::snprintf(b, sizeof b, "%.2f GiB", double(bytes) / double(int64_t{1} << 30));
+  } else {
+    std::snprintf(b, sizeof b, "%.1f MiB", double(bytes) / double(1 << 20));
+  }
+  return b;
+}
+
+}  // namespace
+
+void check_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts,
+                  const RunOptions& opt, bool print) {
+  const int64_t batch_tokens = opt.batch_tokens, group_bytes = opt.group_bytes;
+  if (texts.empty()) return;
+  const TextJob* longest_job = texts.front();
+  size_t longest_model = 0;
+  int64_t longest = 0;
+  for (const TextJob* j : texts) {
+    for (size_t m = 0; m < models.size(); ++m) {
+      const int64_t n = static_cast<int64_t>(j->plans[m].ids.size());
+      if (n > longest) {
+        longest = n;
+        longest_job = j;
+        longest_model = m;
+      }
+    }
+  }
+  const MemoryPlan need = plan_memory(models, texts, INT64_MAX, batch_tokens, group_bytes);
+  const bool limited = opt.max_memory_gib > 0;
+  const int64_t avail = limited ? static_cast<int64_t>(opt.max_memory_gib * double(int64_t{1} << 30))
+                                : io::available_memory_bytes();
+  const std::string text = "record '" + longest_job->rec->id + "' (" + opt.data_path + ":" +
+                           std::to_string(longest_job->rec->line) + ")";
+  const std::string needs = gib(need.weights) + " weights + " + gib(need.working) + " working memory + " +
+                            gib(need.hidden + need.measuring) + " hidden states and LM-head rows = " + gib(need.total());
+  const std::string have = avail < 0 ? "unknown memory available"
+                                     : gib(avail) + (limited ? " allowed (--max-memory)" : " available");
+  if (print) {
+    std::fprintf(stderr, "logitscope: longest text: %s, %lld tokens under model '%s'; memory: %s of %s\n", text.c_str(),
+                 static_cast<long long>(longest), models[longest_model].name.c_str(), needs.c_str(), have.c_str());
+  }
+  if (avail < 0 || need.total() <= avail) return;
+  // The longest cut at which the run fits.
+  int64_t lo = 1, hi = longest;  // plan(lo) fits (or nothing does), plan(hi) does not
+  if (plan_memory(models, texts, 2, batch_tokens, group_bytes).total() > avail) {
+    lo = 0;
+  } else {
+    lo = 2;
+    while (hi - lo > 1) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      (plan_memory(models, texts, mid, batch_tokens, group_bytes).total() <= avail ? lo : hi) = mid;
+    }
+  }
+  std::string fits = lo >= 2 ? "--max-tokens " + std::to_string(lo) + " (texts cut at " + std::to_string(lo) +
+                                   " tokens fit), or a machine with more memory"
+                             : "nothing on this machine: model '" + models[longest_model].name +
+                                   "' needs more than is available even for a short text; use a machine with more memory";
+  if (!limited) fits += " (other processes hold memory too: free some and retry)";
+  throw InputError("the run does not fit in memory: " + text + " is " + std::to_string(longest) +
+                   " tokens under model '" + models[longest_model].name + "'; a run over it needs " + needs + ", and " +
+                   have + ". Options that fit: " + fits);
+}
+
+}  // namespace lsc::pipeline
