@@ -52,6 +52,7 @@ void Progress::set_totals(int64_t n_texts, int64_t n_tokens, int64_t texts_done,
   n_tokens_ = n_tokens;
   texts_ = texts_done;
   tokens_ = tokens_done;
+  measured_before_ = tokens_done;
 }
 
 void Progress::pass_begin(int64_t n_tokens, int n_layers) {
@@ -64,17 +65,31 @@ void Progress::pass_begin(int64_t n_tokens, int n_layers) {
   layers_done_ = 0;
   pass_layers_ = n_layers > 0 ? n_layers : 1;
   pass_tokens_ = n_tokens;
+  pass_start_ = Clock::now();
 }
 
 void Progress::layer_done(int layers_done) { layers_done_ = layers_done; }
 
 void Progress::pass_done() {
   std::lock_guard<std::mutex> lock(mu_);
-  tokens_ += pass_tokens_.exchange(0);
+  const int64_t n = pass_tokens_.exchange(0);
+  tokens_ += n;
+  forward_tokens_ += n;
+  forward_s_ += std::chrono::duration<double>(Clock::now() - pass_start_).count();
   layers_done_ = 0;
 }
 
-void Progress::text_committed() { ++texts_; }
+void Progress::measure_begin() {
+  std::lock_guard<std::mutex> lock(mu_);
+  measure_start_ = Clock::now();
+}
+
+void Progress::text_committed(int64_t tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++texts_;
+  measured_tokens_ += tokens;
+  measure_s_ += std::chrono::duration<double>(Clock::now() - measure_start_).count();
+}
 
 // Called with mu_ held.
 void Progress::draw() {
@@ -85,7 +100,17 @@ void Progress::draw() {
   const int64_t fresh = done - tokens_at_compute_start_;
   const double computing_s = computing_ ? std::chrono::duration<double>(now - compute_start_).count() : 0.0;
   const double rate = computing_s > 0 ? double(fresh) / computing_s : 0.0;
-  const double eta = rate > 0 && fresh > 0 ? double(n_tokens_ - done) / rate : -1;
+  // Forward tokens left at the passes' rate (the pass in flight counted by its layers), plus the
+  // tokens left to measure at the measuring rate once known.
+  double eta = -1;
+  if (forward_tokens_ > 0 || measured_tokens_ > 0 || (rate > 0 && fresh > 0)) {
+    const double in_pass = pass_tokens_ > 0 ? std::chrono::duration<double>(now - pass_start_).count() : 0.0;
+    const double fwd_done = double(forward_tokens_) + double(pass_tokens_ * layers_done_ / pass_layers_);
+    const double fwd_rate = forward_s_ + in_pass > 0 && fwd_done > 0 ? fwd_done / (forward_s_ + in_pass) : rate;
+    const double measure_rate = measure_s_ > 0 ? double(measured_tokens_) / measure_s_ : 0.0;
+    const double fwd_left = double(n_tokens_ - done), measure_left = double(n_tokens_ - measured_before_ - measured_tokens_);
+    if (fwd_rate > 0) eta = fwd_left / fwd_rate + (measure_rate > 0 ? measure_left / measure_rate : 0.0);
+  }
   const double frac = n_tokens_ > 0 ? double(done) / double(n_tokens_) : 0.0;
   std::string what = phase_;
   if (pass_tokens_ > 0) what += ", layer " + std::to_string(layers_done_) + "/" + std::to_string(pass_layers_);

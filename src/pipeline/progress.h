@@ -3,7 +3,9 @@
 // comes on time also while a long forward pass runs. It says what is under way (loading a model,
 // the forward passes of model X and how far through its layers, measuring, statistics), texts
 // committed, forward-pass tokens done of all (over all models, counting the layers done of the
-// pass in flight), the rate since the first forward pass began, and the ETA of the run.
+// pass in flight), the rate since the first forward pass began, and the ETA of the run: the
+// forward tokens left at the forward passes' own rate plus the tokens left to measure at the
+// measuring step's rate (once a text has been measured).
 #pragma once
 
 #include <atomic>
@@ -32,7 +34,9 @@ class Progress {
   void pass_begin(int64_t n_tokens, int n_layers);
   void layer_done(int layers_done);
   void pass_done();
-  void text_committed();
+  // The measuring step of one text begins; then text_committed() with its tokens (all models).
+  void measure_begin();
+  void text_committed(int64_t tokens);
   void finish();  // the last line (and a newline on a terminal); stops the ticker
 
  private:
@@ -48,6 +52,9 @@ class Progress {
   Clock::time_point start_, phase_start_, compute_start_;
   bool computing_ = false;
   int64_t n_texts_ = 0, n_tokens_ = 0, tokens_at_compute_start_ = 0;
+  Clock::time_point pass_start_, measure_start_;
+  double forward_s_ = 0, measure_s_ = 0;  // time in forward passes and in measuring, this session
+  int64_t forward_tokens_ = 0, measured_tokens_ = 0, measured_before_ = 0;
   std::atomic<int64_t> texts_{0}, tokens_{0}, pass_tokens_{0};
   std::atomic<int> pass_layers_{1}, layers_done_{0};
   std::thread ticker_;

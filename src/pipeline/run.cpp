@@ -318,8 +318,9 @@ int run(const RunOptions& opt_in) {
     if (interrupt.requested()) break;
     progress.set_phase("measuring and committing " + std::to_string(end - next) + " text(s), all models" + group);
     for (size_t i = next; i < end; ++i) {
+      progress.measure_begin();
       measurer.measure_and_write(*todo[i], hidden[i - next], db);
-      progress.text_committed();
+      progress.text_committed(todo[i]->tokens());
       if (opt.on_text_committed) opt.on_text_committed(++committed);
       if (interrupt.requested()) {
         end = i + 1;
