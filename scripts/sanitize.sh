@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds logitscope under the sanitizers and runs the tests there (issue #8). Usage:
+# Builds logitscope under the sanitizers and runs the tests there. Usage:
 #   bash scripts/sanitize.sh [asan|tsan|all]        (default: all; LSC_JOBS=N overrides -j)
 # Needs the packages of scripts/install-deps.sh (clang, libclang-rt-14-dev, libomp-14-dev).
 #

@@ -3,6 +3,7 @@
 // (rescaled when a block raises it). Loops over 16 fixed lanes so the compiler vectorises them
 // without reassociating anything; lanes are merged in a fixed order.
 #include "analysis/row_reduce.h"
+#include "kernels/cpu/kernels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,12 +25,7 @@ namespace {
 void reduce_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
                  ReducedRow* out) {
   LSC_CHECK(vocab > 0 && k >= 0 && k <= kMaxTopK);
-  static const bool avx512 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl");
-  }();
-  auto* const fn = avx512 ? &avx512::reduce_row : &reduce_row_impl;
+  auto* const fn = cpu::cpu_kernels().avx512 ? &avx512::reduce_row : &reduce_row_impl;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t r = 0; r < n_rows; ++r)
     fn(logits + r * vocab, vocab, targets != nullptr ? targets[r] : -1, k, out + r);

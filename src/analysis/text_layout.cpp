@@ -2,6 +2,7 @@
 #include "analysis/text_layout.h"
 
 #include "io/error.h"
+#include "io/utf8.h"
 
 namespace lsc::analysis {
 
@@ -63,24 +64,18 @@ Template r1_template() {
   return {"r1", "<｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>{answer}", false};
 }
 
-int64_t count_code_points(const std::string& s) {
-  int64_t n = 0;
-  for (unsigned char c : s) n += (c & 0xc0) != 0x80 ? 1 : 0;
-  return n;
-}
-
 TextLayout apply_template(const Template& t, const std::string& query, const std::string& answer) {
   const size_t q = t.pattern.find(kQuery);
   const size_t a = t.pattern.find(kAnswer);
   LSC_CHECK(q != std::string::npos && a != std::string::npos && q < a);
   TextLayout l;
   l.text = t.pattern.substr(0, q) + query + t.pattern.substr(q + 7, a - q - 7);
-  l.answer_begin = count_code_points(l.text);
+  l.answer_begin = io::count_code_points(l.text);
   l.text += answer;
-  l.answer_end = l.answer_begin + count_code_points(answer);
+  l.answer_end = l.answer_begin + io::count_code_points(answer);
   l.text += t.pattern.substr(a + 8);
   const size_t think = answer.find("</think>");
-  if (think != std::string::npos) l.think_end = l.answer_begin + count_code_points(answer.substr(0, think + 8));
+  if (think != std::string::npos) l.think_end = l.answer_begin + io::count_code_points(answer.substr(0, think + 8));
   return l;
 }
 

@@ -37,8 +37,6 @@ struct TextLayout {
 
 TextLayout apply_template(const Template& t, const std::string& query, const std::string& answer);
 
-int64_t count_code_points(const std::string& utf8);
-
 // A token belongs to the answer if its character span ends inside the answer; within an answer
 // that contains "</think>", tokens ending at or before the end of "</think>" are Think, the rest
 // AfterThink. Special tokens with an empty span at 0 are Prompt.

@@ -8,9 +8,16 @@
 #include <utility>
 
 #include "io/error.h"
+#include "model/model.h"
 #include "pipeline/options.h"
 
 namespace lsc::cli {
+
+model::Precision precision_from_environment() {
+  const char* e = std::getenv("LSC_PRECISION");
+  if (e == nullptr || *e == '\0') return model::Precision::FP32;
+  return model::parse_precision(e, "LSC_PRECISION");
+}
 
 void apply_environment(pipeline::RunOptions& o) {
   for (const auto& [name, field] : {std::pair<const char*, int64_t*>{"LSC_GROUP_BYTES", &o.group_bytes},

@@ -11,6 +11,9 @@
 namespace lsc::pipeline {
 struct RunOptions;
 }
+namespace lsc::model {
+enum class Precision;
+}
 
 namespace lsc::cli {
 
@@ -18,6 +21,9 @@ namespace lsc::cli {
 // states kept between the forward passes and the measuring step), LSC_BATCH_TOKENS (rows per
 // forward pass; 1 = one text per pass). Read once, here, by the commands that run.
 void apply_environment(pipeline::RunOptions& o);
+// LSC_PRECISION if set ("fp32" or "bf16"; InputError otherwise), else fp32: the default of the
+// commands that run a model, before their --precision flag.
+model::Precision precision_from_environment();
 
 class Args {
  public:

@@ -190,8 +190,8 @@ int cmd_demo(int argc, char** argv) {
   o.threads = static_cast<int>(args.get_int("threads", 0, 1, 1024));
   o.quiet = quiet;
   o.max_tokens = 512;
-  o.precision = model::precision_name(model::precision_from_env(model::Precision::FP32));
-  if (args.has("precision")) o.precision = model::precision_name(model::parse_precision(args.require("precision"), "--precision"));
+  o.precision = precision_from_environment();
+  if (args.has("precision")) o.precision = model::parse_precision(args.require("precision"), "--precision");
   apply_environment(o);
   return pipeline::run(o);
 }

@@ -11,7 +11,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json.h"
-#include "report/results_db.h"
+#include "results/results_db.h"
 
 namespace lsc::cli {
 
@@ -67,7 +67,7 @@ int cmd_export(int argc, char** argv) {
   if (!known) throw UsageError("--table: unknown table '" + table + "'\n" + kHelp);
   const std::string format = args.get_or("format", "csv");
   if (format != "csv" && format != "jsonl") throw UsageError("--format: expected csv or jsonl, found \"" + format + "\"");
-  report::ResultsDb db(args.positionals()[0], {}, false);
+  results::ResultsDb db(args.positionals()[0], {}, false);
   // --out FILE is written as FILE.tmp and renamed when complete: a failed export leaves no partial
   // FILE (and no FILE.tmp) behind, and an earlier FILE stays as it was.
   std::unique_ptr<io::AtomicFile> file;

@@ -45,7 +45,7 @@ int cmd_logits(int argc, char** argv) {
   if (args.has("ids") == args.has("ids-file")) throw UsageError("give exactly one of --ids and --ids-file");
   if (args.has("threads")) omp_set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
 
-  model::Precision precision = model::precision_from_env(model::Precision::FP32);
+  model::Precision precision = precision_from_environment();
   if (args.has("precision")) {
     const std::string v = args.require("precision");
     if (v != "fp32" && v != "bf16") throw UsageError("--precision: expected fp32 or bf16, found '" + v + "'");

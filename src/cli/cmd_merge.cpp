@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "pipeline/run.h"
 #include "io/error.h"
-#include "report/merge.h"
+#include "results/merge.h"
 
 namespace lsc::cli {
 
@@ -30,8 +30,8 @@ int cmd_merge(int argc, char** argv) {
   }
   const std::string out = args.require("out");
   const bool quiet = args.has("quiet");
-  const std::vector<std::string> dirs = args.positionals().empty() ? report::find_shard_dirs(out) : args.positionals();
-  const auto merged = report::merge_shards(dirs, out, args.has("force"));
+  const std::vector<std::string> dirs = args.positionals().empty() ? results::find_shard_dirs(out) : args.positionals();
+  const auto merged = results::merge_shards(dirs, out, args.has("force"));
   for (const auto& w : merged.warnings) std::fprintf(stderr, "logitscope: warning: %s\n", w.c_str());
   const bool report_written = pipeline::write_outputs(out, quiet);
   if (!quiet) {

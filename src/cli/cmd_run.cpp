@@ -12,7 +12,7 @@
 #include "model/model.h"
 #include "pipeline/run.h"
 #include "results/shard.h"
-#include "report/merge.h"
+#include "results/merge.h"
 
 namespace lsc::cli {
 
@@ -86,7 +86,7 @@ int run_ranks(pipeline::RunOptions o, const MpiWorld& world) {
   return run_guarded("run", [&] {
     std::vector<std::string> dirs;
     for (int r = 0; r < world.size(); ++r) dirs.push_back(results::shard_dir(o.out_dir, results::ShardSpec{r, world.size()}));
-    const auto merged = report::merge_shards(dirs, o.out_dir, o.force);
+    const auto merged = results::merge_shards(dirs, o.out_dir, o.force);
     for (const auto& w : merged.warnings) std::fprintf(stderr, "logitscope: warning: %s\n", w.c_str());
     const bool report_written = pipeline::write_outputs(o.out_dir, quiet);
     if (!quiet) {
@@ -139,12 +139,11 @@ int cmd_run(int argc, char** argv) {
     }
     o.fields[f.substr(0, eq)] = f.substr(eq + 1);
   }
-  o.precision = model::precision_name(model::precision_from_env(model::Precision::FP32));
+  o.precision = precision_from_environment();
   if (args.has("precision")) {
-    o.precision = args.require("precision");
-    if (o.precision != "fp32" && o.precision != "bf16") {
-      throw UsageError("--precision: expected fp32 or bf16, found \"" + o.precision + "\"");
-    }
+    const std::string p = args.require("precision");
+    if (p != "fp32" && p != "bf16") throw UsageError("--precision: expected fp32 or bf16, found \"" + p + "\"");
+    o.precision = model::parse_precision(p, "--precision");
   }
   o.skip_invalid = args.has("skip-invalid");
   o.force = args.has("force");

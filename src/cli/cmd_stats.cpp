@@ -6,7 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "io/error.h"
-#include "report/results_db.h"
+#include "results/results_db.h"
 #include "report/stats_input.h"
 
 namespace lsc::cli {
@@ -34,7 +34,7 @@ int cmd_stats(int argc, char** argv) {
   opt.n_bootstrap = static_cast<int>(args.get_int("bootstrap", opt.n_bootstrap, 100, 10000000));
   opt.seed = static_cast<uint64_t>(args.get_int("seed", static_cast<int64_t>(opt.seed), 0, INT64_MAX));
   opt.min_n = args.get_int("min-n", opt.min_n, 1, 1000000);
-  report::ResultsDb db(dir, {}, false);
+  results::ResultsDb db(dir, {}, false);
   if (db.n_texts_done() == 0) throw InputError(db.path(), "", "at least one finished text", "none");
   report::write_stats(db, dir, opt);
   if (!args.has("quiet")) std::fprintf(stderr, "logitscope: wrote %s/stats.json and %s/stats.md\n", dir.c_str(), dir.c_str());

@@ -7,44 +7,15 @@
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
+#include "io/utf8.h"
 
 namespace lsc::io {
 
 std::string utf8_error(std::string_view s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return "invalid UTF-8 at byte " + std::to_string(i);
-    }
-    if (i + len > n) return "invalid UTF-8 at byte " + std::to_string(i) + " (truncated sequence)";
-    for (size_t k = 1; k < len; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return "invalid UTF-8 at byte " + std::to_string(i);
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return "invalid UTF-8 at byte " + std::to_string(i);
-    }
-    i += len;
-  }
-  return "";
+  bool truncated = false;
+  const size_t at = find_invalid_utf8(s, nullptr, &truncated);
+  if (at == std::string_view::npos) return "";
+  return "invalid UTF-8 at byte " + std::to_string(at) + (truncated ? " (truncated sequence)" : "");
 }
 
 namespace {

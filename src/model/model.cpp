@@ -133,12 +133,6 @@ Precision parse_precision(const std::string& text, const std::string& where) {
   throw InputError(where, "precision", "fp32 or bf16", "'" + text + "'");
 }
 
-Precision precision_from_env(Precision fallback) {
-  const char* e = std::getenv("LSC_PRECISION");
-  if (e == nullptr || *e == '\0') return fallback;
-  return parse_precision(e, "LSC_PRECISION");
-}
-
 PrecisionUsed Model::precision_used(Precision requested) const {
   bool any_bf16 = lm_head_.type == cpu::WType::BF16;
   for (const LayerWeights& w : layers_) {
@@ -184,6 +178,20 @@ std::vector<float> rope_inv_freq(const ModelConfig& c) {
   return inv;
 }
 
+// Where each layer tensor of the tensor table goes (suffix after "model.layers.<i>.").
+const std::pair<const char*, cpu::WeightMatrix LayerWeights::*> kLayerMatrices[] = {
+    {"self_attn.q_proj.weight", &LayerWeights::wq}, {"self_attn.k_proj.weight", &LayerWeights::wk},
+    {"self_attn.v_proj.weight", &LayerWeights::wv}, {"self_attn.o_proj.weight", &LayerWeights::wo},
+    {"mlp.gate_proj.weight", &LayerWeights::w_gate}, {"mlp.up_proj.weight", &LayerWeights::w_up},
+    {"mlp.down_proj.weight", &LayerWeights::w_down}};
+const std::pair<const char*, std::vector<float> LayerWeights::*> kLayerVectors[] = {
+    {"input_layernorm.weight", &LayerWeights::attn_norm}, {"post_attention_layernorm.weight", &LayerWeights::ffn_norm},
+    {"self_attn.q_proj.bias", &LayerWeights::bq}, {"self_attn.k_proj.bias", &LayerWeights::bk},
+    {"self_attn.v_proj.bias", &LayerWeights::bv}, {"self_attn.q_norm.weight", &LayerWeights::q_norm},
+    {"self_attn.k_norm.weight", &LayerWeights::k_norm}, {"self_attn.o_proj.bias", &LayerWeights::bo},
+    {"mlp.gate_proj.bias", &LayerWeights::b_gate}, {"mlp.up_proj.bias", &LayerWeights::b_up},
+    {"mlp.down_proj.bias", &LayerWeights::b_down}};
+
 std::unique_ptr<Model> Model::load(const std::string& dir) {
   auto m = std::unique_ptr<Model>(new Model());
   m->ckpt_ = Checkpoint::open(dir);
@@ -193,35 +201,31 @@ std::unique_ptr<Model> Model::load(const std::string& dir) {
   m->embed_ = as_matrix(ck.get("model.embed_tokens.weight"));
   m->lm_head_ = c.tie_word_embeddings ? m->embed_ : as_matrix(ck.get("lm_head.weight"));
   m->final_norm_ = to_f32(ck.get("model.norm.weight"));
-  for (int i = 0; i < c.num_hidden_layers; ++i) {
-    auto T = [&](const char* s) -> const TensorView& { return ck.get(layer_tensor_name(i, s)); };
-    LayerWeights w;
-    w.attn_norm = to_f32(T("input_layernorm.weight"));
-    w.wq = as_matrix(T("self_attn.q_proj.weight"));
-    w.wk = as_matrix(T("self_attn.k_proj.weight"));
-    w.wv = as_matrix(T("self_attn.v_proj.weight"));
-    if (c.attention_bias) {
-      w.bq = to_f32(T("self_attn.q_proj.bias"));
-      w.bk = to_f32(T("self_attn.k_proj.bias"));
-      w.bv = to_f32(T("self_attn.v_proj.bias"));
+  // Every layer tensor the tensor table lists for this config (biases and q/k norms only where the
+  // config has them) into its place in LayerWeights.
+  m->layers_.resize(static_cast<size_t>(c.num_hidden_layers));
+  for_each_tensor(c, [&](const TensorSpec& spec) {
+    const std::string prefix = "model.layers.";
+    if (spec.name.compare(0, prefix.size(), prefix) != 0) return;
+    const size_t dot = spec.name.find('.', prefix.size());
+    const int i = std::stoi(spec.name.substr(prefix.size(), dot - prefix.size()));
+    const std::string suffix = spec.name.substr(dot + 1);
+    LayerWeights& w = m->layers_[static_cast<size_t>(i)];
+    const TensorView& t = ck.get(spec.name);
+    for (const auto& [name, matrix] : kLayerMatrices) {
+      if (suffix == name) {
+        w.*matrix = as_matrix(t);
+        return;
+      }
     }
-    if (c.qk_norm) {
-      w.q_norm = to_f32(T("self_attn.q_norm.weight"));
-      w.k_norm = to_f32(T("self_attn.k_norm.weight"));
+    for (const auto& [name, vec] : kLayerVectors) {
+      if (suffix == name) {
+        w.*vec = to_f32(t);
+        return;
+      }
     }
-    w.wo = as_matrix(T("self_attn.o_proj.weight"));
-    if (c.o_proj_bias) w.bo = to_f32(T("self_attn.o_proj.bias"));
-    w.ffn_norm = to_f32(T("post_attention_layernorm.weight"));
-    w.w_gate = as_matrix(T("mlp.gate_proj.weight"));
-    w.w_up = as_matrix(T("mlp.up_proj.weight"));
-    w.w_down = as_matrix(T("mlp.down_proj.weight"));
-    if (c.mlp_bias) {
-      w.b_gate = to_f32(T("mlp.gate_proj.bias"));
-      w.b_up = to_f32(T("mlp.up_proj.bias"));
-      w.b_down = to_f32(T("mlp.down_proj.bias"));
-    }
-    m->layers_.push_back(std::move(w));
-  }
+    LSC_CHECK(false && "a layer tensor of the tensor table has no place in LayerWeights");
+  });
   m->inv_freq_ = rope_inv_freq(c);
   return m;
 }
@@ -249,82 +253,6 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
 }
 
 int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(requested, cfg_.vocab_size); }
-
-// The bf16 kernel runs faster on weights packed in oneDNN's blocked layout (5-30% on every model
-// shape: docs/performance.md) and gives bitwise the same results on plain ones (the same brgemm
-// kernel; tested), so packing is a matter of memory only. Each BF16 matrix is packed once, on the
-// first bf16 pass, into anonymous memory; then its mapped pages are given back, so the packed copy
-// replaces the checkpoint's pages in memory instead of doubling it (peak: weights + one matrix).
-// Unlike mapped pages, a packed copy cannot be dropped under memory pressure: several large models
-// in one process (a run over three 7B checkpoints on 24 GB) must not all pack. LSC_BF16_PACK:
-// "auto" (default) packs when the copies fit in the memory available now with 2 GiB to spare,
-// "1" always, "0" never. The embedding table is read row by row and stays mapped, unless it is
-// also the LM head.
-void Model::pack_for_bf16() const {
-  int64_t need = 0;
-  auto bf16_bytes = [](const cpu::WeightMatrix& w) {
-    return w.type == cpu::WType::BF16 ? w.rows * w.cols * 2 : int64_t{0};
-  };
-  for (const LayerWeights& w : layers_) {
-    for (const cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
-      need += bf16_bytes(*m);
-  }
-  need += bf16_bytes(lm_head_);
-  const char* env = std::getenv("LSC_BF16_PACK");
-  const std::string mode = env != nullptr && *env != '\0' ? env : "auto";
-  const int64_t avail = io::available_memory_bytes();
-  const bool pack_all = mode == "1" || (mode != "0" && avail >= 0 && need + (int64_t{2} << 30) <= avail);
-  if (!pack_all) {
-    if (cpu::verbose()) {
-      std::fprintf(stderr, "logitscope: bf16 weights of %s read in place, not packed (LSC_BF16_PACK=%s; "
-                   "%.2f GiB to pack, %.2f GiB available)\n", ckpt_->dir().c_str(), mode.c_str(),
-                   double(need) / double(1 << 30), double(avail) / double(1 << 30));
-    }
-    return;
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  size_t bytes = 0;
-  auto pack = [&](cpu::WeightMatrix& w) {
-    if (w.type != cpu::WType::BF16 || w.packed != nullptr) return;
-    packed_.push_back(cpu::pack_bf16(w));
-    w.packed = packed_.back().get();
-    bytes += cpu::packed_bytes(*w.packed);
-    io::release_pages(w.data, static_cast<size_t>(w.rows * w.cols) * 2);
-  };
-  for (LayerWeights& w : layers_) {
-    for (cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo}) pack(*m);
-    // gate and up only as the pair when the whole MLP is BF16: it then runs fused (hidden_into)
-    if (all_stored_bf16({&w.w_gate, &w.w_up, &w.w_down})) {
-      packed_.push_back(cpu::pack_bf16_pair(w.w_gate, w.w_up));
-      w.w_gate_up = {nullptr, cpu::WType::BF16, 2 * w.w_gate.rows, w.w_gate.cols, packed_.back().get()};
-      bytes += cpu::packed_bytes(*packed_.back());
-      for (const cpu::WeightMatrix* m : {&w.w_gate, &w.w_up})
-        io::release_pages(m->data, static_cast<size_t>(m->rows * m->cols) * 2);
-    } else {
-      pack(w.w_gate);
-      pack(w.w_up);
-    }
-    pack(w.w_down);
-  }
-  pack(lm_head_);
-  if (cpu::verbose()) {
-    std::fprintf(stderr, "logitscope: packed %zu bf16 matrices of %s (%.2f GiB) for the bf16 kernel in %.1f s\n",
-                 packed_.size(), ckpt_->dir().c_str(), static_cast<double>(bytes) / double(1 << 30),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-}
-
-bool Model::use_bf16(Precision precision) const {
-  if (precision != Precision::BF16 || precision_used(Precision::BF16).precision != Precision::BF16) return false;
-  std::call_once(packed_once_, [this] { pack_for_bf16(); });
-  return true;
-}
-
-size_t Model::packed_bytes() const {
-  size_t n = 0;
-  for (const auto& p : packed_) n += cpu::packed_bytes(*p);
-  return n;
-}
 
 void Model::lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision) const {
   static const std::vector<float> kNoBias;
@@ -361,8 +289,8 @@ void Model::forward(std::span<const int32_t> ids, const LogitsConsumer& consume,
   const float* xn = hidden_into(ids, one_text, opt, *ws);
   const int64_t n_t = static_cast<int64_t>(ids.size()), h = cfg_.hidden_size, vocab = cfg_.vocab_size;
   // LM head over row chunks; each chunk goes to the consumer while hot. The chunk buffer is kept
-  // with the workspace (39 MB for a 152k vocabulary: zeroing and faulting it in every pass cost
-  // ~5% of a 0.5B pass).
+  // with the workspace (39 MB for a 152k vocabulary: zeroing and faulting it in every pass would
+  // cost time each pass).
   const int64_t chunk = chunk_rows(opt.chunk_rows);
   float* logits = sized((*ws).logits, std::min(chunk, n_t) * vocab);
   for (int64_t t0 = 0; t0 < n_t; t0 += chunk) {
@@ -398,32 +326,113 @@ std::vector<std::vector<float>> Model::forward_hidden_batch(const std::vector<st
   return out;
 }
 
+namespace {
+
+// The kernels of one pass, chosen once: the bf16 path (bf16 products where the matrices are BF16,
+// the fast attention and SwiGLU) or the fp32 path (exact fp32 products, the reference attention).
+struct PassOps {
+  bool bf16 = false;
+  void (*attention)(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                    int64_t n_kv_heads, int64_t head_dim, float scale, float* out) = nullptr;
+  void (*swiglu)(const float* gate, const float* up, int64_t n, float* out) = nullptr;
+};
+
+PassOps pass_ops(bool bf16) {
+  // The fast attention rounds differently from the reference: only on the bf16 path.
+  if (bf16) return {true, cpu::attention_causal_fast, cpu::swiglu_fast};
+  return {false, cpu::attention_causal, cpu::swiglu};
+}
+
+// One pass over n_t rows (texts stacked; text i at rows [starts[i], starts[i + 1])) and its buffers.
+struct Pass {
+  const ModelConfig& c;
+  PassOps ops;
+  int64_t n_t;
+  std::span<const int64_t> starts;
+  const float *cos_t, *sin_t;  // RoPE tables [longest text, head_dim / 2]
+  float *x, *xn, *q, *k, *v, *att, *proj;
+  uint16_t* x16;
+};
+
+// rms_norm(x) as the input of products with the matrices ws: written as bf16 (x16) where the
+// bf16 kernel runs all of them, else as fp32 (xn). Returns the fp32 input, or null for x16.
+const float* normed_input(const Pass& p, const std::vector<float>& norm, std::initializer_list<const cpu::WeightMatrix*> ws) {
+  if (p.ops.bf16 && all_stored_bf16(ws)) {
+    cpu::rms_norm_bf16(p.x, norm.data(), p.n_t, p.c.hidden_size, p.c.rms_norm_eps, p.x16);
+    return nullptr;
+  }
+  cpu::rms_norm(p.x, norm.data(), p.n_t, p.c.hidden_size, p.c.rms_norm_eps, p.xn);
+  return p.xn;
+}
+
+// x += o_proj(attention(rope(q), rope(k), v)), with q, k, v = projections of rms_norm(x).
+void attention_block(const Pass& p, const LayerWeights& w) {
+  const ModelConfig& c = p.c;
+  const int64_t d = c.head_dim, n_h = c.num_attention_heads, n_kv = c.num_key_value_heads;
+  const int64_t q_cols = n_h * d, kv_cols = n_kv * d;
+  const float* in = normed_input(p, w.attn_norm, {&w.wq, &w.wk, &w.wv});
+  linear_many(in, p.n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {p.q, p.k, p.v}, p.ops.bf16,
+              in == nullptr ? p.x16 : nullptr);
+  if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
+    cpu::rms_norm(p.q, w.q_norm.data(), p.n_t * n_h, d, c.rms_norm_eps, p.q);
+    cpu::rms_norm(p.k, w.k_norm.data(), p.n_t * n_kv, d, c.rms_norm_eps, p.k);
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (size_t s = 0; s + 1 < p.starts.size(); ++s) {  // positions and attention per text
+    const int64_t t0 = p.starts[s], len = p.starts[s + 1] - p.starts[s];
+    float *qs = p.q + t0 * q_cols, *ks = p.k + t0 * kv_cols, *vs = p.v + t0 * kv_cols, *os = p.att + t0 * q_cols;
+    cpu::apply_rope(qs, len, n_h, d, p.cos_t, p.sin_t);
+    cpu::apply_rope(ks, len, n_kv, d, p.cos_t, p.sin_t);
+    p.ops.attention(qs, ks, vs, len, n_h, n_kv, d, scale, os);
+  }
+  add_linear(p.att, nullptr, p.n_t, w.wo, w.bo, p.x, p.proj, p.ops.bf16);
+}
+
+// x += down(silu(gate(rms_norm(x))) · up(rms_norm(x))).
+void mlp_block(const Pass& p, const LayerWeights& w, std::vector<float>& gate_buf, std::vector<float>& up_buf,
+               std::vector<uint16_t>& act16_buf) {
+  const int64_t n_t = p.n_t, inter = p.c.intermediate_size;
+  const float* in = normed_input(p, w.ffn_norm, {&w.w_gate, &w.w_up});
+  if (p.ops.bf16 && w.w_gate_up.packed != nullptr) {
+    // Fused: gate/up tiles → SwiGLU → bf16 in their epilogue; down_proj reads the bf16 rows and
+    // adds into x. The same arithmetic as the unfused bf16 steps below, without the fp32
+    // gate/up matrices.
+    uint16_t* act16 = [&] {
+      if (act16_buf.size() < static_cast<size_t>(n_t * inter)) act16_buf.resize(static_cast<size_t>(n_t * inter));
+      return act16_buf.data();
+    }();
+    cpu::MatmulArgs gu{nullptr, n_t, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), nullptr};
+    gu.x16 = p.x16;
+    gu.epilogue = cpu::Epilogue::SwigluBf16;
+    gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
+    gu.out16 = act16;
+    cpu::matmul_bf16(gu);
+    add_linear(nullptr, act16, n_t, w.w_down, w.b_down, p.x, p.proj, p.ops.bf16);
+    return;
+  }
+  float* gate = sized(gate_buf, n_t * inter);
+  float* up = sized(up_buf, n_t * inter);
+  linear_many(in, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, p.ops.bf16,
+              in == nullptr ? p.x16 : nullptr);
+  p.ops.swiglu(gate, up, n_t * inter, gate);
+  add_linear(gate, nullptr, n_t, w.w_down, w.b_down, p.x, p.proj, p.ops.bf16);
+}
+
+}  // namespace
+
 const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const int64_t> starts,
                                const ForwardOptions& opt, Workspace& ws) const {
   validate_ids(ids, "forward");
   LSC_CHECK(starts.size() >= 2 && starts.front() == 0 && starts.back() == static_cast<int64_t>(ids.size()));
-  const size_t n_texts = starts.size() - 1;
   int64_t longest = 0;
-  for (size_t i = 0; i < n_texts; ++i) longest = std::max(longest, starts[i + 1] - starts[i]);
-  const bool bf16 = use_bf16(opt.precision);
+  for (size_t i = 0; i + 1 < starts.size(); ++i) longest = std::max(longest, starts[i + 1] - starts[i]);
   const ModelConfig& c = cfg_;
-  const int64_t n_t = static_cast<int64_t>(ids.size());
-  const int64_t h = c.hidden_size, d = c.head_dim, n_h = c.num_attention_heads, n_kv = c.num_key_value_heads;
-  const int64_t q_cols = n_h * d, kv_cols = n_kv * d, inter = c.intermediate_size;
-  float* x = sized(ws.x, n_t * h);
-  float* xn = sized(ws.xn, n_t * h);
-  float* q = sized(ws.q, n_t * q_cols);
-  float* k = sized(ws.k, n_t * kv_cols);
-  float* v = sized(ws.v, n_t * kv_cols);
-  float* att = sized(ws.att, n_t * q_cols);
-  float* proj = sized(ws.proj, n_t * h);
-  if (bf16 && ws.x16.size() < static_cast<size_t>(n_t * h)) ws.x16.resize(static_cast<size_t>(n_t * h));
-  uint16_t* x16 = ws.x16.data();
-  auto tap = [&](const std::string& name, const float* a, int64_t cols) {
-    if (opt.tap) opt.tap(name, a, n_t, cols);
-  };
+  const int64_t n_t = static_cast<int64_t>(ids.size()), h = c.hidden_size, d = c.head_dim;
+  const int64_t q_cols = int64_t{c.num_attention_heads} * d, kv_cols = int64_t{c.num_key_value_heads} * d;
+  const PassOps ops = pass_ops(use_bf16(opt.precision));
+  if (ops.bf16 && ws.x16.size() < static_cast<size_t>(n_t * h)) ws.x16.resize(static_cast<size_t>(n_t * h));
 
-  // RoPE tables [n_t, d/2]: angle = float32(pos) * inv_freq in float32, as transformers does.
+  // RoPE tables [longest, d/2]: angle = float32(pos) * inv_freq in float32, as transformers does.
   const int64_t half = d / 2;
   float* cos_t = sized(ws.cos_t, longest * half);
   float* sin_t = sized(ws.sin_t, longest * half);
@@ -434,76 +443,25 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
       sin_t[t * half + i] = std::sin(angle);
     }
   }
+  const Pass p{c, ops, n_t, starts, cos_t, sin_t,
+               sized(ws.x, n_t * h), sized(ws.xn, n_t * h), sized(ws.q, n_t * q_cols), sized(ws.k, n_t * kv_cols),
+               sized(ws.v, n_t * kv_cols), sized(ws.att, n_t * q_cols), sized(ws.proj, n_t * h), ws.x16.data()};
+  auto tap = [&](const std::string& name, const float* a) {
+    if (opt.tap) opt.tap(name, a, n_t, h);
+  };
 
-  for (int64_t t = 0; t < n_t; ++t) cpu::convert_row(embed_, ids[static_cast<size_t>(t)], x + t * h);
-  tap("embed", x, h);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (int64_t t = 0; t < n_t; ++t) cpu::convert_row(embed_, ids[static_cast<size_t>(t)], p.x + t * h);
+  tap("embed", p.x);
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[static_cast<size_t>(i)];
-    // Attention block.
-    if (bf16 && all_stored_bf16({&w.wq, &w.wk, &w.wv})) {  // the norm writes the bf16 input directly
-      cpu::rms_norm_bf16(x, w.attn_norm.data(), n_t, h, c.rms_norm_eps, x16);
-      linear_many(nullptr, n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {q, k, v}, bf16, x16);
-    } else {
-      cpu::rms_norm(x, w.attn_norm.data(), n_t, h, c.rms_norm_eps, xn);
-      linear_many(xn, n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {q, k, v}, bf16);
-    }
-    if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
-      cpu::rms_norm(q, w.q_norm.data(), n_t * n_h, d, c.rms_norm_eps, q);
-      cpu::rms_norm(k, w.k_norm.data(), n_t * n_kv, d, c.rms_norm_eps, k);
-    }
-    for (size_t s = 0; s < n_texts; ++s) {  // positions and attention per text
-      const int64_t t0 = starts[s], len = starts[s + 1] - starts[s];
-      float *qs = q + t0 * q_cols, *ks = k + t0 * kv_cols, *vs = v + t0 * kv_cols, *os = att + t0 * q_cols;
-      cpu::apply_rope(qs, len, n_h, d, cos_t, sin_t);
-      cpu::apply_rope(ks, len, n_kv, d, cos_t, sin_t);
-      if (bf16) {  // the fast attention rounds differently: only on the bf16 path
-        cpu::attention_causal_fast(qs, ks, vs, len, n_h, n_kv, d, scale, os);
-      } else {
-        cpu::attention_causal(qs, ks, vs, len, n_h, n_kv, d, scale, os);
-      }
-    }
-    add_linear(att, nullptr, n_t, w.wo, w.bo, x, proj, bf16);
-    // MLP block: down(silu(gate(x)) * up(x)).
-    const bool mlp_bf16_in = bf16 && all_stored_bf16({&w.w_gate, &w.w_up});
-    if (mlp_bf16_in) {
-      cpu::rms_norm_bf16(x, w.ffn_norm.data(), n_t, h, c.rms_norm_eps, x16);
-    } else {
-      cpu::rms_norm(x, w.ffn_norm.data(), n_t, h, c.rms_norm_eps, xn);
-    }
-    if (bf16 && w.w_gate_up.packed != nullptr) {
-      // Fused: gate/up tiles → SwiGLU → bf16 in their epilogue; down_proj reads the bf16 rows and
-      // adds into x. The same arithmetic as the unfused bf16 steps below, without the fp32
-      // gate/up matrices.
-      uint16_t* act16 = [&] {
-        if (ws.act16.size() < static_cast<size_t>(n_t * inter)) ws.act16.resize(static_cast<size_t>(n_t * inter));
-        return ws.act16.data();
-      }();
-      cpu::MatmulArgs gu{nullptr, n_t, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), nullptr};
-      gu.x16 = x16;
-      gu.epilogue = cpu::Epilogue::SwigluBf16;
-      gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
-      gu.out16 = act16;
-      cpu::matmul_bf16(gu);
-      add_linear(nullptr, act16, n_t, w.w_down, w.b_down, x, proj, bf16);
-    } else {
-      float* gate = sized(ws.gate, n_t * inter);
-      float* up = sized(ws.up, n_t * inter);
-      linear_many(mlp_bf16_in ? nullptr : xn, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, bf16,
-                  mlp_bf16_in ? x16 : nullptr);
-      if (bf16) {
-        cpu::swiglu_fast(gate, up, n_t * inter, gate);
-      } else {
-        cpu::swiglu(gate, up, n_t * inter, gate);
-      }
-      add_linear(gate, nullptr, n_t, w.w_down, w.b_down, x, proj, bf16);
-    }
-    tap("layer." + std::to_string(i), x, h);
+    attention_block(p, w);
+    mlp_block(p, w, ws.gate, ws.up, ws.act16);
+    tap("layer." + std::to_string(i), p.x);
     if (opt.on_layer) opt.on_layer(i + 1);
   }
-  cpu::rms_norm(x, final_norm_.data(), n_t, h, c.rms_norm_eps, xn);
-  tap("final_norm", xn, h);
-  return xn;
+  cpu::rms_norm(p.x, final_norm_.data(), n_t, h, c.rms_norm_eps, p.xn);
+  tap("final_norm", p.xn);
+  return p.xn;
 }
 
 }  // namespace lsc::model

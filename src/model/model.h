@@ -57,8 +57,6 @@ enum class Precision { FP32, BF16 };
 const char* precision_name(Precision p);  // "fp32" | "bf16"
 // Parses "fp32" or "bf16"; InputError naming `where` (e.g. "--precision") otherwise.
 Precision parse_precision(const std::string& text, const std::string& where);
-// LSC_PRECISION if set (parsed as above), else `fallback`. Commands apply it before their flag.
-Precision precision_from_env(Precision fallback);
 
 // What a pass at a requested precision really runs, for run manifests.
 struct PrecisionUsed {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "analysis/position_metrics.h"
+#include "analysis/divergence.h"
 #include "io/sqlite.h"
 #include "kernels/cpu/kernels.h"
 
@@ -24,7 +24,7 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
 }
 
 void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
-                                     report::ResultsDb& db) {
+                                     results::ResultsDb& db) {
   const size_t n_models = models_.size();
   logits_.resize(n_models);
   std::vector<std::vector<analysis::RowSummary>> rows(n_models);
@@ -41,7 +41,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   int64_t k_begin = 0;
   for (size_t m = 0; m < n_models; ++m) k_begin = std::max<int64_t>(k_begin, 1 - job.plans[m].answer_first);
   const int64_t k_end = job.n_common;
-  std::vector<std::vector<report::PairRow>> pair_rows(n_models * n_models);
+  std::vector<std::vector<results::PairRow>> pair_rows(n_models * n_models);
   // One chunk of rows per model must fit summarize_range's single LM-head call; a whole bf16 row
   // tile, so the bf16 LM head computes no padding rows inside a text.
   int64_t chunk = cpu::kBf16RowTile;
@@ -56,12 +56,12 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
     for (size_t a = 0; a < n_models; ++a) {
       for (size_t b = a + 1; b < n_models; ++b) {
         const int64_t va = models_[a].model->config().vocab_size, vb = models_[b].model->config().vocab_size;
-        std::vector<report::PairRow> chunk_rows(static_cast<size_t>(n));
+        std::vector<results::PairRow> chunk_rows(static_cast<size_t>(n));
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; ++i) {
           const int64_t k = k0 + i;
           const int64_t pa = job.plans[a].answer_first + k, pb = job.plans[b].answer_first + k;
-          report::PairRow& r = chunk_rows[size_t(i)];
+          results::PairRow& r = chunk_rows[size_t(i)];
           r.answer_idx = k;
           r.pos_a = pa;
           r.pos_b = pb;
@@ -74,7 +74,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
           r.rank_shift = rb.rank - ra.rank;
         }
         for (int64_t i = 0; i < n; ++i) {
-          const report::PairRow& r = chunk_rows[size_t(i)];
+          const results::PairRow& r = chunk_rows[size_t(i)];
           kl_sum[a][size_t(r.pos_a)] += r.d.kl_ab;
           ++kl_n[a][size_t(r.pos_a)];
           kl_sum[b][size_t(r.pos_b)] += r.d.kl_ba;
@@ -102,10 +102,10 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   for (size_t m = 0; m < n_models; ++m) {
     const TextPlan& p = job.plans[m];
     const int64_t T = static_cast<int64_t>(p.ids.size());
-    report::TextModelRow tm{T, p.n_full, p.answer_first, p.n_answer, p.truncated, p.layout.text,
+    results::TextModelRow tm{T, p.n_full, p.answer_first, p.n_answer, p.truncated, p.layout.text,
                             p.layout.answer_begin, p.layout.answer_end};
     db.insert_text_model(job.text_idx, int64_t(m), tm);
-    std::vector<report::PositionRow> pos(static_cast<size_t>(T));
+    std::vector<results::PositionRow> pos(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) {
       auto& r = pos[size_t(t)];
       r.pos = t;
@@ -121,7 +121,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
                                                  p.offsets);
     for (const auto& o : occs) {
       if (o.char_end > p.offsets.back().second || o.tok_begin < 1) continue;  // cut by truncation, or no prediction
-      report::OccurrenceRow row;
+      results::OccurrenceRow row;
       row.occ = o;
       row.family = families_[size_t(o.family)].name;
       for (int64_t t = o.tok_begin; t < o.tok_end; ++t) row.logprob_word += pos[size_t(t)].m.logprob;
@@ -132,7 +132,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
       for (int64_t off = -opt_.window; off <= opt_.window; ++off) {
         const int64_t t = o.tok_begin + off;
         if (t < 1 || t >= T) continue;
-        report::WindowRow w;
+        results::WindowRow w;
         w.offset = off;
         w.pos = t;
         w.logprob = pos[size_t(t)].m.logprob;

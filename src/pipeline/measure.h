@@ -9,7 +9,7 @@
 #include "analysis/keywords.h"
 #include "model/model.h"
 #include "pipeline/plan.h"
-#include "report/results_db.h"
+#include "results/results_db.h"
 
 namespace lsc::pipeline {
 
@@ -19,7 +19,7 @@ class TextMeasurer {
                const RunOptions& opt, model::Precision precision)
       : models_(models), families_(families), opt_(opt), precision_(precision) {}
 
-  void measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden, report::ResultsDb& db);
+  void measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden, results::ResultsDb& db);
 
  private:
   // rows[t] = summary of model m's row t−1 (the prediction of token t); rows[0] unused.

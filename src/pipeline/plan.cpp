@@ -189,7 +189,7 @@ std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& 
   j["limit"] = o.limit;
   j["skip_invalid"] = o.skip_invalid;
   j["fields"] = o.fields;
-  j["precision"] = o.precision;
+  j["precision"] = model::precision_name(o.precision);
   return j.dump();
 }
 

@@ -19,9 +19,9 @@
 #include "pipeline/plan.h"
 #include "pipeline/progress.h"
 #include "pipeline/schedule.h"
-#include "report/aggregate.h"
+#include "results/aggregate.h"
 #include "report/html_report.h"
-#include "report/results_db.h"
+#include "results/results_db.h"
 #include "report/stats_input.h"
 
 namespace lsc::pipeline {
@@ -97,7 +97,7 @@ struct RunRecord {  // what the manifest records about this run
 };
 
 // The results directory: new (manifest written), resumable (same arguments), or refused.
-std::unique_ptr<report::ResultsDb> open_results(const RunOptions& opt, const std::string& results_dir,
+std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const std::string& results_dir,
                                                 const RunRecord& run) {
   const auto& models = run.models;
   const auto& families = run.families;
@@ -112,7 +112,7 @@ std::unique_ptr<report::ResultsDb> open_results(const RunOptions& opt, const std
   // A shard's work ends in a merge into <out>/results.sqlite: refuse now, not after the work,
   // when that holds another run.
   if (opt.shard.sharded() && !opt.force && io::file_exists(io::join_path(opt.out_dir, "results.sqlite"))) {
-    report::ResultsDb merged(opt.out_dir, opt.keywords, false);
+    results::ResultsDb merged(opt.out_dir, opt.keywords, false);
     if (merged.get_meta("args_hash") != args_hash) {
       throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
                        "a run with different models, data or options; use --force to replace it, or another --out");
@@ -121,7 +121,7 @@ std::unique_ptr<report::ResultsDb> open_results(const RunOptions& opt, const std
   if (io::file_exists(db_path)) {
     std::string stored;
     {
-      report::ResultsDb old(results_dir, opt.keywords, false);
+      results::ResultsDb old(results_dir, opt.keywords, false);
       stored = old.get_meta("args_hash");
     }
     if (stored != args_hash) {
@@ -138,11 +138,11 @@ std::unique_ptr<report::ResultsDb> open_results(const RunOptions& opt, const std
     }
   }
   const bool fresh = !io::file_exists(db_path);
-  auto db_owner = std::make_unique<report::ResultsDb>(results_dir, opt.keywords, true);
-  report::ResultsDb& db = *db_owner;
+  auto db_owner = std::make_unique<results::ResultsDb>(results_dir, opt.keywords, true);
+  results::ResultsDb& db = *db_owner;
   if (fresh) {
     io::Transaction tx(db.db());
-    db.set_meta("schema_version", std::to_string(report::kSchemaVersion));
+    db.set_meta("schema_version", std::to_string(results::kSchemaVersion));
     db.set_meta("program_version", kProgramVersion);
     db.set_meta("args_json", args);
     db.set_meta("args_hash", args_hash);
@@ -163,7 +163,7 @@ std::unique_ptr<report::ResultsDb> open_results(const RunOptions& opt, const std
     for (size_t m = 0; m < models.size(); ++m) {
       const auto& lm = models[m];
       const auto& c = lm.model->config();
-      report::ModelRow r;
+      results::ModelRow r;
       r.name = lm.name;
       r.path = lm.dir;
       r.model_type = c.model_type;
@@ -195,8 +195,8 @@ std::unique_ptr<report::ResultsDb> open_results(const RunOptions& opt, const std
 }  // namespace
 
 bool write_outputs(const std::string& out_dir, bool quiet) {
-  report::ResultsDb db(out_dir, {}, false);
-  report::write_summary(db, out_dir);
+  results::ResultsDb db(out_dir, {}, false);
+  results::write_summary(db, out_dir);
   if (!quiet) std::fprintf(stderr, "logitscope: statistics\n");
   report::write_stats(db, out_dir, stats::StatsOptions{});
   if (!quiet) std::fprintf(stderr, "logitscope: report\n");
@@ -222,7 +222,7 @@ int run(const RunOptions& opt_in) {
   if (opt.models.empty()) throw UsageError("give at least one --model NAME=DIR");
   if (opt.keywords.empty()) opt.keywords = analysis::default_keywords();
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
-  const model::Precision precision = model::parse_precision(opt.precision, "--precision");
+  const model::Precision precision = opt.precision;
   {
     std::set<std::string> names;
     for (const auto& [name, dir] : opt.models) {
@@ -261,7 +261,7 @@ int run(const RunOptions& opt_in) {
   const auto db_owner = open_results(
       opt, results_dir, RunRecord{data, models, families, mine, static_cast<int64_t>(jobs.size()), planned.n_truncated,
                                   cut.max_tokens, precision});
-  report::ResultsDb& db = *db_owner;
+  results::ResultsDb& db = *db_owner;
   const std::string db_path = db.path();
 
   // The texts not yet done: forward passes group by group, then the measuring step text by text.

@@ -14,9 +14,9 @@
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
-#include "report/aggregate.h"
+#include "results/aggregate.h"
 #include "report/report_data.h"
-#include "report/results_db.h"
+#include "results/results_db.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef LSC_WEB_DIR
@@ -167,13 +167,13 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   ReportResult res;
   res.out_path = out_path_in.empty() ? io::join_path(results_dir, "report.html") : out_path_in;
   const std::string plotly = read_plotly();  // fail before the long part if it is missing
-  ResultsDb db(results_dir, {}, false);
+  results::ResultsDb db(results_dir, {}, false);
   if (!db.db().has_table("positions")) {
     throw InputError(db.path(), "",
                      "a logitscope results database (tables meta, models, positions, ...)",
                      "no positions table");
   }
-  const RunAggregates agg = load_aggregates(db);
+  const results::RunAggregates agg = results::load_aggregates(db);
   res.n_texts = int64_t(agg.texts.size());
 
   // Token strings for top-k ids: the first model's tokenizer, if it can still be read.

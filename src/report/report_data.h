@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "io/json.h"
-#include "report/aggregate.h"
+#include "results/aggregate.h"
 #include "report/html_report.h"
-#include "report/results_db.h"
+#include "results/results_db.h"
 
 namespace lsc::tok {
 class Tokenizer;
@@ -70,21 +70,21 @@ class TokenNames {
 };
 
 // Section 1: models, meta, families (ids and decoded strings), skipped records, truncations.
-io::Json build_manifest(ResultsDb& db, const TokenNames& names);
+io::Json build_manifest(results::ResultsDb& db, const TokenNames& names);
 // Section 2: one row per text (columns): level, correctness, source, answer tokens, counts.
-io::Json build_texts(ResultsDb& db, const RunAggregates& agg);
+io::Json build_texts(results::ResultsDb& db, const results::RunAggregates& agg);
 // Sections 4-6 and 8 (keyword × pair): per-text measures, group means with bootstrap CIs,
 // paired differences, and a bounded sample of per-text values for box plots and scatters.
-io::Json build_measures(const RunAggregates& agg, const ReportOptions& opt);
+io::Json build_measures(const results::RunAggregates& agg, const ReportOptions& opt);
 // Section 3: answer-position histograms of log p and entropy, rank buckets, per model.
-io::Json build_distributions(ResultsDb& db, const RunAggregates& agg);
+io::Json build_distributions(results::ResultsDb& db, const results::RunAggregates& agg);
 // Section 7: windows around occurrences, mean and 95% band per family × model × offset.
-io::Json build_windows(ResultsDb& db, const RunAggregates& agg);
+io::Json build_windows(results::ResultsDb& db, const results::RunAggregates& agg);
 // Section 8: per model pair divergence distributions, agreement, position profile, top
 // tokens/texts.
-io::Json build_pairs(ResultsDb& db, const RunAggregates& agg, const TokenNames& names);
+io::Json build_pairs(results::ResultsDb& db, const results::RunAggregates& agg, const TokenNames& names);
 // Sections 9 and 11: the selected texts with per-position values of every model.
-io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptions& opt,
+io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg, const ReportOptions& opt,
                       const TokenNames& names);
 
 }  // namespace lsc::report

@@ -16,7 +16,7 @@ std::string clip(const std::string& s, size_t n) {
 
 }  // namespace
 
-io::Json build_manifest(ResultsDb& db, const TokenNames& names) {
+io::Json build_manifest(results::ResultsDb& db, const TokenNames& names) {
   io::Db& d = db.db();
   io::Json j;
   {
@@ -106,7 +106,7 @@ io::Json build_manifest(ResultsDb& db, const TokenNames& names) {
   return j;
 }
 
-io::Json build_texts(ResultsDb& db, const RunAggregates& agg) {
+io::Json build_texts(results::ResultsDb& db, const results::RunAggregates& agg) {
   io::Db& d = db.db();
   std::map<int64_t, std::string> source;
   std::map<int64_t, std::pair<int64_t, bool>> layout;  // model 0: n_tokens, any model truncated
@@ -129,7 +129,7 @@ io::Json build_texts(ResultsDb& db, const RunAggregates& agg) {
   std::map<std::string, int> source_index;
   std::vector<io::Json> counts(F, io::Json::array());
   for (size_t t = 0; t < agg.texts.size(); ++t) {
-    const TextInfo& ti = agg.texts[t];
+    const results::TextInfo& ti = agg.texts[t];
     idx.push_back(ti.text_idx);
     id.push_back(clip(ti.record_id, 80));
     level.push_back(ti.level);

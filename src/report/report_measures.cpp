@@ -36,8 +36,8 @@ double mean_of(const std::vector<double>& v) {
   return s / double(v.size());
 }
 
-double value(const RunAggregates& agg, size_t t, size_t m, size_t f, int k) {
-  const TextModelAgg& a = agg.per_text[t][m];
+double value(const results::RunAggregates& agg, size_t t, size_t m, size_t f, int k) {
+  const results::TextModelAgg& a = agg.per_text[t][m];
   const size_t F = agg.families.size();
   const double n = double(a.n_answer);
   if (f == F) {  // all answer tokens
@@ -97,7 +97,7 @@ MeanCi mean_ci(const std::vector<double>& x, int n_boot, uint64_t seed) {
   return c;
 }
 
-bool in_group(const TextInfo& t, int g) {
+bool in_group(const results::TextInfo& t, int g) {
   if (g == 0) return true;
   if (g <= 5) return t.level == g;
   return t.is_correct == (g == 6 ? 1 : 0);
@@ -105,7 +105,7 @@ bool in_group(const TextInfo& t, int g) {
 
 }  // namespace
 
-io::Json build_measures(const RunAggregates& agg, const ReportOptions& opt) {
+io::Json build_measures(const results::RunAggregates& agg, const ReportOptions& opt) {
   const size_t M = agg.models.size(), F = agg.families.size(), N = agg.texts.size();
   io::Json j;
   j["keys"] = kMeasureKeys;

@@ -39,7 +39,7 @@ struct Mean {
 
 }  // namespace
 
-io::Json build_pairs(ResultsDb& db, const RunAggregates& agg, const TokenNames& names) {
+io::Json build_pairs(results::ResultsDb& db, const results::RunAggregates& agg, const TokenNames& names) {
   io::Db& d = db.db();
   std::map<int64_t, size_t> text_pos;
   for (size_t t = 0; t < agg.texts.size(); ++t) text_pos[agg.texts[t].text_idx] = t;

@@ -37,7 +37,7 @@ struct Sums {
 
 }  // namespace
 
-io::Json build_distributions(ResultsDb& db, const RunAggregates& agg) {
+io::Json build_distributions(results::ResultsDb& db, const results::RunAggregates& agg) {
   const size_t M = agg.models.size();
   // Bin ranges from the data, log p clipped at −30: shared by all models.
   double lp_lo = -20, lp_hi = 0, ent_lo = 0, ent_hi = 12;
@@ -101,7 +101,7 @@ io::Json build_distributions(ResultsDb& db, const RunAggregates& agg) {
   return j;
 }
 
-io::Json build_windows(ResultsDb& db, const RunAggregates& agg) {
+io::Json build_windows(results::ResultsDb& db, const results::RunAggregates& agg) {
   const size_t M = agg.models.size(), F = agg.families.size();
   const int64_t W = std::max<int64_t>(0, std::atoll(db.get_meta("window").c_str()));
   const size_t n_off = size_t(2 * W + 1);

@@ -39,7 +39,7 @@ int span_code(const std::string& s) {
 
 }  // namespace
 
-io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptions& opt,
+io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg, const ReportOptions& opt,
                       const TokenNames& names) {
   io::Db& d = db.db();
   const size_t M = agg.models.size(), N = agg.texts.size();
@@ -140,7 +140,7 @@ io::Json build_viewer(ResultsDb& db, const RunAggregates& agg, const ReportOptio
                  "SELECT tok_begin, tok_end, family_idx FROM occurrences WHERE text_idx = ? AND "
                  "model_idx = 0 ORDER BY tok_begin");
   for (const auto& [t, why] : chosen) {
-    const TextInfo& ti = agg.texts[t];
+    const results::TextInfo& ti = agg.texts[t];
     const std::vector<Layout>& lay = layouts[ti.text_idx];
     if (lay.empty()) continue;
     const Layout& l0 = lay[0];

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "analysis/divergence.h"
 #include "analysis/position_metrics.h"
 #include "analysis/row_reduce.h"
 

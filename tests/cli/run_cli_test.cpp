@@ -389,6 +389,31 @@ TEST_F(RunDir, ProgressShowsPhaseTokensRateAndEtaWhileModelsRun) {
   EXPECT_TRUE(final_line) << r.err;
 }
 
+// LSC_ISA=scalar reaches every fast path (fp32 products, the LM-head row reduction, the
+// divergences): the tables equal the default run's within the fixtures' tolerance (1e-4).
+TEST_F(RunDir, ScalarIsaGivesTheDefaultTablesWithinTolerance) {
+  write("data.jsonl", many_records(3));
+  const std::string args = "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --quiet --out ";
+  auto r1 = run_cli(args + p("default"));
+  auto r2 = run_cli(args + p("scalar"), "/dev/null", "LSC_ISA=scalar");
+  ASSERT_EQ(r1.code, 0) << r1.err;
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  io::Db db(p("default/results.sqlite"), false);
+  io::Stmt attach(db, "ATTACH DATABASE ? AS s");
+  attach.bind(1, p("scalar/results.sqlite")).run();
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM positions"), db.query_int("SELECT count(*) FROM s.positions"));
+  io::Stmt q(db, "SELECT max(abs(a.logprob - b.logprob)), max(abs(a.entropy - b.entropy)), count(*) "
+                 "FROM positions a JOIN s.positions b USING(text_idx, model_idx, pos)");
+  ASSERT_TRUE(q.step());
+  EXPECT_LT(q.col_double(0), 1e-4);
+  EXPECT_LT(q.col_double(1), 1e-4);
+  EXPECT_GT(q.col_int(2), 100);
+  // (a and b are one checkpoint: their divergences are exactly 0 on either path; the AVX-512 and
+  // portable divergences are compared in tests/analysis.)
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM pairs"), db.query_int("SELECT count(*) FROM s.pairs"));
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM occurrences"), db.query_int("SELECT count(*) FROM s.occurrences"));
+}
+
 TEST_F(RunDir, BadModelAndUsageErrors) {
   write("data.jsonl", many_records(1));
   auto r = run_cli("run --model x=/nonexistent --data " + p("data.jsonl") + " --out " + p("out"));

@@ -40,7 +40,6 @@ struct StatsOptions {
   int n_bootstrap = 10000;
   uint64_t seed = 20261129;
   int64_t min_n = 10;  // rows with n below are flagged small_n (never hidden)
-  // Added fields (defaults keep the interface above):
   double ci_level = 0.95;  // bootstrap percentile interval
   int kmeans_n_init = 10;
   int kmeans_k_max = 6;  // k = 2..kmeans_k_max

@@ -4,8 +4,8 @@
 // K (so the dot products sum over d in order, not in 16 partial sums), and exp is a float
 // polynomial (relative error < 2e-7) instead of libm's. Softmax stays fp32 with a double sum;
 // the weighted sum of V is divided by it at the end. For head sizes 64 and 128 the query heads
-// that share a kv head are computed together, register-blocked (bench/bench_attention: 61-69% of
-// the fp32 FMA peak on 2 threads, from 30-40% one head at a time).
+// that share a kv head are computed together, register-blocked (bench/bench_attention measures
+// it against the fp32 FMA peak; figures in docs/performance.md).
 // Compiled with -mavx512f -mavx512bw -mavx512vl; only called after dispatch saw AVX-512.
 #include <immintrin.h>
 #include <omp.h>

@@ -24,13 +24,14 @@ void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
 
 namespace {
 
-constexpr CpuKernels kScalar{"scalar", scalar::matmul};
-constexpr CpuKernels kAvx512{"avx512", avx512::matmul};
+// Without AVX-512 the bf16 path's attention and SwiGLU are the reference ones.
+constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal, swiglu};
+constexpr CpuKernels kAvx512{"avx512", true, avx512::matmul, avx512::attention_causal_fast, avx512::swiglu_fast};
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl");
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 
 const CpuKernels& choose() {
@@ -83,20 +84,10 @@ bool cpu_has_avx512_internal() {
 
 void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
                            int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
-  if (cpu_has_avx512_internal()) {
-    avx512::attention_causal_fast(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
-  } else {
-    attention_causal(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
-  }
+  cpu_kernels().attention_fast(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
 }
 
-void swiglu_fast(const float* gate, const float* up, int64_t n, float* out) {
-  if (cpu_has_avx512_internal()) {
-    avx512::swiglu_fast(gate, up, n, out);
-  } else {
-    swiglu(gate, up, n, out);
-  }
-}
+void swiglu_fast(const float* gate, const float* up, int64_t n, float* out) { cpu_kernels().swiglu_fast(gate, up, n, out); }
 
 bool verbose() {
   static const bool v = [] {

@@ -57,9 +57,18 @@ uint16_t f32_to_bf16(float v);  // round to nearest even (used by tests and the 
 void convert_row(const WeightMatrix& w, int64_t row, float* out);  // out[w.cols]
 
 // Kernels selected once per process by CPU features (and LSC_ISA=scalar|avx512 to force one).
+// The one CPU-feature choice of the process (LSC_ISA=scalar|avx512 forces one): every fast path
+// in kernels/ and analysis/ reads it, so LSC_ISA=scalar reaches all of them. "avx512" needs
+// AVX-512 F, BW, VL and DQ. The bf16 matmul is oneDNN's and keeps oneDNN's own choice (it needs
+// AVX-512 whatever LSC_ISA says: bf16_isa()).
 struct CpuKernels {
   const char* isa;  // "avx512" or "scalar"
+  bool avx512;      // the AVX-512 fast paths (kernels, LM-head row reduction, divergences) may run
   void (*matmul)(const MatmulArgs& args);
+  // The bf16 path's attention and SwiGLU (attention_causal_fast, swiglu_fast below).
+  void (*attention_fast)(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                         int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+  void (*swiglu_fast)(const float* gate, const float* up, int64_t n, float* out);
 };
 const CpuKernels& cpu_kernels();
 // The kernels of one ISA, for tests that compare each against the scalar reference.

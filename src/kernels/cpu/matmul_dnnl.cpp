@@ -162,8 +162,8 @@ ColumnBlocks bf16_column_blocks(int64_t n) {
   // evenly over the blocks, the first `extra` blocks one unit wider: at least 16 blocks where
   // there are 16 units, so threads get even shares (blocks are handed out dynamically, widest
   // first), and at most 16 units (1024 columns) per block so per-call overhead on the
-  // 152k-column LM head stays small. Even widths matter: 15 blocks of 640 columns and one of 384
-  // (the previous rule, on the 0.5B gate/up) left one of two threads idle for most of a block.
+  // 152k-column LM head stays small. Even widths matter: with 15 wide blocks and one narrow one,
+  // one of two threads would sit idle for most of a block.
   ColumnBlocks b;
   b.n = n;
   const int64_t units = std::max<int64_t>(1, (n + 63) / 64);

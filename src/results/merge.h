@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace lsc::report {
+namespace lsc::results {
 
 struct MergeResult {
   int n_shards = 0;
@@ -24,4 +24,4 @@ std::vector<std::string> find_shard_dirs(const std::string& out_dir);
 // different run is replaced only with force. Throws InputError naming the shard and what is wrong.
 MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::string& out_dir, bool force);
 
-}  // namespace lsc::report
+}  // namespace lsc::results

@@ -1,5 +1,5 @@
 // Aggregation of the results database into per-text values and summary.json.
-#include "report/aggregate.h"
+#include "results/aggregate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "io/json.h"
 #include "io/mapped_file.h"
 
-namespace lsc::report {
+namespace lsc::results {
 
 RunAggregates load_aggregates(ResultsDb& db) {
   io::Db& d = db.db();
@@ -194,4 +194,4 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
   io::write_file_atomic(io::join_path(out_dir, "summary.json"), j.dump(1) + "\n");
 }
 
-}  // namespace lsc::report
+}  // namespace lsc::results

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "report/results_db.h"
+#include "results/results_db.h"
 
-namespace lsc::report {
+namespace lsc::results {
 
 struct TextInfo {
   int64_t text_idx = 0;
@@ -42,4 +42,4 @@ RunAggregates load_aggregates(ResultsDb& db);
 // Writes <out_dir>/summary.json (atomically).
 void write_summary(ResultsDb& db, const std::string& out_dir);
 
-}  // namespace lsc::report
+}  // namespace lsc::results

@@ -1,11 +1,11 @@
 // Results database schema and inserts.
-#include "report/results_db.h"
+#include "results/results_db.h"
 
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
 
-namespace lsc::report {
+namespace lsc::results {
 
 std::string ResultsDb::propensity_column(const std::string& family) {
   std::string c = "prop_";
@@ -188,4 +188,4 @@ void ResultsDb::mark_done(int64_t t) {
   s.bind(1, t).run();
 }
 
-}  // namespace lsc::report
+}  // namespace lsc::results

@@ -1,7 +1,7 @@
 // The sums behind compare_rows' fast path on 16 float lanes (AVX-512F/DQ): p = e^{l − lse} with
 // the shared exp polynomial, m·log m with a log polynomial below, products and sums in double
 // exactly as the portable loop forms them. Lane sums merged in a fixed order, so a row's result
-// does not depend on anything but the row. position_metrics.cpp calls it only where the CPU has
+// does not depend on anything but the row. divergence.cpp calls it only where the CPU has
 // AVX-512F/DQ.
 #include <immintrin.h>
 

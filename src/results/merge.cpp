@@ -1,4 +1,4 @@
-#include "report/merge.h"
+#include "results/merge.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -7,10 +7,10 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/mapped_file.h"
-#include "report/results_db.h"
+#include "results/results_db.h"
 #include "results/shard.h"
 
-namespace lsc::report {
+namespace lsc::results {
 
 namespace {
 
@@ -242,4 +242,4 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
   return result;
 }
 
-}  // namespace lsc::report
+}  // namespace lsc::results

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "analysis/keywords.h"
-#include "analysis/position_metrics.h"
+#include "analysis/divergence.h"
 #include "analysis/text_layout.h"
 #include "io/sqlite.h"
 
-namespace lsc::report {
+namespace lsc::results {
 
 inline constexpr int kSchemaVersion = 1;
 
@@ -109,4 +109,4 @@ class ResultsDb {
   std::unique_ptr<io::Stmt> ins_pos_, ins_occ_, ins_win_, ins_pair_;
 };
 
-}  // namespace lsc::report
+}  // namespace lsc::results
