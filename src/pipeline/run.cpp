@@ -113,7 +113,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
   // when that holds another run.
   if (opt.shard.sharded() && !opt.force && io::file_exists(io::join_path(opt.out_dir, "results.sqlite"))) {
     results::ResultsDb merged(opt.out_dir, opt.keywords, false);
-    if (merged.get_meta("args_hash") != args_hash) {
+    if (merged.args_hash() != args_hash) {
       throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
                        "a run with different models, data or options; use --force to replace it, or another --out");
     }
@@ -122,7 +122,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     std::string stored;
     {
       results::ResultsDb old(results_dir, opt.keywords, false);
-      stored = old.get_meta("args_hash");
+      stored = old.args_hash();
     }
     if (stored != args_hash) {
       if (!opt.force) {
@@ -142,24 +142,23 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
   results::ResultsDb& db = *db_owner;
   if (fresh) {
     io::Transaction tx(db.db());
-    db.set_meta("schema_version", std::to_string(results::kSchemaVersion));
-    db.set_meta("program_version", kProgramVersion);
-    db.set_meta("args_json", args);
-    db.set_meta("args_hash", args_hash);
-    db.set_meta("template", opt.template_spec);
-    db.set_meta("top_k", std::to_string(opt.top_k));
-    db.set_meta("window", std::to_string(opt.window));
-    db.set_meta("max_tokens", run.max_tokens == INT64_MAX ? std::string("none") : std::to_string(run.max_tokens));
-    db.set_meta("n_texts", std::to_string(run.n_texts));
-    db.set_meta("n_truncated", std::to_string(run.n_truncated));
-    db.set_meta("n_skipped", std::to_string(data.errors.size()));
-    db.set_meta("data_path", opt.data_path);
-    db.set_meta("data_sha256", data_sha);
-    db.set_meta("compute_seconds", "0");
-    if (opt.shard.sharded()) {
-      db.set_meta("shard", results::shard_meta(opt.shard));
-      db.set_meta("shard_texts", std::to_string(mine.size()));
-    }
+    results::RunMeta meta;
+    meta.program_version = kProgramVersion;
+    meta.args_json = args;
+    meta.args_hash = args_hash;
+    meta.template_name = opt.template_spec;
+    meta.top_k = opt.top_k;
+    meta.window = opt.window;
+    meta.max_tokens = run.max_tokens;
+    meta.n_texts = run.n_texts;
+    meta.n_truncated = run.n_truncated;
+    meta.n_skipped = static_cast<int64_t>(data.errors.size());
+    meta.data_path = opt.data_path;
+    meta.data_sha256 = data_sha;
+    meta.sharded = opt.shard.sharded();
+    meta.shard = opt.shard;
+    meta.shard_texts = static_cast<int64_t>(mine.size());
+    db.write_new_run(meta);
     for (size_t m = 0; m < models.size(); ++m) {
       const auto& lm = models[m];
       const auto& c = lm.model->config();
@@ -185,7 +184,6 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       db.insert_text(job->text_idx, {r.id, r.source, r.query, r.answer, r.line, r.level, r.is_correct});
     }
     for (size_t i = 0; i < data.errors.size(); ++i) db.insert_skipped(data.bad_lines[i], data.errors[i]);
-    db.set_meta("status", "running");
     tx.commit();
   }
 
@@ -333,20 +331,14 @@ int run(const RunOptions& opt_in) {
   progress.set_phase(interrupted ? "interrupted" : "forward passes and measuring done");
   progress.finish();
   const double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  const double before = std::atof(db.get_meta("compute_seconds").c_str());
-  db.set_meta("compute_seconds", std::to_string(before + session_s));
+  db.add_compute_seconds(session_s);
   if (interrupted) {
-    db.set_meta("status", "interrupted");
+    db.set_status("interrupted");
     std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",
                  static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
     return kExitInterrupted;
   }
-  db.set_meta("status", "finished");
-  db.set_meta("n_tokens", std::to_string(my_tokens));
-  {
-    const double secs = std::atof(db.get_meta("compute_seconds").c_str());
-    db.set_meta("tokens_per_second", std::to_string(secs > 0 ? double(my_tokens) / secs : 0.0));
-  }
+  db.mark_finished(my_tokens, db.run_meta().compute_seconds);
   if (opt.shard.sharded()) {
     if (!opt.quiet && !opt.shard_by_rank) {
       std::fprintf(stderr, "logitscope: shard %d/%d done: %zu of %zu texts, %lld tokens in %s; when every shard is done: logitscope merge --out %s\n",

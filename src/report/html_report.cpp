@@ -196,7 +196,7 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   data["format"] = "logitscope-report/1";
   data["generated"] = now_utc();
   data["results_dir"] = results_dir;
-  data["status"] = db.get_meta("status");
+  data["status"] = db.run_meta().status;
   data["models"] = agg.models;
   data["families"] = agg.families;
   data["manifest"] = build_manifest(db, names);

@@ -96,10 +96,9 @@ io::Json build_manifest(results::ResultsDb& db, const TokenNames& names) {
     t["answer_tokens"] = d.query_int("SELECT coalesce(sum(n_answer_tokens), 0) FROM text_models");
     t["n_occurrences"] = d.query_int("SELECT count(*) FROM occurrences");
     t["n_pair_rows"] = d.query_int("SELECT count(*) FROM pairs");
-    const double secs = std::atof(db.get_meta("compute_seconds").c_str());
-    t["compute_seconds"] = rnum(secs, 1);
-    t["tokens_per_s"] =
-        secs > 0 ? rnum(double(t["tokens"].get<int64_t>()) / secs, 1) : io::Json(nullptr);
+    const results::RunMeta meta = db.run_meta();
+    t["compute_seconds"] = rnum(meta.compute_seconds, 1);
+    t["tokens_per_s"] = meta.tokens_per_second > 0 ? rnum(meta.tokens_per_second, 1) : io::Json(nullptr);
     j["totals"] = t;
   }
   j["decoded_tokens"] = names.available();

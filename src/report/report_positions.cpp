@@ -103,7 +103,7 @@ io::Json build_distributions(results::ResultsDb& db, const results::RunAggregate
 
 io::Json build_windows(results::ResultsDb& db, const results::RunAggregates& agg) {
   const size_t M = agg.models.size(), F = agg.families.size();
-  const int64_t W = std::max<int64_t>(0, std::atoll(db.get_meta("window").c_str()));
+  const int64_t W = std::max<int64_t>(0, db.run_meta().window);
   const size_t n_off = size_t(2 * W + 1);
   constexpr int kMetrics = 4;  // logprob, entropy, propensity, kl_mean
   // sums[metric][f][m][offset]; f == F pools every family.

@@ -247,7 +247,7 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
   io::Json j;
   j["rule"] = rule;
   j["top_k"] = K;
-  j["stored_top_k"] = std::atoi(db.get_meta("top_k").c_str());
+  j["stored_top_k"] = db.run_meta().top_k;
   j["n_candidates"] = N;
   j["texts"] = texts;
   j["vocab"] = {{"id", vocab_id}, {"name", vocab_name}};

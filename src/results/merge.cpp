@@ -30,19 +30,18 @@ ShardInfo read_shard(const std::string& dir) {
   s.dir = dir;
   s.db_path = io::join_path(dir, "results.sqlite");
   ResultsDb db(dir, {}, false);
-  const std::string spec = db.get_meta("shard");
-  results::ShardSpec shard;
-  if (!results::try_parse_shard(spec, &shard)) {
+  const RunMeta meta = db.run_meta();
+  if (!meta.sharded) {
     throw InputError(s.db_path, "meta 'shard'", "the database of one shard (written by 'run --shard I/N' or mpirun)",
-                     spec.empty() ? "a database without a shard number" : "\"" + spec + "\"");
+                     "a database without a shard number");
   }
-  s.index = shard.index;
-  s.count = shard.count;
-  s.args_hash = db.get_meta("args_hash");
-  s.n_texts = std::atoll(db.get_meta("n_texts").c_str());
-  s.shard_texts = std::atoll(db.get_meta("shard_texts").c_str());
-  s.n_tokens = std::atoll(db.get_meta("n_tokens").c_str());
-  s.compute_seconds = std::atof(db.get_meta("compute_seconds").c_str());
+  s.index = meta.shard.index;
+  s.count = meta.shard.count;
+  s.args_hash = meta.args_hash;
+  s.n_texts = meta.n_texts;
+  s.shard_texts = meta.shard_texts;
+  s.n_tokens = meta.n_tokens;
+  s.compute_seconds = meta.compute_seconds;
   s.n_done = db.n_texts_done();
   io::Stmt m(db.db(), "SELECT name, precision, isa FROM models ORDER BY model_idx");
   while (m.step()) s.models_isa += m.col_text(0) + ":" + m.col_text(1) + ":" + m.col_text(2) + " ";
@@ -160,7 +159,7 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
     std::string stored;
     {
       ResultsDb old(out_dir, {}, false);
-      stored = old.get_meta("args_hash");
+      stored = old.args_hash();
     }
     if (stored != first.args_hash) {
       throw InputError(out_path, "stored run", "the run these shards belong to (to replace it with their merge)",
@@ -226,11 +225,7 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
     }
     io::Transaction tx(db);
     db.exec("DELETE FROM meta WHERE key IN ('shard', 'shard_texts')");
-    out.set_meta("status", "finished");
-    out.set_meta("n_shards", std::to_string(first.count));
-    out.set_meta("n_tokens", std::to_string(n_tokens));
-    out.set_meta("compute_seconds", std::to_string(seconds));
-    out.set_meta("tokens_per_second", std::to_string(seconds > 0 ? double(n_tokens) / seconds : 0.0));
+    out.mark_finished(n_tokens, seconds, first.count);
     tx.commit();
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }

@@ -1,6 +1,8 @@
 // Results database schema and inserts.
 #include "results/results_db.h"
 
+#include <cstdlib>
+
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
@@ -66,6 +68,69 @@ std::string ResultsDb::get_meta(const std::string& key) {
   io::Stmt s(*db_, "SELECT value FROM meta WHERE key = ?");
   s.bind(1, key);
   return s.step() ? s.col_text(0) : "";
+}
+
+void ResultsDb::write_new_run(const RunMeta& m) {
+  set_meta("schema_version", std::to_string(kSchemaVersion));
+  set_meta("program_version", m.program_version);
+  set_meta("args_json", m.args_json);
+  set_meta("args_hash", m.args_hash);
+  set_meta("template", m.template_name);
+  set_meta("top_k", std::to_string(m.top_k));
+  set_meta("window", std::to_string(m.window));
+  set_meta("max_tokens", m.max_tokens == INT64_MAX ? std::string("none") : std::to_string(m.max_tokens));
+  set_meta("n_texts", std::to_string(m.n_texts));
+  set_meta("n_truncated", std::to_string(m.n_truncated));
+  set_meta("n_skipped", std::to_string(m.n_skipped));
+  set_meta("data_path", m.data_path);
+  set_meta("data_sha256", m.data_sha256);
+  set_meta("compute_seconds", "0");
+  if (m.sharded) {
+    set_meta("shard", shard_meta(m.shard));
+    set_meta("shard_texts", std::to_string(m.shard_texts));
+  }
+  set_meta("status", "running");
+}
+
+RunMeta ResultsDb::run_meta() {
+  RunMeta m;
+  m.program_version = get_meta("program_version");
+  m.args_json = get_meta("args_json");
+  m.args_hash = get_meta("args_hash");
+  m.template_name = get_meta("template");
+  m.data_path = get_meta("data_path");
+  m.data_sha256 = get_meta("data_sha256");
+  m.top_k = std::atoi(get_meta("top_k").c_str());
+  m.window = std::atoi(get_meta("window").c_str());
+  const std::string cut = get_meta("max_tokens");
+  m.max_tokens = cut.empty() || cut == "none" ? INT64_MAX : std::atoll(cut.c_str());
+  m.n_texts = std::atoll(get_meta("n_texts").c_str());
+  m.n_truncated = std::atoll(get_meta("n_truncated").c_str());
+  m.n_skipped = std::atoll(get_meta("n_skipped").c_str());
+  m.sharded = try_parse_shard(get_meta("shard"), &m.shard);
+  m.shard_texts = std::atoll(get_meta("shard_texts").c_str());
+  m.status = get_meta("status");
+  m.compute_seconds = std::atof(get_meta("compute_seconds").c_str());
+  m.n_tokens = std::atoll(get_meta("n_tokens").c_str());
+  m.tokens_per_second = std::atof(get_meta("tokens_per_second").c_str());
+  m.n_shards = std::atoi(get_meta("n_shards").c_str());
+  return m;
+}
+
+std::string ResultsDb::args_hash() { return get_meta("args_hash"); }
+
+void ResultsDb::set_status(const std::string& status) { set_meta("status", status); }
+
+void ResultsDb::add_compute_seconds(double seconds) {
+  set_meta("compute_seconds", std::to_string(std::atof(get_meta("compute_seconds").c_str()) + seconds));
+}
+
+void ResultsDb::mark_finished(int64_t n_tokens, double compute_seconds, int n_shards) {
+  set_meta("status", "finished");
+  if (n_shards > 0) set_meta("n_shards", std::to_string(n_shards));
+  set_meta("n_tokens", std::to_string(n_tokens));
+  set_meta("compute_seconds", std::to_string(compute_seconds));
+  set_meta("tokens_per_second", std::to_string(compute_seconds > 0 ? double(n_tokens) / compute_seconds : 0.0));
 }
 
 bool ResultsDb::text_done(int64_t text_idx) {

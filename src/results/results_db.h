@@ -12,6 +12,7 @@
 #include "analysis/divergence.h"
 #include "analysis/text_layout.h"
 #include "io/sqlite.h"
+#include "results/shard.h"
 
 namespace lsc::results {
 
@@ -70,6 +71,25 @@ struct PairRow {
   int64_t rank_shift = 0;  // rank_b − rank_a
 };
 
+// The run's manifest (the meta table), typed: what the run was asked and how far it got. Its keys
+// are written and read in results_db.cpp only.
+struct RunMeta {
+  // Written once, when the run's database is created.
+  std::string program_version, args_json, args_hash, template_name, data_path, data_sha256;
+  int top_k = 0, window = 0;
+  int64_t max_tokens = INT64_MAX;  // INT64_MAX: no cut (stored "none")
+  int64_t n_texts = 0, n_truncated = 0, n_skipped = 0;
+  bool sharded = false;            // a shard's database (shard, shard_texts below)
+  ShardSpec shard;
+  int64_t shard_texts = 0;
+  // Progress of the run.
+  std::string status;  // "running", "interrupted", "finished"
+  double compute_seconds = 0;
+  int64_t n_tokens = 0;            // forward-pass tokens over all models, once finished
+  double tokens_per_second = 0;    // n_tokens / compute_seconds, once finished
+  int n_shards = 0;                // a merged run: how many shards it joins
+};
+
 class ResultsDb {
  public:
   // Opens or creates <dir>/results.sqlite with the schema for these family names.
@@ -78,9 +98,15 @@ class ResultsDb {
   io::Db& db() { return *db_; }
   const std::string& path() const { return path_; }
 
-  // Manifest key/value (meta table).
-  void set_meta(const std::string& key, const std::string& value);
-  std::string get_meta(const std::string& key);
+  // The manifest. write_new_run: everything a new run records (status "running"); run_meta:
+  // what is stored (fields absent stay at their defaults).
+  void write_new_run(const RunMeta& m);
+  RunMeta run_meta();
+  std::string args_hash();
+  void set_status(const std::string& status);
+  void add_compute_seconds(double seconds);
+  // Finished: status, tokens, the total compute time and the rate (computed here only).
+  void mark_finished(int64_t n_tokens, double compute_seconds, int n_shards = 0);
 
   bool text_done(int64_t text_idx);
   int64_t n_texts_done();
@@ -107,6 +133,8 @@ class ResultsDb {
   std::unique_ptr<io::Db> db_;
   std::vector<std::string> families_;
   std::unique_ptr<io::Stmt> ins_pos_, ins_occ_, ins_win_, ins_pair_;
+  void set_meta(const std::string& key, const std::string& value);
+  std::string get_meta(const std::string& key);
 };
 
 }  // namespace lsc::results
