@@ -32,6 +32,7 @@
 #include "model/model.h"
 #include "model/synth.h"
 #include "model/tensor_table.h"
+#include "io/paths.h"
 
 using namespace lsc;
 

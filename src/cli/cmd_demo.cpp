@@ -16,7 +16,7 @@
 #include "pipeline/run.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "model/synth.h"
 #include "tokenizer/tokenizer.h"
 

@@ -12,7 +12,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "io/npy.h"
 #include "kernels/cpu/kernels.h"
 #include "model/model.h"

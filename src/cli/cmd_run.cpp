@@ -21,7 +21,7 @@ namespace {
 constexpr const char* kHelp =
     "usage: logitscope run --model NAME=DIR [--model NAME=DIR ...] --data FILE.jsonl --out DIR\n"
     "                      [--keywords wait,aha,...] [--template notebook|chat|'Q: {query}\\nA: {answer}']\n"
-    "                      [--max-tokens N] [--top-k 20] [--window 10] [--threads N] [--limit N]\n"
+    "                      [--max-tokens N] [--top-k K] [--window W] [--threads N] [--limit N]\n"
     "                      [--field answer=response ...] [--precision fp32|bf16] [--shard I/N]\n"
     "                      [--max-memory GIB] [--progress-interval S] [--skip-invalid] [--force] [--quiet]\n"
     "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
@@ -32,7 +32,9 @@ constexpr const char* kHelp =
     "               smallest max_position_embeddings of the models). Before any forward pass the run\n"
     "               prints the longest text and the memory it needs, and refuses if that does not fit.\n"
     "  --max-memory GIB  plan for at most this much memory (default: what the machine has available)\n"
-    "  --progress-interval S  seconds between progress lines when stderr is not a terminal (10)\n"
+    "  --top-k K    alternatives stored per position (default: %d)\n"
+    "  --window W   offsets -W..+W stored around each keyword occurrence (default: %d)\n"
+    "  --progress-interval S  seconds between progress lines when stderr is not a terminal (%g)\n"
     "  --shard I/N  run only shard I of N (0-based; texts balanced by tokens) into DIR/shards/I-of-N;\n"
     "               then 'logitscope merge --out DIR'. Under mpirun each rank takes its shard by itself\n"
     "               and rank 0 merges at the end.\n"
@@ -108,7 +110,9 @@ int cmd_run(int argc, char** argv) {
   if (args.has("help")) {
     std::string kw;
     for (const auto& k : analysis::default_keywords()) kw += (kw.empty() ? "" : ",") + k;
-    std::printf("%s%s)\n", kHelp, kw.c_str());
+    const pipeline::RunOptions d;
+    std::printf(kHelp, d.top_k, d.window, d.progress_interval);
+    std::printf("%s)\n", kw.c_str());
     return 0;
   }
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
@@ -120,14 +124,15 @@ int cmd_run(int argc, char** argv) {
     o.keywords = split_list(args.require("keywords"));
     if (o.keywords.empty()) throw UsageError("--keywords: expected a comma-separated list, found nothing");
   }
-  o.template_spec = args.get_or("template", "notebook");
-  o.max_tokens = args.get_int("max-tokens", 0, 2, 1 << 20);
-  o.max_memory_gib = args.get_double("max-memory", 0, 1e-6, 1 << 20);
-  o.progress_interval = args.get_double("progress-interval", 10, 0.05, 86400);
-  o.top_k = static_cast<int>(args.get_int("top-k", 20, 1, 1000));
-  o.window = static_cast<int>(args.get_int("window", 10, 0, 1000));
-  o.threads = static_cast<int>(args.get_int("threads", 0, 1, 1024));
-  o.limit = args.get_int("limit", 0, 1, int64_t{1} << 40);
+  // Defaults are RunOptions' own (one place).
+  o.template_spec = args.get_or("template", o.template_spec);
+  o.max_tokens = args.get_int("max-tokens", o.max_tokens, 2, 1 << 20);
+  o.max_memory_gib = args.get_double("max-memory", o.max_memory_gib, 1e-6, 1 << 20);
+  o.progress_interval = args.get_double("progress-interval", o.progress_interval, 0.05, 86400);
+  o.top_k = static_cast<int>(args.get_int("top-k", o.top_k, 1, 1000));
+  o.window = static_cast<int>(args.get_int("window", o.window, 0, 1000));
+  o.threads = static_cast<int>(args.get_int("threads", o.threads, 1, 1024));
+  o.limit = args.get_int("limit", o.limit, 1, int64_t{1} << 40);
   for (const auto& f : args.all("field")) {
     const auto eq = f.find('=');
     static const char* kLogical[] = {"query", "answer", "level", "is_correct", "id", "source"};

@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "io/error.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lsc::cli {

@@ -41,9 +41,4 @@ void release_pages(const void* p, size_t n);
 // limit if there is one. -1 where neither can be read.
 int64_t available_memory_bytes();
 
-// Whole file into a string (small text files: config.json, tokenizer.json, JSONL).
-std::string read_text_file(const std::string& path);
-bool file_exists(const std::string& path);
-std::string join_path(const std::string& dir, const std::string& name);
-
 }  // namespace lsc::io

@@ -6,6 +6,7 @@
 #include "io/error.h"
 #include "io/json.h"
 #include "model/tensor_table.h"
+#include "io/paths.h"
 
 namespace lsc::model {
 

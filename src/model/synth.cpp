@@ -9,7 +9,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "kernels/cpu/kernels.h"
 #include "model/tensor_table.h"
 

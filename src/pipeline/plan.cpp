@@ -7,7 +7,7 @@
 
 #include "io/error.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "io/sha256.h"
 #include "pipeline/progress.h"
 

@@ -12,7 +12,7 @@
 
 #include "io/error.h"
 #include "io/atomic_file.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "io/sha256.h"
 #include "io/sqlite.h"
 #include "pipeline/measure.h"

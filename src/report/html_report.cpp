@@ -13,7 +13,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "results/aggregate.h"
 #include "report/report_data.h"
 #include "results/results_db.h"

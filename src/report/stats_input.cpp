@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "io/atomic_file.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 
 namespace lsc::report {
 

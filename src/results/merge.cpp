@@ -6,7 +6,7 @@
 
 #include "io/atomic_file.h"
 #include "io/error.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "results/results_db.h"
 #include "results/shard.h"
 

@@ -5,7 +5,7 @@
 
 #include "io/error.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 
 namespace lsc::results {
 

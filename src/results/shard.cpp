@@ -4,7 +4,7 @@
 #include <numeric>
 
 #include "io/error.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 
 namespace lsc::results {
 

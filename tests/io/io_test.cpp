@@ -11,6 +11,7 @@
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
+#include "io/paths.h"
 #include "io/npy.h"
 
 namespace lsc::io {

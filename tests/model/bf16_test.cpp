@@ -16,7 +16,7 @@
 
 #include "analysis/token_metrics.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "model/model.h"
 #include "support/fixtures.h"
 

@@ -15,7 +15,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/json.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "model/synth.h"

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "io/error.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "model/config.h"
 #include "support/fixtures.h"
 

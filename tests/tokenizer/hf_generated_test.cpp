@@ -3,7 +3,7 @@
 // pseudo-random strings, and tokenizer variants with each AddedToken flag and Llama 3's digit rule.
 #include <gtest/gtest.h>
 
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "tokenizer_test_util.h"
 
 namespace lsc::test {

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "io/error.h"
-#include "io/mapped_file.h"
+#include "io/paths.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer_test_util.h"
 
