@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "analysis/derived_metrics.h"
 #include "analysis/divergence.h"
 #include "io/sqlite.h"
 #include "kernels/cpu/kernels.h"
@@ -28,13 +29,11 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   const size_t n_models = models_.size();
   logits_.resize(n_models);
   std::vector<std::vector<analysis::RowSummary>> rows(n_models);
-  std::vector<std::vector<double>> kl_sum(n_models);
-  std::vector<std::vector<int>> kl_n(n_models);
+  std::vector<analysis::PositionKl> kl;  // per model: KL to the other models at each position
   for (size_t m = 0; m < n_models; ++m) {
     const int64_t T = static_cast<int64_t>(job.plans[m].ids.size());
     rows[m].resize(static_cast<size_t>(T));
-    kl_sum[m].assign(static_cast<size_t>(T), 0.0);
-    kl_n[m].assign(static_cast<size_t>(T), 0);
+    kl.emplace_back(T);
   }
   // Common answer positions of all models, in chunks, side by side: per-model rows and pairs.
   // answer index k sits at position answer_first_m + k in model m (templates may differ).
@@ -69,16 +68,15 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
           const auto& rb = rows[b][size_t(pb)];
           analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
                                  ra, rb, &r.d);
-          r.dlogp = rb.logprob - ra.logprob;
-          r.top1_agree = ra.top1 == rb.top1;
-          r.rank_shift = rb.rank - ra.rank;
+          const analysis::PairDelta delta = analysis::pair_delta(ra, rb);
+          r.dlogp = delta.dlogp;
+          r.top1_agree = delta.top1_agree;
+          r.rank_shift = delta.rank_shift;
         }
         for (int64_t i = 0; i < n; ++i) {
           const results::PairRow& r = chunk_rows[size_t(i)];
-          kl_sum[a][size_t(r.pos_a)] += r.d.kl_ab;
-          ++kl_n[a][size_t(r.pos_a)];
-          kl_sum[b][size_t(r.pos_b)] += r.d.kl_ba;
-          ++kl_n[b][size_t(r.pos_b)];
+          kl[a].add(r.pos_a, r.d.kl_ab);
+          kl[b].add(r.pos_b, r.d.kl_ba);
           pair_rows[a * n_models + b].push_back(r);
         }
       }
@@ -105,6 +103,37 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
     results::TextModelRow tm{T, p.n_full, p.answer_first, p.n_answer, p.truncated, p.layout.text,
                             p.layout.answer_begin, p.layout.answer_end};
     db.insert_text_model(job.text_idx, int64_t(m), tm);
+    // Occurrences of keywords in this model's token layout, and windows around them.
+    const std::vector<analysis::RowSummary>& row = rows[m];
+    const auto occs = analysis::find_occurrences(p.layout.text, p.layout.answer_begin, p.layout.answer_end, families_,
+                                                 p.offsets);
+    for (const auto& o : occs) {
+      if (o.char_end > p.offsets.back().second || o.tok_begin < 1) continue;  // cut by truncation, or no prediction
+      results::OccurrenceRow occ;
+      occ.occ = o;
+      occ.family = families_[size_t(o.family)].name;
+      const analysis::OccurrenceMetrics om = analysis::occurrence_metrics(o, row);
+      occ.logprob_word = om.logprob_word;
+      occ.logprob_first = om.logprob_first;
+      occ.rank_first = om.rank_first;
+      occ.entropy_before = om.entropy_before;
+      const int64_t occ_idx = db.insert_occurrence(job.text_idx, int64_t(m), o.family, occ);
+      for (int64_t off = -opt_.window; off <= opt_.window; ++off) {
+        const int64_t t = o.tok_begin + off;
+        if (t < 1 || t >= T) continue;
+        const analysis::WindowPoint wp = analysis::window_point(row[size_t(t)], o.family);
+        results::WindowRow w;
+        w.offset = off;
+        w.pos = t;
+        w.logprob = wp.logprob;
+        w.entropy = wp.entropy;
+        w.rank = wp.rank;
+        w.propensity = wp.propensity;
+        w.has_kl = kl[m].has(t);
+        if (w.has_kl) w.kl_mean = kl[m].mean(t);
+        db.insert_window(occ_idx, int64_t(m), w);
+      }
+    }
     std::vector<results::PositionRow> pos(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) {
       auto& r = pos[size_t(t)];
@@ -115,34 +144,6 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
       r.span = p.spans[size_t(t)];
       r.has_metrics = t >= 1;
       if (t >= 1) r.m = std::move(rows[m][size_t(t)]);
-    }
-    // Occurrences of keywords in this model's token layout, and windows around them.
-    const auto occs = analysis::find_occurrences(p.layout.text, p.layout.answer_begin, p.layout.answer_end, families_,
-                                                 p.offsets);
-    for (const auto& o : occs) {
-      if (o.char_end > p.offsets.back().second || o.tok_begin < 1) continue;  // cut by truncation, or no prediction
-      results::OccurrenceRow row;
-      row.occ = o;
-      row.family = families_[size_t(o.family)].name;
-      for (int64_t t = o.tok_begin; t < o.tok_end; ++t) row.logprob_word += pos[size_t(t)].m.logprob;
-      row.logprob_first = pos[size_t(o.tok_begin)].m.logprob;
-      row.rank_first = pos[size_t(o.tok_begin)].m.rank;
-      row.entropy_before = pos[size_t(o.tok_begin)].m.entropy_nats;
-      const int64_t occ_idx = db.insert_occurrence(job.text_idx, int64_t(m), o.family, row);
-      for (int64_t off = -opt_.window; off <= opt_.window; ++off) {
-        const int64_t t = o.tok_begin + off;
-        if (t < 1 || t >= T) continue;
-        results::WindowRow w;
-        w.offset = off;
-        w.pos = t;
-        w.logprob = pos[size_t(t)].m.logprob;
-        w.entropy = pos[size_t(t)].m.entropy_nats;
-        w.rank = pos[size_t(t)].m.rank;
-        w.propensity = static_cast<double>(pos[size_t(t)].m.propensity[size_t(o.family)]);
-        w.has_kl = kl_n[m][size_t(t)] > 0;
-        if (w.has_kl) w.kl_mean = kl_sum[m][size_t(t)] / kl_n[m][size_t(t)];
-        db.insert_window(occ_idx, int64_t(m), w);
-      }
     }
     db.insert_positions(job.text_idx, int64_t(m), pos);
   }
