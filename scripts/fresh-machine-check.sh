@@ -62,9 +62,12 @@ else
 fi
 ROOT=$WORK/root
 MOUNTS=()
+CHILD=""
 cleanup() {
   local rc=$? i
   set +e
+  # The long step in flight (its own process group: debootstrap, or a command inside the root).
+  [[ -n "$CHILD" ]] && kill -KILL -- "-$CHILD" 2>/dev/null
   # Everything still running inside the root (a build killed by Ctrl-C) holds its mounts.
   for p in /proc/[0-9]*; do
     [[ "$(readlink "$p/root" 2>/dev/null)" == "$ROOT" ]] && kill -9 "${p#/proc/}" 2>/dev/null
@@ -82,6 +85,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# Long steps run in their own process group, in the background, and are waited for: bash runs a
+# trap only once the foreground command ends, but `wait` returns at once on a trapped signal, so
+# Ctrl-C or a job scheduler's SIGTERM stops the check now, and cleanup kills the group.
+run_step() {  # run_step COMMAND...: its status
+  setsid -w "$@" >>"$LOG" 2>&1 </dev/null &
+  CHILD=$!
+  local rc=0
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
 mount_in() {  # mount_in TARGET mount-args...
   local target=$1
   shift
@@ -92,7 +106,7 @@ mount_in() {  # mount_in TARGET mount-args...
 
 say "debootstrap --variant=minbase bookworm from the mirror of this machine's apt sources"
 mkdir -p "$ROOT"
-debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR" >>"$LOG" 2>&1 || fail "debootstrap (see $LOG)"
+run_step debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR" || fail "debootstrap (see $LOG)"
 # mktemp made the folder 0700; inside the chroot it is /, and tests run commands as 'nobody'.
 chmod 0755 "$WORK" "$ROOT"
 
@@ -123,14 +137,12 @@ mount_in "$ROOT/dev" --bind /dev
 mount_in "$ROOT/dev/shm" -t tmpfs -o mode=1777 tmpfs   # POSIX shared memory (Open MPI)
 mount_in "$ROOT/dev/pts" -t devpts -o newinstance,ptmxmode=0666 devpts
 
-in_root() {  # a login-like environment: nothing of this machine's environment leaks in
-  chroot "$ROOT" /usr/bin/env -i HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM=dumb \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    /bin/bash -c "cd /work/main && $1"
-}
+# A login-like environment inside the root: nothing of this machine's environment leaks in.
+IN_ROOT=(chroot "$ROOT" /usr/bin/env -i HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM=dumb
+         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c)
 
 say "README setup command: $SETUP_CMD"
-in_root "$SETUP_CMD" >>"$LOG" 2>&1 </dev/null || fail "README setup command: $SETUP_CMD"
+run_step "${IN_ROOT[@]}" "cd /work/main && $SETUP_CMD" || fail "README setup command: $SETUP_CMD"
 say "checking the demo's outputs"
 for f in results.sqlite report.html stats.json; do
   [[ -s "$ROOT/work/main/demo-results/$f" ]] || fail "the demo wrote no demo-results/$f"
@@ -142,7 +154,7 @@ done_texts=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1])
 say "demo: 60 finished texts, report.html and stats.json written"
 
 say "README test command: $TEST_CMD"
-in_root "$TEST_CMD" >>"$LOG" 2>&1 </dev/null || fail "README test command: $TEST_CMD"
+run_step "${IN_ROOT[@]}" "cd /work/main && $TEST_CMD" || fail "README test command: $TEST_CMD"
 grep -Eq "^100% tests passed, 0 tests failed out of [1-9][0-9]*" "$LOG" || fail "the test command exited 0 but CTest did not report all tests passed"
 say "$(grep -E '^100% tests passed' "$LOG" | tail -n 1)"
 say "passed: both README commands work on a clean Debian 12 root (log: $LOG)"
