@@ -68,10 +68,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
           const auto& rb = rows[b][size_t(pb)];
           analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
                                  ra, rb, &r.d);
-          const analysis::PairDelta delta = analysis::pair_delta(ra, rb);
-          r.dlogp = delta.dlogp;
-          r.top1_agree = delta.top1_agree;
-          r.rank_shift = delta.rank_shift;
+          r.delta = analysis::pair_delta(ra, rb);
         }
         for (int64_t i = 0; i < n; ++i) {
           const results::PairRow& r = chunk_rows[size_t(i)];
@@ -112,23 +109,15 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
       results::OccurrenceRow occ;
       occ.occ = o;
       occ.family = families_[size_t(o.family)].name;
-      const analysis::OccurrenceMetrics om = analysis::occurrence_metrics(o, row);
-      occ.logprob_word = om.logprob_word;
-      occ.logprob_first = om.logprob_first;
-      occ.rank_first = om.rank_first;
-      occ.entropy_before = om.entropy_before;
+      occ.metrics = analysis::occurrence_metrics(o, row);
       const int64_t occ_idx = db.insert_occurrence(job.text_idx, int64_t(m), o.family, occ);
       for (int64_t off = -opt_.window; off <= opt_.window; ++off) {
         const int64_t t = o.tok_begin + off;
         if (t < 1 || t >= T) continue;
-        const analysis::WindowPoint wp = analysis::window_point(row[size_t(t)], o.family);
         results::WindowRow w;
         w.offset = off;
         w.pos = t;
-        w.logprob = wp.logprob;
-        w.entropy = wp.entropy;
-        w.rank = wp.rank;
-        w.propensity = wp.propensity;
+        w.point = analysis::window_point(row[size_t(t)], o.family);
         w.has_kl = kl[m].has(t);
         if (w.has_kl) w.kl_mean = kl[m].mean(t);
         db.insert_window(occ_idx, int64_t(m), w);

@@ -96,7 +96,8 @@ void Progress::draw() {
   if (quiet_) return;
   const auto now = Clock::now();
   const double in_phase = std::chrono::duration<double>(now - phase_start_).count();
-  const int64_t done = tokens_ + pass_tokens_ * layers_done_ / pass_layers_;
+  const int64_t in_flight = pass_tokens_ * layers_done_ / pass_layers_;  // layers done of the pass running
+  const int64_t done = tokens_ + in_flight;
   const int64_t fresh = done - tokens_at_compute_start_;
   const double computing_s = computing_ ? std::chrono::duration<double>(now - compute_start_).count() : 0.0;
   const double rate = computing_s > 0 ? double(fresh) / computing_s : 0.0;
@@ -105,7 +106,7 @@ void Progress::draw() {
   double eta = -1;
   if (forward_tokens_ > 0 || measured_tokens_ > 0 || (rate > 0 && fresh > 0)) {
     const double in_pass = pass_tokens_ > 0 ? std::chrono::duration<double>(now - pass_start_).count() : 0.0;
-    const double fwd_done = double(forward_tokens_) + double(pass_tokens_ * layers_done_ / pass_layers_);
+    const double fwd_done = double(forward_tokens_ + in_flight);
     const double fwd_rate = forward_s_ + in_pass > 0 && fwd_done > 0 ? fwd_done / (forward_s_ + in_pass) : rate;
     const double measure_rate = measure_s_ > 0 ? double(measured_tokens_) / measure_s_ : 0.0;
     const double fwd_left = double(n_tokens_ - done), measure_left = double(n_tokens_ - measured_before_ - measured_tokens_);

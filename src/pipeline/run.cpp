@@ -331,14 +331,14 @@ int run(const RunOptions& opt_in) {
   progress.set_phase(interrupted ? "interrupted" : "forward passes and measuring done");
   progress.finish();
   const double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  db.add_compute_seconds(session_s);
+  const double compute_seconds = db.add_compute_seconds(session_s);
   if (interrupted) {
     db.set_status("interrupted");
     std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",
                  static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
     return kExitInterrupted;
   }
-  db.mark_finished(my_tokens, db.run_meta().compute_seconds);
+  db.mark_finished(my_tokens, compute_seconds);
   if (opt.shard.sharded()) {
     if (!opt.quiet && !opt.shard_by_rank) {
       std::fprintf(stderr, "logitscope: shard %d/%d done: %zu of %zu texts, %lld tokens in %s; when every shard is done: logitscope merge --out %s\n",

@@ -121,8 +121,10 @@ std::string ResultsDb::args_hash() { return get_meta("args_hash"); }
 
 void ResultsDb::set_status(const std::string& status) { set_meta("status", status); }
 
-void ResultsDb::add_compute_seconds(double seconds) {
-  set_meta("compute_seconds", std::to_string(std::atof(get_meta("compute_seconds").c_str()) + seconds));
+double ResultsDb::add_compute_seconds(double seconds) {
+  const double total = std::atof(get_meta("compute_seconds").c_str()) + seconds;
+  set_meta("compute_seconds", std::to_string(total));
+  return total;
 }
 
 void ResultsDb::mark_finished(int64_t n_tokens, double compute_seconds, int n_shards) {
@@ -213,7 +215,8 @@ int64_t ResultsDb::insert_occurrence(int64_t t, int64_t m, int64_t f, const Occu
   io::Stmt& s = *ins_occ_;
   s.bind(1, t).bind(2, m).bind(3, f).bind(4, o.family).bind(5, o.occ.surface).bind(6, o.occ.char_begin);
   s.bind(7, o.occ.char_end).bind(8, o.occ.tok_begin).bind(9, o.occ.tok_end).bind(10, int64_t{o.occ.starts_before_word});
-  s.bind(11, o.logprob_word).bind(12, o.logprob_first).bind(13, o.rank_first).bind(14, o.entropy_before);
+  const analysis::OccurrenceMetrics& om = o.metrics;
+  s.bind(11, om.logprob_word).bind(12, om.logprob_first).bind(13, om.rank_first).bind(14, om.entropy_before);
   s.run();
   return db_->last_insert_id();
 }
@@ -221,8 +224,9 @@ int64_t ResultsDb::insert_occurrence(int64_t t, int64_t m, int64_t f, const Occu
 void ResultsDb::insert_window(int64_t occ, int64_t m, const WindowRow& w) {
   if (!ins_win_) ins_win_ = std::make_unique<io::Stmt>(*db_, "INSERT INTO windows VALUES(?,?,?,?,?,?,?,?,?)");
   io::Stmt& s = *ins_win_;
-  s.bind(1, occ).bind(2, m).bind(3, w.offset).bind(4, w.pos).bind(5, w.logprob).bind(6, w.entropy).bind(7, w.rank);
-  s.bind(8, w.propensity);
+  const analysis::WindowPoint& p = w.point;
+  s.bind(1, occ).bind(2, m).bind(3, w.offset).bind(4, w.pos).bind(5, p.logprob).bind(6, p.entropy).bind(7, p.rank);
+  s.bind(8, p.propensity);
   if (w.has_kl) s.bind(9, w.kl_mean);
   s.run();
 }
@@ -234,8 +238,9 @@ void ResultsDb::insert_pairs(int64_t t, int64_t a, int64_t b, const std::vector<
   io::Stmt& s = *ins_pair_;
   for (const PairRow& r : rows) {
     s.bind(1, t).bind(2, a).bind(3, b).bind(4, r.answer_idx).bind(5, r.pos_a).bind(6, r.pos_b);
-    s.bind(7, r.d.kl_ab).bind(8, r.d.kl_ba).bind(9, r.d.js_bits).bind(10, r.d.tv).bind(11, r.dlogp);
-    s.bind(12, int64_t{r.top1_agree}).bind(13, r.rank_shift).bind(14, r.d.extra_mass_a).bind(15, r.d.extra_mass_b);
+    s.bind(7, r.d.kl_ab).bind(8, r.d.kl_ba).bind(9, r.d.js_bits).bind(10, r.d.tv).bind(11, r.delta.dlogp);
+    s.bind(12, int64_t{r.delta.top1_agree}).bind(13, r.delta.rank_shift).bind(14, r.d.extra_mass_a);
+    s.bind(15, r.d.extra_mass_b);
     s.run();
   }
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/derived_metrics.h"
 #include "analysis/keywords.h"
 #include "analysis/divergence.h"
 #include "analysis/text_layout.h"
@@ -52,23 +53,20 @@ struct PositionRow {
 struct OccurrenceRow {
   analysis::Occurrence occ;
   std::string family;
-  double logprob_word = 0.0, logprob_first = 0.0, entropy_before = 0.0;
-  int64_t rank_first = 0;
+  analysis::OccurrenceMetrics metrics;
 };
 
 struct WindowRow {
   int64_t offset = 0, pos = 0;
-  double logprob = 0.0, entropy = 0.0, propensity = 0.0, kl_mean = 0.0;
-  int64_t rank = 0;
+  analysis::WindowPoint point;
+  double kl_mean = 0.0;  // mean KL to the other models at pos, if has_kl
   bool has_kl = false;
 };
 
 struct PairRow {
   int64_t answer_idx = 0, pos_a = 0, pos_b = 0;
   analysis::PairSummary d;
-  double dlogp = 0.0;  // log p_b − log p_a of the observed token
-  bool top1_agree = false;
-  int64_t rank_shift = 0;  // rank_b − rank_a
+  analysis::PairDelta delta;
 };
 
 // The run's manifest (the meta table), typed: what the run was asked and how far it got. Its keys
@@ -104,7 +102,7 @@ class ResultsDb {
   RunMeta run_meta();
   std::string args_hash();
   void set_status(const std::string& status);
-  void add_compute_seconds(double seconds);
+  double add_compute_seconds(double seconds);  // returns the run's total
   // Finished: status, tokens, the total compute time and the rate (computed here only).
   void mark_finished(int64_t n_tokens, double compute_seconds, int n_shards = 0);
 

@@ -367,13 +367,16 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       last_impl() = pl.prim[0]->impl;
     }
   }
-  // The rows of the last slice, padded with zero rows to kRowTile (shared, read-only in the loop).
+  // The rows of the last slice, padded with zero rows to kRowTile (shared, read-only in the loop;
+  // kept by the calling thread between calls, like the bf16 copy of x above).
   const int64_t last_slice = (m - 1) / kRowTile * kRowTile, last_rows = m - last_slice;
-  std::vector<uint16_t> padded;
+  static thread_local std::vector<uint16_t> padded;
   if (last_rows < kRowTile) {
-    padded.assign(static_cast<size_t>(kRowTile * k), 0);
+    if (padded.size() < static_cast<size_t>(kRowTile * k)) padded.resize(static_cast<size_t>(kRowTile * k));
     std::copy(x16 + last_slice * k, x16 + m * k, padded.begin());
+    std::fill(padded.begin() + last_rows * k, padded.begin() + kRowTile * k, uint16_t{0});
   }
+  const uint16_t* const pad = padded.data();  // by pointer: in the parallel loop `padded` is each thread's own
   const int64_t n_tasks = first_task.back();
 #pragma omp parallel
   {
@@ -409,7 +412,7 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       const int64_t row_end = std::min(m, (bi + 1) * kRowBlock);
       for (int64_t m0 = bi * kRowBlock; m0 < row_end; m0 += kRowTile) {
         const int64_t rows = std::min(kRowTile, m - m0);
-        const uint16_t* a_rows = rows < kRowTile ? padded.data() : x16 + m0 * k;
+        const uint16_t* a_rows = rows < kRowTile ? pad : x16 + m0 * k;
         am.set_data_handle(const_cast<uint16_t*>(a_rows));
         p.prim.execute(s, {{DNNL_ARG_SRC, am},
                            {DNNL_ARG_WEIGHTS, bm},
