@@ -21,7 +21,8 @@ constexpr const char* kHelp =
     "  --max-texts  texts embedded in the token viewer and logits heatmap (default 200; all texts\n"
     "               if they fit, else the most divergent quarter and a stratified sample)\n"
     "  --top-k      top-k entries per position kept for the viewer's hover (default 10)\n"
-    "  --bootstrap  resamples for the 95% CIs computed by the report (default 1000)\n";
+    "  --bootstrap  resamples of the report's CIs (default: stats.json's, else 10000: the report and\n"
+    "               stats.json then print the same intervals)\n";
 
 }  // namespace
 
@@ -36,7 +37,10 @@ int cmd_report(int argc, char** argv) {
   report::ReportOptions opt;
   opt.max_texts = args.get_int("max-texts", opt.max_texts, 0, 100000);
   opt.viewer_top_k = static_cast<int>(args.get_int("top-k", opt.viewer_top_k, 1, 1000));
-  opt.n_bootstrap = static_cast<int>(args.get_int("bootstrap", opt.n_bootstrap, 0, 1000000));
+  if (args.has("bootstrap")) {
+    opt.stats.n_bootstrap = static_cast<int>(args.get_int("bootstrap", opt.stats.n_bootstrap, 1, 10000000));
+    opt.stats_from_file = false;
+  }
   opt.quiet = args.has("quiet");
   const report::ReportResult r =
       report::write_report(args.positionals()[0], args.get_or("out", ""), opt);

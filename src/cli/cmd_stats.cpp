@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "io/error.h"
 #include "results/results_db.h"
-#include "report/stats_input.h"
+#include "results/stats_input.h"
 
 namespace lsc::cli {
 
@@ -36,7 +36,7 @@ int cmd_stats(int argc, char** argv) {
   opt.min_n = args.get_int("min-n", opt.min_n, 1, 1000000);
   results::ResultsDb db(dir, {}, false);
   if (db.n_texts_done() == 0) throw InputError(db.path(), "", "at least one finished text", "none");
-  report::write_stats(db, dir, opt);
+  results::write_stats(db, dir, opt);
   if (!args.has("quiet")) std::fprintf(stderr, "logitscope: wrote %s/stats.json and %s/stats.md\n", dir.c_str(), dir.c_str());
   return 0;
 }

@@ -22,7 +22,7 @@
 #include "results/aggregate.h"
 #include "report/html_report.h"
 #include "results/results_db.h"
-#include "report/stats_input.h"
+#include "results/stats_input.h"
 
 namespace lsc::pipeline {
 
@@ -196,7 +196,7 @@ bool write_outputs(const std::string& out_dir, bool quiet) {
   results::ResultsDb db(out_dir, {}, false);
   results::write_summary(db, out_dir);
   if (!quiet) std::fprintf(stderr, "logitscope: statistics\n");
-  report::write_stats(db, out_dir, stats::StatsOptions{});
+  results::write_stats(db, out_dir, stats::StatsOptions{});
   if (!quiet) std::fprintf(stderr, "logitscope: report\n");
   report::ReportOptions ro;
   ro.quiet = quiet;

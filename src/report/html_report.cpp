@@ -202,12 +202,23 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   data["manifest"] = build_manifest(db, names);
   data["texts"] = build_texts(db, agg);
   data["distributions"] = build_distributions(db, agg);
-  data["measures"] = build_measures(agg, opt);
+  data["stats"] = read_stats(results_dir, res);
+  ReportOptions opt_used = opt;
+  if (opt.stats_from_file && data["stats"].is_object()) {
+    const io::Json& so = data["stats"].value("options", io::Json::object());
+    if (so.value("n_bootstrap", io::Json()).is_number_integer() && so["n_bootstrap"].get<int64_t>() >= 1 &&
+        so["n_bootstrap"].get<int64_t>() <= 10000000)
+      opt_used.stats.n_bootstrap = int(so["n_bootstrap"].get<int64_t>());
+    if (so.value("seed", io::Json()).is_number_unsigned()) opt_used.stats.seed = so["seed"].get<uint64_t>();
+    if (so.value("ci_level", io::Json()).is_number() && so["ci_level"].get<double>() > 0 &&
+        so["ci_level"].get<double>() < 1)
+      opt_used.stats.ci_level = so["ci_level"].get<double>();
+  }
+  data["measures"] = build_measures(agg, opt_used);
   data["windows"] = build_windows(db, agg);
   data["pairs"] = build_pairs(db, agg, names);
   data["viewer"] = build_viewer(db, agg, opt, names);
   res.n_viewer_texts = int64_t(data["viewer"]["texts"].size());
-  data["stats"] = read_stats(results_dir, res);
   data["has_summary"] = io::file_exists(io::join_path(results_dir, "summary.json"));
   data["warnings"] = res.warnings;
 

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "analysis/stats/analyze.h"
+
 namespace lsc::report {
 
 struct ReportOptions {
@@ -17,8 +19,11 @@ struct ReportOptions {
   // plotly.js (4.8 MB) and the rest (≤ ~2 MB) a report stays under ~30 MB for any run.
   int64_t max_viewer_cells = 120000;
   int viewer_top_k = 10;     // top-k entries per position kept for hover and heatmap (≤ run's k)
-  int n_bootstrap = 1000;    // resamples for the percentile CIs computed here
-  uint64_t seed = 20240607;  // bootstrap and text sampling: same input, same file
+  // The CIs' resamples, seed and level. Unless stats_from_file is false, the options recorded in
+  // <dir>/stats.json replace these where it exists, so the report's intervals are stats.json's.
+  stats::StatsOptions stats;
+  bool stats_from_file = true;
+  uint64_t sample_seed = 20240607;  // the viewer's stratified text sample: same input, same file
   bool quiet = false;  // for callers: write_report itself never prints (warnings are returned)
 };
 

@@ -22,19 +22,6 @@ namespace lsc::report {
 
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// splitmix64: a tiny, fully specified generator, so the CIs are the same on every platform.
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) from the top 53 bits (bias ≤ n / 2^53, irrelevant here).
-  size_t below(size_t n) { return static_cast<size_t>(double(next() >> 11) * 0x1p-53 * double(n)); }
-};
-
 // A finite number rounded to `digits` decimals, or null.
 inline io::Json rnum(double v, int digits = 3) {
   if (!std::isfinite(v)) return nullptr;
@@ -44,13 +31,12 @@ inline io::Json rnum(double v, int digits = 3) {
 // A finite number rounded to `sig` significant digits (KL values span many decades), or null.
 io::Json rsig(double v, int sig = 4);
 
-// Percentile bootstrap over the values (resampling with replacement), fixed seed: {lo, hi}.
-// Returns NaNs for fewer than 2 values.
+// A mean and its CI over n values (the statistics library's bootstrap: report_measures.cpp);
+// NaN where undefined.
 struct MeanCi {
   int64_t n = 0;
   double mean = kNaN, lo = kNaN, hi = kNaN;
 };
-MeanCi bootstrap_mean_ci(const std::vector<double>& x, int n_boot, uint64_t seed);
 // digits ≥ 0: rnum(v, digits); digits < 0: rsig(v, −digits).
 inline io::Json round_num(double v, int digits) {
   return digits >= 0 ? rnum(v, digits) : rsig(v, -digits);

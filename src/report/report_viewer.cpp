@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "analysis/stats/bootstrap.h"
 #include "report/report_data.h"
 
 namespace lsc::report {
@@ -88,10 +89,10 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
     std::map<std::pair<int, int>, std::vector<size_t>> strata;
     for (size_t t = 0; t < N; ++t)
       strata[{agg.texts[t].level, agg.texts[t].is_correct}].push_back(t);
-    SplitMix64 rng{opt.seed};  // report_data.h, as the bootstrap uses
+    stats::Rng rng(opt.sample_seed);
     for (auto& [key, v] : strata) {
       for (size_t i = v.size(); i > 1; --i)
-        std::swap(v[i - 1], v[size_t(rng.next() % i)]);  // Fisher-Yates
+        std::swap(v[i - 1], v[size_t(rng.below(i))]);  // Fisher-Yates
     }
     for (size_t round = 0;; ++round) {
       bool any = false;

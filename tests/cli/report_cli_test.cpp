@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -420,6 +421,95 @@ TEST_F(ReportCli, ShowsStatsJsonWhenPresentAndSurvivesABrokenOne) {
                      "broken stats");
   EXPECT_TRUE(d["stats"].is_null());
   EXPECT_EQ(d["warnings"].size(), 1u);
+  fs::remove_all(sdir);
+}
+
+// One bootstrap: the report's intervals are stats.json's for the same group of texts (all texts,
+// a level, correct/incorrect, a model pair's difference), with the resamples and seed that
+// `logitscope stats` recorded; `report --bootstrap` overrides them.
+TEST_F(ReportCli, ConfidenceIntervalsAreTheStatisticsOnes) {
+  const fs::path sdir = *dir_ / "one_bootstrap";
+  fs::remove_all(sdir);
+  fs::create_directories(sdir);
+  for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
+    if (fs::exists(out(f))) fs::copy_file(out(f), sdir / f);
+  }
+  auto r = run_cli("stats " + sdir.string() + " --bootstrap 700 --seed 77");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_cli("report " + sdir.string() + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const io::Json st = io::parse_json(slurp((sdir / "stats.json").string()), "stats.json");
+  auto data = [&] {
+    const std::string h = slurp((sdir / "report.html").string());
+    return io::parse_json(between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "report");
+  };
+  const io::Json d = data();
+  EXPECT_EQ(d["measures"]["n_bootstrap"].get<int>(), 700);
+  const std::vector<std::string> fams = d["families"], models = d["models"];
+  // report measure index -> stats measure name
+  const std::map<int, std::string> measures = {{0, "rate_per_1k"}, {1, "logp"}, {3, "propensity"}, {4, "entropy"}, {5, "kl"}};
+  auto same = [](const io::Json& cell, const io::Json& mean, const io::Json& ci, int digits, const std::string& what) {
+    if (ci.is_null()) {
+      EXPECT_TRUE(cell[2].is_null()) << what;
+      return;
+    }
+    // the report rounds to 3 decimals, or 4 significant digits for propensity and KL
+    auto close = [&](const io::Json& a, double b) {
+      const double tol = digits > 0 ? 0.5e-3 : std::fabs(b) * 5e-4;
+      EXPECT_NEAR(a.get<double>(), b, tol + 1e-12) << what;
+    };
+    close(cell[1], mean.get<double>());
+    close(cell[2], ci[0].get<double>());
+    close(cell[3], ci[1].get<double>());
+  };
+  int checked = 0, with_width = 0;
+  for (const auto& row : st["means"]) {
+    const auto f = size_t(std::find(fams.begin(), fams.end(), row["family"].get<std::string>()) - fams.begin());
+    const auto m = size_t(std::find(models.begin(), models.end(), row["model"].get<std::string>()) - models.begin());
+    for (const auto& [k, name] : measures) {
+      if (row["measure"] != name) continue;
+      const io::Json& cell = d["measures"]["cells"][size_t(k)][0][m][f];
+      EXPECT_EQ(cell[0].get<int64_t>(), row["n"].get<int64_t>()) << row.dump();
+      same(cell, row["mean"], row["ci"], k == 3 || k == 5 ? -4 : 3, row.dump());
+      ++checked;
+      with_width += !row["ci"].is_null() && row["ci"][0] != row["ci"][1];
+    }
+  }
+  for (const auto& row : st["difficulty"]["level_means"]) {
+    const auto f = size_t(std::find(fams.begin(), fams.end(), row["family"].get<std::string>()) - fams.begin());
+    const auto m = size_t(std::find(models.begin(), models.end(), row["model"].get<std::string>()) - models.begin());
+    for (const auto& [k, name] : measures) {
+      if (row["measure"] != name) continue;
+      const io::Json& cell = d["measures"]["cells"][size_t(k)][row["level"].get<size_t>()][m][f];
+      EXPECT_EQ(cell[0].get<int64_t>(), row["n"].get<int64_t>()) << row.dump();
+      same(cell, row["mean"], row["ci"], k == 3 || k == 5 ? -4 : 3, row.dump());
+      ++checked;
+    }
+  }
+  for (const auto& row : st["correctness"]["groups"]) {
+    const auto f = size_t(std::find(fams.begin(), fams.end(), row["family"].get<std::string>()) - fams.begin());
+    const auto m = size_t(std::find(models.begin(), models.end(), row["model"].get<std::string>()) - models.begin());
+    for (const auto& [k, name] : measures) {
+      if (row["measure"] != name) continue;
+      same(d["measures"]["cells"][size_t(k)][6][m][f], row["mean_correct"], row["ci_correct"], k == 3 || k == 5 ? -4 : 3, row.dump());
+      same(d["measures"]["cells"][size_t(k)][7][m][f], row["mean_incorrect"], row["ci_incorrect"], k == 3 || k == 5 ? -4 : 3, row.dump());
+      ++checked;
+    }
+  }
+  for (const auto& row : st["model_comparisons"]) {
+    const auto f = size_t(std::find(fams.begin(), fams.end(), row["family"].get<std::string>()) - fams.begin());
+    for (const auto& [k, name] : measures) {
+      if (row["measure"] != name) continue;
+      same(d["measures"]["diff"][size_t(k)][0][f], row["mean_diff"], row["mean_diff_ci"], k == 3 || k == 5 ? -4 : 3, row.dump());
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
+  EXPECT_GT(with_width, 5) << "some intervals have width (the check is not of degenerate ones only)";
+  // --bootstrap: the report's own resamples (then other intervals).
+  r = run_cli("report " + sdir.string() + " --quiet --bootstrap 300");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(data()["measures"]["n_bootstrap"].get<int>(), 300);
   fs::remove_all(sdir);
 }
 

@@ -1,4 +1,4 @@
-// The report library's pieces that need no run: escaping, the seeded bootstrap, rounding, and
+// The report library's pieces that need no run: escaping, rounding, and
 // the errors for a missing results database or plotly.js. End-to-end checks are in
 // tests/cli/report_cli_test.cpp.
 #include <gtest/gtest.h>
@@ -29,37 +29,6 @@ TEST(ReportEscape, JsonForScriptCannotEndTheElementAndStillParses) {
   EXPECT_EQ(s.find('<'), std::string::npos);
   EXPECT_EQ(s.find("\xE2\x80\xA8"), std::string::npos);
   EXPECT_EQ(io::Json::parse(s), j);
-}
-
-TEST(ReportBootstrap, SeededPercentileIntervalIsReproducibleAndBracketsTheMean) {
-  std::vector<double> x;
-  for (int i = 0; i < 50; ++i) x.push_back(double((i * 37) % 11) - 3.0);
-  const MeanCi a = bootstrap_mean_ci(x, 2000, 42), b = bootstrap_mean_ci(x, 2000, 42);
-  EXPECT_EQ(a.n, 50);
-  EXPECT_EQ(a.lo, b.lo);
-  EXPECT_EQ(a.hi, b.hi);
-  EXPECT_LT(a.lo, a.mean);
-  EXPECT_GT(a.hi, a.mean);
-  // The standard error of the mean is sd/√n; a 95% interval spans about 2 × 1.96 of it. With
-  // 2000 resamples the percentile ends move by a few % of that: allow 20%.
-  double m = 0, ss = 0;
-  for (double v : x) m += v / 50;
-  for (double v : x) ss += (v - m) * (v - m);
-  const double se = std::sqrt(ss / 50) / std::sqrt(50.0);
-  EXPECT_NEAR(a.hi - a.lo, 2 * 1.96 * se, 0.2 * 2 * 1.96 * se);
-}
-
-TEST(ReportBootstrap, ConstantAndTinyAndUndefinedInputs) {
-  const MeanCi c = bootstrap_mean_ci({2.5, 2.5, 2.5}, 100, 1);
-  EXPECT_EQ(c.mean, 2.5);
-  EXPECT_EQ(c.lo, 2.5);
-  EXPECT_EQ(c.hi, 2.5);
-  const MeanCi one = bootstrap_mean_ci({1.0, kNaN}, 100, 1);  // NaN = no value for that text
-  EXPECT_EQ(one.n, 1);
-  EXPECT_EQ(one.mean, 1.0);
-  EXPECT_TRUE(std::isnan(one.lo));
-  EXPECT_EQ(bootstrap_mean_ci({}, 100, 1).n, 0);
-  EXPECT_TRUE(ci_json(bootstrap_mean_ci({}, 100, 1))[1].is_null());
 }
 
 TEST(ReportRounding, DecimalsAndSignificantDigits) {

@@ -49,6 +49,20 @@ void StatsInput::validate() const {
   }
 }
 
+std::string mean_ci_key(int group, const std::string& family, const std::string& measure,
+                        const std::string& model) {
+  const std::string tail = family + "/" + measure + "/" + model;
+  if (group == 0) return "mean/" + tail;
+  if (group >= 1 && group <= 5) return "level/" + tail + "/" + std::to_string(group);
+  LSC_CHECK(group == 6 || group == 7);
+  return (group == 6 ? "correct/" : "incorrect/") + tail;
+}
+
+std::string pair_ci_key(const std::string& family, const std::string& measure, const std::string& model_a,
+                        const std::string& model_b) {
+  return "pairs/" + family + "/" + measure + "/" + model_a + "/" + model_b;
+}
+
 namespace {
 
 // A finite double, or null (NaN/undefined). ±inf is written as the string "inf"/"-inf".
@@ -103,6 +117,7 @@ class Builder {
     doc["measures"] = in_.measures;
     doc["n_texts"] = in_.texts.size();
     doc["conventions"] = conventions();
+    doc["means"] = means();
     doc["model_comparisons"] = model_comparisons();
     doc["friedman"] = friedman_rows();
     doc["difficulty"] = difficulty();
@@ -170,6 +185,37 @@ class Builder {
     return v;
   }
 
+  BootstrapCI group_ci(const std::vector<double>& x, int group, size_t f, size_t k, size_t m) const {
+    const std::string key = mean_ci_key(group, in_.families[f], in_.measures[k], in_.models[m]);
+    return bootstrap_mean_ci(x, opt_.n_bootstrap, derive_seed(opt_.seed, key), opt_.ci_level);
+  }
+
+  // Mean [CI] of every family × measure × model over all texts where it is defined.
+  Json means() {
+    Json rows = Json::array();
+    for (size_t f = 0; f < in_.families.size(); ++f) {
+      for (size_t k = 0; k < in_.measures.size(); ++k) {
+        for (size_t m = 0; m < in_.models.size(); ++m) {
+          std::vector<double> x;
+          for (double v : column(m, f, k)) {
+            if (!std::isnan(v)) x.push_back(v);
+          }
+          const BootstrapCI ci = group_ci(x, 0, f, k, m);
+          Json r;
+          r["family"] = in_.families[f];
+          r["measure"] = in_.measures[k];
+          r["model"] = in_.models[m];
+          r["n"] = int64_t(x.size());
+          r["small_n"] = small(int64_t(x.size()));
+          r["mean"] = ci.defined ? num(ci.estimate) : Json(nullptr);
+          r["ci"] = ci_json(ci);
+          rows.push_back(std::move(r));
+        }
+      }
+    }
+    return rows;
+  }
+
   Json model_comparisons() {
     Json rows = Json::array();
     for (size_t f = 0; f < in_.families.size(); ++f) {
@@ -185,8 +231,7 @@ class Builder {
               }
             }
             const auto n = int64_t(xa.size());
-            const std::string key = "pairs/" + in_.families[f] + "/" + in_.measures[k] + "/" +
-                                    in_.models[a] + "/" + in_.models[b];
+            const std::string key = pair_ci_key(in_.families[f], in_.measures[k], in_.models[a], in_.models[b]);
             const BootstrapCI ci = bootstrap_paired_diff_ci(
                 xb, xa, opt_.n_bootstrap, derive_seed(opt_.seed, key), opt_.ci_level);
             Json r;
@@ -271,10 +316,7 @@ class Builder {
           corr.push_back(std::move(r));
           for (int level = 1; level <= 5; ++level) {
             const auto& x = by_level[size_t(level)];
-            const std::string key = "level/" + in_.families[f] + "/" + in_.measures[k] + "/" +
-                                    in_.models[m] + "/" + std::to_string(level);
-            const BootstrapCI ci =
-                bootstrap_mean_ci(x, opt_.n_bootstrap, derive_seed(opt_.seed, key), opt_.ci_level);
+            const BootstrapCI ci = group_ci(x, level, f, k, m);
             Json lm;
             lm["family"] = in_.families[f];
             lm["measure"] = in_.measures[k];
@@ -314,6 +356,8 @@ class Builder {
           r["small_n"] = small(n1) || small(n2);
           r["mean_correct"] = n1 > 0 ? num(mean_of(yes)) : Json(nullptr);
           r["mean_incorrect"] = n2 > 0 ? num(mean_of(no)) : Json(nullptr);
+          r["ci_correct"] = ci_json(group_ci(yes, 6, f, k, m));
+          r["ci_incorrect"] = ci_json(group_ci(no, 7, f, k, m));
           r["mann_whitney"] = test_json(mann_whitney_u(yes, no));
           r["welch"] = test_json(welch_t(yes, no));
           r["cliffs_delta"] = estimate_json(cliffs_delta(yes, no));

@@ -45,6 +45,17 @@ struct StatsOptions {
   int kmeans_k_max = 6;  // k = 2..kmeans_k_max
 };
 
+// Seed keys of the bootstrap CIs: every interval is bootstrap_mean_ci (or _paired_diff_ci) with
+// derive_seed(options.seed, key), so the report, which draws its intervals from the same keys and
+// options, prints the same interval as stats.json for the same group of texts.
+//   group 0 = all texts ("mean/F/K/M"), 1..5 = that level ("level/F/K/M/L"),
+//   6 = correct texts ("correct/F/K/M"), 7 = incorrect texts ("incorrect/F/K/M").
+std::string mean_ci_key(int group, const std::string& family, const std::string& measure,
+                        const std::string& model);
+// The paired difference b − a of a model pair ("pairs/F/K/A/B").
+std::string pair_ci_key(const std::string& family, const std::string& measure, const std::string& model_a,
+                        const std::string& model_b);
+
 // The whole stats.json document. Deterministic: the same input gives byte-identical dump().
 // Throws InputError for inconsistent sizes/codes. ±inf values are treated as undefined (NaN) and
 // counted in "n_infinite_values_as_undefined".

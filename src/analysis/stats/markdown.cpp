@@ -50,6 +50,15 @@ std::string render_markdown(const Json& s) {
     << ". Rows with n < " << opt.at("min_n") << " are flagged *small n*. q = Benjamini-Hochberg "
     << "within each test family (see the end). — = undefined (see stats.json notes).\n\n";
 
+  if (s.contains("means")) {
+    o << "## Means over all texts (mean [95% CI], n)\n\n";
+    o << "| family | measure | model | mean [95% CI] | n | |\n|---|---|---|---|---|---|\n";
+    for (const auto& r : s["means"]) {
+      o << "| " << fmt(r["family"]) << " | " << fmt(r["measure"]) << " | " << fmt(r["model"]) << " | "
+        << fmt(r["mean"]) << " " << ci(r["ci"]) << " | " << r["n"] << " | " << flag(r) << " |\n";
+    }
+    o << "\n";
+  }
   o << "## Model comparisons (paired on texts; difference = b − a)\n\n";
   o << "| family | measure | a → b | n | mean diff [95% CI] | Wilcoxon p | q | paired t p | q | "
        "d_z | r_rb | |\n";
@@ -94,12 +103,14 @@ std::string render_markdown(const Json& s) {
     o << " |\n";
   }
   o << "\n## Correctness (correct vs incorrect texts)\n\n";
-  o << "| family | measure | model | n correct | n incorrect | Mann-Whitney p | q | Welch p | q | "
-       "Cliff's delta | Cohen's d | |\n";
-  o << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  o << "| family | measure | model | n correct | n incorrect | mean correct [95% CI] | "
+       "mean incorrect [95% CI] | Mann-Whitney p | q | Welch p | q | Cliff's delta | Cohen's d | |\n";
+  o << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : s.at("correctness").at("groups")) {
     o << "| " << fmt(r["family"]) << " | " << fmt(r["measure"]) << " | " << fmt(r["model"]) << " | "
-      << r["n_correct"] << " | " << r["n_incorrect"] << " | " << get_p(r["mann_whitney"]) << " | "
+      << r["n_correct"] << " | " << r["n_incorrect"] << " | " << fmt(r["mean_correct"]) << " "
+      << ci(r.value("ci_correct", Json())) << " | " << fmt(r["mean_incorrect"]) << " "
+      << ci(r.value("ci_incorrect", Json())) << " | " << get_p(r["mann_whitney"]) << " | "
       << get_q(r["mann_whitney"]) << " | " << get_p(r["welch"]) << " | " << get_q(r["welch"])
       << " | " << fmt(r["cliffs_delta"]) << " | " << fmt(r["cohens_d"]) << " | " << flag(r)
       << " |\n";

@@ -1,5 +1,5 @@
 // Per-text measures and the stats outputs.
-#include "report/stats_input.h"
+#include "results/stats_input.h"
 
 #include <cmath>
 #include <limits>
@@ -7,7 +7,7 @@
 #include "io/atomic_file.h"
 #include "io/paths.h"
 
-namespace lsc::report {
+namespace lsc::results {
 
 namespace {
 
@@ -63,7 +63,7 @@ void collect_tests(const io::Json& node, const std::string& section, const io::J
 
 }  // namespace
 
-stats::StatsInput build_stats_input(const results::RunAggregates& agg) {
+stats::StatsInput build_stats_input(const RunAggregates& agg) {
   stats::StatsInput in;
   in.models = agg.models;
   in.families = agg.families;
@@ -75,7 +75,7 @@ stats::StatsInput build_stats_input(const results::RunAggregates& agg) {
   in.present.assign(in.texts.size() * (F + 1), 0);
   for (size_t t = 0; t < agg.texts.size(); ++t) {
     for (size_t m = 0; m < M; ++m) {
-      const results::TextModelAgg& a = agg.per_text[t][m];
+      const TextModelAgg& a = agg.per_text[t][m];
       auto at = [&](size_t f, size_t k) -> double& { return in.values[((t * M + m) * (F + 1) + f) * K + k]; };
       const double n = double(a.n_answer);
       for (size_t f = 0; f < F; ++f) {
@@ -103,8 +103,8 @@ stats::StatsInput build_stats_input(const results::RunAggregates& agg) {
   return in;
 }
 
-nlohmann::json write_stats(results::ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt) {
-  const stats::StatsInput in = build_stats_input(results::load_aggregates(db));
+nlohmann::json write_stats(ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt) {
+  const stats::StatsInput in = build_stats_input(load_aggregates(db));
   io::Json doc = stats::analyze(in, opt);
   io::write_file_atomic(io::join_path(dir, "stats.json"), doc.dump(1) + "\n");
   io::write_file_atomic(io::join_path(dir, "stats.md"), stats::render_markdown(doc));
@@ -121,4 +121,4 @@ nlohmann::json write_stats(results::ResultsDb& db, const std::string& dir, const
   return doc;
 }
 
-}  // namespace lsc::report
+}  // namespace lsc::results

@@ -9,7 +9,7 @@
 #include "results/aggregate.h"
 #include "results/results_db.h"
 
-namespace lsc::report {
+namespace lsc::results {
 
 // Measures per text × model × family ("all" = every answer token):
 //   logp        keyword: mean whole-word log p over its occurrences; all: mean log p of answer tokens
@@ -19,10 +19,10 @@ namespace lsc::report {
 //   kl          keyword: mean KL(P_model ‖ P_other) at the occurrence, averaged over the other
 //               models; all: the same over every common answer position (undefined with one model)
 // Undefined values (a text without occurrences) are NaN and drop out of each test pairwise.
-stats::StatsInput build_stats_input(const results::RunAggregates& agg);
+stats::StatsInput build_stats_input(const RunAggregates& agg);
 
 // Runs the analysis and writes <dir>/stats.json, <dir>/stats.md (atomically) and the
 // stats_tests table (one row per test result, replaced as a whole). Returns the document.
-nlohmann::json write_stats(results::ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt);
+nlohmann::json write_stats(ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt);
 
-}  // namespace lsc::report
+}  // namespace lsc::results
