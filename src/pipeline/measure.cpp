@@ -110,6 +110,8 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
       occ.occ = o;
       occ.family = families_[size_t(o.family)].name;
       occ.metrics = analysis::occurrence_metrics(o, row);
+      occ.has_kl_at = kl[m].has(o.tok_begin);
+      if (occ.has_kl_at) occ.kl_at = kl[m].mean(o.tok_begin);
       const int64_t occ_idx = db.insert_occurrence(job.text_idx, int64_t(m), o.family, occ);
       for (int64_t off = -opt_.window; off <= opt_.window; ++off) {
         const int64_t t = o.tok_begin + off;

@@ -63,8 +63,7 @@ RunAggregates load_aggregates(ResultsDb& db) {
   }
   {
     io::Stmt s(d, "SELECT o.text_idx, o.model_idx, o.family_idx, o.logprob_word, o.logprob_first, o.entropy_before, "
-                  "w.kl_mean FROM occurrences o LEFT JOIN windows w ON w.occ_idx = o.occ_idx AND "
-                  "w.model_idx = o.model_idx AND w.offset = 0 ORDER BY o.text_idx, o.model_idx, o.occ_idx");
+                  "o.kl_at FROM occurrences o ORDER BY o.text_idx, o.model_idx, o.occ_idx");
     while (s.step()) {
       auto it = index.find(s.col_int(0));
       if (it == index.end()) continue;

@@ -22,6 +22,14 @@ ResultsDb::ResultsDb(const std::string& dir, const std::vector<std::string>& fam
   // WAL + synchronous=NORMAL: a committed text survives a crash of the process (SIGKILL); the
   // last transactions may be lost only on power failure, and are then redone by the resume.
   db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  // A database of another schema (an older logitscope) is refused by name, not failed on later
+  // with an SQL error about a column: resume, merge, stats and report all open it here.
+  const std::string version = get_meta("schema_version");
+  if (!version.empty() && version != std::to_string(kSchemaVersion)) {
+    throw InputError(path_, "meta.schema_version",
+                     std::to_string(kSchemaVersion) + " (the results schema of this logitscope; rerun into a new --out)",
+                     version);
+  }
   if (!create) return;
   std::string prop_cols;
   for (const auto& f : families_) prop_cols += ", " + propensity_column(f) + " REAL";
@@ -45,7 +53,7 @@ CREATE TABLE IF NOT EXISTS positions(text_idx INTEGER, model_idx INTEGER, pos IN
 CREATE TABLE IF NOT EXISTS occurrences(occ_idx INTEGER PRIMARY KEY, text_idx INTEGER, model_idx INTEGER,
   family_idx INTEGER, family TEXT, surface TEXT, char_begin INTEGER, char_end INTEGER, tok_begin INTEGER,
   tok_end INTEGER, starts_before_word INTEGER, logprob_word REAL, logprob_first REAL, rank_first INTEGER,
-  entropy_before REAL);
+  entropy_before REAL, kl_at REAL);
 CREATE INDEX IF NOT EXISTS occurrences_text ON occurrences(text_idx);
 CREATE TABLE IF NOT EXISTS windows(occ_idx INTEGER, model_idx INTEGER, offset INTEGER, pos INTEGER,
   logprob REAL, entropy REAL, rank INTEGER, propensity REAL, kl_mean REAL,
@@ -209,14 +217,19 @@ int64_t ResultsDb::insert_occurrence(int64_t t, int64_t m, int64_t f, const Occu
   if (!ins_occ_) {
     ins_occ_ = std::make_unique<io::Stmt>(
         *db_, "INSERT INTO occurrences(text_idx, model_idx, family_idx, family, surface, char_begin, char_end, tok_begin, "
-              "tok_end, starts_before_word, logprob_word, logprob_first, rank_first, entropy_before) "
-              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+              "tok_end, starts_before_word, logprob_word, logprob_first, rank_first, entropy_before, kl_at) "
+              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   }
   io::Stmt& s = *ins_occ_;
   s.bind(1, t).bind(2, m).bind(3, f).bind(4, o.family).bind(5, o.occ.surface).bind(6, o.occ.char_begin);
   s.bind(7, o.occ.char_end).bind(8, o.occ.tok_begin).bind(9, o.occ.tok_end).bind(10, int64_t{o.occ.starts_before_word});
   const analysis::OccurrenceMetrics& om = o.metrics;
   s.bind(11, om.logprob_word).bind(12, om.logprob_first).bind(13, om.rank_first).bind(14, om.entropy_before);
+  if (o.has_kl_at) {
+    s.bind(15, o.kl_at);
+  } else {
+    s.bind_null(15);
+  }
   s.run();
   return db_->last_insert_id();
 }

@@ -17,7 +17,7 @@
 
 namespace lsc::results {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct ModelRow {
   std::string name, path, model_type, dtypes, config_sha256, tokenizer_path, tokenizer_sha256, template_name;
@@ -54,6 +54,10 @@ struct OccurrenceRow {
   analysis::Occurrence occ;
   std::string family;
   analysis::OccurrenceMetrics metrics;
+  // Mean KL to the other models at the row that predicts the first token (as windows.kl_mean at
+  // offset 0); none with one model or outside the common answer.
+  double kl_at = 0.0;
+  bool has_kl_at = false;
 };
 
 struct WindowRow {

@@ -26,6 +26,14 @@ TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
   io::Db db((out / "results.sqlite").string(), false);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 60);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM models"), 3);
+  // KL at an occurrence (occurrences.kl_at) is the window's mean KL at offset 0, and not zero.
+  EXPECT_GT(db.query_int("SELECT count(*) FROM occurrences WHERE kl_at > 0"), 50);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM occurrences o JOIN windows w ON w.occ_idx = o.occ_idx AND "
+                         "w.model_idx = o.model_idx AND w.offset = 0 WHERE w.kl_mean IS NOT o.kl_at"),
+            0);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM occurrences o JOIN windows w ON w.occ_idx = o.occ_idx AND "
+                         "w.model_idx = o.model_idx AND w.offset = 0"),
+            db.query_int("SELECT count(*) FROM occurrences"));
   EXPECT_GE(db.query_int("SELECT count(DISTINCT level) FROM texts"), 5);
   // rl − sft, per family: mean whole-word log p at occurrences and mean propensity over answers.
   std::map<std::string, double> dlogp, prop_ratio;
