@@ -18,11 +18,11 @@ namespace fs = std::filesystem;
 
 struct ShardInfo {
   std::string dir, db_path;
-  int index = 0, count = 0;
-  std::string args_hash;
-  int64_t n_texts = 0, shard_texts = 0, n_done = 0, n_tokens = 0;
-  double compute_seconds = 0.0;
+  RunMeta meta;  // meta.sharded is true: meta.shard says which shard this is
+  int64_t n_done = 0;
   std::string models_isa;  // "name:precision:isa,..." to detect mixed hardware
+  int index() const { return meta.shard.index; }
+  int count() const { return meta.shard.count; }
 };
 
 ShardInfo read_shard(const std::string& dir) {
@@ -30,18 +30,11 @@ ShardInfo read_shard(const std::string& dir) {
   s.dir = dir;
   s.db_path = io::join_path(dir, "results.sqlite");
   ResultsDb db(dir, {}, false);
-  const RunMeta meta = db.run_meta();
-  if (!meta.sharded) {
+  s.meta = db.run_meta();
+  if (!s.meta.sharded) {
     throw InputError(s.db_path, "meta 'shard'", "the database of one shard (written by 'run --shard I/N' or mpirun)",
                      "a database without a shard number");
   }
-  s.index = meta.shard.index;
-  s.count = meta.shard.count;
-  s.args_hash = meta.args_hash;
-  s.n_texts = meta.n_texts;
-  s.shard_texts = meta.shard_texts;
-  s.n_tokens = meta.n_tokens;
-  s.compute_seconds = meta.compute_seconds;
   s.n_done = db.n_texts_done();
   io::Stmt m(db.db(), "SELECT name, precision, isa FROM models ORDER BY model_idx");
   while (m.step()) s.models_isa += m.col_text(0) + ":" + m.col_text(1) + ":" + m.col_text(2) + " ";
@@ -111,21 +104,21 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
   if (shard_dirs.empty()) throw UsageError("merge: no shard directories given");
   std::vector<ShardInfo> shards;
   for (const auto& d : shard_dirs) shards.push_back(read_shard(d));
-  std::sort(shards.begin(), shards.end(), [](const ShardInfo& a, const ShardInfo& b) { return a.index < b.index; });
+  std::sort(shards.begin(), shards.end(), [](const ShardInfo& a, const ShardInfo& b) { return a.index() < b.index(); });
   const ShardInfo& first = shards.front();
   MergeResult result;
-  result.n_shards = first.count;
-  result.n_texts = first.n_texts;
+  result.n_shards = first.count();
+  result.n_texts = first.meta.n_texts;
   for (const ShardInfo& s : shards) {
-    const std::string item = "shard " + std::to_string(s.index) + "/" + std::to_string(s.count);
-    if (s.count != first.count || s.args_hash != first.args_hash) {
+    const std::string item = "shard " + std::to_string(s.index()) + "/" + std::to_string(s.count());
+    if (s.count() != first.count() || s.meta.args_hash != first.meta.args_hash) {
       throw InputError(s.db_path, item, "a shard of the same run as " + first.db_path + " (same arguments, same N)",
-                       s.count != first.count ? "a run split " + std::to_string(s.count) + " ways, not " +
-                                                    std::to_string(first.count)
+                       s.count() != first.count() ? "a run split " + std::to_string(s.count()) + " ways, not " +
+                                                    std::to_string(first.count())
                                               : "a run with different models, data or options");
     }
-    if (s.n_done != s.shard_texts) {
-      throw InputError(s.db_path, item, "a finished shard (" + std::to_string(s.shard_texts) + " texts done)",
+    if (s.n_done != s.meta.shard_texts) {
+      throw InputError(s.db_path, item, "a finished shard (" + std::to_string(s.meta.shard_texts) + " texts done)",
                        std::to_string(s.n_done) + " done; run that shard again to finish it, then merge");
     }
     if (s.models_isa != first.models_isa) {
@@ -134,22 +127,22 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
     }
   }
   for (size_t i = 0; i < shards.size(); ++i) {
-    if (i > 0 && shards[i].index == shards[i - 1].index) {
-      throw InputError(shards[i].db_path, "shard " + std::to_string(shards[i].index) + "/" + std::to_string(first.count),
+    if (i > 0 && shards[i].index() == shards[i - 1].index()) {
+      throw InputError(shards[i].db_path, "shard " + std::to_string(shards[i].index()) + "/" + std::to_string(first.count()),
                        "each shard once", "the same shard also in " + shards[i - 1].dir);
     }
   }
-  if (static_cast<int>(shards.size()) != first.count) {
+  if (static_cast<int>(shards.size()) != first.count()) {
     std::string missing;
     size_t j = 0;
-    for (int i = 0; i < first.count; ++i) {
-      if (j < shards.size() && shards[j].index == i) {
+    for (int i = 0; i < first.count(); ++i) {
+      if (j < shards.size() && shards[j].index() == i) {
         ++j;
       } else {
         missing += (missing.empty() ? "" : ", ") + std::to_string(i);
       }
     }
-    throw InputError(out_dir, "shards", "all " + std::to_string(first.count) + " shards of the run",
+    throw InputError(out_dir, "shards", "all " + std::to_string(first.count()) + " shards of the run",
                      std::to_string(shards.size()) + "; missing shard(s) " + missing);
   }
 
@@ -161,7 +154,7 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
       ResultsDb old(out_dir, {}, false);
       stored = old.args_hash();
     }
-    if (stored != first.args_hash) {
+    if (stored != first.meta.args_hash) {
       throw InputError(out_path, "stored run", "the run these shards belong to (to replace it with their merge)",
                        "a run with different models, data or options; use --force to replace it, or another --out");
     }
@@ -185,7 +178,7 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
     db.exec("CREATE TEMP TABLE occ_map(shard INTEGER, old INTEGER, text_idx INTEGER, PRIMARY KEY(shard, old))");
     for (const ShardInfo& s : shards) {
       Attached a(db, s.db_path);
-      db.exec("INSERT INTO temp.occ_map SELECT " + std::to_string(s.index) +
+      db.exec("INSERT INTO temp.occ_map SELECT " + std::to_string(s.index()) +
               ", occ_idx, text_idx FROM shard.occurrences");
     }
     db.exec("CREATE TEMP TABLE occ_new AS SELECT shard, old, row_number() OVER (ORDER BY text_idx, shard, old) AS new "
@@ -195,8 +188,8 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
     for (const ShardInfo& s : shards) {
       Attached a(db, s.db_path);
       io::Transaction tx(db);
-      const std::string join = " JOIN temp.occ_new m ON m.shard = " + std::to_string(s.index) + " AND m.old = ";
-      if (s.index == 0) {
+      const std::string join = " JOIN temp.occ_new m ON m.shard = " + std::to_string(s.index()) + " AND m.old = ";
+      if (s.index() == 0) {
         for (const char* t : {"meta", "models", "families"}) {
           db.exec(std::string("INSERT INTO main.") + t + " SELECT * FROM shard." + t);
         }
@@ -213,19 +206,19 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
     }
     const int64_t n_texts = db.query_int("SELECT count(*) FROM texts");
     const int64_t n_done = db.query_int("SELECT count(*) FROM done");
-    if (n_texts != first.n_texts || n_done != first.n_texts) {
-      throw InputError(out_dir, "shards", std::to_string(first.n_texts) + " texts, each done in one shard",
+    if (n_texts != first.meta.n_texts || n_done != first.meta.n_texts) {
+      throw InputError(out_dir, "shards", std::to_string(first.meta.n_texts) + " texts, each done in one shard",
                        std::to_string(n_texts) + " texts, " + std::to_string(n_done) + " done");
     }
     int64_t n_tokens = 0;
     double seconds = 0.0;
     for (const ShardInfo& s : shards) {
-      n_tokens += s.n_tokens;
-      seconds += s.compute_seconds;
+      n_tokens += s.meta.n_tokens;
+      seconds += s.meta.compute_seconds;
     }
     io::Transaction tx(db);
     db.exec("DELETE FROM meta WHERE key IN ('shard', 'shard_texts')");
-    out.mark_finished(n_tokens, seconds, first.count);
+    out.mark_finished(n_tokens, seconds, first.count());
     tx.commit();
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
