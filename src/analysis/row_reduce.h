@@ -12,15 +12,16 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/token_metrics.h"
+
 namespace lsc::analysis {
 
 inline constexpr int kMaxTopK = 64;
 
-// (Named apart from position_metrics.h's RowSummary: one name per type in lsc::analysis.)
-struct ReducedRow {
-  double logsumexp = 0.0;     // log Σ exp(l_j)
-  double entropy_nats = 0.0;  // −Σ p_j log p_j
-  int32_t argmax = 0;         // smallest id among the largest logits
+// A row's reference statistics (RowStats: log-partition, entropy, argmax) with what the single
+// pass also finds: the observed token's logit and rank, and the top-k. position_metrics.h turns it
+// into the stored RowSummary.
+struct ReducedRow : RowStats {
   float target_logit = 0.0f;  // l[target] (0 if no target)
   int64_t rank = 0;           // 1 + #{j : l_j > l[target]} (0 if no target)
   int n_top = 0;
