@@ -101,13 +101,15 @@ inline void emit(const io::Json& j) {
 // plain = W[n, k] row-major read in place ("ba"), as the checkpoint stores it.
 class DnnlGemm {
  public:
-  DnnlGemm(int64_t m, int64_t n, int64_t k, bool packed)
-      : eng_(dnnl::engine::kind::cpu, 0), s_(eng_) {
+  // f32: an fp32 × fp32 product (the ceiling on CPUs without bf16 matrix support), else bf16 × bf16.
+  DnnlGemm(int64_t m, int64_t n, int64_t k, bool packed, bool f32 = false)
+      : eng_(dnnl::engine::kind::cpu, 0), s_(eng_), f32_(f32) {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
-    const dnnl::memory::desc a({m, k}, dt::bf16, tag::ab), c({m, n}, dt::f32, tag::ab);
-    const dnnl::memory::desc b_plain({k, n}, dt::bf16, tag::ba);
-    const dnnl::memory::desc b_any({k, n}, dt::bf16, packed ? tag::any : tag::ba);
+    const dt in = f32 ? dt::f32 : dt::bf16;
+    const dnnl::memory::desc a({m, k}, in, tag::ab), c({m, n}, dt::f32, tag::ab);
+    const dnnl::memory::desc b_plain({k, n}, in, tag::ba);
+    const dnnl::memory::desc b_any({k, n}, in, packed ? tag::any : tag::ba);
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b_any, c), eng_);
     prim_ = dnnl::matmul(pd);
     impl_ = pd.impl_info_str();
@@ -132,9 +134,17 @@ class DnnlGemm {
   const float* out() const { return static_cast<const float*>(c_.get_data_handle()); }
 
  private:
-  static void fill(dnnl::memory& mem, int64_t n, uint32_t seed) {
-    auto* p = static_cast<uint16_t*>(mem.get_data_handle());
+  void fill(dnnl::memory& mem, int64_t n, uint32_t seed) const {
     uint32_t x = seed;
+    if (f32_) {
+      auto* p = static_cast<float*>(mem.get_data_handle());
+      for (int64_t i = 0; i < n; ++i) {
+        x = x * 1664525u + 1013904223u;
+        p[i] = float(int32_t(x >> 16) - 32768) * 0x1p-15f;
+      }
+      return;
+    }
+    auto* p = static_cast<uint16_t*>(mem.get_data_handle());
     for (int64_t i = 0; i < n; ++i) {
       x = x * 1664525u + 1013904223u;
       p[i] = static_cast<uint16_t>(0x3c00u + ((x >> 16) & 0x3ffu)) ^
@@ -143,6 +153,7 @@ class DnnlGemm {
   }
   dnnl::engine eng_;
   dnnl::stream s_;
+  bool f32_ = false;
   dnnl::matmul prim_;
   dnnl::memory a_, b_, c_;
   std::string impl_;

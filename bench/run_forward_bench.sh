@@ -5,14 +5,17 @@
 # (bf16, all per-token statistics), plus the fp32 pass for comparison; appends every JSON line to
 # $OUT (default bench-results/forward-<UTC time>.jsonl) and prints the Markdown tables.
 # About 10 minutes on an idle 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
-# stay in /tmp for reuse. SECTIONS="matmul attention small large fp32" (default: all) runs a part, e.g. to
+# stay in /tmp for reuse. "long" adds 8192 and 16384 tokens for the 0.5B shape and "full7b" the 7B
+# shape at its full 28 layers (a 15 GB checkpoint, written streamed) at 2048 and 8192 tokens: on a
+# CPU without bf16 matrix support these run the fp32 kernels and take hours, so they are left to
+# AMX/AVX512-BF16 machines there. SECTIONS="matmul attention small large long full7b fp32" (default: all) runs a part, e.g. to
 # keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
 # Results are only as good as the machine's quietness: the load average is recorded at the start.
 set -euo pipefail
 BUILD=${1:-build/ci}
 mkdir -p bench-results
 OUT=${OUT:-bench-results/forward-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
-SECTIONS=${SECTIONS:-matmul attention small large fp32}
+SECTIONS=${SECTIONS:-matmul attention small large long full7b fp32}
 echo "bench: appending to $OUT (sections: $SECTIONS; load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 run() { "$BUILD/bench/bench_forward" "$@" | tee -a "$OUT"; }
@@ -42,6 +45,16 @@ if has large; then
   done
   run --shape 7b --layers 2 --tokens 512 --threads 1 --reps 3
 fi
+if has long; then
+  for T in 8192 16384; do
+    run --shape 0.5b --tokens "$T" --threads 2 --reps 1
+  done
+fi
+if has full7b; then
+  for T in 2048 8192; do
+    run --shape 7b --layers 28 --tokens "$T" --threads 2 --reps 1
+  done
+fi
 if has fp32; then
   run --shape 0.5b --tokens 512 --threads 2 --reps 1 --precision fp32
   run --shape 7b --layers 2 --tokens 512 --threads 2 --reps 1 --precision fp32
@@ -53,7 +66,7 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 fw = [r for r in rows if r["name"] == "forward"]
 if fw:
     r0 = fw[0]
-    print(f"\nCPU: {r0['cpu']}, commit {r0['commit']}, {r0['compiler']}\n")
+    print(f"\nCPU: {r0['cpu']} (ISA {r0['isa']}, bf16 {r0.get('bf16_impl', '?')}), commit {r0['commit']}, {r0['compiler']}\n")
     print("| shape | layers | tokens | threads | precision (ISA) | tok/s | s per pass: median (p10-p90) | GEMM ceiling tok/s (GFLOP/s) | % of ceiling | stats share | peak RSS GiB | extrapolated to 28 layers GiB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in fw:

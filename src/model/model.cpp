@@ -2,6 +2,8 @@
 // Reference: transformers' modeling_qwen2.py / modeling_qwen3.py / modeling_llama.py (eager).
 #include "model/model.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -104,6 +106,11 @@ void add_linear(const float* in, const uint16_t* in16, int64_t n_rows, const cpu
     linear(in, n_rows, w, bias, scratch, bf16);
     cpu::add_inplace(x, scratch, n_rows * w.rows);
   }
+}
+
+uint16_t* sized16(std::vector<uint16_t>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
 }
 
 float* sized(std::vector<float>& v, int64_t n) {
@@ -248,8 +255,16 @@ static int64_t lm_chunk_rows(int64_t requested, int64_t vocab) {
 int64_t Model::activation_bytes(int64_t n_tokens) const {
   const ModelConfig& c = cfg_;
   const int64_t q = int64_t{c.num_attention_heads} * c.head_dim, kv = int64_t{c.num_key_value_heads} * c.head_dim;
-  const int64_t per_token = 3 * c.hidden_size + 2 * q + 2 * kv + 2 * int64_t{c.intermediate_size} + c.head_dim;
-  return 4 * (n_tokens * per_token + lm_chunk_rows(64, c.vocab_size) * c.vocab_size);
+  const int64_t h = c.hidden_size, inter = c.intermediate_size;
+  // The whole pass: the residual stream and the final-normed rows (x, xn), the KV cache (k, v),
+  // the fast attention's transposed K, the RoPE tables.
+  const int64_t whole = 4 * n_tokens * (2 * h + 3 * kv + c.head_dim);
+  // One chunk of rows: q, attention out, the projection scratch, fp32 gate/up, and the bf16 rows.
+  const int64_t chunk = std::min(n_tokens, kPrefillChunkRows);
+  const int64_t per_chunk = chunk * (4 * (2 * q + h + 2 * inter) + 2 * (h + inter));
+  // Attention scores per thread (one query's row of n_tokens keys, up to 8 heads at a time).
+  const int64_t scores = 4 * int64_t{omp_get_max_threads()} * 8 * (n_tokens + 16);
+  return whole + per_chunk + scores + 4 * lm_chunk_rows(64, c.vocab_size) * c.vocab_size;
 }
 
 int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(requested, cfg_.vocab_size); }
@@ -332,90 +347,103 @@ namespace {
 // the fast attention and SwiGLU) or the fp32 path (exact fp32 products, the reference attention).
 struct PassOps {
   bool bf16 = false;
-  void (*attention)(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+  void (*attention)(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first, int64_t n_heads,
                     int64_t n_kv_heads, int64_t head_dim, float scale, float* out) = nullptr;
   void (*swiglu)(const float* gate, const float* up, int64_t n, float* out) = nullptr;
 };
 
 PassOps pass_ops(bool bf16) {
   // The fast attention rounds differently from the reference: only on the bf16 path.
-  if (bf16) return {true, cpu::attention_causal_fast, cpu::swiglu_fast};
-  return {false, cpu::attention_causal, cpu::swiglu};
+  if (bf16) return {true, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
+  return {false, cpu::attention_causal_rows, cpu::swiglu};
 }
 
-// One pass over n_t rows (texts stacked; text i at rows [starts[i], starts[i + 1])) and its buffers.
+// One pass over n_t rows (texts stacked; text i at rows [starts[i], starts[i + 1])) and its
+// buffers. Whole-pass buffers: the residual stream x and the KV cache k, v ([n_t, ·]). Everything
+// else is per chunk of rows (chunked prefill): each layer runs over the rows chunk by chunk, a
+// chunk's queries attending to the cached keys of its text, so the working memory beyond the
+// KV cache and x does not grow with n_t. Every product, norm and attention row computes a row
+// the same way whatever rows it shares a call with, so the chunking changes no bit.
 struct Pass {
   const ModelConfig& c;
   PassOps ops;
   int64_t n_t;
   std::span<const int64_t> starts;
   const float *cos_t, *sin_t;  // RoPE tables [longest text, head_dim / 2]
-  float *x, *xn, *q, *k, *v, *att, *proj;
-  uint16_t* x16;
+  float *x, *k, *v;            // [n_t, ·]
+  float *xn, *q, *att, *proj, *gate, *up;  // [chunk rows, ·]
+  uint16_t *x16, *act16;                    // [chunk rows, ·]
 };
 
-// rms_norm(x) as the input of products with the matrices ws: written as bf16 (x16) where the
-// bf16 kernel runs all of them, else as fp32 (xn). Returns the fp32 input, or null for x16.
-const float* normed_input(const Pass& p, const std::vector<float>& norm, std::initializer_list<const cpu::WeightMatrix*> ws) {
+// The rows [r0, r0 + n) of one chunk.
+struct Rows {
+  int64_t r0, n;
+};
+
+// rms_norm(x) of the chunk's rows as the input of products with the matrices ws: written as
+// bf16 (x16) where the bf16 kernel runs all of them, else as fp32 (xn). Returns the fp32 input,
+// or null for x16.
+const float* normed_input(const Pass& p, Rows r, const std::vector<float>& norm,
+                          std::initializer_list<const cpu::WeightMatrix*> ws) {
+  const float* x = p.x + r.r0 * p.c.hidden_size;
   if (p.ops.bf16 && all_stored_bf16(ws)) {
-    cpu::rms_norm_bf16(p.x, norm.data(), p.n_t, p.c.hidden_size, p.c.rms_norm_eps, p.x16);
+    cpu::rms_norm_bf16(x, norm.data(), r.n, p.c.hidden_size, p.c.rms_norm_eps, p.x16);
     return nullptr;
   }
-  cpu::rms_norm(p.x, norm.data(), p.n_t, p.c.hidden_size, p.c.rms_norm_eps, p.xn);
+  cpu::rms_norm(x, norm.data(), r.n, p.c.hidden_size, p.c.rms_norm_eps, p.xn);
   return p.xn;
 }
 
-// x += o_proj(attention(rope(q), rope(k), v)), with q, k, v = projections of rms_norm(x).
-void attention_block(const Pass& p, const LayerWeights& w) {
+// x += o_proj(attention(rope(q), rope(k), v)), with q, k, v = projections of rms_norm(x), for the
+// chunk's rows; their k and v join the cache, and their queries attend to every cached key of
+// their text up to themselves (the chunks of a pass run in row order).
+void attention_block(const Pass& p, Rows r, const LayerWeights& w) {
   const ModelConfig& c = p.c;
   const int64_t d = c.head_dim, n_h = c.num_attention_heads, n_kv = c.num_key_value_heads;
-  const int64_t q_cols = n_h * d, kv_cols = n_kv * d;
-  const float* in = normed_input(p, w.attn_norm, {&w.wq, &w.wk, &w.wv});
-  linear_many(in, p.n_t, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {p.q, p.k, p.v}, p.ops.bf16,
+  const int64_t q_cols = n_h * d, kv_cols = n_kv * d, half = d / 2;
+  float *k = p.k + r.r0 * kv_cols, *v = p.v + r.r0 * kv_cols;
+  const float* in = normed_input(p, r, w.attn_norm, {&w.wq, &w.wk, &w.wv});
+  linear_many(in, r.n, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {p.q, k, v}, p.ops.bf16,
               in == nullptr ? p.x16 : nullptr);
   if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
-    cpu::rms_norm(p.q, w.q_norm.data(), p.n_t * n_h, d, c.rms_norm_eps, p.q);
-    cpu::rms_norm(p.k, w.k_norm.data(), p.n_t * n_kv, d, c.rms_norm_eps, p.k);
+    cpu::rms_norm(p.q, w.q_norm.data(), r.n * n_h, d, c.rms_norm_eps, p.q);
+    cpu::rms_norm(k, w.k_norm.data(), r.n * n_kv, d, c.rms_norm_eps, k);
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   for (size_t s = 0; s + 1 < p.starts.size(); ++s) {  // positions and attention per text
-    const int64_t t0 = p.starts[s], len = p.starts[s + 1] - p.starts[s];
-    float *qs = p.q + t0 * q_cols, *ks = p.k + t0 * kv_cols, *vs = p.v + t0 * kv_cols, *os = p.att + t0 * q_cols;
-    cpu::apply_rope(qs, len, n_h, d, p.cos_t, p.sin_t);
-    cpu::apply_rope(ks, len, n_kv, d, p.cos_t, p.sin_t);
-    p.ops.attention(qs, ks, vs, len, n_h, n_kv, d, scale, os);
+    const int64_t a = std::max(r.r0, p.starts[s]), b = std::min(r.r0 + r.n, p.starts[s + 1]);
+    if (a >= b) continue;
+    const int64_t pos0 = a - p.starts[s], len = b - a;  // the text's positions [pos0, pos0 + len)
+    float* qs = p.q + (a - r.r0) * q_cols;
+    cpu::apply_rope(qs, len, n_h, d, p.cos_t + pos0 * half, p.sin_t + pos0 * half);
+    cpu::apply_rope(p.k + a * kv_cols, len, n_kv, d, p.cos_t + pos0 * half, p.sin_t + pos0 * half);
+    p.ops.attention(qs, p.k + p.starts[s] * kv_cols, p.v + p.starts[s] * kv_cols, len, pos0, n_h, n_kv, d, scale,
+                    p.att + (a - r.r0) * q_cols);
   }
-  add_linear(p.att, nullptr, p.n_t, w.wo, w.bo, p.x, p.proj, p.ops.bf16);
+  add_linear(p.att, nullptr, r.n, w.wo, w.bo, p.x + r.r0 * c.hidden_size, p.proj, p.ops.bf16);
 }
 
-// x += down(silu(gate(rms_norm(x))) · up(rms_norm(x))).
-void mlp_block(const Pass& p, const LayerWeights& w, std::vector<float>& gate_buf, std::vector<float>& up_buf,
-               std::vector<uint16_t>& act16_buf) {
-  const int64_t n_t = p.n_t, inter = p.c.intermediate_size;
-  const float* in = normed_input(p, w.ffn_norm, {&w.w_gate, &w.w_up});
+// x += down(silu(gate(rms_norm(x))) · up(rms_norm(x))) for the chunk's rows.
+void mlp_block(const Pass& p, Rows r, const LayerWeights& w) {
+  float* x = p.x + r.r0 * p.c.hidden_size;
+  const float* in = normed_input(p, r, w.ffn_norm, {&w.w_gate, &w.w_up});
   if (p.ops.bf16 && w.w_gate_up.packed != nullptr) {
     // Fused: gate/up tiles → SwiGLU → bf16 in their epilogue; down_proj reads the bf16 rows and
     // adds into x. The same arithmetic as the unfused bf16 steps below, without the fp32
     // gate/up matrices.
-    uint16_t* act16 = [&] {
-      if (act16_buf.size() < static_cast<size_t>(n_t * inter)) act16_buf.resize(static_cast<size_t>(n_t * inter));
-      return act16_buf.data();
-    }();
-    cpu::MatmulArgs gu{nullptr, n_t, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), nullptr};
+    cpu::MatmulArgs gu{nullptr, r.n, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), nullptr};
     gu.x16 = p.x16;
     gu.epilogue = cpu::Epilogue::SwigluBf16;
     gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
-    gu.out16 = act16;
+    gu.out16 = p.act16;
     cpu::matmul_bf16(gu);
-    add_linear(nullptr, act16, n_t, w.w_down, w.b_down, p.x, p.proj, p.ops.bf16);
+    add_linear(nullptr, p.act16, r.n, w.w_down, w.b_down, x, p.proj, p.ops.bf16);
     return;
   }
-  float* gate = sized(gate_buf, n_t * inter);
-  float* up = sized(up_buf, n_t * inter);
-  linear_many(in, n_t, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {gate, up}, p.ops.bf16,
+  linear_many(in, r.n, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {p.gate, p.up}, p.ops.bf16,
               in == nullptr ? p.x16 : nullptr);
-  p.ops.swiglu(gate, up, n_t * inter, gate);
-  add_linear(gate, nullptr, n_t, w.w_down, w.b_down, p.x, p.proj, p.ops.bf16);
+  p.ops.swiglu(p.gate, p.up, r.n * p.c.intermediate_size, p.gate);
+  add_linear(p.gate, nullptr, r.n, w.w_down, w.b_down, x, p.proj, p.ops.bf16);
 }
 
 }  // namespace
@@ -430,7 +458,6 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
   const int64_t n_t = static_cast<int64_t>(ids.size()), h = c.hidden_size, d = c.head_dim;
   const int64_t q_cols = int64_t{c.num_attention_heads} * d, kv_cols = int64_t{c.num_key_value_heads} * d;
   const PassOps ops = pass_ops(use_bf16(opt.precision));
-  if (ops.bf16 && ws.x16.size() < static_cast<size_t>(n_t * h)) ws.x16.resize(static_cast<size_t>(n_t * h));
 
   // RoPE tables [longest, d/2]: angle = float32(pos) * inv_freq in float32, as transformers does.
   const int64_t half = d / 2;
@@ -443,9 +470,16 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
       sin_t[t * half + i] = std::sin(angle);
     }
   }
+  const int64_t chunk = std::min(n_t, std::max<int64_t>(1, opt.prefill_chunk_rows)), inter = c.intermediate_size;
+  // The fused gate/up → SwiGLU → bf16 path needs no fp32 gate/up rows (a model packs all its
+  // matrices or none, so layer 0 tells).
+  const bool fused_mlp = ops.bf16 && layers_.front().w_gate_up.packed != nullptr;
+  float* xn_all = sized(ws.xn, n_t * h);  // the final-normed rows returned; the chunks' xn before
   const Pass p{c, ops, n_t, starts, cos_t, sin_t,
-               sized(ws.x, n_t * h), sized(ws.xn, n_t * h), sized(ws.q, n_t * q_cols), sized(ws.k, n_t * kv_cols),
-               sized(ws.v, n_t * kv_cols), sized(ws.att, n_t * q_cols), sized(ws.proj, n_t * h), ws.x16.data()};
+               sized(ws.x, n_t * h), sized(ws.k, n_t * kv_cols), sized(ws.v, n_t * kv_cols),
+               xn_all, sized(ws.q, chunk * q_cols), sized(ws.att, chunk * q_cols), sized(ws.proj, chunk * h),
+               fused_mlp ? nullptr : sized(ws.gate, chunk * inter), fused_mlp ? nullptr : sized(ws.up, chunk * inter),
+               ops.bf16 ? sized16(ws.x16, chunk * h) : nullptr, fused_mlp ? sized16(ws.act16, chunk * inter) : nullptr};
   auto tap = [&](const std::string& name, const float* a) {
     if (opt.tap) opt.tap(name, a, n_t, h);
   };
@@ -454,14 +488,17 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
   tap("embed", p.x);
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[static_cast<size_t>(i)];
-    attention_block(p, w);
-    mlp_block(p, w, ws.gate, ws.up, ws.act16);
+    for (int64_t r0 = 0; r0 < n_t; r0 += chunk) {
+      const Rows r{r0, std::min(chunk, n_t - r0)};
+      attention_block(p, r, w);
+      mlp_block(p, r, w);
+    }
     tap("layer." + std::to_string(i), p.x);
     if (opt.on_layer) opt.on_layer(i + 1);
   }
-  cpu::rms_norm(p.x, final_norm_.data(), n_t, h, c.rms_norm_eps, p.xn);
-  tap("final_norm", p.xn);
-  return p.xn;
+  cpu::rms_norm(p.x, final_norm_.data(), n_t, h, c.rms_norm_eps, xn_all);
+  tap("final_norm", xn_all);
+  return xn_all;
 }
 
 }  // namespace lsc::model

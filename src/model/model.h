@@ -64,12 +64,19 @@ struct PrecisionUsed {
   std::string isa;                        // "amx" | "avx512_bf16" for BF16; the fp32 kernels' ISA
 };
 
+// Rows of one chunk of a pass (chunked prefill: each layer runs over a pass's rows in chunks of
+// this many, queries attending to the cached keys) by default. A multiple of the bf16 kernel's
+// row tile.
+inline constexpr int64_t kPrefillChunkRows = 2048;
+
 struct ForwardOptions {
   int64_t chunk_rows = 64;  // LM-head rows per chunk (capped so a chunk stays under 64 MiB)
   TapFn tap;                // optional
   Precision precision = Precision::FP32;
   // Optional: called after each transformer layer with the number of layers done (progress).
   std::function<void(int layers_done)> on_layer;
+  // Rows per chunk of the prefill (any ≥ 1 gives the same bits; tests use small ones).
+  int64_t prefill_chunk_rows = kPrefillChunkRows;
 };
 
 class Model {
@@ -117,7 +124,9 @@ class Model {
   // Bytes of the packed bf16 copies of the weight matrices (0 until the first bf16 pass).
   size_t packed_bytes() const;
 
-  // Bytes of working memory forward() allocates for n_tokens (activations + one logits chunk).
+  // Bytes of working memory forward() allocates for n_tokens: the residual stream, the KV cache and
+  // the final hidden rows grow with n_tokens; the rest is per chunk of kPrefillChunkRows rows
+  // (chunked prefill) plus one logits chunk.
   int64_t activation_bytes(int64_t n_tokens) const;
 
  private:

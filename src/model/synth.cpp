@@ -142,4 +142,11 @@ void write_checkpoint(const std::string& dir, const ModelConfig& cfg, const std:
   io::write_file_atomic(io::join_path(dir, "model.safetensors.index.json"), index.dump(2) + "\n");
 }
 
+void write_checkpoint_streamed(const std::string& dir, const ModelConfig& cfg, const std::vector<io::TensorSpecOut>& specs,
+                               const std::function<void(size_t, std::vector<uint8_t>&)>& fill) {
+  ::mkdir(dir.c_str(), 0755);
+  io::write_file_atomic(io::join_path(dir, "config.json"), config_json(cfg));
+  io::write_safetensors_streamed(io::join_path(dir, "model.safetensors"), specs, fill);
+}
+
 }  // namespace lsc::model

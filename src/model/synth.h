@@ -28,4 +28,9 @@ void set_tensor_values(io::TensorData& t, const std::vector<float>& v);
 void write_checkpoint(const std::string& dir, const ModelConfig& cfg, const std::vector<io::TensorData>& tensors,
                       int n_shards = 1);
 
+// The same with one model.safetensors written tensor by tensor: fill(i, bytes) produces the bytes
+// of specs[i] (one tensor held in memory at a time: for checkpoints larger than RAM).
+void write_checkpoint_streamed(const std::string& dir, const ModelConfig& cfg, const std::vector<io::TensorSpecOut>& specs,
+                               const std::function<void(size_t, std::vector<uint8_t>&)>& fill);
+
 }  // namespace lsc::model

@@ -240,11 +240,21 @@ TEST(Batch, ForwardHiddenBatchEqualsOneTextAtATime) {
     opt.precision = c.precision;
     const auto batched = m->forward_hidden_batch({texts[0], texts[1], texts[2], texts[3]}, opt);
     ASSERT_EQ(batched.size(), texts.size());
+    // Chunked prefill with chunks that cut through texts (64: the bf16 tile; 37: not a multiple).
+    ForwardOptions small = opt;
+    small.prefill_chunk_rows = 64;
+    const auto batched64 = m->forward_hidden_batch({texts[0], texts[1], texts[2], texts[3]}, small);
+    small.prefill_chunk_rows = 37;
+    const auto batched37 = m->forward_hidden_batch({texts[0], texts[1], texts[2], texts[3]}, small);
     for (size_t i = 0; i < texts.size(); ++i) {
       const auto alone = m->forward_hidden(texts[i], opt);
       ASSERT_EQ(alone.size(), batched[i].size());
       EXPECT_EQ(0, std::memcmp(alone.data(), batched[i].data(), alone.size() * 4))
           << c.model << " " << precision_name(c.precision) << " pack=" << c.pack << ": text " << i;
+      EXPECT_EQ(0, std::memcmp(alone.data(), batched64[i].data(), alone.size() * 4))
+          << c.model << " " << precision_name(c.precision) << " pack=" << c.pack << ": text " << i << ", chunk 64";
+      EXPECT_EQ(0, std::memcmp(alone.data(), batched37[i].data(), alone.size() * 4))
+          << c.model << " " << precision_name(c.precision) << " pack=" << c.pack << ": text " << i << ", chunk 37";
     }
   }
   if (saved != nullptr) {

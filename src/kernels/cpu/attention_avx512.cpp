@@ -141,11 +141,11 @@ void attend_rows_n(int n_rows, const float* const* qv, const float* kth, const f
 
 }  // namespace
 
-void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens,
-                           int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
-                           float* out) {
+void attention_causal_fast_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
   const int64_t group = n_heads / n_heads_kv;
   const int64_t q_stride = n_heads * head_dim, kv_stride = n_heads_kv * head_dim;
+  const int64_t n_tokens = q_first + n_q;  // keys
   const int64_t t_pad = (n_tokens + 15) / 16 * 16;
   // K transposed in blocks of 16 keys: kt[((hk * n_blocks + b) * head_dim + i) * 16 + j] =
   // k[16b + j, hk, i], zero padded. A block's scores then read 16·head_dim contiguous floats
@@ -166,8 +166,8 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
       // One task = one (kv head, query): all its query heads, kMaxRows per call, split evenly.
       std::vector<float> pg(static_cast<size_t>(kMaxRows * t_pad));
 #pragma omp for schedule(dynamic, 8)
-      for (int64_t idx = 0; idx < n_heads_kv * n_tokens; ++idx) {
-        const int64_t hk = idx / n_tokens, t = idx % n_tokens;
+      for (int64_t idx = 0; idx < n_heads_kv * n_q; ++idx) {
+        const int64_t hk = idx / n_q, row = idx % n_q, t = q_first + row;
         const float* kth = kt.data() + hk * n_kblocks * head_dim * 16;
         const float* vh = v + hk * head_dim;
         const int64_t n_calls = (group + kMaxRows - 1) / kMaxRows;
@@ -178,9 +178,9 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
           float* pp[kMaxRows];
           float* o[kMaxRows];
           for (int j = 0; j < n_rows; ++j) {
-            qv[j] = q + t * q_stride + (h0 + j) * head_dim;
+            qv[j] = q + row * q_stride + (h0 + j) * head_dim;
             pp[j] = pg.data() + j * t_pad;
-            o[j] = out + t * q_stride + (h0 + j) * head_dim;
+            o[j] = out + row * q_stride + (h0 + j) * head_dim;
           }
           if (head_dim == 64) {
             attend_rows_n<64>(n_rows, qv, kth, vh, kv_stride, t + 1, scale, pp, o);
@@ -195,10 +195,10 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
       // computed whole by one thread, so the schedule does not change any result.
       std::vector<float> p(static_cast<size_t>(t_pad)), acc(static_cast<size_t>(head_dim));
 #pragma omp for schedule(dynamic, 8)
-      for (int64_t idx = 0; idx < n_heads * n_tokens; ++idx) {
-        const int64_t h = idx / n_tokens, t = idx % n_tokens;
+      for (int64_t idx = 0; idx < n_heads * n_q; ++idx) {
+        const int64_t h = idx / n_q, row = idx % n_q, t = q_first + row;
         const int64_t hk = h / group;
-        const float* qv = q + t * q_stride + h * head_dim;
+        const float* qv = q + row * q_stride + h * head_dim;
         const float* kth = kt.data() + hk * n_kblocks * head_dim * 16;
         const int64_t n_keys = t + 1, n_blk = (n_keys + 15) / 16;
         for (int64_t b = 0; b < n_blk; ++b) {
@@ -226,7 +226,7 @@ void attention_causal_fast(const float* q, const float* k, const float* v, int64
           const float* vs = vh + s * kv_stride;
           for (int64_t i = 0; i < head_dim; ++i) acc[static_cast<size_t>(i)] += w * vs[i];
         }
-        float* o = out + t * q_stride + h * head_dim;
+        float* o = out + row * q_stride + h * head_dim;
         for (int64_t i = 0; i < head_dim; ++i) o[i] = acc[static_cast<size_t>(i)] * inv;
       }
     }

@@ -1,5 +1,5 @@
 // Chooses the kernels once per process from the CPU's features. Compiled with no ISA flags, so
-// detection itself cannot execute an unsupported instruction. LSC_ISA=scalar|avx512 forces one.
+// detection itself cannot execute an unsupported instruction. LSC_ISA=scalar|avx2|avx512 forces one.
 #include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,23 +15,39 @@ namespace lsc::cpu {
 namespace scalar {
 void matmul(const MatmulArgs& args);
 }
+namespace avx2 {
+void matmul(const MatmulArgs& args);
+}
 namespace avx512 {
 void matmul(const MatmulArgs& args);
-void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
-                           int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+void attention_causal_fast_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
 void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
 }
 
 namespace {
 
 // Without AVX-512 the bf16 path's attention and SwiGLU are the reference ones.
-constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal, swiglu};
-constexpr CpuKernels kAvx512{"avx512", true, avx512::matmul, avx512::attention_causal_fast, avx512::swiglu_fast};
+constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal_rows, swiglu};
+constexpr CpuKernels kAvx2{"avx2", false, avx2::matmul, attention_causal_rows, swiglu};
+constexpr CpuKernels kAvx512{"avx512", true, avx512::matmul, avx512::attention_causal_fast_rows, avx512::swiglu_fast};
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+// CPUID leaf 1: ECX bit 29 F16C. Leaf 7: EDX bit 22 AMX-BF16, bit 24 AMX-TILE; leaf 7 subleaf 1: EAX bit 5 AVX512-BF16.
+bool cpuid_bit(unsigned leaf, unsigned sub, int reg, unsigned bit) {
+  unsigned r[4] = {0, 0, 0, 0};
+  if (__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]) == 0) return false;
+  return (r[reg] >> bit) & 1u;
+}
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpuid_bit(1, 0, 2, 29);  // F16C
 }
 
 const CpuKernels& choose() {
@@ -45,14 +61,7 @@ const CpuKernels& choose() {
       return *k;
     }
   }
-  return cpu_has_avx512() ? kAvx512 : kScalar;
-}
-
-// CPUID leaf 7: EDX bit 22 AMX-BF16, bit 24 AMX-TILE; leaf 7 subleaf 1: EAX bit 5 AVX512-BF16.
-bool cpuid_bit(unsigned leaf, unsigned sub, int reg, unsigned bit) {
-  unsigned r[4] = {0, 0, 0, 0};
-  if (__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]) == 0) return false;
-  return (r[reg] >> bit) & 1u;
+  return cpu_has_avx512() ? kAvx512 : cpu_has_avx2() ? kAvx2 : kScalar;
 }
 
 // AMX needs arch_prctl(ARCH_REQ_XCOMP_PERM) first; without it the first tile instruction raises
@@ -82,9 +91,9 @@ bool cpu_has_avx512_internal() {
   return has;
 }
 
-void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
-                           int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
-  cpu_kernels().attention_fast(q, k, v, n_tokens, n_heads, n_heads_kv, head_dim, scale, out);
+void attention_causal_fast_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+  cpu_kernels().attention_fast(q, k, v, n_q, q_first, n_heads, n_heads_kv, head_dim, scale, out);
 }
 
 void swiglu_fast(const float* gate, const float* up, int64_t n, float* out) { cpu_kernels().swiglu_fast(gate, up, n, out); }
@@ -112,6 +121,7 @@ const char* bf16_isa() {
 
 const CpuKernels* cpu_kernels_for(const char* isa) {
   if (std::strcmp(isa, "scalar") == 0) return &kScalar;
+  if (std::strcmp(isa, "avx2") == 0) return cpu_has_avx2() ? &kAvx2 : nullptr;
   if (std::strcmp(isa, "avx512") == 0) return cpu_has_avx512() ? &kAvx512 : nullptr;
   return nullptr;
 }

@@ -57,17 +57,18 @@ uint16_t f32_to_bf16(float v);  // round to nearest even (used by tests and the 
 void convert_row(const WeightMatrix& w, int64_t row, float* out);  // out[w.cols]
 
 // Kernels selected once per process by CPU features (and LSC_ISA=scalar|avx512 to force one).
-// The one CPU-feature choice of the process (LSC_ISA=scalar|avx512 forces one): every fast path
-// in kernels/ and analysis/ reads it, so LSC_ISA=scalar reaches all of them. "avx512" needs
-// AVX-512 F, BW, VL and DQ. The bf16 matmul is oneDNN's and keeps oneDNN's own choice (it needs
+// The one CPU-feature choice of the process (LSC_ISA=scalar|avx2|avx512 forces one): every fast
+// path in kernels/ and analysis/ reads it, so LSC_ISA=scalar reaches all of them. "avx512" needs
+// AVX-512 F, BW, VL and DQ; "avx2" (the fp32 matmul only; the rest is the portable code) AVX2,
+// FMA and F16C. The bf16 matmul is oneDNN's and keeps oneDNN's own choice (it needs
 // AVX-512 whatever LSC_ISA says: bf16_isa()).
 struct CpuKernels {
-  const char* isa;  // "avx512" or "scalar"
+  const char* isa;  // "avx512", "avx2" or "scalar"
   bool avx512;      // the AVX-512 fast paths (kernels, LM-head row reduction, divergences) may run
   void (*matmul)(const MatmulArgs& args);
   // The bf16 path's attention and SwiGLU (attention_causal_fast, swiglu_fast below).
-  void (*attention_fast)(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
-                         int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+  void (*attention_fast)(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                         int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
   void (*swiglu_fast)(const float* gate, const float* up, int64_t n, float* out);
 };
 const CpuKernels& cpu_kernels();
@@ -132,23 +133,33 @@ void rms_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float e
 void rms_norm_bf16(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, uint16_t* out);
 
 // x[t, h*head_dim + i] rotated in place with HF's rotate_half pairing: (i, i + head_dim/2).
-// cos/sin: [n_tokens, head_dim/2] tables (positions 0..n_tokens-1).
+// cos/sin: [n_tokens, head_dim/2] tables, row t for the position of row t of x.
 void apply_rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const float* cos_t,
                 const float* sin_t);
 
-// Causal grouped-query attention for one sequence. q: [T, n_heads*d], k/v: [T, n_kv*d],
-// out: [T, n_heads*d]. Query head h reads kv head h / (n_heads / n_kv). Softmax in fp32 after
-// scaling the scores by `scale`, as transformers' eager attention does.
-void attention_causal(const float* q, const float* k, const float* v, int64_t n_tokens,
-                      int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
-                      float* out);
+// Causal grouped-query attention for the queries at positions [q_first, q_first + n_q) of one
+// sequence, against its keys at [0, q_first + n_q) (chunked prefill: a chunk of queries over the
+// cached keys). q, out: [n_q, n_heads*d]; k, v: [q_first + n_q, n_kv*d]. Query head h reads kv
+// head h / (n_heads / n_kv). Softmax in fp32 after scaling the scores by `scale`, as
+// transformers' eager attention does. A query's result does not depend on q_first or n_q (the
+// same operations in the same order), so any chunking gives the same bits.
+void attention_causal_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                           int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+// The whole sequence: attention_causal_rows with q_first = 0.
+inline void attention_causal(const float* q, const float* k, const float* v, int64_t n_tokens, int64_t n_heads,
+                             int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+  attention_causal_rows(q, k, v, n_tokens, 0, n_heads, n_heads_kv, head_dim, scale, out);
+}
 
 // The same attention, faster (AVX-512: 16 keys at a time from a transposed K, polynomial exp);
 // used by the bf16 precision. Differs from attention_causal by rounding only (tested to 1e-5
 // relative). Falls back to attention_causal on CPUs without AVX-512.
-void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens,
-                           int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
-                           float* out);
+void attention_causal_fast_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+inline void attention_causal_fast(const float* q, const float* k, const float* v, int64_t n_tokens,
+                                  int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+  attention_causal_fast_rows(q, k, v, n_tokens, 0, n_heads, n_heads_kv, head_dim, scale, out);
+}
 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);

@@ -91,22 +91,21 @@ void apply_rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, c
   }
 }
 
-void attention_causal(const float* q, const float* k, const float* v, int64_t n_tokens,
-                      int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale,
-                      float* out) {
+void attention_causal_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                           int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
   const int64_t group = n_heads / n_heads_kv;
   const int64_t q_stride = n_heads * head_dim, kv_stride = n_heads_kv * head_dim;
 #pragma omp parallel
   {
-    std::vector<float> p(static_cast<size_t>(n_tokens));
+    std::vector<float> p(static_cast<size_t>(q_first + n_q));
     std::vector<float> acc(static_cast<size_t>(head_dim));
     // Later queries see more keys: dynamic scheduling balances the triangle. Each (head, query)
     // is computed whole by one thread, so the schedule does not change any result.
 #pragma omp for schedule(dynamic, 8)
-    for (int64_t idx = 0; idx < n_heads * n_tokens; ++idx) {
-      const int64_t h = idx / n_tokens, t = idx % n_tokens;
+    for (int64_t idx = 0; idx < n_heads * n_q; ++idx) {
+      const int64_t h = idx / n_q, row = idx % n_q, t = q_first + row;  // t: the query's position
       const int64_t hk = h / group;
-      const float* qv = q + t * q_stride + h * head_dim;
+      const float* qv = q + row * q_stride + h * head_dim;
       float m = -INFINITY;
       for (int64_t s = 0; s <= t; ++s) {
         p[s] = dot16(qv, k + s * kv_stride + hk * head_dim, head_dim) * scale;
@@ -124,7 +123,7 @@ void attention_causal(const float* q, const float* k, const float* v, int64_t n_
         const float* vv = v + s * kv_stride + hk * head_dim;
         for (int64_t i = 0; i < head_dim; ++i) acc[i] += w * vv[i];
       }
-      std::copy(acc.begin(), acc.end(), out + t * q_stride + h * head_dim);
+      std::copy(acc.begin(), acc.end(), out + row * q_stride + h * head_dim);
     }
   }
 }
