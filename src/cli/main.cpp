@@ -1,6 +1,9 @@
 // logitscope entry point: dispatches to a subcommand and maps errors to documented exit codes.
 // Errors become messages and exit codes in run_guarded (cli/guarded.h).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "cli/commands.h"
@@ -34,9 +37,22 @@ void print_usage(std::FILE* out) {
   std::fprintf(out, "\nRun 'logitscope <command> --help' for a command's options.\n");
 }
 
+// OpenMP threads that wait at a barrier spin for a while before they sleep; libgomp's default
+// (GOMP_SPINCOUNT 300000, milliseconds) lets a waiting thread burn the core another process or
+// our other thread needs. A short spin keeps an idle machine's speed and degrades gracefully on
+// a busy one (docs/performance.md, "OpenMP wait policy"). libgomp reads its environment when it
+// is loaded, before main, so the setting takes effect by starting this program again with it;
+// a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept as given.
+void use_short_openmp_spin(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  ::setenv("GOMP_SPINCOUNT", "3000", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then go on with the default
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  use_short_openmp_spin(argv);
   if (argc < 2) {
     print_usage(stderr);
     return lsc::kExitUsage;
