@@ -56,7 +56,6 @@ float f16_to_f32(uint16_t v);
 uint16_t f32_to_bf16(float v);  // round to nearest even (used by tests and the demo writer)
 void convert_row(const WeightMatrix& w, int64_t row, float* out);  // out[w.cols]
 
-// Kernels selected once per process by CPU features (and LSC_ISA=scalar|avx512 to force one).
 // The one CPU-feature choice of the process (LSC_ISA=scalar|avx2|avx512 forces one): every fast
 // path in kernels/ and analysis/ reads it, so LSC_ISA=scalar reaches all of them. "avx512" needs
 // AVX-512 F, BW, VL and DQ; "avx2" (the fp32 matmul only; the rest is the portable code) AVX2,
