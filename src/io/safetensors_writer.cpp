@@ -11,17 +11,14 @@ namespace lsc::io {
 
 namespace {
 
-// The 8-byte length and the JSON header (padded to 8 bytes) for tensors laid out in `order`.
-std::string header_bytes(const std::vector<std::pair<std::string, std::pair<DType, std::vector<int64_t>>>>& order,
-                         const std::map<std::string, std::string>& metadata) {
+// The 8-byte length and the JSON header (padded to 8 bytes) for tensors laid out in this order.
+std::string header_bytes(const std::vector<TensorSpecOut>& order, const std::map<std::string, std::string>& metadata) {
   Json h = Json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
   uint64_t off = 0;
-  for (const auto& [name, t] : order) {
-    int64_t n = 1;
-    for (int64_t d : t.second) n *= d;
-    const uint64_t bytes = static_cast<uint64_t>(n) * dtype_bytes(t.first);
-    h[name] = {{"dtype", dtype_name(t.first)}, {"shape", t.second}, {"data_offsets", {off, off + bytes}}};
+  for (const TensorSpecOut& t : order) {
+    const auto bytes = static_cast<uint64_t>(t.n_bytes());
+    h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + bytes}}};
     off += bytes;
   }
   std::string header = h.dump();
@@ -45,13 +42,11 @@ std::string safetensors_bytes(const std::vector<TensorData>& tensors,
   std::vector<const TensorData*> order;
   for (const auto& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->name < b->name; });
-  std::vector<std::pair<std::string, std::pair<DType, std::vector<int64_t>>>> layout;
+  std::vector<TensorSpecOut> layout;
   uint64_t total = 0;
   for (const TensorData* t : order) {
-    int64_t n = 1;
-    for (int64_t d : t->shape) n *= d;
-    LSC_CHECK_MSG(t->bytes.size() == static_cast<size_t>(n) * dtype_bytes(t->dtype), t->name);
-    layout.push_back({t->name, {t->dtype, t->shape}});
+    layout.push_back({t->name, t->dtype, t->shape});
+    LSC_CHECK_MSG(t->bytes.size() == static_cast<size_t>(layout.back().n_bytes()), t->name);
     total += t->bytes.size();
   }
   std::string out = header_bytes(layout, metadata);
@@ -66,8 +61,8 @@ void write_safetensors_streamed(const std::string& path, const std::vector<Tenso
   std::vector<size_t> order(tensors.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensors[a].name < tensors[b].name; });
-  std::vector<std::pair<std::string, std::pair<DType, std::vector<int64_t>>>> layout;
-  for (size_t i : order) layout.push_back({tensors[i].name, {tensors[i].dtype, tensors[i].shape}});
+  std::vector<TensorSpecOut> layout;
+  for (size_t i : order) layout.push_back(tensors[i]);
   AtomicFile f(path);
   f.write(header_bytes(layout, metadata));
   std::vector<uint8_t> buf;

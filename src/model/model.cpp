@@ -108,12 +108,8 @@ void add_linear(const float* in, const uint16_t* in16, int64_t n_rows, const cpu
   }
 }
 
-uint16_t* sized16(std::vector<uint16_t>& v, int64_t n) {
-  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
-
-float* sized(std::vector<float>& v, int64_t n) {
+template <class T>
+T* sized(std::vector<T>& v, int64_t n) {
   if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
   return v.data();
 }
@@ -479,7 +475,7 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
                sized(ws.x, n_t * h), sized(ws.k, n_t * kv_cols), sized(ws.v, n_t * kv_cols),
                xn_all, sized(ws.q, chunk * q_cols), sized(ws.att, chunk * q_cols), sized(ws.proj, chunk * h),
                fused_mlp ? nullptr : sized(ws.gate, chunk * inter), fused_mlp ? nullptr : sized(ws.up, chunk * inter),
-               ops.bf16 ? sized16(ws.x16, chunk * h) : nullptr, fused_mlp ? sized16(ws.act16, chunk * inter) : nullptr};
+               ops.bf16 ? sized(ws.x16, chunk * h) : nullptr, fused_mlp ? sized(ws.act16, chunk * inter) : nullptr};
   auto tap = [&](const std::string& name, const float* a) {
     if (opt.tap) opt.tap(name, a, n_t, h);
   };

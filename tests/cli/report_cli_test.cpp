@@ -229,6 +229,16 @@ class ReportCli : public ::testing::Test {
     ASSERT_EQ(report_result_->code, 0) << report_result_->err;
   }
   static std::string out(const std::string& f = "") { return (*dir_ / "out" / f).string(); }
+  // A fresh directory <dir>/<name> holding a copy of the run's database only.
+  static fs::path copy_of_results(const std::string& name) {
+    const fs::path sdir = *dir_ / name;
+    fs::remove_all(sdir);
+    fs::create_directories(sdir);
+    for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
+      if (fs::exists(out(f))) fs::copy_file(out(f), sdir / f);
+    }
+    return sdir;
+  }
   static io::Json data() {
     return io::parse_json(
         between(*html_, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"),
@@ -382,12 +392,7 @@ TEST_F(ReportCli, ViewerSelectionIsBoundedAndSaysSo) {
 }
 
 TEST_F(ReportCli, ShowsStatsJsonWhenPresentAndSurvivesABrokenOne) {
-  const fs::path sdir = *dir_ / "with_stats";
-  fs::remove_all(sdir);
-  fs::create_directories(sdir);
-  for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
-    if (fs::exists(out(f))) fs::copy_file(out(f), sdir / f);
-  }
+  const fs::path sdir = copy_of_results("with_stats");
   // Without stats.json (only the database copied): no stats, and the page says how to get them.
   auto r0 = run_cli("report " + sdir.string() + " --quiet");
   ASSERT_EQ(r0.code, 0) << r0.err;
@@ -428,12 +433,7 @@ TEST_F(ReportCli, ShowsStatsJsonWhenPresentAndSurvivesABrokenOne) {
 // a level, correct/incorrect, a model pair's difference), with the resamples and seed that
 // `logitscope stats` recorded; `report --bootstrap` overrides them.
 TEST_F(ReportCli, ConfidenceIntervalsAreTheStatisticsOnes) {
-  const fs::path sdir = *dir_ / "one_bootstrap";
-  fs::remove_all(sdir);
-  fs::create_directories(sdir);
-  for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
-    if (fs::exists(out(f))) fs::copy_file(out(f), sdir / f);
-  }
+  const fs::path sdir = copy_of_results("one_bootstrap");
   auto r = run_cli("stats " + sdir.string() + " --bootstrap 700 --seed 77");
   ASSERT_EQ(r.code, 0) << r.err;
   r = run_cli("report " + sdir.string() + " --quiet");

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "io/error.h"
 #include "kernels/cpu/kernels.h"
 
 namespace lsc::cpu::avx2 {
@@ -73,12 +74,7 @@ void tile_dot(const float* x, int64_t n_x, const float* w, int64_t n_w, int64_t 
   const bool has_tail = n_k % 8 != 0;
   const __m256i tail = tail_mask(n_k);
   const int64_t n_x2 = n_x / 2 * 2, n_w4 = n_w / 4 * 4;
-  if (n_x > kMaxTileX || n_w > kMaxTileW) {  // not the driver's tile: no blocking
-    for (int64_t i = 0; i < n_x; ++i) {
-      for (int64_t j = 0; j < n_w; ++j) out[i * out_stride + j] = dot1(x + i * n_k, w + j * n_k, n_k, has_tail, tail);
-    }
-    return;
-  }
+  LSC_CHECK(n_x <= kMaxTileX && n_w <= kMaxTileW);
   alignas(32) float accbuf[kMaxTileX * kMaxTileW * 8];  // [row][col] × 8 lanes
   for (int64_t kb = 0; kb < n_k || kb == 0; kb += kBlockK) {
     const int64_t kend = std::min(n_k, kb + kBlockK);
