@@ -109,8 +109,13 @@ ModelConfig parse_config(std::string_view json_text, const std::string& where) {
   }
   if (c.head_dim % 2 != 0) throw InputError(where, "head_dim", "an even number (RoPE pairs)", std::to_string(c.head_dim));
   if (has_value(j, "rms_norm_eps")) {
-    double eps = io::require_number(j, "rms_norm_eps", where);
-    if (!(eps > 0.0 && eps < 1.0)) throw InputError(where, "key 'rms_norm_eps'", "a number in (0, 1)", std::to_string(eps));
+    // The norm adds eps in fp32: a value that rounds to 0 there (1e-50) is no epsilon at all.
+    const double eps = io::require_number(j, "rms_norm_eps", where);
+    if (!(eps > 0.0 && eps < 1.0 && static_cast<float>(eps) > 0.0f)) {
+      char found[32];
+      std::snprintf(found, sizeof found, "%.6g", eps);
+      throw InputError(where, "key 'rms_norm_eps'", "a number in (0, 1) that is positive in fp32", found);
+    }
     c.rms_norm_eps = static_cast<float>(eps);
   }
   if (has_value(j, "rope_theta")) {

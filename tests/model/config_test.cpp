@@ -101,6 +101,9 @@ TEST(Config, RejectsSizesBeyondWhatItCanCount) {
             "config.json: key 'hidden_size': expected an integer, found a number 1e+300");
   EXPECT_EQ(error_of(R"({"model_type": "llama", "rope_theta": 1e400})"),
             "config.json: expected valid JSON, found number overflow parsing '1e400'");
+  // A positive double that is 0 in fp32, where the norm adds it (fuzz/config_fuzz.cpp found it).
+  EXPECT_EQ(error_of(cfg(R"("model_type": "llama", "rms_norm_eps": 1e-50)")),
+            "config.json: key 'rms_norm_eps': expected a number in (0, 1) that is positive in fp32, found 1e-50");
   // 2^32 + 64 was truncated to 64.
   EXPECT_EQ(error_of(cfg(R"("model_type": "llama", "rope_scaling": {"rope_type": "llama3", "factor": 8,
                              "low_freq_factor": 1, "high_freq_factor": 4,
