@@ -15,8 +15,15 @@ namespace lsc::cli {
 
 model::Precision precision_from_environment() {
   const char* e = std::getenv("LSC_PRECISION");
-  if (e == nullptr || *e == '\0') return model::Precision::FP32;
+  if (e == nullptr || *e == '\0') return model::Precision::Exact;
   return model::parse_precision(e, "LSC_PRECISION");
+}
+
+model::Precision parse_precision_flag(const std::string& value) {
+  for (model::Precision p : {model::Precision::Exact, model::Precision::FP32, model::Precision::BF16}) {
+    if (value == model::precision_name(p)) return p;
+  }
+  throw UsageError("--precision: expected exact, fp32 or bf16, found \"" + value + "\"");
 }
 
 void apply_environment(pipeline::RunOptions& o) {

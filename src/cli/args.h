@@ -21,9 +21,11 @@ namespace lsc::cli {
 // states kept between the forward passes and the measuring step), LSC_BATCH_TOKENS (rows per
 // forward pass; 1 = one text per pass). Read once, here, by the commands that run.
 void apply_environment(pipeline::RunOptions& o);
-// LSC_PRECISION if set ("fp32" or "bf16"; InputError otherwise), else fp32: the default of the
-// commands that run a model, before their --precision flag.
+// LSC_PRECISION if set ("exact", "fp32" or "bf16"; InputError otherwise), else exact: the
+// default of the commands that run a model, before their --precision flag.
 model::Precision precision_from_environment();
+// The value of --precision; UsageError naming the flag otherwise.
+model::Precision parse_precision_flag(const std::string& value);
 
 class Args {
  public:

@@ -27,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kHelp =
-    "usage: logitscope demo [--out DIR] [--threads N] [--precision fp32|bf16] [--quiet]\n"
+    "usage: logitscope demo [--out DIR] [--threads N] [--precision exact|fp32|bf16] [--quiet]\n"
     "  Writes DIR/checkpoints/{base,sft,rl} (Qwen2 architecture, real Qwen2.5 vocabulary, random\n"
     "  weights), DIR/data.jsonl (60 reasoning traces) and runs 'logitscope run' on them into DIR\n"
     "  (default demo-results/). In 'rl' the output embeddings of the 'wait' family are shifted\n"
@@ -191,7 +191,7 @@ int cmd_demo(int argc, char** argv) {
   o.quiet = quiet;
   o.max_tokens = 512;
   o.precision = precision_from_environment();
-  if (args.has("precision")) o.precision = model::parse_precision(args.require("precision"), "--precision");
+  if (args.has("precision")) o.precision = parse_precision_flag(args.require("precision"));
   apply_environment(o);
   return pipeline::run(o);
 }

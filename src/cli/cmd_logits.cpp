@@ -23,7 +23,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: logitscope logits --model DIR (--ids 1,2,3 | --ids-file FILE) [--npy OUT.npy]\n"
-    "                         [--summary OUT.json] [--threads N] [--precision fp32|bf16]\n"
+    "                         [--summary OUT.json] [--threads N] [--precision exact|fp32|bf16]\n"
     "  One teacher-forced forward pass. --precision (or LSC_PRECISION): fp32 (default) is the exact\n"
     "  reference path; bf16 runs the matrix multiplies in bf16 with fp32 accumulation (AMX or\n"
     "  AVX512-BF16; fp32 where the CPU has neither or the weights are not stored as bf16).\n"
@@ -47,9 +47,7 @@ int cmd_logits(int argc, char** argv) {
 
   model::Precision precision = precision_from_environment();
   if (args.has("precision")) {
-    const std::string v = args.require("precision");
-    if (v != "fp32" && v != "bf16") throw UsageError("--precision: expected fp32 or bf16, found '" + v + "'");
-    precision = model::parse_precision(v, "--precision");
+    precision = parse_precision_flag(args.require("precision"));
   }
 
   std::vector<int64_t> raw;
@@ -90,7 +88,7 @@ int cmd_logits(int argc, char** argv) {
     j["n_tokens"] = ids.size();
     j["vocab_size"] = vocab;
     j["precision_requested"] = model::precision_name(precision);
-    j["precision"] = model::precision_name(used.precision);
+    j["precision"] = used.method();
     j["isa"] = used.isa;
     j["ids"] = ids;
     io::Json pos = io::Json::array();

@@ -22,7 +22,7 @@ constexpr const char* kHelp =
     "usage: logitscope run --model NAME=DIR [--model NAME=DIR ...] --data FILE.jsonl --out DIR\n"
     "                      [--keywords wait,aha,...] [--template notebook|chat|'Q: {query}\\nA: {answer}']\n"
     "                      [--max-tokens N] [--top-k K] [--window W] [--threads N] [--limit N]\n"
-    "                      [--field answer=response ...] [--precision fp32|bf16] [--shard I/N]\n"
+    "                      [--field answer=response ...] [--precision exact|fp32|bf16] [--shard I/N]\n"
     "                      [--max-memory GIB] [--progress-interval S] [--skip-invalid] [--force] [--quiet]\n"
     "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
     "  metrics, keyword occurrences, windows around them and cross-model divergences in\n"
@@ -146,9 +146,7 @@ int cmd_run(int argc, char** argv) {
   }
   o.precision = precision_from_environment();
   if (args.has("precision")) {
-    const std::string p = args.require("precision");
-    if (p != "fp32" && p != "bf16") throw UsageError("--precision: expected fp32 or bf16, found \"" + p + "\"");
-    o.precision = model::parse_precision(p, "--precision");
+    o.precision = parse_precision_flag(args.require("precision"));
   }
   o.skip_invalid = args.has("skip-invalid");
   o.force = args.has("force");

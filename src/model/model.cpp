@@ -39,12 +39,10 @@ std::vector<float> to_f32(const TensorView& t) {
   return out;
 }
 
-// bf16 = the pass runs at bf16 precision (hardware checked by the caller); only BF16-stored
-// matrices take the bf16 kernel.
 // `streaming`: out is large and read later (the LM head's logits chunk): the bf16 kernel writes
 // it with non-temporal stores (same values).
 void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const std::vector<float>& bias,
-            float* out, bool bf16, bool streaming = false) {
+            float* out, Products pr, bool streaming = false) {
   cpu::MatmulArgs a;
   a.x = x;
   a.n_rows = n_rows;
@@ -52,7 +50,8 @@ void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const st
   a.bias = bias.empty() ? nullptr : bias.data();
   a.out = out;
   if (streaming) a.epilogue = cpu::Epilogue::StoreStreaming;
-  if (bf16 && w.type == cpu::WType::BF16) {
+  if (pr.bf16 && w.type == cpu::WType::BF16) {
+    a.x_parts = pr.x_parts;
     cpu::matmul_bf16(a);
   } else {
     cpu::cpu_kernels().matmul(a);
@@ -71,13 +70,13 @@ bool all_stored_bf16(std::initializer_list<const cpu::WeightMatrix*> ws) {
 // batch).
 void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu::WeightMatrix*> ws,
                  std::initializer_list<const std::vector<float>*> biases, std::initializer_list<float*> outs,
-                 bool bf16, const uint16_t* x16 = nullptr) {
-  const bool all_bf16 = bf16 && all_stored_bf16(ws);
+                 Products pr, const uint16_t* x16 = nullptr) {
+  const bool all_bf16 = pr.bf16 && all_stored_bf16(ws);
   auto w = ws.begin();
   auto b = biases.begin();
   auto o = outs.begin();
   if (!all_bf16) {
-    for (; w != ws.end(); ++w, ++b, ++o) linear(x, n_rows, **w, **b, *o, bf16);
+    for (; w != ws.end(); ++w, ++b, ++o) linear(x, n_rows, **w, **b, *o, pr);
     return;
   }
   cpu::MatmulArgs args[4];
@@ -89,6 +88,7 @@ void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu
     args[n].w = **w;
     args[n].bias = (*b)->empty() ? nullptr : (*b)->data();
     args[n].out = *o;
+    args[n].x_parts = pr.x_parts;
   }
   cpu::matmul_bf16_batch(args, n);
 }
@@ -96,14 +96,15 @@ void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu
 // x += in · Wᵀ (+ bias): on the bf16 kernel inside the tiles' epilogue (in16, if given, is the
 // input already in bf16), else a product into `scratch` and an add.
 void add_linear(const float* in, const uint16_t* in16, int64_t n_rows, const cpu::WeightMatrix& w,
-                const std::vector<float>& bias, float* x, float* scratch, bool bf16) {
-  if (bf16 && w.type == cpu::WType::BF16) {
+                const std::vector<float>& bias, float* x, float* scratch, Products pr) {
+  if (pr.bf16 && w.type == cpu::WType::BF16) {
     cpu::MatmulArgs a{in, n_rows, w, bias.empty() ? nullptr : bias.data(), x};
     a.x16 = in16;
     a.epilogue = cpu::Epilogue::Accumulate;
+    a.x_parts = pr.x_parts;
     cpu::matmul_bf16(a);
   } else {
-    linear(in, n_rows, w, bias, scratch, bf16);
+    linear(in, n_rows, w, bias, scratch, pr);
     cpu::add_inplace(x, scratch, n_rows * w.rows);
   }
 }
@@ -128,13 +129,27 @@ struct Model::Workspace {
 Model::Model() = default;
 Model::~Model() = default;
 
-const char* precision_name(Precision p) { return p == Precision::BF16 ? "bf16" : "fp32"; }
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::FP32: return "fp32";
+    case Precision::BF16: return "bf16";
+    case Precision::Exact: return "exact";
+  }
+  return "?";
+}
 
 Precision parse_precision(const std::string& text, const std::string& where) {
-  if (text == "fp32") return Precision::FP32;
-  if (text == "bf16") return Precision::BF16;
-  throw InputError(where, "precision", "fp32 or bf16", "'" + text + "'");
+  for (Precision p : {Precision::Exact, Precision::FP32, Precision::BF16}) {
+    if (text == precision_name(p)) return p;
+  }
+  throw InputError(where, "precision", "exact, fp32 or bf16", "'" + text + "'");
 }
+
+std::string PrecisionUsed::method() const {
+  if (precision != Precision::Exact) return precision_name(precision);
+  return "exact (split-bf16 x" + std::to_string(x_parts) + ")";
+}
+
 
 PrecisionUsed Model::precision_used(Precision requested) const {
   bool any_bf16 = lm_head_.type == cpu::WType::BF16;
@@ -145,6 +160,7 @@ PrecisionUsed Model::precision_used(Precision requested) const {
   }
   const std::string isa = cpu::bf16_isa();
   if (requested == Precision::BF16 && any_bf16 && isa != "none") return {Precision::BF16, isa};
+  if (requested == Precision::Exact && any_bf16 && cpu::exact_splits()) return {Precision::Exact, isa, kExactParts};
   return {Precision::FP32, cpu::cpu_kernels().isa};
 }
 
@@ -267,8 +283,7 @@ int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(reques
 
 void Model::lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision) const {
   static const std::vector<float> kNoBias;
-  const bool bf16 = use_bf16(precision);
-  linear(hidden, n_rows, lm_head_, kNoBias, logits, bf16, /*streaming=*/true);
+  linear(hidden, n_rows, lm_head_, kNoBias, logits, products(precision), /*streaming=*/true);
 }
 
 // The model's workspace for one pass; a concurrent or nested pass (a consumer that runs this
@@ -340,19 +355,24 @@ std::vector<std::vector<float>> Model::forward_hidden_batch(const std::vector<st
 namespace {
 
 // The kernels of one pass, chosen once: the bf16 path (bf16 products where the matrices are BF16,
-// the fast attention and SwiGLU) or the fp32 path (exact fp32 products, the reference attention).
+// the fast attention and SwiGLU), the exact path (split-bf16 products where the matrices are
+// BF16, the reference attention and SwiGLU) or the fp32 path (fp32 products, the reference
+// attention and SwiGLU).
 struct PassOps {
-  bool bf16 = false;
+  Products mm;
   void (*attention)(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first, int64_t n_heads,
                     int64_t n_kv_heads, int64_t head_dim, float scale, float* out) = nullptr;
   void (*swiglu)(const float* gate, const float* up, int64_t n, float* out) = nullptr;
 };
 
-PassOps pass_ops(bool bf16) {
+PassOps pass_ops(Products mm) {
   // The fast attention rounds differently from the reference: only on the bf16 path.
-  if (bf16) return {true, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
-  return {false, cpu::attention_causal_rows, cpu::swiglu};
+  if (mm.bf16 && mm.x_parts == 1) return {mm, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
+  return {mm, cpu::attention_causal_rows, cpu::swiglu};
 }
+
+// The bf16 kernel with activations rounded to bf16 (the bf16 precision).
+bool rounds_to_bf16(Products mm) { return mm.bf16 && mm.x_parts == 1; }
 
 // One pass over n_t rows (texts stacked; text i at rows [starts[i], starts[i + 1])) and its
 // buffers. Whole-pass buffers: the residual stream x and the KV cache k, v ([n_t, ·]). Everything
@@ -382,7 +402,7 @@ struct Rows {
 const float* normed_input(const Pass& p, Rows r, const std::vector<float>& norm,
                           std::initializer_list<const cpu::WeightMatrix*> ws) {
   const float* x = p.x + r.r0 * p.c.hidden_size;
-  if (p.ops.bf16 && all_stored_bf16(ws)) {
+  if (rounds_to_bf16(p.ops.mm) && all_stored_bf16(ws)) {
     cpu::rms_norm_bf16(x, norm.data(), r.n, p.c.hidden_size, p.c.rms_norm_eps, p.x16);
     return nullptr;
   }
@@ -399,7 +419,7 @@ void attention_block(const Pass& p, Rows r, const LayerWeights& w) {
   const int64_t q_cols = n_h * d, kv_cols = n_kv * d, half = d / 2;
   float *k = p.k + r.r0 * kv_cols, *v = p.v + r.r0 * kv_cols;
   const float* in = normed_input(p, r, w.attn_norm, {&w.wq, &w.wk, &w.wv});
-  linear_many(in, r.n, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {p.q, k, v}, p.ops.bf16,
+  linear_many(in, r.n, {&w.wq, &w.wk, &w.wv}, {&w.bq, &w.bk, &w.bv}, {p.q, k, v}, p.ops.mm,
               in == nullptr ? p.x16 : nullptr);
   if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
     cpu::rms_norm(p.q, w.q_norm.data(), r.n * n_h, d, c.rms_norm_eps, p.q);
@@ -416,14 +436,25 @@ void attention_block(const Pass& p, Rows r, const LayerWeights& w) {
     p.ops.attention(qs, p.k + p.starts[s] * kv_cols, p.v + p.starts[s] * kv_cols, len, pos0, n_h, n_kv, d, scale,
                     p.att + (a - r.r0) * q_cols);
   }
-  add_linear(p.att, nullptr, r.n, w.wo, w.bo, p.x + r.r0 * c.hidden_size, p.proj, p.ops.bf16);
+  add_linear(p.att, nullptr, r.n, w.wo, w.bo, p.x + r.r0 * c.hidden_size, p.proj, p.ops.mm);
 }
 
 // x += down(silu(gate(rms_norm(x))) · up(rms_norm(x))) for the chunk's rows.
 void mlp_block(const Pass& p, Rows r, const LayerWeights& w) {
   float* x = p.x + r.r0 * p.c.hidden_size;
   const float* in = normed_input(p, r, w.ffn_norm, {&w.w_gate, &w.w_up});
-  if (p.ops.bf16 && w.w_gate_up.packed != nullptr) {
+  if (p.ops.mm.bf16 && w.w_gate_up.packed != nullptr && p.ops.mm.x_parts > 1) {
+    // Split-bf16, fused: gate/up tiles → SwiGLU (swiglu()'s arithmetic) into the fp32 gate rows
+    // in their epilogue; down_proj reads them. The arithmetic of the unfused steps below.
+    cpu::MatmulArgs gu{in, r.n, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), p.gate};
+    gu.epilogue = cpu::Epilogue::Swiglu;
+    gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
+    gu.x_parts = p.ops.mm.x_parts;
+    cpu::matmul_bf16(gu);
+    add_linear(p.gate, nullptr, r.n, w.w_down, w.b_down, x, p.proj, p.ops.mm);
+    return;
+  }
+  if (p.ops.mm.bf16 && w.w_gate_up.packed != nullptr) {
     // Fused: gate/up tiles → SwiGLU → bf16 in their epilogue; down_proj reads the bf16 rows and
     // adds into x. The same arithmetic as the unfused bf16 steps below, without the fp32
     // gate/up matrices.
@@ -433,13 +464,13 @@ void mlp_block(const Pass& p, Rows r, const LayerWeights& w) {
     gu.bias_up = w.b_up.empty() ? nullptr : w.b_up.data();
     gu.out16 = p.act16;
     cpu::matmul_bf16(gu);
-    add_linear(nullptr, p.act16, r.n, w.w_down, w.b_down, x, p.proj, p.ops.bf16);
+    add_linear(nullptr, p.act16, r.n, w.w_down, w.b_down, x, p.proj, p.ops.mm);
     return;
   }
-  linear_many(in, r.n, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {p.gate, p.up}, p.ops.bf16,
+  linear_many(in, r.n, {&w.w_gate, &w.w_up}, {&w.b_gate, &w.b_up}, {p.gate, p.up}, p.ops.mm,
               in == nullptr ? p.x16 : nullptr);
   p.ops.swiglu(p.gate, p.up, r.n * p.c.intermediate_size, p.gate);
-  add_linear(p.gate, nullptr, r.n, w.w_down, w.b_down, x, p.proj, p.ops.bf16);
+  add_linear(p.gate, nullptr, r.n, w.w_down, w.b_down, x, p.proj, p.ops.mm);
 }
 
 }  // namespace
@@ -453,7 +484,7 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
   const ModelConfig& c = cfg_;
   const int64_t n_t = static_cast<int64_t>(ids.size()), h = c.hidden_size, d = c.head_dim;
   const int64_t q_cols = int64_t{c.num_attention_heads} * d, kv_cols = int64_t{c.num_key_value_heads} * d;
-  const PassOps ops = pass_ops(use_bf16(opt.precision));
+  const PassOps ops = pass_ops(products(opt.precision));
 
   // RoPE tables [longest, d/2]: angle = float32(pos) * inv_freq in float32, as transformers does.
   const int64_t half = d / 2;
@@ -467,15 +498,17 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
     }
   }
   const int64_t chunk = std::min(n_t, std::max<int64_t>(1, opt.prefill_chunk_rows)), inter = c.intermediate_size;
-  // The fused gate/up → SwiGLU → bf16 path needs no fp32 gate/up rows (a model packs all its
-  // matrices or none, so layer 0 tells).
-  const bool fused_mlp = ops.bf16 && layers_.front().w_gate_up.packed != nullptr;
+  // The fused gate/up → SwiGLU paths need no fp32 up rows, the bf16 one no fp32 gate rows either
+  // (a model packs all its matrices or none, so layer 0 tells).
+  const bool fused_mlp = ops.mm.bf16 && layers_.front().w_gate_up.packed != nullptr;
+  const bool fused_bf16 = fused_mlp && rounds_to_bf16(ops.mm);
   float* xn_all = sized(ws.xn, n_t * h);  // the final-normed rows returned; the chunks' xn before
   const Pass p{c, ops, n_t, starts, cos_t, sin_t,
                sized(ws.x, n_t * h), sized(ws.k, n_t * kv_cols), sized(ws.v, n_t * kv_cols),
                xn_all, sized(ws.q, chunk * q_cols), sized(ws.att, chunk * q_cols), sized(ws.proj, chunk * h),
-               fused_mlp ? nullptr : sized(ws.gate, chunk * inter), fused_mlp ? nullptr : sized(ws.up, chunk * inter),
-               ops.bf16 ? sized(ws.x16, chunk * h) : nullptr, fused_mlp ? sized(ws.act16, chunk * inter) : nullptr};
+               fused_bf16 ? nullptr : sized(ws.gate, chunk * inter), fused_mlp ? nullptr : sized(ws.up, chunk * inter),
+               rounds_to_bf16(ops.mm) ? sized(ws.x16, chunk * h) : nullptr,
+               fused_bf16 ? sized(ws.act16, chunk * inter) : nullptr};
   auto tap = [&](const std::string& name, const float* a) {
     if (opt.tap) opt.tap(name, a, n_t, h);
   };

@@ -75,10 +75,11 @@ void Model::pack_for_bf16() const {
   }
 }
 
-bool Model::use_bf16(Precision precision) const {
-  if (precision != Precision::BF16 || precision_used(Precision::BF16).precision != Precision::BF16) return false;
+Products Model::products(Precision precision) const {
+  const PrecisionUsed used = precision_used(precision);
+  if (used.precision == Precision::FP32) return {};
   std::call_once(packed_once_, [this] { pack_for_bf16(); });
-  return true;
+  return {true, used.x_parts};
 }
 
 size_t Model::packed_bytes() const {

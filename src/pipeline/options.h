@@ -28,7 +28,7 @@ struct RunOptions {
   int64_t limit = 0;  // 0 = all records
   bool skip_invalid = false;
   io::FieldMap fields;
-  model::Precision precision = model::Precision::FP32;  // FP32 = the exact path; BF16 = the fast path (README)
+  model::Precision precision = model::Precision::Exact;  // model.h: Precision; README: --precision
   // Shard I of N: this process runs only its share of the texts (balanced by tokens) into
   // <out>/shards/<I>-of-<N>/results.sqlite; `merge` joins the shards. Count 1 = the whole run.
   results::ShardSpec shard;

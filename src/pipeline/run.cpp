@@ -174,7 +174,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       r.tokenizer_sha256 = lm.tokenizer_sha256;
       r.template_name = lm.tmpl.name;
       const model::PrecisionUsed used = lm.model->precision_used(precision);
-      r.precision = model::precision_name(used.precision);
+      r.precision = used.method();
       r.isa = used.isa;
       db.insert_model(int64_t(m), r);
     }
@@ -294,7 +294,7 @@ int run(const RunOptions& opt_in) {
       model::ForwardOptions fo;
       fo.precision = precision;
       fo.on_layer = [&progress](int layers) { progress.layer_done(layers); };
-      if (g == 0 && models[m].model->precision_used(precision).precision == model::Precision::BF16) {
+      if (g == 0 && models[m].model->precision_used(precision).precision != model::Precision::FP32) {
         progress.set_phase("preparing model '" + models[m].name + "' for the bf16 kernel (packing its weights)");
         models[m].model->prepare(precision);
       }

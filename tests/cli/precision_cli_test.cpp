@@ -1,22 +1,34 @@
 // `logits --precision` and LSC_PRECISION: the summary records what was asked for and what ran,
-// fp32 stays the default, and a bad value is a usage error (exit 2) naming the flag.
+// exact is the default, and a bad value is a usage error (exit 2) naming the flag.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "cli/run_cli.h"
 #include "io/json.h"
+#include "kernels/cpu/kernels.h"
 
 namespace lsc::test {
 namespace {
 
 io::Json summary_of(const CliResult& r) { return io::parse_json(r.out, "stdout"); }
 
-TEST(PrecisionCli, DefaultIsFp32AndBf16IsRecorded) {
+TEST(PrecisionCli, DefaultIsExactAndWhatRanIsRecorded) {
   const std::string model = fixture("models/qwen2-bf16");
-  const auto fp32 = run_cli("logits --model " + model + " --ids 1,2,3,4");
+  const auto exact = run_cli("logits --model " + model + " --ids 1,2,3,4");
+  ASSERT_EQ(exact.code, 0) << exact.err;
+  EXPECT_EQ(summary_of(exact)["precision_requested"], "exact");
+  // split-bf16 where it is the faster exact method (AMX), else the fp32 kernels.
+  EXPECT_EQ(summary_of(exact)["precision"], cpu::exact_splits() ? "exact (split-bf16 x3)" : "fp32");
+  ::setenv("LSC_EXACT", "split", 1);
+  const auto split = run_cli("logits --model " + model + " --ids 1,2,3,4");
+  ::unsetenv("LSC_EXACT");
+  ASSERT_EQ(split.code, 0) << split.err;
+  EXPECT_EQ(summary_of(split)["precision"], std::strcmp(cpu::bf16_isa(), "none") != 0 ? "exact (split-bf16 x3)" : "fp32");
+  const auto fp32 = run_cli("logits --model " + model + " --ids 1,2,3,4 --precision fp32");
   ASSERT_EQ(fp32.code, 0) << fp32.err;
   EXPECT_EQ(summary_of(fp32)["precision"], "fp32");
   EXPECT_EQ(summary_of(fp32)["precision_requested"], "fp32");

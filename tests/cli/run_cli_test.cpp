@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "cli/run_cli.h"
 #include "io/json.h"
 #include "io/sqlite.h"
+#include "kernels/cpu/kernels.h"
 
 namespace lsc::test {
 namespace {
@@ -235,7 +237,27 @@ TEST_F(RunDir, ChatTemplateUsesTheModelsOwnSpecialTokens) {
 
 TEST_F(RunDir, Bf16PrecisionStaysWithinTheFixtureBoundsOfTheFp32Run) {
   write("data.jsonl", many_records(4));
-  ASSERT_EQ(run_cli(run_args(p("data.jsonl"), p("fp32"))).code, 0);
+  ASSERT_EQ(run_cli(run_args(p("data.jsonl"), p("fp32"), "--precision fp32")).code, 0);
+  // The default (exact), its split-bf16 method forced: within the fixtures' 1e-4 of the fp32 run.
+  ::setenv("LSC_EXACT", "split", 1);
+  const auto exact = run_cli(run_args(p("data.jsonl"), p("exact")));
+  ::unsetenv("LSC_EXACT");
+  ASSERT_EQ(exact.code, 0) << exact.err;
+  {
+    io::Db db(p("exact/results.sqlite"), false);
+    io::Stmt m(db, "SELECT precision FROM models");
+    ASSERT_TRUE(m.step());
+    const bool bf16_hw = std::strcmp(cpu::bf16_isa(), "none") != 0;
+    EXPECT_EQ(m.col_text(0), bf16_hw ? "exact (split-bf16 x3)" : "fp32");
+    db.exec("ATTACH DATABASE '" + p("fp32/results.sqlite") + "' AS ref");
+    io::Stmt s(db, "SELECT max(abs(a.logprob - b.logprob)), max(abs(a.entropy - b.entropy)) FROM positions a "
+                   "JOIN ref.positions b USING(text_idx, model_idx, pos) WHERE a.logprob IS NOT NULL");
+    ASSERT_TRUE(s.step());
+    std::printf("  exact (%s) vs fp32 run: max |dlogp| %.2e, max |dentropy| %.2e\n", m.col_text(0).c_str(),
+                s.col_double(0), s.col_double(1));
+    EXPECT_LE(s.col_double(0), 1e-4);
+    EXPECT_LE(s.col_double(1), 1e-4);
+  }
   auto r = run_cli(run_args(p("data.jsonl"), p("bf16"), "--precision bf16"));
   ASSERT_EQ(r.code, 0) << r.err;
   io::Db db(p("bf16/results.sqlite"), false);

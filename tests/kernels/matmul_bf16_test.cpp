@@ -251,6 +251,129 @@ TEST(MatmulBf16, FusedGateUpSwigluMatchesTheUnfusedSteps) {
   }
 }
 
+// split_bf16_rows: the parts sum to x within 2^-8 of each part's remainder, the vector split
+// equals the scalar definition (the header's), and a non-finite first part leaves zeros.
+TEST(SplitBf16, PartsAreTheRoundedRemaindersAndSumToX) {
+  std::vector<float> x = randn(1003, 7);
+  for (float f : {0.0f, -0.0f, 1e-40f, 3.0e38f, INFINITY, -INFINITY, NAN, 0x1.fffffep127f}) x.push_back(f);
+  const int64_t n = static_cast<int64_t>(x.size());
+  for (int parts = 1; parts <= 3; ++parts) {
+    std::vector<uint16_t> p0(x.size()), p1(x.size()), p2(x.size());
+    uint16_t* const out[3] = {p0.data(), p1.data(), p2.data()};
+    split_bf16_rows(x.data(), n, parts, out);
+    for (int64_t i = 0; i < n; ++i) {
+      const float xi = x[size_t(i)];
+      float r = xi;
+      const uint16_t want0 = f32_to_bf16(r);
+      ASSERT_EQ(p0[size_t(i)], want0) << "part 0 of element " << i;
+      const bool finite = std::isfinite(bf16_to_f32(want0));
+      r = finite ? r - bf16_to_f32(want0) : 0.0f;
+      if (parts >= 2) {
+        ASSERT_EQ(p1[size_t(i)], f32_to_bf16(r)) << "part 1 of element " << i;
+        r = finite ? r - bf16_to_f32(p1[size_t(i)]) : 0.0f;
+      }
+      if (parts == 3) {
+        ASSERT_EQ(p2[size_t(i)], f32_to_bf16(r)) << "part 2 of element " << i;
+      }
+      if (!finite || !std::isfinite(xi)) continue;
+      double sum = 0.0;
+      for (int q = 0; q < parts; ++q) sum += double(bf16_to_f32(out[q][i]));
+      // Each part rounds the remainder to 8 significant bits (relative error ≤ 2^-8), and 3 parts
+      // hold all 24 bits of an fp32 number: its exact value (above bf16's subnormal range).
+      if (parts == 3 && std::fabs(xi) > 1e-30f) {
+        EXPECT_EQ(sum, double(xi)) << "3 parts of element " << i << " = " << xi;
+      }
+      EXPECT_LE(std::fabs(sum - double(xi)), std::ldexp(std::fabs(double(xi)), -8 * parts) + 1e-38)
+          << parts << " parts of element " << i << " = " << xi;
+    }
+  }
+}
+
+// Split-bf16 products (x_parts 2 and 3) against a double reference on the fp32 x itself: 3 parts
+// are as accurate as fp32 accumulation; the results do not depend on the thread count or on the
+// rows around a row (the zero-padded last slice included).
+TEST(MatmulBf16, SplitBf16IsFp32GradeAndRowAndThreadInvariant) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const int64_t t = 130, n = 300, k = 700;
+  std::vector<float> x = randn(size_t(t * k), 51), wf = randn(size_t(n * k), 52, 0.2f), bias = randn(size_t(n), 53);
+  std::vector<uint16_t> w16(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) {
+    w16[i] = f32_to_bf16(wf[i]);
+    wf[i] = bf16_to_f32(w16[i]);
+  }
+  const auto pk = pack_bf16({w16.data(), WType::BF16, n, k});
+  auto run = [&](int parts, int threads, int64_t row0, int64_t rows) {
+    omp_set_num_threads(threads);
+    std::vector<float> out(size_t(rows * n));
+    MatmulArgs a{x.data() + row0 * k, rows, {w16.data(), WType::BF16, n, k, pk.get()}, bias.data(), out.data()};
+    a.x_parts = parts;
+    matmul_bf16(a);
+    omp_set_num_threads(omp_get_num_procs());
+    return out;
+  };
+  double worst[4] = {0, 0, 0, 0};  // max |error| / (K·2^-24·Σ|x·w|) per part count
+  for (int parts = 1; parts <= 3; ++parts) {
+    const auto out = run(parts, 2, 0, t);
+    for (int64_t i = 0; i < t; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double ref = double(bias[size_t(j)]), abs_sum = std::fabs(ref);
+        for (int64_t q = 0; q < k; ++q) {
+          const double p = double(x[size_t(i * k + q)]) * double(wf[size_t(j * k + q)]);
+          ref += p;
+          abs_sum += std::fabs(p);
+        }
+        const double err = std::fabs(double(out[size_t(i * n + j)]) - ref) / (double(k) * 0x1p-24 * abs_sum);
+        worst[parts] = std::max(worst[parts], err);
+      }
+    }
+    if (parts > 1) {
+      EXPECT_EQ(run(parts, 1, 0, t), out) << parts << " parts: 1 vs 2 threads";
+      EXPECT_EQ(run(parts, 3, 0, t), out) << parts << " parts: 3 vs 2 threads";
+      // Rows 64..129 alone (their last slice padded) are the same rows of the 130-row call.
+      const auto tail = run(parts, 2, 64, t - 64);
+      EXPECT_EQ(0, std::memcmp(tail.data(), out.data() + 64 * n, tail.size() * 4)) << parts << " parts: rows";
+    }
+  }
+  std::printf("  max error / (K·2^-24·Σ|x·w|): 1 part %.3g, 2 parts %.3g, 3 parts %.3g\n", worst[1], worst[2],
+              worst[3]);
+  // 3 parts are x exactly, so the products are exact and only the fp32 accumulation of the three
+  // partial sums rounds: within 2·(K+1)·u·Σ|p| (the bound above). 2 parts leave up to 2^-16 of
+  // each x, 1 part (bf16 x) up to 2^-8.
+  EXPECT_LE(worst[3], 2.0 * double(k + 1) / double(k));
+  EXPECT_LT(worst[3], worst[2]);
+  EXPECT_LT(worst[2], worst[1]);
+}
+
+// Epilogue::Swiglu on a gate/up pair with split-bf16 = swiglu() of the separately computed gate
+// and up (to fp32 rounding: the pair and the single matrices are different oneDNN call shapes).
+TEST(MatmulBf16, SplitSwigluEpilogueMatchesTheUnfusedSteps) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const int64_t t = 100, n = 1100, k = 200;
+  std::vector<float> x = randn(size_t(t * k), 61), gf = randn(size_t(n * k), 62, 0.2f),
+                     uf = randn(size_t(n * k), 63, 0.2f), bg = randn(size_t(n), 64), bu = randn(size_t(n), 65);
+  std::vector<uint16_t> g16(gf.size()), u16(uf.size());
+  for (size_t i = 0; i < gf.size(); ++i) {
+    g16[i] = f32_to_bf16(gf[i]);
+    u16[i] = f32_to_bf16(uf[i]);
+  }
+  const WeightMatrix gw{g16.data(), WType::BF16, n, k}, uw{u16.data(), WType::BF16, n, k};
+  const auto pair = pack_bf16_pair(gw, uw);
+  std::vector<float> fused(size_t(t * n)), g(size_t(t * n)), u(size_t(t * n)), act(size_t(t * n));
+  MatmulArgs a{x.data(), t, {nullptr, WType::BF16, 2 * n, k, pair.get()}, bg.data(), fused.data()};
+  a.epilogue = Epilogue::Swiglu;
+  a.bias_up = bu.data();
+  a.x_parts = 3;
+  matmul_bf16(a);
+  MatmulArgs ag{x.data(), t, gw, bg.data(), g.data()}, au{x.data(), t, uw, bu.data(), u.data()};
+  ag.x_parts = au.x_parts = 3;
+  matmul_bf16(ag);
+  matmul_bf16(au);
+  swiglu(g.data(), u.data(), t * n, act.data());
+  for (size_t i = 0; i < act.size(); ++i) {
+    ASSERT_NEAR(fused[i], act[i], 1e-5 * (1.0 + std::fabs(double(act[i])))) << "at " << i;
+  }
+}
+
 }  // namespace
 }  // namespace lsc::cpu
 

@@ -159,24 +159,30 @@ TEST(Bf16EndToEnd, RealVocabularyModelWithinBf16Bounds) {
               static_cast<long long>(total.n));
 }
 
+// Both precisions on the bf16 kernel: bf16, and exact where it splits (LSC_EXACT=split forces it;
+// else exact may be the fp32 path, checked by the fp32 tests).
+const Precision kBf16KernelPrecisions[] = {Precision::BF16, Precision::Exact};
+
 TEST(Bf16Forward, BitwiseIdenticalForAnyThreadCountAndChunkSize) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  for (const Precision prec : kBf16KernelPrecisions)
   for (const char* name : {"qwen2-bf16", "qwen3-bf16", "qwen2-realvocab-bf16"}) {
     auto m = Model::load(test::fixture(std::string("models/") + name));
     const int vocab = m->config().vocab_size;
     std::vector<int32_t> ids;
     for (int i = 0; i < 600; ++i) ids.push_back((i * 7919 + 13) % vocab);  // 600 > one 512-row tile
     omp_set_num_threads(1);
-    const auto one = all_logits(*m, ids, Precision::BF16, 64);
+    const std::string what = std::string(name) + " " + m->precision_used(prec).method();
+    const auto one = all_logits(*m, ids, prec, 64);
     omp_set_num_threads(2);
-    const auto two = all_logits(*m, ids, Precision::BF16, 64);
+    const auto two = all_logits(*m, ids, prec, 64);
     omp_set_num_threads(3);  // more threads than cores: a different assignment again
-    const auto three = all_logits(*m, ids, Precision::BF16, 5);
+    const auto three = all_logits(*m, ids, prec, 5);
     omp_set_num_threads(omp_get_num_procs());
     ASSERT_EQ(one.size(), two.size());
-    EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4)) << name << ": 1 vs 2 threads";
+    EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4)) << what << ": 1 vs 2 threads";
     EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * 4))
-        << name << ": 1 vs 3 threads, chunk 5";
+        << what << ": 1 vs 3 threads, chunk 5";
   }
 }
 
@@ -187,6 +193,7 @@ TEST(Bf16Forward, PackedAndInPlaceWeightsGiveIdenticalLogits) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
   const char* saved = std::getenv("LSC_BF16_PACK");
   const std::string restore = saved != nullptr ? saved : "";
+  for (const Precision prec : kBf16KernelPrecisions)
   for (const char* name : {"qwen2-bf16", "qwen3-bf16", "qwen2-realvocab-bf16"}) {
     std::vector<float> logits[2];
     size_t packed_bytes[2] = {0, 0};
@@ -196,13 +203,15 @@ TEST(Bf16Forward, PackedAndInPlaceWeightsGiveIdenticalLogits) {
       const int vocab = m->config().vocab_size;
       std::vector<int32_t> ids;
       for (int i = 0; i < 530; ++i) ids.push_back((i * 7919 + 13) % vocab);  // a row tail too
-      logits[pack] = all_logits(*m, ids, Precision::BF16, 64);
+      logits[pack] = all_logits(*m, ids, prec, 64);
       packed_bytes[pack] = m->packed_bytes();
     }
+    if (prec == Precision::Exact && !cpu::exact_splits()) continue;  // the fp32 path packs nothing
     EXPECT_EQ(packed_bytes[0], 0u) << name;
     EXPECT_GT(packed_bytes[1], 0u) << name;
     ASSERT_EQ(logits[0].size(), logits[1].size());
-    EXPECT_EQ(0, std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * 4)) << name;
+    EXPECT_EQ(0, std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * 4))
+        << name << " " << precision_name(prec);
   }
   if (saved != nullptr) {
     ::setenv("LSC_BF16_PACK", restore.c_str(), 1);
@@ -224,9 +233,11 @@ TEST(Batch, ForwardHiddenBatchEqualsOneTextAtATime) {
   };
   const Case cases[] = {{"qwen2-f32", Precision::FP32, "1"},  {"qwen3-f32", Precision::FP32, "1"},
                         {"llama-f32", Precision::FP32, "1"},  {"qwen2-bf16", Precision::BF16, "1"},
-                        {"qwen2-bf16", Precision::BF16, "0"}, {"qwen3-bf16", Precision::BF16, "1"}};
+                        {"qwen2-bf16", Precision::BF16, "0"}, {"qwen3-bf16", Precision::BF16, "1"},
+                        {"qwen2-bf16", Precision::Exact, "1"}, {"qwen2-bf16", Precision::Exact, "0"},
+                        {"qwen3-bf16", Precision::Exact, "1"}};
   for (const Case& c : cases) {
-    if (c.precision == Precision::BF16 && !have_bf16()) continue;
+    if (c.precision != Precision::FP32 && !have_bf16()) continue;
     ::setenv("LSC_BF16_PACK", c.pack, 1);
     auto m = Model::load(test::fixture(std::string("models/") + c.model));
     const int vocab = m->config().vocab_size;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "analysis/token_metrics.h"
@@ -29,17 +30,18 @@ struct ForwardRun {
   std::map<std::string, std::vector<float>> taps;       // name -> [n, hidden]
 };
 
-ForwardRun run_model(const Model& m, const std::vector<int32_t>& ids, bool keep_logits = true) {
+ForwardRun run_model(const Model& m, const std::vector<int32_t>& ids, Precision precision) {
   ForwardRun r;
   const int64_t vocab = m.config().vocab_size;
-  if (keep_logits) r.logits.resize(ids.size() * static_cast<size_t>(vocab));
+  r.logits.resize(ids.size() * static_cast<size_t>(vocab));
   ForwardOptions opt;
+  opt.precision = precision;
   opt.chunk_rows = 17;  // deliberately not a divisor of the lengths: exercises partial chunks
   opt.tap = [&](const std::string& name, const float* d, int64_t rows, int64_t cols) {
     r.taps[name].assign(d, d + rows * cols);
   };
   m.forward(ids, [&](const LogitsChunk& c) {
-    if (keep_logits) std::copy(c.logits, c.logits + c.n_rows * c.vocab, r.logits.begin() + c.first_pos * c.vocab);
+    std::copy(c.logits, c.logits + c.n_rows * c.vocab, r.logits.begin() + c.first_pos * c.vocab);
   }, opt);
   return r;
 }
@@ -146,12 +148,15 @@ void expect_hidden_close(const ForwardRun& r, const io::NpyArray& ref, int n_lay
   }
 }
 
-class ForwardGolden : public ::testing::TestWithParam<std::string> {};
+// Both precisions that promise the fixtures' tolerance: fp32 and exact (split-bf16 for the BF16
+// checkpoints where the CPU has the bf16 kernel, else fp32 itself).
+class ForwardGolden : public ::testing::TestWithParam<std::tuple<std::string, Precision>> {};
 
 TEST_P(ForwardGolden, MatchesTransformersLogitsSummariesAndHiddenStates) {
-  const std::string name = GetParam();
-  auto m = Model::load(test::fixture("models/" + name));
-  const Json seqs = load_json(test::fixture("expected/" + name + "/sequences.json"));
+  const auto& [fixture_name, precision] = GetParam();
+  auto m = Model::load(test::fixture("models/" + fixture_name));
+  const std::string name = fixture_name + " " + m->precision_used(precision).method();
+  const Json seqs = load_json(test::fixture("expected/" + fixture_name + "/sequences.json"));
   const int64_t vocab = m->config().vocab_size;
   ASSERT_EQ(vocab, seqs.at("vocab_size").get<int64_t>());
   ASSERT_FALSE(seqs.at("sequences").empty());
@@ -159,8 +164,8 @@ TEST_P(ForwardGolden, MatchesTransformersLogitsSummariesAndHiddenStates) {
   for (const Json& s : seqs.at("sequences")) {
     const std::string seq = s.at("name").get<std::string>();
     const std::vector<int32_t> ids = s.at("ids").get<std::vector<int32_t>>();
-    const std::string base = test::fixture("expected/" + name + "/" + seq);
-    const ForwardRun r = run_model(*m, ids);
+    const std::string base = test::fixture("expected/" + fixture_name + "/" + seq);
+    const ForwardRun r = run_model(*m, ids, precision);
     expect_logits_close(r.logits, io::read_npy_f32(base + ".logits.npy"), vocab, name + "/" + seq, kTol);
     expect_summary_matches(r.logits, vocab, load_json(base + ".summary.json"), name + "/" + seq, &rank_equal,
                            &rank_checked);
@@ -172,16 +177,21 @@ TEST_P(ForwardGolden, MatchesTransformersLogitsSummariesAndHiddenStates) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ForwardGolden,
-                         ::testing::Values("qwen2-f32", "qwen2-bf16", "qwen2-f16", "qwen2-f32-sharded", "qwen3-f32",
-                                           "qwen3-bf16", "llama-f32"),
+                         ::testing::Combine(::testing::Values("qwen2-f32", "qwen2-bf16", "qwen2-f16", "qwen2-f32-sharded",
+                                                              "qwen3-f32", "qwen3-bf16", "llama-f32"),
+                                            ::testing::Values(Precision::FP32, Precision::Exact)),
                          [](const auto& param_info) {
-                           std::string n = param_info.param;
+                           std::string n = std::get<0>(param_info.param) + "_" +
+                                           precision_name(std::get<1>(param_info.param));
                            for (char& c : n) c = c == '-' ? '_' : c;
                            return n;
                          });
 
 // The real-vocabulary model: 151936 columns, ids from HF tokenizers (fixtures/README.md §6).
-TEST(EndToEndGolden, RealVocabularyModelMatchesSummariesAndLogitRows) {
+class EndToEndGolden : public ::testing::TestWithParam<Precision> {};
+
+TEST_P(EndToEndGolden, RealVocabularyModelMatchesSummariesAndLogitRows) {
+  const Precision precision = GetParam();
   auto m = Model::load(test::fixture("models/qwen2-realvocab-bf16"));
   const Json texts = load_json(test::fixture("expected/qwen2-realvocab-bf16/texts.json"));
   const int64_t vocab = m->config().vocab_size;
@@ -191,7 +201,7 @@ TEST(EndToEndGolden, RealVocabularyModelMatchesSummariesAndLogitRows) {
   for (const Json& t : texts.at("texts")) {
     const std::string name = t.at("name").get<std::string>();
     const std::vector<int32_t> ids = t.at("ids").get<std::vector<int32_t>>();
-    const ForwardRun r = run_model(*m, ids);
+    const ForwardRun r = run_model(*m, ids, precision);
     const std::string base = test::fixture("expected/qwen2-realvocab-bf16/" + name);
     expect_summary_matches(r.logits, vocab, load_json(base + ".summary.json"), name, &rank_equal, &rank_checked);
     if (t.contains("logits_rows_positions")) {
@@ -202,9 +212,13 @@ TEST(EndToEndGolden, RealVocabularyModelMatchesSummariesAndLogitRows) {
       expect_logits_close(got, rows, vocab, name + " rows", kTol);
     }
   }
-  std::printf("  real vocabulary: ranks equal %lld/%lld (all within rank_range)\n",
-              static_cast<long long>(rank_equal), static_cast<long long>(rank_checked));
+  std::printf("  real vocabulary, %s: ranks equal %lld/%lld (all within rank_range)\n",
+              m->precision_used(precision).method().c_str(), static_cast<long long>(rank_equal),
+              static_cast<long long>(rank_checked));
 }
+
+INSTANTIATE_TEST_SUITE_P(Precisions, EndToEndGolden, ::testing::Values(Precision::FP32, Precision::Exact),
+                         [](const auto& param_info) { return std::string(precision_name(param_info.param)); });
 
 }  // namespace
 }  // namespace lsc::model

@@ -119,6 +119,27 @@ const char* bf16_isa() {
   return isa;
 }
 
+bool exact_splits() {
+  static const bool split = [] {
+    const bool hardware = std::strcmp(bf16_isa(), "none") != 0;
+    bool r = std::strcmp(bf16_isa(), "amx") == 0;
+    const char* forced = std::getenv("LSC_EXACT");
+    if (forced != nullptr && *forced != '\0') {
+      if (std::strcmp(forced, "split") == 0 && hardware) {
+        r = true;
+      } else if (std::strcmp(forced, "fp32") == 0) {
+        r = false;
+      } else {
+        std::fprintf(stderr, "logitscope: LSC_EXACT=%s: expected split (needs bf16 hardware) or fp32; using %s\n",
+                     forced, r ? "split" : "fp32");
+      }
+    }
+    if (verbose()) std::fprintf(stderr, "logitscope: exact precision: %s\n", r ? "split-bf16" : "fp32 kernels");
+    return r;
+  }();
+  return split;
+}
+
 const CpuKernels* cpu_kernels_for(const char* isa) {
   if (std::strcmp(isa, "scalar") == 0) return &kScalar;
   if (std::strcmp(isa, "avx2") == 0) return cpu_has_avx2() ? &kAvx2 : nullptr;

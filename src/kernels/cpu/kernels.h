@@ -34,7 +34,9 @@ struct WeightMatrix {
 //  SwigluBf16: W is a gate/up pair packed with pack_bf16_pair; y = [g | u] per column;
 //              out16 = bf16(silu(g + bias) · (u + bias_up)) with swiglu_fast's arithmetic:
 //              the input of down_proj, already rounded as the bf16 kernel would round it.
-enum class Epilogue { Store, StoreStreaming, Accumulate, SwigluBf16 };
+//  Swiglu:     the same pair; out = swiglu(g + bias, u + bias_up) in fp32 with swiglu()'s
+//              arithmetic (the exact precision's MLP: the fp32 gate and up are never written).
+enum class Epilogue { Store, StoreStreaming, Accumulate, SwigluBf16, Swiglu };
 
 // Arguments of out[T, N] = x[T, K] · W[N, K]ᵀ (+ bias[N]), fp32 accumulation.
 struct MatmulArgs {
@@ -48,6 +50,12 @@ struct MatmulArgs {
   Epilogue epilogue = Epilogue::Store;
   const float* bias_up = nullptr;  // SwigluBf16: bias of the up half, or null
   uint16_t* out16 = nullptr;       // SwigluBf16: [n_rows, w.rows / 2]
+  // Split-bf16 (1 = plain bf16): x (fp32; x16 must be null) is written as the sum of this many
+  // bf16 parts (split_bf16_rows), each part is multiplied by W on the bf16 kernel and the
+  // partial products are summed in fp32. W's BF16 values are exact, so only the split and the
+  // fp32 accumulation round: 2 parts keep x to 2^-16 (relative), 3 parts exactly (3 × 8
+  // significant bits hold fp32's 24).
+  int x_parts = 1;
 };
 
 // Conversions of stored weights to fp32 (exact for BF16 and F16).
@@ -114,11 +122,22 @@ std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const
 size_t packed_bytes(const PackedBf16& p);
 // x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).
 void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n);
+// x[n] as the sum of `parts` (1-3) bf16 numbers: parts[0] = bf16(x), parts[1] = bf16(x - parts[0]),
+// parts[2] = bf16(x - parts[0] - parts[1]) (each difference exact in fp32; three parts sum to x
+// exactly above bf16's subnormal range). Where parts[0] is not finite the later parts are 0.
+// Vectorised where AVX-512 is present (same results).
+void split_bf16_rows(const float* x, int64_t n, int parts, uint16_t* const* out);
 
 // The instruction set oneDNN's bf16 matmul can use here, detected once per process:
 // "amx" (AMX-BF16 tiles; the kernel permission was granted), "avx512_bf16" (vdpbf16ps) or "none"
 // (no bf16 hardware: the bf16 precision falls back to fp32). LSC_VERBOSE=1 logs it on stderr.
 const char* bf16_isa();
+// Whether the exact precision's split-bf16 products (3 bf16 parts of each activation, three
+// bf16 products) run faster here than the fp32 kernels: on AMX tiles yes, on AVX512-BF16 no
+// (vdpbf16ps does twice an fp32 FMA's products, three parts cost 1.5 fp32 products: measured in
+// docs/performance.md), without bf16 hardware never. LSC_EXACT=split|fp32 forces the choice
+// (split only where bf16_isa() is not "none"), for tests and measurements. Decided once.
+bool exact_splits();
 // oneDNN's name for the implementation it chose for the last bf16 matmul (e.g.
 // "brg:avx512_core_amx"); empty before the first call. For run manifests and benchmarks.
 std::string bf16_impl();
@@ -160,8 +179,10 @@ inline void attention_causal_fast(const float* q, const float* k, const float* v
   attention_causal_fast_rows(q, k, v, n_tokens, 0, n_heads, n_heads_kv, head_dim, scale, out);
 }
 
-// out[i] = silu(gate[i]) * up[i]; out may alias gate.
+// out[i] = silu(gate[i]) * up[i]; out may alias gate. swiglu_one is its arithmetic for one
+// element (also Epilogue::Swiglu's).
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+float swiglu_one(float gate, float up);
 
 // The same, with a polynomial exp (relative error < 5e-7); used by the bf16 precision. Falls
 // back to swiglu without AVX-512.

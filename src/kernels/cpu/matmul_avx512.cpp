@@ -110,6 +110,26 @@ void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n) {
   for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
 }
 
+// split_bf16_rows' parts, 16 lanes at a time (the scalar split's arithmetic: same bits).
+void split_bf16_n(const float* x, int64_t n, int parts, uint16_t* const* out) {
+  const __m512i exp_mask = _mm512_set1_epi32(0x7f800000);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
+                                        : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    __m512 r = _mm512_maskz_loadu_ps(valid, x + i);
+    __mmask16 finite = 0xffff;
+    for (int p = 0; p < parts; ++p) {
+      const __m256i b = bf16_bits16(r);
+      _mm256_mask_storeu_epi16(out[p] + i, valid, b);
+      const __m512 part = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+      if (p == 0) {
+        finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(_mm512_castps_si512(part), exp_mask), exp_mask);
+      }
+      r = _mm512_maskz_sub_ps(finite, r, part);
+    }
+  }
+}
+
 // out16 = bf16(swiglu(gate, up)) in one pass: the same lanes as swiglu_span then f32_to_bf16_n.
 void swiglu_bf16_span(const float* gate, const float* up, int64_t n, uint16_t* out16) {
   for (int64_t i = 0; i < n; i += 16) {

@@ -37,6 +37,7 @@
 namespace lsc::cpu {
 namespace avx512 {
 void f32_to_bf16_n(const float* x, uint16_t* out, int64_t n);
+void split_bf16_n(const float* x, int64_t n, int parts, uint16_t* const* out);
 void store_row(float* out, const float* src, const float* bias, int64_t n);
 void stream_row(float* out, const float* src, int64_t n);
 void accumulate_row(float* out, const float* src, const float* bias, int64_t n);
@@ -181,6 +182,23 @@ void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n) {
   }
 }
 
+void split_bf16_rows(const float* x, int64_t n, int parts, uint16_t* const* out) {
+  LSC_CHECK(parts >= 1 && parts <= 3);
+  if (cpu_has_avx512_internal()) {
+    avx512::split_bf16_n(x, n, parts, out);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    float r = x[i];
+    bool finite = true;
+    for (int p = 0; p < parts; ++p) {
+      const uint16_t b = f32_to_bf16(r);
+      out[p][i] = b;
+      if (p == 0) finite = (b & 0x7f80u) != 0x7f80u;
+      r = finite ? r - bf16_to_f32(b) : 0.0f;
+    }
+  }
+}
 
 namespace {
 
@@ -278,6 +296,17 @@ void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, i
         avx512::swiglu_bf16_span(g, u, cols, a.out16 + (m0 + r) * n + n0);
         break;
       }
+      case Epilogue::Swiglu: {
+        const float* g = c + r * 2 * cols;
+        const float* u = g + cols;
+        float* out = a.out + (m0 + r) * n + n0;
+        for (int64_t j = 0; j < cols; ++j) {
+          const float gj = bias != nullptr ? g[j] + bias[j] : g[j];
+          const float uj = a.bias_up != nullptr ? u[j] + a.bias_up[n0 + j] : u[j];
+          out[j] = swiglu_one(gj, uj);
+        }
+        break;
+      }
     }
   }
   // Non-temporal stores are weakly ordered: drain them before the tile counts as done.
@@ -291,29 +320,37 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
   LSC_CHECK(cpu_has_avx512_internal());  // bf16_isa() is "none" without AVX-512
   const MatmulArgs& a0 = args[0];
   const int64_t m = a0.n_rows, k = a0.w.cols;
+  const int parts = a0.x_parts;
+  LSC_CHECK(parts >= 1 && parts <= 3 && (parts == 1 || (a0.x16 == nullptr && a0.x != nullptr)));
   for (int i = 0; i < n_args; ++i) {
     const MatmulArgs& a = args[i];
     const WeightMatrix& w = a.w;
     LSC_CHECK(w.type == WType::BF16);
-    LSC_CHECK(a.x == a0.x && a.x16 == a0.x16 && a.n_rows == m && w.cols == k);
+    LSC_CHECK(a.x == a0.x && a.x16 == a0.x16 && a.n_rows == m && w.cols == k && a.x_parts == parts);
     const bool pair = w.packed != nullptr && w.packed->pair;
-    LSC_CHECK(pair == (a.epilogue == Epilogue::SwigluBf16));
+    LSC_CHECK(pair == (a.epilogue == Epilogue::SwigluBf16 || a.epilogue == Epilogue::Swiglu));
     LSC_CHECK(w.packed != nullptr ? w.packed->n * (pair ? 2 : 1) == w.rows && w.packed->k == w.cols
                                   : w.data != nullptr);
-    LSC_CHECK(pair ? a.out16 != nullptr : a.out != nullptr);
+    LSC_CHECK(a.epilogue == Epilogue::SwigluBf16 ? a.out16 != nullptr : a.out != nullptr);
   }
   if (m == 0) return;
+  // The bf16 input: x16 as given, or x converted (parts > 1: part p at x16 + p·m·k).
   const uint16_t* x16 = a0.x16;
   if (x16 == nullptr) {
     static thread_local std::vector<uint16_t> xb;
-    if (xb.size() < static_cast<size_t>(m * k)) xb.resize(static_cast<size_t>(m * k));
+    if (xb.size() < static_cast<size_t>(parts * m * k)) xb.resize(static_cast<size_t>(parts * m * k));
     const int64_t chunk = 4096;  // elements per conversion task: element-wise, any split is exact
     const int64_t n_chunks = (m * k + chunk - 1) / chunk;
     uint16_t* xw = xb.data();
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c) {
-      const int64_t i0 = c * chunk;
-      f32_to_bf16_rows(a0.x + i0, xw + i0, std::min(chunk, m * k - i0));
+      const int64_t i0 = c * chunk, len = std::min(chunk, m * k - i0);
+      if (parts == 1) {
+        f32_to_bf16_rows(a0.x + i0, xw + i0, len);
+      } else {
+        uint16_t* const out[3] = {xw + i0, xw + m * k + i0, xw + 2 * m * k + i0};
+        split_bf16_rows(a0.x + i0, len, parts, out);
+      }
     }
     x16 = xw;
   }
@@ -372,9 +409,13 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
   const int64_t last_slice = (m - 1) / kRowTile * kRowTile, last_rows = m - last_slice;
   static thread_local std::vector<uint16_t> padded;
   if (last_rows < kRowTile) {
-    if (padded.size() < static_cast<size_t>(kRowTile * k)) padded.resize(static_cast<size_t>(kRowTile * k));
-    std::copy(x16 + last_slice * k, x16 + m * k, padded.begin());
-    std::fill(padded.begin() + last_rows * k, padded.begin() + kRowTile * k, uint16_t{0});
+    if (padded.size() < static_cast<size_t>(parts * kRowTile * k)) padded.resize(static_cast<size_t>(parts * kRowTile * k));
+    for (int part = 0; part < parts; ++part) {
+      const uint16_t* src = x16 + part * m * k;
+      const auto dst = padded.begin() + part * kRowTile * k;
+      std::copy(src + last_slice * k, src + m * k, dst);
+      std::fill(dst + last_rows * k, dst + kRowTile * k, uint16_t{0});
+    }
   }
   const uint16_t* const pad = padded.data();  // by pointer: in the parallel loop `padded` is each thread's own
   const int64_t n_tasks = first_task.back();
@@ -382,7 +423,7 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
   {
     static thread_local std::vector<uint8_t> scratch;
     static thread_local std::vector<float> dense_out, tmp;
-    if (dense_out.size() < static_cast<size_t>(max_dense)) dense_out.resize(static_cast<size_t>(max_dense));
+    if (dense_out.size() < static_cast<size_t>(parts * max_dense)) dense_out.resize(static_cast<size_t>(parts * max_dense));
     dnnl::stream s(engine());
     // Dynamic: a busy core (the machine is shared) does not hold the others back, and which
     // thread computes a task never changes its result.
@@ -410,14 +451,24 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
                                          dnnl::memory::data_type::u8, dnnl::memory::dims{1}),
                       engine(), scratch.data());
       const int64_t row_end = std::min(m, (bi + 1) * kRowBlock);
+      const int64_t width = (pl.pair ? 2 : 1) * cols;
       for (int64_t m0 = bi * kRowBlock; m0 < row_end; m0 += kRowTile) {
         const int64_t rows = std::min(kRowTile, m - m0);
-        const uint16_t* a_rows = rows < kRowTile ? pad : x16 + m0 * k;
-        am.set_data_handle(const_cast<uint16_t*>(a_rows));
-        p.prim.execute(s, {{DNNL_ARG_SRC, am},
-                           {DNNL_ARG_WEIGHTS, bm},
-                           {DNNL_ARG_DST, cm},
-                           {DNNL_ARG_SCRATCHPAD, sm}});
+        // Split-bf16: each part's product into its own dense tile, then c = c_0 + (c_1 + c_2).
+        for (int part = 0; part < parts; ++part) {
+          const uint16_t* a_rows = rows < kRowTile ? pad + part * kRowTile * k : x16 + part * m * k + m0 * k;
+          am.set_data_handle(const_cast<uint16_t*>(a_rows));
+          cm.set_data_handle(c_data + part * max_dense);
+          p.prim.execute(s, {{DNNL_ARG_SRC, am},
+                             {DNNL_ARG_WEIGHTS, bm},
+                             {DNNL_ARG_DST, cm},
+                             {DNNL_ARG_SCRATCHPAD, sm}});
+        }
+        if (parts > 1) {
+          const float* c1 = c_data + max_dense;
+          const float* c2 = c_data + 2 * max_dense;
+          for (int64_t e = 0; e < rows * width; ++e) c_data[e] += parts == 3 ? c1[e] + c2[e] : c1[e];
+        }
         finish_tile(a, n, c_data, rows, cols, m0, n0, tmp.data());
       }
     }

@@ -128,12 +128,11 @@ void attention_causal_rows(const float* q, const float* k, const float* v, int64
   }
 }
 
+float swiglu_one(float gate, float up) { return gate / (1.0f + std::exp(-gate)) * up; }
+
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = swiglu_one(gate[i], up[i]);
 }
 
 void add_inplace(float* x, const float* y, int64_t n) {
