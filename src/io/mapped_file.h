@@ -36,6 +36,10 @@ class MappedFile {
 // again from the file, unchanged. For weights that have been copied elsewhere (packed).
 void release_pages(const void* p, size_t n);
 
+// Asks the kernel to read the pages of [p, p + n) of a file mapping ahead, in the background
+// (madvise MADV_WILLNEED): a later pass over them finds them in the page cache. Advice only.
+void prefetch_pages(const void* p, size_t n);
+
 // Bytes of memory this process could still take without swapping or reaching its cgroup's
 // limit: MemAvailable from /proc/meminfo, lowered to memory.max − memory.current of a cgroup v2
 // limit if there is one. -1 where neither can be read.

@@ -147,4 +147,8 @@ std::map<std::string, uint64_t> Checkpoint::used_bytes_by_dtype() const {
   return out;
 }
 
+void Checkpoint::prefetch() const {
+  for (const io::MappedFile& f : files_) io::prefetch_pages(f.bytes().data(), f.size());
+}
+
 }  // namespace lsc::model

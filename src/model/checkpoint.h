@@ -46,6 +46,9 @@ class Checkpoint {
   std::vector<std::string> unused_tensors() const;
   // Bytes of the tensors the forward pass reads, per stored dtype ("BF16" -> bytes).
   std::map<std::string, uint64_t> used_bytes_by_dtype() const;
+  // Starts reading the files into the page cache in the background (io::prefetch_pages), so the
+  // first pass or packing finds them there.
+  void prefetch() const;
 
  private:
   std::string dir_;

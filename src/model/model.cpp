@@ -283,7 +283,7 @@ int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(reques
 
 void Model::lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision) const {
   static const std::vector<float> kNoBias;
-  linear(hidden, n_rows, lm_head_, kNoBias, logits, products(precision), /*streaming=*/true);
+  linear(hidden, n_rows, lm_head_, kNoBias, logits, products(precision, /*pack=*/false), /*streaming=*/true);
 }
 
 // The model's workspace for one pass; a concurrent or nested pass (a consumer that runs this

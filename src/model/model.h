@@ -132,7 +132,8 @@ class Model {
                                                        const ForwardOptions& opt = {}) const;
 
   // logits[n_rows, vocab_size] = hidden[n_rows, hidden_size] · lm_headᵀ, at the given precision
-  // (as forward() with ForwardOptions::precision).
+  // (as forward() with ForwardOptions::precision). Reads the LM head packed if a pass packed it
+  // and it was not released since, else in place (the same bits); never packs by itself.
   void lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision = Precision::FP32) const;
 
   // LM-head rows per chunk for a requested size (capped so a chunk stays under 64 MiB).
@@ -147,6 +148,13 @@ class Model {
 
   // Bytes of the packed bf16 copies of the weight matrices (0 until the first bf16 pass).
   size_t packed_bytes() const;
+  // Bytes the packed copies would take (every BF16 projection and the LM head; 0 without BF16
+  // matrices).
+  int64_t pack_bytes_needed() const;
+  // Frees the packed copies (the matrices read the mapping again, giving the same bits: tested);
+  // the next pass on the bf16 kernel packs again. For runs over several models whose packed
+  // copies do not fit in memory together. Not while a pass of this model runs.
+  void release_packed() const;
 
   // Bytes of working memory forward() allocates for n_tokens: the residual stream, the KV cache and
   // the final hidden rows grow with n_tokens; the rest is per chunk of kPrefillChunkRows rows
@@ -161,18 +169,21 @@ class Model {
   // returns the final-normed hidden states (in ws).
   const float* hidden_into(std::span<const int32_t> ids, std::span<const int64_t> starts, const ForwardOptions& opt,
                            Workspace& ws) const;
-  // How a pass at `precision` multiplies; where that is on the bf16 kernel, makes sure the
-  // matrices are packed.
-  Products products(Precision precision) const;
+  // How a pass at `precision` multiplies; where that is on the bf16 kernel and `pack`, makes
+  // sure the matrices are packed (the LM head alone never packs: it reads whatever the last pass
+  // left, packed or in place, the same bits).
+  Products products(Precision precision, bool pack = true) const;
   void pack_for_bf16() const;
   ModelConfig cfg_;
   std::unique_ptr<Checkpoint> ckpt_;
   cpu::WeightMatrix embed_;
-  // The matrices' `packed` pointers are filled in once, by the first bf16 pass (pack_for_bf16,
-  // under packed_once_); until then, and for the fp32 kernels always, they read the mapping.
+  // The matrices' `packed` pointers are filled in by the first pass on the bf16 kernel after
+  // loading or release_packed() (pack_for_bf16, under pack_mutex_); until then, and for the
+  // fp32 kernels always, they read the mapping.
   mutable cpu::WeightMatrix lm_head_;
   mutable std::vector<LayerWeights> layers_;
-  mutable std::once_flag packed_once_;
+  mutable std::mutex pack_mutex_;
+  mutable bool pack_decided_ = false;  // pack_for_bf16 ran (it may have chosen not to pack)
   mutable std::vector<std::shared_ptr<const cpu::PackedBf16>> packed_;
   std::vector<float> final_norm_;
   std::vector<float> inv_freq_;  // [head_dim/2], as transformers computes it (float32)

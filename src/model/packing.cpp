@@ -21,7 +21,7 @@ namespace lsc::model {
 // "auto" (default) packs when the copies fit in the memory available now with 2 GiB to spare,
 // "1" always, "0" never. The embedding table is read row by row and stays mapped, unless it is
 // also the LM head.
-void Model::pack_for_bf16() const {
+int64_t Model::pack_bytes_needed() const {
   int64_t need = 0;
   auto bf16_bytes = [](const cpu::WeightMatrix& w) {
     return w.type == cpu::WType::BF16 ? w.rows * w.cols * 2 : int64_t{0};
@@ -30,7 +30,11 @@ void Model::pack_for_bf16() const {
     for (const cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
       need += bf16_bytes(*m);
   }
-  need += bf16_bytes(lm_head_);
+  return need + bf16_bytes(lm_head_);
+}
+
+void Model::pack_for_bf16() const {
+  const int64_t need = pack_bytes_needed();
   const char* env = std::getenv("LSC_BF16_PACK");
   const std::string mode = env != nullptr && *env != '\0' ? env : "auto";
   const int64_t avail = io::available_memory_bytes();
@@ -75,11 +79,31 @@ void Model::pack_for_bf16() const {
   }
 }
 
-Products Model::products(Precision precision) const {
+Products Model::products(Precision precision, bool pack) const {
   const PrecisionUsed used = precision_used(precision);
   if (used.precision == Precision::FP32) return {};
-  std::call_once(packed_once_, [this] { pack_for_bf16(); });
+  if (!pack) return {true, used.x_parts};
+  std::lock_guard<std::mutex> lock(pack_mutex_);
+  if (!pack_decided_) {
+    pack_for_bf16();
+    pack_decided_ = true;
+  }
   return {true, used.x_parts};
+}
+
+void Model::release_packed() const {
+  std::lock_guard<std::mutex> lock(pack_mutex_);
+  for (LayerWeights& w : layers_) {
+    for (cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) m->packed = nullptr;
+    w.w_gate_up = {};
+  }
+  lm_head_.packed = nullptr;
+  if (cpu::verbose() && !packed_.empty()) {
+    std::fprintf(stderr, "logitscope: released the packed bf16 copies of %s (%.2f GiB)\n", ckpt_->dir().c_str(),
+                 static_cast<double>(packed_bytes()) / double(1 << 30));
+  }
+  packed_.clear();
+  pack_decided_ = false;
 }
 
 size_t Model::packed_bytes() const {

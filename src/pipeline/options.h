@@ -41,6 +41,12 @@ struct RunOptions {
   // Rows of one forward pass when consecutive short texts share it (1 = one text per pass).
   int64_t batch_tokens = 512;
   double max_memory_gib = 0;      // plan for at most this much memory; 0 = what the machine has available
+  // The models' packed bf16 copies (model::Model::prepare): kept together for the whole run, or
+  // one model's at a time (the others' released before a model packs, so each model packs again
+  // in each group of texts). Auto: together when they fit in the memory available with 2 GiB to
+  // spare, else one at a time.
+  enum class PackResidency { Auto, AllModels, OneModel };
+  PackResidency pack_residency = PackResidency::Auto;
   bool force = false;             // replace a results directory that holds another run
   bool quiet = false;             // no progress output
   double progress_interval = 10;  // seconds between progress lines when stderr is not a terminal

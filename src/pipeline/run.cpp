@@ -12,6 +12,7 @@
 
 #include "io/error.h"
 #include "io/atomic_file.h"
+#include "io/mapped_file.h"
 #include "io/paths.h"
 #include "io/sha256.h"
 #include "io/sqlite.h"
@@ -214,6 +215,34 @@ bool write_outputs(const std::string& out_dir, bool quiet) {
   }
 }
 
+namespace {
+
+// Whether the models' packed copies are kept one at a time (RunOptions::pack_residency). Says so
+// when it matters (`print`: more than one group of texts, so models pack again).
+bool one_packed_model_at_a_time(const std::vector<LoadedModel>& models, model::Precision precision,
+                                const RunOptions& opt, bool print) {
+  int64_t need = 0;
+  int packing = 0;
+  for (const LoadedModel& lm : models) {
+    if (lm.model->precision_used(precision).precision == model::Precision::FP32) continue;
+    need += lm.model->pack_bytes_needed();
+    ++packing;
+  }
+  if (packing < 2 || opt.pack_residency == RunOptions::PackResidency::AllModels) return false;
+  const int64_t avail = opt.max_memory_gib > 0 ? static_cast<int64_t>(opt.max_memory_gib * double(int64_t{1} << 30))
+                                               : io::available_memory_bytes();
+  const bool one = opt.pack_residency == RunOptions::PackResidency::OneModel ||
+                   (avail >= 0 && need + (int64_t{2} << 30) > avail);
+  if (one && print) {
+    std::fprintf(stderr, "logitscope: the packed bf16 weights of the %d models (%.2f GiB) do not fit together in %.2f GiB: "
+                 "one model's are kept at a time (each model packs again for each group of texts)\n",
+                 packing, double(need) / double(int64_t{1} << 30), double(avail) / double(int64_t{1} << 30));
+  }
+  return one;
+}
+
+}  // namespace
+
 int run(const RunOptions& opt_in) {
   RunOptions opt = opt_in;
   const auto t_start = std::chrono::steady_clock::now();
@@ -282,6 +311,7 @@ int run(const RunOptions& opt_in) {
   const InterruptScope interrupt(opt.interrupt);
   TextMeasurer measurer(models, families, opt, precision);
   const std::vector<size_t> group_end = group_ends(todo, models, opt.group_bytes);
+  const bool one_packed = one_packed_model_at_a_time(models, precision, opt, !opt.quiet && group_end.size() > 1);
   int64_t committed = 0;
   size_t next = 0;
   for (size_t g = 0; g < group_end.size() && !interrupt.requested(); ++g) {
@@ -294,9 +324,19 @@ int run(const RunOptions& opt_in) {
       model::ForwardOptions fo;
       fo.precision = precision;
       fo.on_layer = [&progress](int layers) { progress.layer_done(layers); };
-      if (g == 0 && models[m].model->precision_used(precision).precision != model::Precision::FP32) {
+      if ((g == 0 || one_packed) && models[m].model->precision_used(precision).precision != model::Precision::FP32) {
+        if (one_packed) {
+          for (size_t k = 0; k < models.size(); ++k) {
+            if (k != m) models[k].model->release_packed();
+          }
+        }
         progress.set_phase("preparing model '" + models[m].name + "' for the bf16 kernel (packing its weights)");
         models[m].model->prepare(precision);
+        // The next model's files into the page cache while this one runs, where they fit beside it.
+        const auto& next_model = *models[(m + 1) % models.size()].model;
+        if (one_packed && next_model.pack_bytes_needed() + (int64_t{2} << 30) <= io::available_memory_bytes()) {
+          next_model.checkpoint().prefetch();
+        }
       }
       progress.set_phase("forward passes, " + model_phase);
       size_t i = next;

@@ -220,6 +220,43 @@ TEST(Bf16Forward, PackedAndInPlaceWeightsGiveIdenticalLogits) {
   }
 }
 
+// release_packed() frees the copies and the next pass packs again: the same logits throughout,
+// the LM head alone read in place in between.
+TEST(Bf16Forward, ReleasedAndRepackedWeightsGiveIdenticalLogits) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  const char* saved = std::getenv("LSC_BF16_PACK");
+  const std::string restore = saved != nullptr ? saved : "";
+  ::setenv("LSC_BF16_PACK", "1", 1);
+  for (const Precision prec : kBf16KernelPrecisions) {
+    auto m = Model::load(test::fixture("models/qwen3-bf16"));
+    if (m->precision_used(prec).precision == Precision::FP32) continue;
+    const int vocab = m->config().vocab_size;
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 130; ++i) ids.push_back((i * 7919 + 13) % vocab);
+    const auto first = all_logits(*m, ids, prec, 64);
+    const size_t packed = m->packed_bytes();
+    EXPECT_GT(packed, 0u);
+    EXPECT_GE(static_cast<int64_t>(packed), m->pack_bytes_needed());
+    ForwardOptions opt;
+    opt.precision = prec;
+    const auto hidden = m->forward_hidden(ids, opt);
+    m->release_packed();
+    EXPECT_EQ(m->packed_bytes(), 0u);
+    std::vector<float> in_place(ids.size() * size_t(vocab));
+    m->lm_head(hidden.data(), static_cast<int64_t>(ids.size()), in_place.data(), prec);
+    EXPECT_EQ(m->packed_bytes(), 0u) << "the LM head alone must not pack";
+    EXPECT_EQ(0, std::memcmp(in_place.data(), first.data(), first.size() * 4)) << precision_name(prec) << ": LM head in place";
+    const auto again = all_logits(*m, ids, prec, 64);
+    EXPECT_EQ(m->packed_bytes(), packed);
+    EXPECT_EQ(0, std::memcmp(again.data(), first.data(), first.size() * 4)) << precision_name(prec) << ": repacked";
+  }
+  if (saved != nullptr) {
+    ::setenv("LSC_BF16_PACK", restore.c_str(), 1);
+  } else {
+    ::unsetenv("LSC_BF16_PACK");
+  }
+}
+
 // Batching: texts stacked in one pass give each text's forward_hidden bitwise, on the fp32
 // path (every fixture architecture) and the bf16 path (packed and in place). Lengths 300 + 250 +
 // 7 put the 512-row tile boundary inside the second text.

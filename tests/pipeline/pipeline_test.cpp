@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "cli/fixture_records.h"
 #include "cli/run_cli.h"
 #include "io/error.h"
+#include "kernels/cpu/kernels.h"
+#include "model/model.h"
 #include "pipeline/run.h"
 
 namespace lsc::test {
@@ -70,6 +73,25 @@ TEST_F(Pipeline, ResultsDoNotDependOnGroupingOrBatching) {
     o.batch_tokens = s.batch_tokens;
     ASSERT_EQ(pipeline::run(o), kExitOk) << s.name;
     EXPECT_EQ(tables(s.name), reference) << s.name;
+  }
+}
+
+// Models on the bf16 kernel keep their packed copies together or one at a time (each model
+// packing again for each text's group): the same tables. Both precisions that pack.
+TEST_F(Pipeline, ResultsDoNotDependOnWhichModelsStayPacked) {
+  if (std::strcmp(cpu::bf16_isa(), "none") == 0) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  for (const model::Precision prec : {model::Precision::BF16, model::Precision::Exact}) {
+    const std::string name = model::precision_name(prec);
+    std::map<std::string, std::string> t[2];
+    for (int one = 0; one < 2; ++one) {
+      auto o = options(name + (one ? "_one" : "_all"));
+      o.precision = prec;
+      o.group_bytes = 1;  // a group per text
+      o.pack_residency = one ? pipeline::RunOptions::PackResidency::OneModel : pipeline::RunOptions::PackResidency::AllModels;
+      ASSERT_EQ(pipeline::run(o), kExitOk) << name;
+      t[one] = tables(name + (one ? "_one" : "_all"));
+    }
+    EXPECT_EQ(t[0], t[1]) << name;
   }
 }
 
