@@ -1,10 +1,14 @@
-// bench_attention: causal grouped-query attention of the bf16 path (cpu::attention_causal_fast,
-// fp32 arithmetic) on the head layouts of Qwen2-0.5B (14/2 heads, d 64) and Qwen2-7B (28/4 heads,
-// d 128), printed as GFLOP/s next to the fp32 FMA peak measured in the same run (a loop of
-// independent register FMAs on every thread). FLOP counted: 2·d per query-key product for the
-// scores and again for the weighted sum of V, over the causal triangle only.
+// bench_attention: causal grouped-query attention of the bf16 path on the head layouts of
+// Qwen2-0.5B (14/2 heads, d 64) and Qwen2-7B (28/4 heads, d 128): the bf16 tiles' kernel
+// (cpu::attention_causal_bf16_rows, oneDNN, where the CPU has bf16 hardware) and the fp32 one it
+// replaced on that path (cpu::attention_causal_fast, AVX-512 fp32 arithmetic), printed as GFLOP/s
+// next to the fp32 FMA peak measured in the same run (a loop of independent register FMAs on
+// every thread; bf16 hardware does 2x (AVX512-BF16) or more (AMX) that many products). FLOP
+// counted: 2·d per query-key product for the scores and again for the weighted sum of V, over the
+// causal triangle only.
 // Built with -mavx512f: runs on AVX-512 CPUs only.
 // usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all]
+//                        [--kernel bf16|fp32|all]
 #include <immintrin.h>
 #include <omp.h>
 
@@ -68,7 +72,7 @@ double fma_peak_gflops(int reps) {
 int main(int argc, char** argv) {
   int64_t tokens = 512;
   int threads = 0, reps = 5;
-  std::string shape = "all";
+  std::string shape = "all", kernel = "all";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--tokens")
@@ -77,10 +81,12 @@ int main(int argc, char** argv) {
       threads = std::atoi(v.c_str());
     else if (a == "--reps")
       reps = std::atoi(v.c_str());
+    else if (a == "--kernel")
+      kernel = v;
     else if (a == "--shape")
       shape = v;
     else {
-      std::fprintf(stderr, "usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all]\n");
+      std::fprintf(stderr, "usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all] [--kernel bf16|fp32|all]\n");
       return 2;
     }
   }
@@ -100,11 +106,22 @@ int main(int argc, char** argv) {
       for (float& x : *a) x = nd(g);
     }
     const float scale = 1.0f / std::sqrt(float(s.d));
+    for (const std::string kern : {"bf16", "fp32"}) {
+    if (kernel != "all" && kernel != kern) continue;
+    if (kern == "bf16" && std::string(cpu::bf16_isa()) == "none") {
+      std::fprintf(stderr, "attention: the bf16 kernel needs AVX512-BF16 or AMX; skipped\n");
+      continue;
+    }
     const double peak_before = fma_peak_gflops(3);
     const bench::Timing t = bench::time_it(
         [&] {
-          cpu::attention_causal_fast(q.data(), k.data(), v.data(), tokens, s.heads, s.kv_heads, s.d,
-                                     scale, out.data());
+          if (kern == "bf16") {
+            cpu::attention_causal_bf16_rows(q.data(), k.data(), v.data(), tokens, 0, s.heads, s.kv_heads, s.d,
+                                            scale, out.data());
+          } else {
+            cpu::attention_causal_fast(q.data(), k.data(), v.data(), tokens, s.heads, s.kv_heads, s.d,
+                                       scale, out.data());
+          }
         },
         reps);
     const double peak = 0.5 * (peak_before + fma_peak_gflops(3));
@@ -116,14 +133,17 @@ int main(int argc, char** argv) {
     j["heads"] = s.heads;
     j["kv_heads"] = s.kv_heads;
     j["head_dim"] = s.d;
+    j["kernel"] = kern;
+    j["bf16_isa"] = cpu::bf16_isa();
     bench::put_timing(j, t);
     j["gflops"] = flop / t.median_s * 1e-9;
     j["fma_peak_gflops"] = peak;
     j["frac_of_fma_peak"] = flop / t.median_s * 1e-9 / peak;
     bench::emit(j);
-    std::fprintf(stderr, "attention qwen2-%s T=%lld threads=%d: %.2f ms, %.0f GFLOP/s = %.0f%% of the fp32 FMA peak (%.0f GFLOP/s)\n",
-                 s.name, static_cast<long long>(tokens), omp_get_max_threads(), t.median_s * 1e3,
+    std::fprintf(stderr, "attention qwen2-%s T=%lld threads=%d %s: %.2f ms, %.0f GFLOP/s = %.0f%% of the fp32 FMA peak (%.0f GFLOP/s)\n",
+                 s.name, static_cast<long long>(tokens), omp_get_max_threads(), kern.c_str(), t.median_s * 1e3,
                  flop / t.median_s * 1e-9, 100.0 * flop / t.median_s * 1e-9 / peak, peak);
+    }
   }
   return 0;
 }

@@ -9,7 +9,7 @@
 // Peak RSS is taken after the first timed pass and before the ceiling allocates anything.
 //
 // usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]
-//                      [--precision bf16|fp32] [--stats fast|reference] [--reps R] [--dir DIR]
+//                      [--precision bf16|exact|fp32] [--stats fast|reference] [--reps R] [--dir DIR]
 //                      [--chunk ROWS] [--ceiling 0]
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]\n"
-          "                     [--precision bf16|fp32] [--stats fast|reference] [--reps R] [--dir "
+          "                     [--precision bf16|exact|fp32] [--stats fast|reference] [--reps R] [--dir "
           "DIR]\n");
       return 2;
     }
@@ -292,7 +292,7 @@ int main(int argc, char** argv) {
   j["intermediate"] = inter;
   j["vocab"] = vocab;
   j["dtype"] = "bf16 weights";
-  j["precision"] = model::precision_name(used.precision);
+  j["precision"] = used.method();
   j["isa"] = used.isa;
   j["bf16_impl"] = cpu::bf16_impl();
   j["stats"] = stats;
@@ -319,7 +319,7 @@ int main(int argc, char** argv) {
                "(%.0f GFLOP/s, "
                "%.1f tok/s this run), stats %.1f%%, peak RSS %.2f GiB\n",
                shape.c_str(), layers, static_cast<long long>(tokens), omp_get_max_threads(),
-               model::precision_name(used.precision), double(tokens) / fwd.median_s,
+               used.method().c_str(), double(tokens) / fwd.median_s,
                100.0 * ceiling_s / fwd.median_s, flop / ceiling_s * 1e-9,
                double(tokens) / ceiling_s, 100.0 * stats_med / fwd.median_s, peak_rss);
   return 0;

@@ -2,7 +2,7 @@
 # Reproduces the performance tables of docs/performance.md with one command:
 #   bench/run_forward_bench.sh [BUILD_DIR]        (default build/ci; needs the built benches)
 # Runs bench_matmul on both shapes, then bench_forward over shape × layers × tokens × threads
-# (bf16, all per-token statistics), plus the fp32 pass for comparison; appends every JSON line to
+# (bf16, all per-token statistics), plus the fp32 and exact passes for comparison; appends every JSON line to
 # $OUT (default bench-results/forward-<UTC time>.jsonl) and prints the Markdown tables.
 # About 10 minutes on an idle 2-core machine; the random checkpoints (0.9 GB, 3.1 GB and 4.0 GB)
 # stay in /tmp for reuse. "long" adds 8192 and 16384 tokens for the 0.5B shape and "full7b" the 7B
@@ -57,6 +57,7 @@ if has full7b; then
 fi
 if has fp32; then
   run --shape 0.5b --tokens 512 --threads 2 --reps 1 --precision fp32
+  run --shape 0.5b --tokens 512 --threads 2 --reps 1 --precision exact
   run --shape 7b --layers 2 --tokens 512 --threads 2 --reps 1 --precision fp32
 fi
 

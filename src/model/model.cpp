@@ -269,11 +269,12 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
   const int64_t q = int64_t{c.num_attention_heads} * c.head_dim, kv = int64_t{c.num_key_value_heads} * c.head_dim;
   const int64_t h = c.hidden_size, inter = c.intermediate_size;
   // The whole pass: the residual stream and the final-normed rows (x, xn), the KV cache (k, v),
-  // the fast attention's transposed K, the RoPE tables.
+  // the bf16 attention's bf16 K and V, the RoPE tables.
   const int64_t whole = 4 * n_tokens * (2 * h + 3 * kv + c.head_dim);
-  // One chunk of rows: q, attention out, the projection scratch, fp32 gate/up, and the bf16 rows.
+  // One chunk of rows: q, attention out, the projection scratch, fp32 gate/up, and the bf16 rows
+  // (up to three parts of a product's input: split-bf16).
   const int64_t chunk = std::min(n_tokens, kPrefillChunkRows);
-  const int64_t per_chunk = chunk * (4 * (2 * q + h + 2 * inter) + 2 * (h + inter));
+  const int64_t per_chunk = chunk * (4 * (2 * q + h + 2 * inter) + 2 * (h + inter) + 2 * kExactParts * inter);
   // Attention scores per thread (one query's row of n_tokens keys, up to 8 heads at a time).
   const int64_t scores = 4 * int64_t{omp_get_max_threads()} * 8 * (n_tokens + 16);
   return whole + per_chunk + scores + 4 * lm_chunk_rows(64, c.vocab_size) * c.vocab_size;
@@ -355,7 +356,7 @@ std::vector<std::vector<float>> Model::forward_hidden_batch(const std::vector<st
 namespace {
 
 // The kernels of one pass, chosen once: the bf16 path (bf16 products where the matrices are BF16,
-// the fast attention and SwiGLU), the exact path (split-bf16 products where the matrices are
+// the bf16 tiles' attention and the fast SwiGLU), the exact path (split-bf16 products where the matrices are
 // BF16, the reference attention and SwiGLU) or the fp32 path (fp32 products, the reference
 // attention and SwiGLU).
 struct PassOps {
@@ -366,8 +367,9 @@ struct PassOps {
 };
 
 PassOps pass_ops(Products mm) {
-  // The fast attention rounds differently from the reference: only on the bf16 path.
-  if (mm.bf16 && mm.x_parts == 1) return {mm, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
+  // The bf16 tiles' attention and the fast SwiGLU round differently from the reference: only on
+  // the bf16 path.
+  if (mm.bf16 && mm.x_parts == 1) return {mm, cpu::attention_causal_bf16_rows, cpu::swiglu_fast};
   return {mm, cpu::attention_causal_rows, cpu::swiglu};
 }
 

@@ -419,6 +419,82 @@ TEST(AttentionFast, MatchesReferenceAttentionAndIsThreadCountInvariant) {
 namespace lsc::cpu {
 namespace {
 
+// The bf16-tile attention against a double-precision attention on the same bf16-rounded q, k and
+// v (what remains is the rounding of the softmax weights to bf16 and fp32 sums: within 2^-7 of
+// the largest |v|), and bitwise invariance under chunked queries (the chunks of a prefill, cut
+// anywhere) and thread counts. Head sizes 16-128, groups 1-8, lengths across query and key
+// blocks.
+TEST(AttentionBf16, MatchesRoundedReferenceAndIsChunkAndThreadInvariant) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  struct Case {
+    int64_t t, h, hkv, d;
+  };
+  const Case cases[] = {{1, 2, 1, 64},   {7, 4, 2, 16},   {65, 2, 2, 24},  {129, 14, 2, 64},
+                        {300, 4, 1, 128}, {200, 8, 8, 64}, {140, 7, 1, 64}};
+  for (const Case& c : cases) {
+    std::mt19937 g(static_cast<uint32_t>(c.t * 31 + c.d));
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> q(size_t(c.t * c.h * c.d)), k(size_t(c.t * c.hkv * c.d)), v(k.size());
+    for (auto* a : {&q, &k, &v}) {
+      for (float& x : *a) x = nd(g);
+    }
+    const float scale = 1.0f / std::sqrt(float(c.d));
+    auto rounded = [](float x) { return double(bf16_to_f32(f32_to_bf16(x))); };
+    std::vector<float> got(q.size()), got3(q.size()), exact(q.size());
+    omp_set_num_threads(2);
+    attention_causal_bf16_rows(q.data(), k.data(), v.data(), c.t, 0, c.h, c.hkv, c.d, scale, got.data());
+    attention_causal(q.data(), k.data(), v.data(), c.t, c.h, c.hkv, c.d, scale, exact.data());
+    omp_set_num_threads(3);
+    attention_causal_bf16_rows(q.data(), k.data(), v.data(), c.t, 0, c.h, c.hkv, c.d, scale, got3.data());
+    omp_set_num_threads(omp_get_num_procs());
+    EXPECT_EQ(0, std::memcmp(got.data(), got3.data(), got.size() * 4)) << "2 vs 3 threads, t=" << c.t;
+    for (int64_t chunk : {37, 64}) {
+      std::vector<float> chunked(q.size());
+      for (int64_t q0 = 0; q0 < c.t; q0 += chunk) {
+        const int64_t n = std::min(chunk, c.t - q0);
+        attention_causal_bf16_rows(q.data() + q0 * c.h * c.d, k.data(), v.data(), n, q0, c.h, c.hkv, c.d, scale,
+                                   chunked.data() + q0 * c.h * c.d);
+      }
+      EXPECT_EQ(0, std::memcmp(got.data(), chunked.data(), got.size() * 4)) << "chunks of " << chunk << ", t=" << c.t;
+    }
+    const int64_t group = c.h / c.hkv;
+    double worst = 0.0, worst_exact = 0.0;
+    for (int64_t t = 0; t < c.t; ++t) {
+      for (int64_t h = 0; h < c.h; ++h) {
+        const int64_t hk = h / group;
+        std::vector<double> sc(size_t(t + 1));
+        double mx = -INFINITY;
+        for (int64_t s = 0; s <= t; ++s) {
+          double dot = 0.0;
+          for (int64_t i = 0; i < c.d; ++i)
+            dot += rounded(q[size_t((t * c.h + h) * c.d + i)]) * rounded(k[size_t((s * c.hkv + hk) * c.d + i)]);
+          sc[size_t(s)] = dot * double(scale);
+          mx = std::max(mx, sc[size_t(s)]);
+        }
+        double sum = 0.0;
+        for (double& x : sc) sum += (x = std::exp(x - mx));
+        for (int64_t i = 0; i < c.d; ++i) {
+          double ref = 0.0, vmax = 0.0;
+          for (int64_t s = 0; s <= t; ++s) {
+            const double vv = rounded(v[size_t((s * c.hkv + hk) * c.d + i)]);
+            ref += sc[size_t(s)] * vv;
+            vmax = std::max(vmax, std::fabs(vv));
+          }
+          ref /= sum;
+          const size_t at = size_t((t * c.h + h) * c.d + i);
+          worst = std::max(worst, std::fabs(double(got[at]) - ref));
+          worst_exact = std::max(worst_exact, std::fabs(double(got[at]) - double(exact[at])));
+          ASSERT_NEAR(double(got[at]), ref, std::ldexp(vmax, -7) + 1e-6)
+              << "t=" << c.t << " d=" << c.d << " at query " << t << " head " << h << " dim " << i;
+        }
+      }
+    }
+    std::printf("  t=%lld h=%lld/%lld d=%lld: max |Δ| %.2e vs rounded-input reference, %.2e vs fp32 attention\n",
+                static_cast<long long>(c.t), static_cast<long long>(c.h), static_cast<long long>(c.hkv),
+                static_cast<long long>(c.d), worst, worst_exact);
+  }
+}
+
 TEST(SwigluFast, MatchesSwigluWithinPolynomialError) {
   std::vector<float> g, u;
   for (int i = -2000; i <= 2000; ++i) {

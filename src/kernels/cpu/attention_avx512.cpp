@@ -237,6 +237,54 @@ void attention_causal_fast_rows(const float* q, const float* k, const float* v, 
 
 namespace lsc::cpu::avx512 {
 
+// The online softmax of attention_causal_bf16_rows for one row and one block of n keys: s holds
+// the raw scores q·k, keys [0, n_valid) count (n_valid ≥ 1), the others are masked. *m (the
+// scaled running max, −inf before the first block) becomes max(*m, max of scale·s); *alpha =
+// e^{m_old − m_new} rescales what the row summed before; p16 = bf16(e^{scale·s − m_new}) (0 where
+// masked). Returns the sum of the bf16 values of p16 (in double, 16 lanes merged in a fixed order).
+double attention_block_row(const float* s, int64_t n, int64_t n_valid, float scale, float* m, uint16_t* p16,
+                           float* alpha) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t left = n_valid - i;
+    const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff)
+                            : left <= 0 ? static_cast<__mmask16>(0)
+                                        : static_cast<__mmask16>((1u << left) - 1u);
+    vmax = _mm512_mask_max_ps(vmax, valid, vmax, _mm512_mul_ps(_mm512_loadu_ps(s + i), vscale));
+  }
+  const float m_old = *m, m_new = std::max(m_old, _mm512_reduce_max_ps(vmax));
+  *alpha = m_old == -INFINITY ? 0.0f : std::exp(m_old - m_new);
+  *m = m_new;
+  const __m512 vm = _mm512_set1_ps(m_new);
+  __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t left = n_valid - i;
+    const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff)
+                            : left <= 0 ? static_cast<__mmask16>(0)
+                                        : static_cast<__mmask16>((1u << left) - 1u);
+    const __m512 z = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid,
+                                        _mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(s + i), vscale), vm));
+    const __m256i b = bf16_bits16(exp_nonpos(z));  // −inf → 0
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p16 + i), b);
+    const __m512 e = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+    sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    sum_hi = _mm512_add_pd(
+        sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+  }
+  return _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi));
+}
+
+// o = o · alpha + add, n floats.
+void rescale_add(float* o, const float* add, float alpha, int64_t n) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(o + i, _mm512_fmadd_ps(_mm512_loadu_ps(o + i), va, _mm512_loadu_ps(add + i)));
+  }
+  for (; i < n; ++i) o[i] = std::fma(o[i], alpha, add[i]);
+}
+
 // out = swiglu(gate, up) (lanes_avx512.h's swiglu16).
 void swiglu_span(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; i += 16) {

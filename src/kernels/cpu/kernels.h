@@ -179,6 +179,15 @@ inline void attention_causal_fast(const float* q, const float* k, const float* v
   attention_causal_fast_rows(q, k, v, n_tokens, 0, n_heads, n_heads_kv, head_dim, scale, out);
 }
 
+// The same attention on bf16 tiles (oneDNN: AMX, else AVX512-BF16), flash-style with an online
+// softmax; used by the bf16 precision. q, k, v and the softmax weights are rounded to bf16 before
+// their products (fp32 accumulation, fp32 softmax), so it differs from attention_causal by
+// bf16 rounding (tested against it); a query's result depends on its own q and the keys up to
+// it only (not on q_first, n_q or the thread count: tested). Only call when bf16_isa() is not
+// "none".
+void attention_causal_bf16_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+
 // out[i] = silu(gate[i]) * up[i]; out may alias gate. swiglu_one is its arithmetic for one
 // element (also Epilogue::Swiglu's).
 void swiglu(const float* gate, const float* up, int64_t n, float* out);

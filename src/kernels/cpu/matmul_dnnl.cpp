@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "io/error.h"
+#include "kernels/cpu/dnnl_shared.h"
 #include "kernels/cpu/kernels.h"
 
 namespace lsc::cpu {
@@ -45,12 +46,14 @@ void swiglu_bf16_span(const float* gate, const float* up, int64_t n, uint16_t* o
 }
 bool cpu_has_avx512_internal();
 
-namespace {
-
-dnnl::engine& engine() {
+dnnl::engine& dnnl_engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
 }
+
+namespace {
+
+dnnl::engine& engine() { return dnnl_engine(); }
 
 struct Prim {
   dnnl::matmul prim;
@@ -68,14 +71,6 @@ using Key = std::tuple<int64_t, int64_t, bool>;  // (N, K, packed); M is always 
 constexpr int64_t kRowTile = kBf16RowTile;
 constexpr int64_t kRowBlock = 512;
 static_assert(kRowBlock % kRowTile == 0);
-
-// oneDNN reads the thread count when it plans a kernel: plan for one thread, and restore the
-// caller's count even if oneDNN throws.
-struct OneThread {
-  int saved = omp_get_max_threads();
-  OneThread() { omp_set_num_threads(1); }
-  ~OneThread() { omp_set_num_threads(saved); }
-};
 
 // The blocked layout oneDNN's single-threaded matmul wants for a [k, n] bf16 weight block, planned
 // for the one row count every call has (kRowTile).
