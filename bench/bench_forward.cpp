@@ -293,6 +293,7 @@ int main(int argc, char** argv) {
   j["vocab"] = vocab;
   j["dtype"] = "bf16 weights";
   j["precision"] = used.method();
+  j["precision_requested"] = precision;
   j["isa"] = used.isa;
   j["bf16_impl"] = cpu::bf16_impl();
   j["stats"] = stats;

@@ -72,7 +72,7 @@ if fw:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in fw:
         ext = r.get("peak_rss_28_layers_gib_extrapolated")
-        print(f"| {r['shape']} | {r['layers']} | {r['tokens']} | {r['threads']} | {r['precision']} ({r['isa']}) | "
+        print(f"| {r['shape']} | {r['layers']} | {r['tokens']} | {r['threads']} | {'' if r.get('precision_requested', r['precision']) == r['precision'] else r['precision_requested'] + ' → '}{r['precision']} ({r['isa']}) | "
               f"{r['tok_s']:.1f} | {r['median_s']:.2f} ({r['p10_s']:.2f}-{r['p90_s']:.2f}) | "
               f"{r['ceiling_tok_s']:.1f} ({r['ceiling_gflops']:.0f}) | "
               f"{100*r['frac_of_ceiling']:.0f}% | {100*r['stats_share']:.1f}% | {r['peak_rss_gib']:.2f} | "
