@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -196,21 +197,40 @@ TEST(MatmulBf16, PackedRowsDoNotDependOnTheRowsAroundThem) {
   }
 }
 
+// A gate/up pair for the fused epilogues: x [t, k], gate and up [n, k] in bf16 (random, seeds
+// from `seed`), their biases, and the pair packed with pack_bf16_pair.
+struct GateUp {
+  int64_t t, n, k;
+  std::vector<float> x, bg, bu;
+  std::vector<uint16_t> g16, u16;
+  WeightMatrix gw, uw;
+  std::shared_ptr<const PackedBf16> pair;
+  GateUp(int64_t t_, int64_t n_, int64_t k_, uint32_t seed) : t(t_), n(n_), k(k_) {
+    x = randn(size_t(t * k), seed);
+    const std::vector<float> gf = randn(size_t(n * k), seed + 1, 0.2f), uf = randn(size_t(n * k), seed + 2, 0.2f);
+    bg = randn(size_t(n), seed + 3);
+    bu = randn(size_t(n), seed + 4);
+    for (size_t i = 0; i < gf.size(); ++i) {
+      g16.push_back(f32_to_bf16(gf[i]));
+      u16.push_back(f32_to_bf16(uf[i]));
+    }
+    gw = {g16.data(), WType::BF16, n, k};
+    uw = {u16.data(), WType::BF16, n, k};
+    pair = pack_bf16_pair(gw, uw);
+  }
+};
+
 // The fused gate/up pair with SwiGLU and bf16 output against the unfused steps: the product of
 // each half within the accumulation bound of MatchesDoubleReference (the pair is another oneDNN
 // call shape), then silu·up and the bf16 rounding as swiglu_fast and f32_to_bf16 do them.
 TEST(MatmulBf16, FusedGateUpSwigluMatchesTheUnfusedSteps) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
-  const int64_t t = 520, n = 1100, k = 200;
-  std::vector<float> x = randn(size_t(t * k), 41), gf = randn(size_t(n * k), 42, 0.2f),
-                     uf = randn(size_t(n * k), 43, 0.2f), bg = randn(size_t(n), 44), bu = randn(size_t(n), 45);
-  std::vector<uint16_t> g16(gf.size()), u16(uf.size());
-  for (size_t i = 0; i < gf.size(); ++i) {
-    g16[i] = f32_to_bf16(gf[i]);
-    u16[i] = f32_to_bf16(uf[i]);
-  }
-  const WeightMatrix gw{g16.data(), WType::BF16, n, k}, uw{u16.data(), WType::BF16, n, k};
-  const auto pair = pack_bf16_pair(gw, uw);
+  const GateUp c(520, 1100, 200, 41);
+  const int64_t t = c.t, n = c.n, k = c.k;
+  const std::vector<float>& x = c.x;
+  const std::vector<float>& bg = c.bg, &bu = c.bu;
+  const WeightMatrix &gw = c.gw, &uw = c.uw;
+  const auto& pair = c.pair;
   for (bool with_bias : {false, true}) {
     std::vector<uint16_t> fused(size_t(t * n));
     MatmulArgs a{x.data(), t, {nullptr, WType::BF16, 2 * n, k, pair.get()}, with_bias ? bg.data() : nullptr, nullptr};
@@ -348,16 +368,12 @@ TEST(MatmulBf16, SplitBf16IsFp32GradeAndRowAndThreadInvariant) {
 // and up (to fp32 rounding: the pair and the single matrices are different oneDNN call shapes).
 TEST(MatmulBf16, SplitSwigluEpilogueMatchesTheUnfusedSteps) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
-  const int64_t t = 100, n = 1100, k = 200;
-  std::vector<float> x = randn(size_t(t * k), 61), gf = randn(size_t(n * k), 62, 0.2f),
-                     uf = randn(size_t(n * k), 63, 0.2f), bg = randn(size_t(n), 64), bu = randn(size_t(n), 65);
-  std::vector<uint16_t> g16(gf.size()), u16(uf.size());
-  for (size_t i = 0; i < gf.size(); ++i) {
-    g16[i] = f32_to_bf16(gf[i]);
-    u16[i] = f32_to_bf16(uf[i]);
-  }
-  const WeightMatrix gw{g16.data(), WType::BF16, n, k}, uw{u16.data(), WType::BF16, n, k};
-  const auto pair = pack_bf16_pair(gw, uw);
+  const GateUp c(100, 1100, 200, 61);
+  const int64_t t = c.t, n = c.n, k = c.k;
+  const std::vector<float>& x = c.x;
+  const std::vector<float>& bg = c.bg, &bu = c.bu;
+  const WeightMatrix &gw = c.gw, &uw = c.uw;
+  const auto& pair = c.pair;
   std::vector<float> fused(size_t(t * n)), g(size_t(t * n)), u(size_t(t * n)), act(size_t(t * n));
   MatmulArgs a{x.data(), t, {nullptr, WType::BF16, 2 * n, k, pair.get()}, bg.data(), fused.data()};
   a.epilogue = Epilogue::Swiglu;

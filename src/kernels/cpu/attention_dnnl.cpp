@@ -99,7 +99,7 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
   const int64_t qb_first = q_first / kQueryBlock, qb_last = (n_tokens - 1) / kQueryBlock;
   const int64_t n_qb = qb_last - qb_first + 1;
   // Keys any task reads: up to the end of the key block holding the last query block.
-  const int64_t n_kblocks = (qb_last + 1) * kQueryBlock / kKeyBlock + ((qb_last + 1) * kQueryBlock % kKeyBlock != 0);
+  const int64_t n_kblocks = ((qb_last + 1) * kQueryBlock + kKeyBlock - 1) / kKeyBlock;
   const int64_t n_pad = n_kblocks * kKeyBlock;
   // K and V per kv head in bf16, [n_kv][n_pad][d], zero after the last key.
   static thread_local std::vector<uint16_t> k16_buf, v16_buf;
