@@ -364,7 +364,7 @@ TEST(MatmulBf16, SplitBf16IsFp32GradeAndRowAndThreadInvariant) {
   EXPECT_LT(worst[2], worst[1]);
 }
 
-// Epilogue::Swiglu on a gate/up pair with split-bf16 = swiglu() of the separately computed gate
+// Epilogue::Swiglu on a gate/up pair with split-bf16 = swiglu_fast() of the separately computed gate
 // and up (to fp32 rounding: the pair and the single matrices are different oneDNN call shapes).
 TEST(MatmulBf16, SplitSwigluEpilogueMatchesTheUnfusedSteps) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
@@ -384,7 +384,7 @@ TEST(MatmulBf16, SplitSwigluEpilogueMatchesTheUnfusedSteps) {
   ag.x_parts = au.x_parts = 3;
   matmul_bf16(ag);
   matmul_bf16(au);
-  swiglu(g.data(), u.data(), t * n, act.data());
+  swiglu_fast(g.data(), u.data(), t * n, act.data());
   for (size_t i = 0; i < act.size(); ++i) {
     ASSERT_NEAR(fused[i], act[i], 1e-5 * (1.0 + std::fabs(double(act[i])))) << "at " << i;
   }

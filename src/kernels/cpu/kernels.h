@@ -34,8 +34,8 @@ struct WeightMatrix {
 //  SwigluBf16: W is a gate/up pair packed with pack_bf16_pair; y = [g | u] per column;
 //              out16 = bf16(silu(g + bias) · (u + bias_up)) with swiglu_fast's arithmetic:
 //              the input of down_proj, already rounded as the bf16 kernel would round it.
-//  Swiglu:     the same pair; out = swiglu(g + bias, u + bias_up) in fp32 with swiglu()'s
-//              arithmetic (the exact precision's MLP: the fp32 gate and up are never written).
+//  Swiglu:     the same pair; out = swiglu(g + bias, u + bias_up) in fp32 with swiglu_fast's
+//              arithmetic (split-bf16's MLP: the fp32 gate and up are never written).
 enum class Epilogue { Store, StoreStreaming, Accumulate, SwigluBf16, Swiglu };
 
 // Arguments of out[T, N] = x[T, K] · W[N, K]ᵀ (+ bias[N]), fp32 accumulation.
@@ -189,7 +189,7 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
                                 int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate. swiglu_one is its arithmetic for one
-// element (also Epilogue::Swiglu's).
+// element.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 float swiglu_one(float gate, float up);
 

@@ -43,6 +43,7 @@ void store_row(float* out, const float* src, const float* bias, int64_t n);
 void stream_row(float* out, const float* src, int64_t n);
 void accumulate_row(float* out, const float* src, const float* bias, int64_t n);
 void swiglu_bf16_span(const float* gate, const float* up, int64_t n, uint16_t* out16);
+void swiglu_span(const float* gate, const float* up, int64_t n, float* out);
 }
 bool cpu_has_avx512_internal();
 
@@ -294,12 +295,15 @@ void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, i
       case Epilogue::Swiglu: {
         const float* g = c + r * 2 * cols;
         const float* u = g + cols;
-        float* out = a.out + (m0 + r) * n + n0;
-        for (int64_t j = 0; j < cols; ++j) {
-          const float gj = bias != nullptr ? g[j] + bias[j] : g[j];
-          const float uj = a.bias_up != nullptr ? u[j] + a.bias_up[n0 + j] : u[j];
-          out[j] = swiglu_one(gj, uj);
+        if (bias != nullptr) {
+          avx512::store_row(tmp, g, bias, cols);
+          g = tmp;
         }
+        if (a.bias_up != nullptr) {
+          avx512::store_row(tmp + cols, u, a.bias_up + n0, cols);
+          u = tmp + cols;
+        }
+        avx512::swiglu_span(g, u, cols, a.out + (m0 + r) * n + n0);
         break;
       }
     }
