@@ -259,8 +259,11 @@ void Model::validate_ids(std::span<const int32_t> ids, const std::string& where)
   }
 }
 
+// At most `requested` rows and 256 MiB of logits; a multiple of the bf16 row tile where the cap
+// allows one (a chunk then computes no padding rows except at the end of its range).
 static int64_t lm_chunk_rows(int64_t requested, int64_t vocab) {
-  const int64_t cap = std::max<int64_t>(1, (int64_t{64} << 20) / (vocab * 4));
+  int64_t cap = std::max<int64_t>(1, (int64_t{256} << 20) / (vocab * 4));
+  if (cap >= cpu::kBf16RowTile) cap = cap / cpu::kBf16RowTile * cpu::kBf16RowTile;
   return std::clamp<int64_t>(requested, 1, cap);
 }
 
@@ -277,7 +280,7 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
   const int64_t per_chunk = chunk * (4 * (2 * q + h + 2 * inter) + 2 * (h + inter) + 2 * kExactParts * inter);
   // Attention scores per thread (one query's row of n_tokens keys, up to 8 heads at a time).
   const int64_t scores = 4 * int64_t{omp_get_max_threads()} * 8 * (n_tokens + 16);
-  return whole + per_chunk + scores + 4 * lm_chunk_rows(64, c.vocab_size) * c.vocab_size;
+  return whole + per_chunk + scores + 4 * lm_chunk_rows(kLmHeadChunkRows, c.vocab_size) * c.vocab_size;
 }
 
 int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(requested, cfg_.vocab_size); }

@@ -93,8 +93,14 @@ struct Products {
 // row tile.
 inline constexpr int64_t kPrefillChunkRows = 2048;
 
+// LM-head rows per chunk by default: four bf16 row tiles, so a task of the bf16 kernel reads each
+// weight block of the 152k-column LM head (the largest product of a pass) once for 256 rows
+// instead of once per 64 (AMX, 0.5B, 512 tokens: 918 -> 990 tok/s). Capped per vocabulary so a
+// chunk's logits stay under 256 MiB (Model::chunk_rows); any chunking gives the same bits.
+inline constexpr int64_t kLmHeadChunkRows = 256;
+
 struct ForwardOptions {
-  int64_t chunk_rows = 64;  // LM-head rows per chunk (capped so a chunk stays under 64 MiB)
+  int64_t chunk_rows = kLmHeadChunkRows;  // LM-head rows per chunk (capped: Model::chunk_rows)
   TapFn tap;                // optional
   Precision precision = Precision::FP32;
   // Optional: called after each transformer layer with the number of layers done (progress).

@@ -13,7 +13,7 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
                                    int64_t pos_end, std::vector<analysis::RowSummary>& rows) {
   const model::Model& mdl = *models_[m].model;
   const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
-  const int64_t chunk = mdl.chunk_rows(cpu::kBf16RowTile);
+  const int64_t chunk = mdl.chunk_rows(model::kLmHeadChunkRows);
   pos_begin = std::max<int64_t>(pos_begin, 1);
   for (int64_t t0 = pos_begin; t0 < pos_end; t0 += chunk) {
     const int64_t n = std::min(chunk, pos_end - t0);
@@ -41,10 +41,9 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   for (size_t m = 0; m < n_models; ++m) k_begin = std::max<int64_t>(k_begin, 1 - job.plans[m].answer_first);
   const int64_t k_end = job.n_common;
   std::vector<std::vector<results::PairRow>> pair_rows(n_models * n_models);
-  // One chunk of rows per model must fit summarize_range's single LM-head call; a whole bf16 row
-  // tile, so the bf16 LM head computes no padding rows inside a text.
-  int64_t chunk = cpu::kBf16RowTile;
-  for (size_t m = 0; m < n_models; ++m) chunk = std::min(chunk, models_[m].model->chunk_rows(cpu::kBf16RowTile));
+  // One chunk of rows per model must fit summarize_range's single LM-head call.
+  int64_t chunk = model::kLmHeadChunkRows;
+  for (size_t m = 0; m < n_models; ++m) chunk = std::min(chunk, models_[m].model->chunk_rows(model::kLmHeadChunkRows));
   for (int64_t k0 = k_begin; k0 < k_end; k0 += chunk) {
     const int64_t n = std::min(chunk, k_end - k0);
     for (size_t m = 0; m < n_models; ++m) {

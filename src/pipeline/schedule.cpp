@@ -66,7 +66,7 @@ MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector
       plan.weights = weights;
       plan.working = working;
     }
-    plan.measuring += mdl.chunk_rows(cpu::kBf16RowTile) * mdl.config().vocab_size * 4;
+    plan.measuring += mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4;
   }
   for (const int64_t b : hidden_of) {
     total_hidden += b;
