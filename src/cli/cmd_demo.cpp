@@ -27,11 +27,12 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kHelp =
-    "usage: logitscope demo [--out DIR] [--threads N] [--precision exact|fp32|bf16] [--quiet]\n"
+    "usage: logitscope demo [--out DIR] [--threads N] [--precision exact|fp32|bf16] [--lens LAYERS] [--quiet]\n"
     "  Writes DIR/checkpoints/{base,sft,rl} (Qwen2 architecture, real Qwen2.5 vocabulary, random\n"
     "  weights), DIR/data.jsonl (60 reasoning traces) and runs 'logitscope run' on them into DIR\n"
     "  (default demo-results/). In 'rl' the output embeddings of the 'wait' family are shifted\n"
-    "  so that it prefers them: the results must show it.\n";
+    "  so that it prefers them: the results must show it (its logit lens only at the last\n"
+    "  layer: the shift is in the LM head). --lens as for run (default: all, at the keywords).\n";
 
 // Weights: a constant channel (hidden dim 0) in every token embedding keeps the final hidden
 // state's dim 0 positive at every position, so shifting an output row along dim 0 raises that
@@ -168,7 +169,7 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
 }  // namespace
 
 int cmd_demo(int argc, char** argv) {
-  Args args(argc, argv, {"out", "threads", "precision"}, {"quiet", "help"});
+  Args args(argc, argv, {"out", "threads", "precision", "lens"}, {"quiet", "help"});
   if (args.has("help")) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -190,6 +191,7 @@ int cmd_demo(int argc, char** argv) {
   o.threads = static_cast<int>(args.get_int("threads", 0, 1, 1024));
   o.quiet = quiet;
   o.max_tokens = 512;
+  o.lens_spec = args.get_or("lens", "all");
   o.precision = precision_from_environment();
   if (args.has("precision")) o.precision = parse_precision_flag(args.require("precision"));
   apply_environment(o);

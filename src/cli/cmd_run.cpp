@@ -24,6 +24,7 @@ constexpr const char* kHelp =
     "                      [--max-tokens N] [--top-k K] [--window W] [--threads N] [--limit N]\n"
     "                      [--field answer=response ...] [--precision exact|fp32|bf16] [--shard I/N]\n"
     "                      [--max-memory GIB] [--progress-interval S] [--skip-invalid] [--force] [--quiet]\n"
+    "                      [--lens none|all|every:K|L1,L2,... [--lens-at keywords|answer]]\n"
     "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
     "  metrics, keyword occurrences, windows around them and cross-model divergences in\n"
     "  DIR/results.sqlite, then summary.json, stats and report.html. Interrupt at any time; the same\n"
@@ -34,6 +35,11 @@ constexpr const char* kHelp =
     "  --max-memory GIB  plan for at most this much memory (default: what the machine has available)\n"
     "  --top-k K    alternatives stored per position (default: %d)\n"
     "  --window W   offsets -W..+W stored around each keyword occurrence (default: %d)\n"
+    "  --lens LAYERS  the logit lens at these layers (0-based: the residual stream after layer L),\n"
+    "               and per model pair the CKA and mean cosine of the residual streams layer by layer\n"
+    "               (tables lens, layer_similarity; default none)\n"
+    "  --lens-at W  keywords: the rows predicting each keyword occurrence's first token +- --window\n"
+    "               (default); answer: every answer row (also CKA over the whole answer)\n"
     "  --progress-interval S  seconds between progress lines when stderr is not a terminal (%g)\n"
     "  --shard I/N  run only shard I of N (0-based; texts balanced by tokens) into DIR/shards/I-of-N;\n"
     "               then 'logitscope merge --out DIR'. Under mpirun each rank takes its shard by itself\n"
@@ -105,7 +111,7 @@ int run_ranks(pipeline::RunOptions o, const MpiWorld& world) {
 int cmd_run(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "data", "out", "keywords", "template", "max-tokens", "top-k", "window", "threads", "limit",
-             "field", "precision", "shard", "max-memory", "progress-interval"},
+             "field", "precision", "shard", "max-memory", "progress-interval", "lens", "lens-at"},
             {"skip-invalid", "force", "quiet", "help"});
   if (args.has("help")) {
     std::string kw;
@@ -144,6 +150,9 @@ int cmd_run(int argc, char** argv) {
     }
     o.fields[f.substr(0, eq)] = f.substr(eq + 1);
   }
+  o.lens_spec = args.get_or("lens", o.lens_spec);
+  o.lens_at = args.get_or("lens-at", o.lens_at);
+  if (args.has("lens-at") && o.lens_spec == "none") throw UsageError("--lens-at: needs --lens (the layers to read)");
   o.precision = precision_from_environment();
   if (args.has("precision")) {
     o.precision = parse_precision_flag(args.require("precision"));

@@ -285,6 +285,10 @@ int64_t Model::activation_bytes(int64_t n_tokens) const {
 
 int64_t Model::chunk_rows(int64_t requested) const { return lm_chunk_rows(requested, cfg_.vocab_size); }
 
+void Model::final_norm(const float* x, int64_t n_rows, float* out) const {
+  cpu::rms_norm(x, final_norm_.data(), n_rows, cfg_.hidden_size, cfg_.rms_norm_eps, out);
+}
+
 void Model::lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision) const {
   static const std::vector<float> kNoBias;
   linear(hidden, n_rows, lm_head_, kNoBias, logits, products(precision, /*pack=*/false), /*streaming=*/true);
@@ -339,7 +343,6 @@ std::vector<float> Model::forward_hidden(std::span<const int32_t> ids, const For
 
 std::vector<std::vector<float>> Model::forward_hidden_batch(const std::vector<std::span<const int32_t>>& texts,
                                                             const ForwardOptions& opt) const {
-  LSC_CHECK(!opt.tap);
   std::vector<int32_t> ids;
   std::vector<int64_t> starts{0};
   for (size_t i = 0; i < texts.size(); ++i) {

@@ -133,7 +133,7 @@ class Model {
   // Several texts in one pass: their rows are stacked for the matrix products (fuller tiles for
   // short texts), while positions, RoPE and attention stay per text. Returns each text's
   // forward_hidden(), bitwise (a row's products do not depend on the rows around it: tested).
-  // opt.tap is not supported here (one text: use forward_hidden).
+  // opt.tap sees the texts' rows stacked (text i from row Σ_{j<i} |text j|).
   std::vector<std::vector<float>> forward_hidden_batch(const std::vector<std::span<const int32_t>>& texts,
                                                        const ForwardOptions& opt = {}) const;
 
@@ -142,8 +142,12 @@ class Model {
   // and it was not released since, else in place (the same bits); never packs by itself.
   void lm_head(const float* hidden, int64_t n_rows, float* logits, Precision precision = Precision::FP32) const;
 
-  // LM-head rows per chunk for a requested size (capped so a chunk stays under 64 MiB).
+  // LM-head rows per chunk for a requested size (capped so a chunk's logits stay under 256 MiB).
   int64_t chunk_rows(int64_t requested) const;
+
+  // out[n_rows, hidden_size] = the final RMSNorm of x, as the pass applies it after the last
+  // layer (so the logit lens of the last layer is the model's own output, bit for bit).
+  void final_norm(const float* x, int64_t n_rows, float* out) const;
 
   // Does now what the first pass at `precision` would do first (packing the weights for the bf16
   // kernel, where that applies), so a caller can say so while it runs.

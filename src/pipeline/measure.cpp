@@ -25,7 +25,7 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
 }
 
 void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
-                                     results::ResultsDb& db) {
+                                     const std::vector<LensRows>& lens, results::ResultsDb& db) {
   const size_t n_models = models_.size();
   logits_.resize(n_models);
   std::vector<std::vector<analysis::RowSummary>> rows(n_models);
@@ -140,6 +140,7 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   for (size_t a = 0; a < n_models; ++a) {
     for (size_t b = a + 1; b < n_models; ++b) db.insert_pairs(job.text_idx, int64_t(a), int64_t(b), pair_rows[a * n_models + b]);
   }
+  if (!lens.empty()) measure_lens(job, models_, hidden, lens, families_, opt_, precision_, db);
   db.mark_done(job.text_idx);
   tx.commit();
 }

@@ -8,6 +8,7 @@
 
 #include "analysis/keywords.h"
 #include "model/model.h"
+#include "pipeline/lens.h"
 #include "pipeline/plan.h"
 #include "results/results_db.h"
 
@@ -19,7 +20,9 @@ class TextMeasurer {
                const RunOptions& opt, model::Precision precision)
       : models_(models), families_(families), opt_(opt), precision_(precision) {}
 
-  void measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden, results::ResultsDb& db);
+  // lens[m]: model m's kept lens rows (none without --lens).
+  void measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
+                         const std::vector<LensRows>& lens, results::ResultsDb& db);
 
  private:
   // rows[t] = summary of model m's row t−1 (the prediction of token t); rows[0] unused.

@@ -29,6 +29,11 @@ struct RunOptions {
   bool skip_invalid = false;
   io::FieldMap fields;
   model::Precision precision = model::Precision::Exact;  // model.h: Precision; README: --precision
+  // The logit lens (lens.h): its layers ("none", "all", "every:K" or a list "0,7,14") and where
+  // it is read ("keywords": the rows predicting each occurrence's first token ± window; "answer":
+  // every answer row).
+  std::string lens_spec = "none";
+  std::string lens_at = "keywords";
   // Shard I of N: this process runs only its share of the texts (balanced by tokens) into
   // <out>/shards/<I>-of-<N>/results.sqlite; `merge` joins the shards. Count 1 = the whole run.
   results::ShardSpec shard;

@@ -190,6 +190,10 @@ std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& 
   j["skip_invalid"] = o.skip_invalid;
   j["fields"] = o.fields;
   j["precision"] = model::precision_name(o.precision);
+  if (o.lens_spec != "none") {  // absent by default: the hash of a run without the lens is unchanged
+    j["lens"] = o.lens_spec;
+    j["lens_at"] = o.lens_at;
+  }
   return j.dump();
 }
 

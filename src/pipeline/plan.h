@@ -39,11 +39,20 @@ struct TextPlan {
   int64_t answer_first = 0, n_answer = 0;  // answer positions [answer_first, answer_first + n_answer)
 };
 
+// Where a text's logit lens is read under one model (run --lens; lens.h): positions t whose row
+// t − 1 (the prediction of token t) the forward pass keeps at every lens layer.
+struct LensSites {
+  std::vector<int64_t> pos;       // sorted, unique, each ≥ 1
+  std::vector<int64_t> decision;  // the positions predicting a keyword occurrence's first token
+};
+
 struct TextJob {
   int64_t text_idx = 0;
   const io::Record* rec = nullptr;
   std::vector<TextPlan> plans;  // per model
   int64_t n_common = 0;         // answer tokens present (and identical) under every model
+  std::vector<LensSites> lens;  // per model; empty without --lens
+  int64_t lens_bytes = 0;       // the kept lens rows of all models
   int64_t tokens() const;       // over all models
 };
 
@@ -72,7 +81,7 @@ TextPlan plan_text(const LoadedModel& m, const io::Record& r, int64_t max_tokens
 // Every record under every model; InputError naming the line and answer token where two models'
 // tokenizations of an answer differ.
 struct TextPlans {
-  std::vector<TextJob> jobs;
+  std::vector<TextJob> jobs;  // lens sites filled in by add_lens_sites (lens.h)
   int64_t n_truncated = 0, total_tokens = 0;
 };
 TextPlans plan_texts(const io::Dataset& data, const std::vector<LoadedModel>& models, const LengthCut& cut,

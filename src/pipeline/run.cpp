@@ -16,6 +16,7 @@
 #include "io/paths.h"
 #include "io/sha256.h"
 #include "io/sqlite.h"
+#include "pipeline/lens.h"
 #include "pipeline/measure.h"
 #include "pipeline/plan.h"
 #include "pipeline/progress.h"
@@ -150,6 +151,9 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     meta.template_name = opt.template_spec;
     meta.top_k = opt.top_k;
     meta.window = opt.window;
+    meta.lens = opt.lens_spec;
+    meta.lens_at = opt.lens_at;
+    if (opt.lens_spec != "none") meta.similarity_left_out = similarity_left_out(models);
     meta.max_tokens = run.max_tokens;
     meta.n_texts = run.n_texts;
     meta.n_truncated = run.n_truncated;
@@ -265,6 +269,7 @@ int run(const RunOptions& opt_in) {
   progress.set_phase("reading " + opt.data_path);
   const io::Dataset data = read_dataset(opt);
   const std::vector<LoadedModel> models = load_models(opt, progress);
+  check_lens_options(opt, models);
   const LengthCut cut = length_cut(models, opt.max_tokens);
   if (opt.max_tokens > 0 && cut.context > 0 && opt.max_tokens > cut.context && rank0) {
     std::fprintf(stderr, "logitscope: warning: --max-tokens %lld is longer than model '%s''s context (max_position_embeddings %lld): "
@@ -275,7 +280,8 @@ int run(const RunOptions& opt_in) {
   const std::vector<analysis::KeywordFamily> families = agreed_families(models, opt.keywords);
   progress.set_phase("tokenizing " + std::to_string(data.records.size()) + " texts under " +
                      std::to_string(models.size()) + " model(s)");
-  const TextPlans planned = plan_texts(data, models, cut, opt.data_path);
+  TextPlans planned = plan_texts(data, models, cut, opt.data_path);
+  add_lens_sites(planned.jobs, models, families, opt);
   const std::vector<TextJob>& jobs = planned.jobs;
   // A warning, not progress: printed with --quiet too (once under mpirun: by rank 0).
   if (planned.n_truncated > 0 && rank0) {
@@ -318,6 +324,16 @@ int run(const RunOptions& opt_in) {
     size_t end = group_end[g];
     const std::string group = group_end.size() > 1 ? ", group " + std::to_string(g + 1) + "/" + std::to_string(group_end.size()) : "";
     std::vector<std::vector<std::vector<float>>> hidden(end - next, std::vector<std::vector<float>>(models.size()));
+    // --lens: the rows of the lens layers at each text's lens sites, kept by the passes' tap.
+    std::vector<std::vector<LensRows>> lens_rows(end - next, std::vector<LensRows>(models.size()));
+    const bool lens = opt.lens_spec != "none";
+    for (size_t i = next; lens && i < end; ++i) {
+      for (size_t m = 0; m < models.size(); ++m) {
+        LensRows& L = lens_rows[i - next][m];
+        L.layers = lens_layers(opt.lens_spec, models[m].model->config().num_hidden_layers);
+        L.sites = &todo[i]->lens[m];
+      }
+    }
     for (size_t m = 0; m < models.size() && !interrupt.requested(); ++m) {
       const std::string model_phase = "model '" + models[m].name + "' (" + std::to_string(m + 1) + "/" +
                                       std::to_string(models.size()) + ")" + group;
@@ -343,6 +359,17 @@ int run(const RunOptions& opt_in) {
       while (i < end && !interrupt.requested()) {
         const Pass pass = next_pass(todo, m, &i, end, opt.batch_tokens);
         if (pass.texts.empty()) continue;
+        if (lens) {
+          std::vector<LensRows*> rows;
+          std::vector<int64_t> starts;
+          int64_t row = 0;
+          for (size_t b = 0; b < pass.texts.size(); ++b) {
+            rows.push_back(&lens_rows[pass.texts[b] - next][m]);
+            starts.push_back(row);
+            row += static_cast<int64_t>(pass.ids[b].size());
+          }
+          fo.tap = lens_tap(std::move(rows), std::move(starts));
+        }
         progress.pass_begin(pass.rows, models[m].model->config().num_hidden_layers);
         if (pass.texts.size() == 1) {
           hidden[pass.texts[0] - next][m] = models[m].model->forward_hidden(pass.ids[0], fo);
@@ -357,7 +384,7 @@ int run(const RunOptions& opt_in) {
     progress.set_phase("measuring and committing " + std::to_string(end - next) + " text(s), all models" + group);
     for (size_t i = next; i < end; ++i) {
       progress.measure_begin();
-      measurer.measure_and_write(*todo[i], hidden[i - next], db);
+      measurer.measure_and_write(*todo[i], hidden[i - next], lens_rows[i - next], db);
       progress.text_committed(todo[i]->tokens());
       if (opt.on_text_committed) opt.on_text_committed(++committed);
       if (interrupt.requested()) {

@@ -21,6 +21,7 @@ std::vector<size_t> group_ends(const std::vector<const TextJob*>& texts, const s
       for (size_t m = 0; m < models.size(); ++m) {
         b += static_cast<int64_t>(texts[end]->plans[m].ids.size()) * models[m].model->config().hidden_size * 4;
       }
+      b += texts[end]->lens_bytes;
       if (end > begin && bytes + b > group_bytes) break;
       bytes += b;
       ++end;
@@ -47,7 +48,7 @@ Pass next_pass(const std::vector<const TextJob*>& texts, size_t model, size_t* i
 MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts,
                        int64_t cut, int64_t batch_tokens, int64_t group_bytes) {
   MemoryPlan plan;
-  int64_t total_hidden = 0, largest_text_hidden = 0;
+  int64_t total_hidden = 0, largest_text_hidden = 0, lens_measuring = 0;
   std::vector<int64_t> hidden_of(texts.size(), 0);
   for (size_t m = 0; m < models.size(); ++m) {
     const model::Model& mdl = *models[m].model;
@@ -67,7 +68,16 @@ MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector
       plan.working = working;
     }
     plan.measuring += mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4;
+    lens_measuring = std::max(lens_measuring, 2 * mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4);
   }
+  // --lens: the kept lens rows count with the hidden states (texts as cut: the sites past the cut
+  // counted too, an overestimate), and its measuring step holds a model's final and lens logits.
+  bool lens = false;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    hidden_of[i] += texts[i]->lens_bytes;
+    lens = lens || !texts[i]->lens.empty();
+  }
+  if (lens) plan.measuring += lens_measuring;
   for (const int64_t b : hidden_of) {
     total_hidden += b;
     largest_text_hidden = std::max(largest_text_hidden, b);

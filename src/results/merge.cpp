@@ -195,7 +195,7 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
         }
       }
       db.exec("INSERT OR IGNORE INTO main.skipped SELECT * FROM shard.skipped");
-      for (const char* t : {"texts", "text_models", "positions", "pairs", "done"}) {
+      for (const char* t : {"texts", "text_models", "positions", "pairs", "lens", "layer_similarity", "done"}) {
         db.exec(std::string("INSERT INTO main.") + t + " SELECT * FROM shard." + t);
       }
       db.exec("INSERT INTO main.occurrences SELECT " + select_list(occ_cols, "o.", "m.new") +

@@ -1,6 +1,7 @@
 // Results database schema and inserts.
 #include "results/results_db.h"
 
+#include <cmath>
 #include <cstdlib>
 
 #include "io/error.h"
@@ -62,6 +63,12 @@ CREATE TABLE IF NOT EXISTS pairs(text_idx INTEGER, model_a INTEGER, model_b INTE
   pos_a INTEGER, pos_b INTEGER, kl_ab REAL, kl_ba REAL, js_bits REAL, tv REAL, dlogp REAL,
   top1_agree INTEGER, rank_shift INTEGER, extra_mass_a REAL, extra_mass_b REAL,
   PRIMARY KEY(text_idx, model_a, model_b, answer_idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lens(text_idx INTEGER, model_idx INTEGER, layer INTEGER, pos INTEGER,
+  logprob REAL, rank INTEGER, entropy REAL, kl_final REAL, top1_id INTEGER, topk_ids BLOB, topk_logprobs BLOB)" +
+            prop_cols + R"(, PRIMARY KEY(text_idx, model_idx, layer, pos)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS layer_similarity(text_idx INTEGER, model_a INTEGER, model_b INTEGER, layer INTEGER,
+  scope TEXT, cka REAL, mean_cos REAL, n_positions INTEGER,
+  PRIMARY KEY(text_idx, model_a, model_b, layer, scope)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS done(text_idx INTEGER PRIMARY KEY);
 )");
 }
@@ -86,6 +93,9 @@ void ResultsDb::write_new_run(const RunMeta& m) {
   set_meta("template", m.template_name);
   set_meta("top_k", std::to_string(m.top_k));
   set_meta("window", std::to_string(m.window));
+  set_meta("lens", m.lens);
+  set_meta("lens_at", m.lens_at);
+  set_meta("similarity_left_out", io::Json(m.similarity_left_out).dump());
   set_meta("max_tokens", m.max_tokens == INT64_MAX ? std::string("none") : std::to_string(m.max_tokens));
   set_meta("n_texts", std::to_string(m.n_texts));
   set_meta("n_truncated", std::to_string(m.n_truncated));
@@ -110,6 +120,11 @@ RunMeta ResultsDb::run_meta() {
   m.data_sha256 = get_meta("data_sha256");
   m.top_k = std::atoi(get_meta("top_k").c_str());
   m.window = std::atoi(get_meta("window").c_str());
+  if (const std::string l = get_meta("lens"); !l.empty()) m.lens = l;
+  if (const std::string l = get_meta("lens_at"); !l.empty()) m.lens_at = l;
+  if (const std::string l = get_meta("similarity_left_out"); !l.empty()) {
+    for (const auto& e : io::Json::parse(l)) m.similarity_left_out.push_back(e.get<std::string>());
+  }
   const std::string cut = get_meta("max_tokens");
   m.max_tokens = cut.empty() || cut == "none" ? INT64_MAX : std::atoll(cut.c_str());
   m.n_texts = std::atoll(get_meta("n_texts").c_str());
@@ -258,11 +273,49 @@ void ResultsDb::insert_pairs(int64_t t, int64_t a, int64_t b, const std::vector<
   }
 }
 
+void ResultsDb::insert_lens(int64_t t, int64_t m, const std::vector<LensRow>& rows) {
+  if (!ins_lens_) {
+    std::string sql = "INSERT INTO lens VALUES(?,?,?,?,?,?,?,?,?,?,?";
+    for (size_t f = 0; f < families_.size(); ++f) sql += ",?";
+    ins_lens_ = std::make_unique<io::Stmt>(*db_, sql + ")");
+  }
+  io::Stmt& s = *ins_lens_;
+  for (const LensRow& r : rows) {
+    s.bind(1, t).bind(2, m).bind(3, r.layer).bind(4, r.pos).bind(5, r.m.logprob).bind(6, r.m.rank);
+    s.bind(7, r.m.entropy_nats).bind(8, r.kl_final).bind(9, r.m.top1);
+    s.bind_blob(10, r.m.topk_ids.data(), r.m.topk_ids.size() * 4);
+    s.bind_blob(11, r.m.topk_logprobs.data(), r.m.topk_logprobs.size() * 4);
+    for (size_t f = 0; f < families_.size(); ++f) s.bind(12 + static_cast<int>(f), static_cast<double>(r.m.propensity[f]));
+    s.run();
+  }
+}
+
+void ResultsDb::insert_similarity(int64_t t, int64_t a, int64_t b, const std::vector<SimilarityRow>& rows) {
+  if (!ins_sim_) ins_sim_ = std::make_unique<io::Stmt>(*db_, "INSERT INTO layer_similarity VALUES(?,?,?,?,?,?,?,?)");
+  io::Stmt& s = *ins_sim_;
+  for (const SimilarityRow& r : rows) {
+    s.bind(1, t).bind(2, a).bind(3, b).bind(4, r.layer).bind(5, r.scope);
+    if (std::isnan(r.cka)) {
+      s.bind_null(6);
+    } else {
+      s.bind(6, r.cka);
+    }
+    if (std::isnan(r.mean_cos)) {
+      s.bind_null(7);
+    } else {
+      s.bind(7, r.mean_cos);
+    }
+    s.bind(8, r.n_positions);
+    s.run();
+  }
+}
+
 void ResultsDb::delete_text_rows(int64_t t) {
   const std::string id = std::to_string(t);
   db_->exec("DELETE FROM windows WHERE occ_idx IN (SELECT occ_idx FROM occurrences WHERE text_idx = " + id + ");"
             "DELETE FROM occurrences WHERE text_idx = " + id + "; DELETE FROM positions WHERE text_idx = " + id +
-            "; DELETE FROM pairs WHERE text_idx = " + id + "; DELETE FROM text_models WHERE text_idx = " + id +
+            "; DELETE FROM pairs WHERE text_idx = " + id + "; DELETE FROM lens WHERE text_idx = " + id +
+            "; DELETE FROM layer_similarity WHERE text_idx = " + id + "; DELETE FROM text_models WHERE text_idx = " + id +
             "; DELETE FROM done WHERE text_idx = " + id + ";");
 }
 

@@ -17,7 +17,7 @@
 
 namespace lsc::results {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct ModelRow {
   std::string name, path, model_type, dtypes, config_sha256, tokenizer_path, tokenizer_sha256, template_name;
@@ -73,12 +73,33 @@ struct PairRow {
   analysis::PairDelta delta;
 };
 
+// The logit lens of one model at one layer and position (run --lens): the row's metrics as in
+// positions, from softmax(LM head(final norm(h_layer))), and KL(final ‖ lens) to the model's own
+// output at the same position.
+struct LensRow {
+  int64_t layer = 0, pos = 0;
+  analysis::RowSummary m;
+  double kl_final = 0.0;
+};
+
+// Similarity of two models' residual streams after one layer over one scope of positions.
+struct SimilarityRow {
+  int64_t layer = 0;
+  std::string scope;  // "answer" or "keywords"
+  double cka = 0.0, mean_cos = 0.0;  // NaN (stored NULL) where undefined
+  int64_t n_positions = 0;
+};
+
 // The run's manifest (the meta table), typed: what the run was asked and how far it got. Its keys
 // are written and read in results_db.cpp only.
 struct RunMeta {
   // Written once, when the run's database is created.
   std::string program_version, args_json, args_hash, template_name, data_path, data_sha256;
   int top_k = 0, window = 0;
+  // The logit lens (run --lens; "none" without it), where it was read, and the model pairs the
+  // layer_similarity table leaves out with why (stored as a JSON list).
+  std::string lens = "none", lens_at = "keywords";
+  std::vector<std::string> similarity_left_out;
   int64_t max_tokens = INT64_MAX;  // INT64_MAX: no cut (stored "none")
   int64_t n_texts = 0, n_truncated = 0, n_skipped = 0;
   bool sharded = false;            // a shard's database (shard, shard_texts below)
@@ -123,6 +144,8 @@ class ResultsDb {
   int64_t insert_occurrence(int64_t text_idx, int64_t model_idx, int64_t family_idx, const OccurrenceRow& o);
   void insert_window(int64_t occ_idx, int64_t model_idx, const WindowRow& w);
   void insert_pairs(int64_t text_idx, int64_t model_a, int64_t model_b, const std::vector<PairRow>& rows);
+  void insert_lens(int64_t text_idx, int64_t model_idx, const std::vector<LensRow>& rows);
+  void insert_similarity(int64_t text_idx, int64_t model_a, int64_t model_b, const std::vector<SimilarityRow>& rows);
   // Removes every row of a text (a partial text from an interrupted run is redone whole).
   void delete_text_rows(int64_t text_idx);
   void mark_done(int64_t text_idx);
@@ -134,7 +157,7 @@ class ResultsDb {
   std::string path_;
   std::unique_ptr<io::Db> db_;
   std::vector<std::string> families_;
-  std::unique_ptr<io::Stmt> ins_pos_, ins_occ_, ins_win_, ins_pair_;
+  std::unique_ptr<io::Stmt> ins_pos_, ins_occ_, ins_win_, ins_pair_, ins_lens_, ins_sim_;
   void set_meta(const std::string& key, const std::string& value);
   std::string get_meta(const std::string& key);
 };

@@ -1,0 +1,68 @@
+// The inside of the models (run --lens): the logit lens at chosen layers — softmax(LM head(final
+// norm(h_ℓ))), h_ℓ the residual stream after layer ℓ (0-based; transformers'
+// output_hidden_states[ℓ + 1]) — at chosen positions, and the similarity of two models' residual
+// streams layer by layer (linear CKA, mean cosine) over the same answer tokens. The forward pass
+// keeps only the needed rows of the needed layers (a tap); the measuring step turns them into the
+// `lens` and `layer_similarity` tables inside the text's transaction.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "analysis/keywords.h"
+#include "model/model.h"
+#include "pipeline/options.h"
+#include "pipeline/plan.h"
+#include "results/results_db.h"
+
+namespace lsc::pipeline {
+
+// The layers of `spec` for a model of n_layers, ascending: "none" → none, "all" → 0 … L−1,
+// "every:K" → 0, K, 2K, … and L−1, a list "0,7,14" (each in [0, L)). UsageError naming the spec
+// and what is wrong with it.
+std::vector<int> lens_layers(const std::string& spec, int n_layers);
+
+// Checks opt.lens_spec and opt.lens_at against every model; UsageError (exit 2) naming the spec
+// and each model's layer count.
+void check_lens_options(const RunOptions& opt, const std::vector<LoadedModel>& models);
+
+// Fills each job's lens sites per model (--lens-at keywords: the rows predicting each keyword
+// occurrence's first token and the --window offsets around it; answer: every answer row) and
+// lens_bytes (the rows kept over all lens layers and models). Nothing without --lens.
+void add_lens_sites(std::vector<TextJob>& jobs, const std::vector<LoadedModel>& models,
+                    const std::vector<analysis::KeywordFamily>& families, const RunOptions& opt);
+
+// One text's kept residual rows under one model: row(li, i) = h_{layers[li]} at row sites.pos[i] − 1.
+struct LensRows {
+  std::vector<int> layers;
+  const LensSites* sites = nullptr;
+  int64_t hidden = 0;
+  std::vector<float> data;  // [layers × sites × hidden]
+  const float* row(size_t li, size_t i) const {
+    return data.data() + (li * sites->pos.size() + i) * static_cast<size_t>(hidden);
+  }
+};
+
+// A forward-pass tap (model::ForwardOptions::tap) that copies the lens rows of the pass's texts:
+// text b's rows start at row starts[b] of the pass. The LensRows are sized here.
+model::TapFn lens_tap(std::vector<LensRows*> texts, std::vector<int64_t> starts);
+
+// One model's lens rows of one text: per lens layer and site, the metrics of
+// softmax(LM head(final norm(row))) against the observed token ids[pos], and KL(final ‖ lens)
+// to the model's own row (from `hidden`, its final-normed rows) at the same position.
+std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensRows& L, const std::vector<float>& hidden,
+                                           std::span<const int32_t> ids, int top_k,
+                                           const std::vector<analysis::KeywordFamily>& families, model::Precision precision);
+
+// The lens rows and the similarity rows of one text, into db (inside the text's transaction).
+// hidden[m]: model m's final-normed rows (the same as the positions table's); lens[m]: its kept rows.
+void measure_lens(const TextJob& job, const std::vector<LoadedModel>& models, const std::vector<std::vector<float>>& hidden,
+                  const std::vector<LensRows>& lens, const std::vector<analysis::KeywordFamily>& families,
+                  const RunOptions& opt, model::Precision precision, results::ResultsDb& db);
+
+// Model pairs (a < b) the similarity table leaves out, each with why (different depth or width).
+std::vector<std::string> similarity_left_out(const std::vector<LoadedModel>& models);
+
+}  // namespace lsc::pipeline
