@@ -526,6 +526,15 @@ std::vector<Case> cases() {
   v.push_back({"A15", "command line", "logits --ids with an id outside the vocabulary", nullptr,
                "logits --model {tiny} --ids 1,2,1000", 3,
                "--ids: token id at position 2: expected an id in \\[0, 1000\\), found 1000"});
+  v.push_back({"A17", "command line", "--lens naming a layer the model lacks", nullptr, run_ok + " --lens 0,2", 2,
+               "--lens '0,2': layer 2 is past the last layer \\(2 layers: 0-1\\), for model 'tiny' \\(layers per "
+               "model: tiny 2\\)"});
+  v.push_back({"A18", "command line", "--lens that does not parse", nullptr, run_ok + " --lens every:x", 2,
+               "--lens 'every:x': expected every:K with K a whole number ≥ 1, for model 'tiny' \\(layers per model: "
+               "tiny 2\\)"});
+  v.push_back({"A19", "command line", "--lens-at other than keywords or answer", nullptr,
+               run_ok + " --lens all --lens-at everywhere", 2,
+               "--lens-at: expected 'keywords' or 'answer', found 'everywhere'"});
   v.push_back({"A16", "command line", "run that does not fit in the memory it may use", nullptr,
                run_ok + " --max-memory 0.0001", 3,
                "the run does not fit in memory: record '[^']+' \\(\\{data\\}:[0-9]+\\) is [0-9]+ tokens under model "

@@ -36,10 +36,13 @@ class Pipeline : public ::testing::Test {
     omp_set_num_threads(omp_get_num_procs());
   }
   std::string p(const std::string& f) const { return (dir_ / f).string(); }
-  // Two models (the same checkpoint under two names: pairs are computed too).
+  // Two models (the same checkpoint under two names: pairs are computed too), with the logit
+  // lens at every layer and answer row (its tables are compared like the others).
   pipeline::RunOptions options(const std::string& out) const {
     pipeline::RunOptions o;
     o.models = {{"a", kModel}, {"b", kModel}};
+    o.lens_spec = "all";
+    o.lens_at = "answer";
     o.data_path = p("data.jsonl");
     o.out_dir = p(out);
     o.quiet = true;
@@ -57,6 +60,11 @@ TEST_F(Pipeline, ResultsDoNotDependOnThreadCount) {
   o.threads = 2;
   ASSERT_EQ(pipeline::run(o), kExitOk);
   EXPECT_EQ(tables("t1"), tables("t2"));
+  io::Db db(p("t2/results.sqlite"), false);
+  EXPECT_GT(db.query_int("SELECT count(*) FROM lens"), 100);
+  // The same checkpoint twice: CKA 1 at every layer and scope.
+  EXPECT_GT(db.query_int("SELECT count(*) FROM layer_similarity WHERE scope = 'answer'"), 0);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM layer_similarity WHERE cka IS NOT NULL AND abs(cka - 1) > 1e-9"), 0);
 }
 
 TEST_F(Pipeline, ResultsDoNotDependOnGroupingOrBatching) {
