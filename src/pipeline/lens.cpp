@@ -1,6 +1,7 @@
 #include "pipeline/lens.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <cstring>
 #include <limits>
@@ -118,6 +119,27 @@ void add_lens_sites(std::vector<TextJob>& jobs, const std::vector<LoadedModel>& 
                         static_cast<int64_t>(s.pos.size()) * c.hidden_size * 4;
     }
   }
+}
+
+void print_lens_plan(const std::vector<TextJob>& jobs, const std::vector<LoadedModel>& models, const RunOptions& opt) {
+  int64_t bytes = 0;
+  std::string per_model;
+  for (size_t m = 0; m < models.size(); ++m) {
+    const auto& c = models[m].model->config();
+    const int64_t layers = static_cast<int64_t>(lens_layers(opt.lens_spec, c.num_hidden_layers).size());
+    int64_t rows = 0, positions = 0;
+    for (const TextJob& j : jobs) {
+      if (m < j.lens.size()) rows += static_cast<int64_t>(j.lens[m].pos.size());
+      positions += std::max<int64_t>(0, static_cast<int64_t>(j.plans[m].ids.size()) - 1);
+    }
+    bytes += layers * rows * c.hidden_size * 4;
+    per_model += (per_model.empty() ? "" : "; ") + models[m].name + ": " + std::to_string(layers) + " layers x " +
+                 std::to_string(rows) + " rows = " + std::to_string(layers * rows) + " LM-head rows (+" +
+                 std::to_string(rows) + " final ones again for the KL) next to the " + std::to_string(positions) +
+                 " of the run";
+  }
+  std::fprintf(stderr, "logitscope: --lens %s at %s: %s; %.1f MiB of kept residual rows over the run (held per group of texts)\n",
+               opt.lens_spec.c_str(), opt.lens_at.c_str(), per_model.c_str(), double(bytes) / double(1 << 20));
 }
 
 model::TapFn lens_tap(std::vector<LensRows*> texts, std::vector<int64_t> starts) {

@@ -34,6 +34,11 @@ void check_lens_options(const RunOptions& opt, const std::vector<LoadedModel>& m
 void add_lens_sites(std::vector<TextJob>& jobs, const std::vector<LoadedModel>& models,
                     const std::vector<analysis::KeywordFamily>& families, const RunOptions& opt);
 
+// Prints (stderr) what --lens adds: per model its lens layers and rows, the LM-head rows that
+// makes (plus the final rows recomputed once for the KL) next to the run's own, and the memory of
+// the kept rows.
+void print_lens_plan(const std::vector<TextJob>& jobs, const std::vector<LoadedModel>& models, const RunOptions& opt);
+
 // One text's kept residual rows under one model: row(li, i) = h_{layers[li]} at row sites.pos[i] − 1.
 struct LensRows {
   std::vector<int> layers;

@@ -282,6 +282,7 @@ int run(const RunOptions& opt_in) {
                      std::to_string(models.size()) + " model(s)");
   TextPlans planned = plan_texts(data, models, cut, opt.data_path);
   add_lens_sites(planned.jobs, models, families, opt);
+  if (opt.lens_spec != "none" && !opt.quiet && rank0) print_lens_plan(planned.jobs, models, opt);
   const std::vector<TextJob>& jobs = planned.jobs;
   // A warning, not progress: printed with --quiet too (once under mpirun: by rank 0).
   if (planned.n_truncated > 0 && rank0) {

@@ -64,6 +64,9 @@ constexpr SectionHead kSections[] = {
      "Descriptive views of per-text feature vectors; not evidence."},
     {"s11-viewer", "11. Token viewer",
      "Tokens coloured by a metric; hover for every model's top-k."},
+    {"s12-inside", "12. Inside the models",
+     "The logit lens layer by layer at the keyword decision rows, and how similar the models' "
+     "residual streams are (run --lens)."},
 };
 
 std::string read_plotly() {
@@ -218,6 +221,7 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   data["windows"] = build_windows(db, agg);
   data["pairs"] = build_pairs(db, agg, names);
   data["viewer"] = build_viewer(db, agg, opt, names);
+  data["lens"] = build_lens(db, agg, opt_used, names);
   res.n_viewer_texts = int64_t(data["viewer"]["texts"].size());
   data["has_summary"] = io::file_exists(io::join_path(results_dir, "summary.json"));
   data["warnings"] = res.warnings;

@@ -73,4 +73,9 @@ io::Json build_pairs(results::ResultsDb& db, const results::RunAggregates& agg, 
 io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg, const ReportOptions& opt,
                       const TokenNames& names);
 
+// Section 12 (run --lens): lens propensity and KL(final ‖ lens) over depth per model with CIs, and
+// a sample of occurrences' lens top-k at every layer; {"available": false} without lens rows.
+io::Json build_lens(results::ResultsDb& db, const results::RunAggregates& agg, const ReportOptions& opt,
+                    const TokenNames& names);
+
 }  // namespace lsc::report

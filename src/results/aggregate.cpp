@@ -13,6 +13,39 @@
 
 namespace lsc::results {
 
+namespace {
+
+// TextModelAgg::lens_emergence of every text and model (index: text_idx → position in r.texts).
+void add_lens_emergence(io::Db& d, const std::map<int64_t, size_t>& index, RunAggregates& r) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (auto& row : r.per_text) {
+    for (TextModelAgg& a : row) a.lens_emergence.assign(r.families.size(), nan);
+  }
+  for (size_t f = 0; f < r.families.size(); ++f) {
+    const std::string col = ResultsDb::propensity_column(r.families[f]), fam = std::to_string(f);
+    // The model's own propensity at the decision rows, then the lens curve over the layers.
+    std::map<std::pair<int64_t, int64_t>, double> final_value;
+    {
+      io::Stmt s(d, "SELECT o.text_idx, o.model_idx, avg(p." + col + ") FROM occurrences o JOIN positions p ON "
+                    "p.text_idx = o.text_idx AND p.model_idx = o.model_idx AND p.pos = o.tok_begin WHERE o.family_idx = " +
+                    fam + " GROUP BY o.text_idx, o.model_idx");
+      while (s.step()) final_value[{s.col_int(0), s.col_int(1)}] = s.col_double(2);
+    }
+    io::Stmt s(d, "SELECT o.text_idx, o.model_idx, l.layer, avg(l." + col + ") FROM occurrences o JOIN lens l ON "
+                  "l.text_idx = o.text_idx AND l.model_idx = o.model_idx AND l.pos = o.tok_begin WHERE o.family_idx = " +
+                  fam + " GROUP BY o.text_idx, o.model_idx, l.layer ORDER BY o.text_idx, o.model_idx, l.layer");
+    while (s.step()) {
+      const auto it = index.find(s.col_int(0));
+      const auto fin = final_value.find({s.col_int(0), s.col_int(1)});
+      if (it == index.end() || fin == final_value.end() || !(fin->second > 0.0)) continue;
+      double& depth = r.per_text[it->second][size_t(s.col_int(1))].lens_emergence[f];
+      if (std::isnan(depth) && s.col_double(3) >= 0.5 * fin->second) depth = double(s.col_int(2));
+    }
+  }
+}
+
+}  // namespace
+
 RunAggregates load_aggregates(ResultsDb& db) {
   io::Db& d = db.db();
   RunAggregates r;
@@ -91,6 +124,8 @@ RunAggregates load_aggregates(ResultsDb& db) {
       tb.kl_n[a] += s.col_int(5);
     }
   }
+  r.has_lens = d.has_table("lens") && d.query_int("SELECT count(*) FROM lens") > 0;
+  if (r.has_lens) add_lens_emergence(d, index, r);
   return r;
 }
 

@@ -3,7 +3,10 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <tuple>
 
+#include "analysis/stats/bootstrap.h"
 #include "io/atomic_file.h"
 #include "io/paths.h"
 
@@ -61,6 +64,49 @@ void collect_tests(const io::Json& node, const std::string& section, const io::J
   }
 }
 
+// With --lens: per model pair, scope and layer, the mean over texts of linear CKA and of the mean
+// cosine, each with its bootstrap CI (seed key "layer_similarity/A/B/scope/layer/cka|cos").
+io::Json layer_similarity_summary(io::Db& d, const std::vector<std::string>& models, const stats::StatsOptions& opt) {
+  struct Key {
+    int64_t a, b;
+    std::string scope;
+    int64_t layer;
+    bool operator<(const Key& o) const { return std::tie(a, b, scope, layer) < std::tie(o.a, o.b, o.scope, o.layer); }
+  };
+  std::map<Key, std::pair<std::vector<double>, std::vector<double>>> values;
+  io::Stmt s(d, "SELECT l.model_a, l.model_b, l.scope, l.layer, l.cka, l.mean_cos FROM layer_similarity l JOIN done "
+                "USING(text_idx) ORDER BY l.model_a, l.model_b, l.scope, l.layer, l.text_idx");
+  while (s.step()) {
+    auto& v = values[{s.col_int(0), s.col_int(1), s.col_text(2), s.col_int(3)}];
+    if (!s.col_is_null(4)) v.first.push_back(s.col_double(4));
+    if (!s.col_is_null(5)) v.second.push_back(s.col_double(5));
+  }
+  io::Json out = io::Json::array();
+  for (const auto& [k, v] : values) {
+    const std::string key = "layer_similarity/" + models[size_t(k.a)] + "/" + models[size_t(k.b)] + "/" + k.scope +
+                            "/" + std::to_string(k.layer);
+    auto summary = [&](const std::vector<double>& x, const char* what) {
+      const stats::BootstrapCI ci =
+          stats::bootstrap_mean_ci(x, opt.n_bootstrap, stats::derive_seed(opt.seed, key + "/" + what), opt.ci_level);
+      io::Json j;
+      j["mean"] = ci.defined ? io::Json(ci.estimate) : io::Json(nullptr);
+      j["ci"] = ci.defined ? io::Json::array({ci.low, ci.high}) : io::Json(nullptr);
+      j["n"] = static_cast<int64_t>(x.size());
+      return j;
+    };
+    io::Json r;
+    r["model_a"] = models[size_t(k.a)];
+    r["model_b"] = models[size_t(k.b)];
+    r["scope"] = k.scope;
+    r["layer"] = k.layer;
+    r["cka"] = summary(v.first, "cka");
+    r["mean_cos"] = summary(v.second, "cos");
+    r["small_n"] = static_cast<int64_t>(v.first.size()) < opt.min_n;
+    out.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace
 
 stats::StatsInput build_stats_input(const RunAggregates& agg) {
@@ -69,7 +115,8 @@ stats::StatsInput build_stats_input(const RunAggregates& agg) {
   in.families = agg.families;
   in.families.push_back("all");
   in.measures = kMeasures;
-  const size_t M = agg.models.size(), F = agg.families.size(), K = kMeasures.size();
+  if (agg.has_lens) in.measures.push_back("lens_emergence_depth");  // only then: runs without keep their stats
+  const size_t M = agg.models.size(), F = agg.families.size(), K = in.measures.size();
   for (const auto& t : agg.texts) in.texts.push_back({t.record_id, t.level, t.is_correct});
   in.values.assign(in.texts.size() * M * (F + 1) * K, kNaN);
   in.present.assign(in.texts.size() * (F + 1), 0);
@@ -84,6 +131,7 @@ stats::StatsInput build_stats_input(const RunAggregates& agg) {
         at(f, 2) = n > 0 ? a.sum_propensity[f] / n : kNaN;
         at(f, 3) = mean(a.entropy_before[f]);
         at(f, 4) = mean(a.kl_at[f]);
+        if (agg.has_lens) at(f, 5) = a.lens_emergence[f];
         if (m == 0) in.present[t * (F + 1) + f] = a.n_occ[f] > 0 ? 1 : 0;
       }
       at(F, 0) = n > 0 ? a.sum_logprob / n : kNaN;
@@ -104,8 +152,10 @@ stats::StatsInput build_stats_input(const RunAggregates& agg) {
 }
 
 nlohmann::json write_stats(ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt) {
-  const stats::StatsInput in = build_stats_input(load_aggregates(db));
+  const RunAggregates agg = load_aggregates(db);
+  const stats::StatsInput in = build_stats_input(agg);
   io::Json doc = stats::analyze(in, opt);
+  if (agg.has_lens) doc["layer_similarity"] = layer_similarity_summary(db.db(), agg.models, opt);
   io::write_file_atomic(io::join_path(dir, "stats.json"), doc.dump(1) + "\n");
   io::write_file_atomic(io::join_path(dir, "stats.md"), stats::render_markdown(doc));
   io::Db& d = db.db();

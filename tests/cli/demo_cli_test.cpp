@@ -87,6 +87,52 @@ TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
     }
   }
   EXPECT_TRUE(fs::exists(out / "summary.json"));
+
+  // The logit lens (the demo runs --lens all): rl's planted preference lives in its output
+  // embeddings, which the lens shares, so rl's lens propensity for "wait" at the wait decision
+  // rows is well above sft's at every layer, while sft and rl's residual streams are the same
+  // (only the LM head differs: CKA 1, cosine 1) and other families' lens barely move.
+  {
+    io::Stmt s(db, "SELECT l1.layer, avg(l2.prop_wait) / avg(l1.prop_wait), count(*) FROM occurrences o JOIN lens l1 ON "
+                   "l1.text_idx = o.text_idx AND l1.model_idx = 1 AND l1.pos = o.tok_begin JOIN lens l2 ON l2.text_idx = "
+                   "o.text_idx AND l2.model_idx = 2 AND l2.pos = o.tok_begin AND l2.layer = l1.layer WHERE o.model_idx = 1 "
+                   "AND o.family = 'wait' GROUP BY l1.layer ORDER BY l1.layer");
+    int layers = 0;
+    while (s.step()) {
+      ++layers;
+      EXPECT_GT(s.col_double(1), 3.0) << "layer " << s.col_int(0);
+      EXPECT_GE(s.col_int(2), 20);  // the wait occurrences (sft's layout)
+    }
+    EXPECT_EQ(layers, 2);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM layer_similarity WHERE model_a = 1 AND model_b = 2 AND "
+                           "(abs(cka - 1) > 1e-9 OR abs(mean_cos - 1) > 1e-9)"),
+              0);
+    EXPECT_GT(db.query_int("SELECT count(*) FROM layer_similarity WHERE model_a = 1 AND model_b = 2"), 0);
+    // The last layer's lens is the model's own output.
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM lens l JOIN positions p USING(text_idx, model_idx, pos) WHERE l.layer = 1 "
+                           "AND (l.logprob != p.logprob OR l.kl_final != 0)"),
+              0);
+  }
+  // The report shows it: its lens data (section 12) has rl's "wait" curve above sft's at every
+  // layer, and the statistics give rl and sft an emergence depth for "wait".
+  {
+    const std::string html = slurp((out / "report.html").string());
+    const std::string open = "<script type=\"application/json\" id=\"lsc-data\">";
+    const size_t a = html.find(open), b = html.find("</script>", a);
+    ASSERT_NE(a, std::string::npos);
+    const io::Json d = io::Json::parse(html.substr(a + open.size(), b - a - open.size()));
+    ASSERT_TRUE(d["lens"]["available"].get<bool>());
+    size_t wait = 0;
+    while (d["families"][wait] != "wait") ++wait;
+    const io::Json& sft = d["lens"]["prop"][1][wait];
+    const io::Json& rl = d["lens"]["prop"][2][wait];
+    ASSERT_EQ(sft.size(), 2u);
+    for (size_t l = 0; l < sft.size(); ++l) EXPECT_GT(rl[l][1].get<double>(), 3.0 * sft[l][1].get<double>()) << l;
+    EXPECT_FALSE(d["lens"]["occurrences"].empty());
+    int depth_rows = 0;
+    for (const auto& m : d["stats"]["means"]) depth_rows += m["measure"] == "lens_emergence_depth" && m["family"] == "wait";
+    EXPECT_EQ(depth_rows, 3);
+  }
   fs::remove_all(out);
 }
 

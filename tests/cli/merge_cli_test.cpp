@@ -27,10 +27,11 @@ class MergeDir : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string p(const std::string& f) const { return (dir_ / f).string(); }
-  // Two models (the same checkpoint twice, so pairs exist), top-k 5 to keep it small.
+  // Two models (the same checkpoint twice, so pairs exist), top-k 5 to keep it small, the logit
+  // lens at every layer and answer row (its tables merge like the others).
   std::string args(const std::string& out, const std::string& extra = "") const {
     return "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") +
-           " --top-k 5 --quiet --threads 1 --out " + out + " " + extra;
+           " --top-k 5 --lens all --lens-at answer --quiet --threads 1 --out " + out + " " + extra;
   }
   void run_shards(const std::string& out, int n, const std::string& extra = "") const {
     for (int i = 0; i < n; ++i) {
@@ -65,6 +66,8 @@ TEST_F(MergeDir, ThreeShardsMergeToTheSingleProcessDatabase) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(dump_tables(p("single/results.sqlite")), dump_tables(p("sharded/results.sqlite")));
   EXPECT_EQ(query(p("sharded/results.sqlite"), "SELECT value FROM meta WHERE key = 'n_shards'"), 3);
+  EXPECT_GT(query(p("sharded/results.sqlite"), "SELECT count(*) FROM lens"), 0);
+  EXPECT_GT(query(p("sharded/results.sqlite"), "SELECT count(*) FROM layer_similarity"), 0);
   // The outputs computed from the database are the same files.
   for (const char* f : {"summary.json", "stats.json", "stats.md"}) {
     EXPECT_EQ(slurp(p(std::string("single/") + f)), slurp(p(std::string("sharded/") + f))) << f;
@@ -184,7 +187,7 @@ TEST_F(MpiDemo, TwoRanksOnTheDemoGiveTheSingleProcessDatabase) {
   // The arguments `demo` gives `run` (cli/cmd_demo.cpp), by the same paths.
   const std::string run_args = "run --model base=" + demo + "/checkpoints/base --model sft=" + demo +
                                "/checkpoints/sft --model rl=" + demo + "/checkpoints/rl --data " + demo +
-                               "/data.jsonl --max-tokens 512 --threads 1 --quiet --out " + p("mpi");
+                               "/data.jsonl --max-tokens 512 --lens all --threads 1 --quiet --out " + p("mpi");
   r = run_mpi(run_args);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(dump_tables(demo + "/results.sqlite"), dump_tables(p("mpi/results.sqlite")));

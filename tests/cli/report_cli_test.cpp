@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 
 const char* kSections[] = {"s1-manifest",   "s2-data",        "s3-distributions", "s4-keywords",
                            "s5-difficulty", "s6-correctness", "s7-windows",       "s8-differences",
-                           "s9-logits",     "s10-clusters",   "s11-viewer"};
+                           "s9-logits",     "s10-clusters",   "s11-viewer",       "s12-inside"};
 
 // The hostile string: must not end the data <script> nor open a tag.
 const std::string kHostile = "</script><b>bold</b><!--";
@@ -281,7 +281,7 @@ TEST_F(ReportCli, WritesOneSelfContainedFileWithoutNetworkReferences) {
        ++it, ++n_href) {
     EXPECT_EQ((*it)[1].str().substr(0, 1), "#") << (*it)[1].str();
   }
-  EXPECT_EQ(n_href, 11) << "the section links";
+  EXPECT_EQ(n_href, 12) << "the section links";
   EXPECT_LT(h.size(), size_t(30) << 20);
 }
 

@@ -151,6 +151,15 @@ std::string render_markdown(const Json& s) {
       o << " |\n";
     }
   }
+  if (s.contains("layer_similarity") && !s["layer_similarity"].empty()) {
+    o << "\n## Layer similarity (run --lens; mean over texts [95% CI], n)\n\n";
+    o << "| a → b | scope | layer | linear CKA | n | mean cosine | |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& r : s["layer_similarity"]) {
+      o << "| " << fmt(r["model_a"]) << " → " << fmt(r["model_b"]) << " | " << fmt(r["scope"]) << " | " << r["layer"]
+        << " | " << fmt(r["cka"]["mean"]) << " " << ci(r["cka"]["ci"]) << " | " << r["cka"]["n"] << " | "
+        << fmt(r["mean_cos"]["mean"]) << " " << ci(r["mean_cos"]["ci"]) << " | " << flag(r) << " |\n";
+    }
+  }
   o << "\n## Test families (Benjamini-Hochberg)\n\n| family | tests (m) | what |\n|---|---|---|\n";
   for (const auto& [name, f] : s.at("test_families").items()) {
     o << "| " << name << " | " << f["m"] << " | " << fmt(f["description"]) << " |\n";

@@ -952,11 +952,101 @@
     draw();
   }
 
+  // ---------- 12. inside the models (run --lens) ----------
+  function sectionInside() {
+    const b = body('s12-inside');
+    const L = D.lens;
+    if (!L || !L.available) { note(b, 'No logit lens in this run: run with --lens all (or every:K, or a list of layers) to see the models layer by layer.'); return; }
+    const c = controls(b);
+    const st = {f: Math.max(0, FAMS.indexOf('wait')), o: 0};
+    // Heatmaps: layer × family, mean lens propensity per model (log colour scale).
+    const hmRow = b.appendChild(el('div', {cls: 'row'}));
+    MODELS.forEach(function (mn, m) {
+      const z = FAMS.map(function (_, f) { return L.prop[m][f].map(function (p) { return p[1] > 0 ? Math.log10(p[1]) : null; }); });
+      const tx = FAMS.map(function (_, f) { return L.prop[m][f].map(function (p) { return fmt(p[1]) + ' [' + fmt(p[2]) + ', ' + fmt(p[3]) + '] n ' + p[0]; }); });
+      plot(chartDiv(hmRow, 'third'), [{type: 'heatmap', x: L.layers[m], y: FAMS, z: z, text: tx, colorscale: 'Viridis',
+        colorbar: {title: {text: 'log10 p'}}, hovertemplate: '%{y} · layer %{x}: %{text}<extra>' + pe(mn) + '</extra>'}],
+      baseLayout(mn + ': lens propensity at the decision rows', {height: 380, xaxis: axis('layer'), yaxis: {autorange: 'reversed', automargin: true}}));
+    });
+    const lineRow = b.appendChild(el('div', {cls: 'row'}));
+    const propDiv = chartDiv(lineRow, 'half'), klDiv = chartDiv(lineRow, 'half');
+    function band(x, s, m, mn) {
+      return [{type: 'scatter', mode: 'lines', x: x, y: s.map(function (p) { return p[3]; }), line: {width: 0}, showlegend: false, hoverinfo: 'skip', legendgroup: mn},
+        {type: 'scatter', mode: 'lines', x: x, y: s.map(function (p) { return p[2]; }), line: {width: 0}, fill: 'tonexty', fillcolor: color(m, 0.18), showlegend: false, hoverinfo: 'skip', legendgroup: mn},
+        {type: 'scatter', mode: 'lines+markers', x: x, y: s.map(function (p) { return p[1]; }), name: mn, line: {color: color(m)}, legendgroup: mn,
+          customdata: s.map(function (p) { return p[0]; }), hovertemplate: 'layer %{x}: %{y:.4g} (n = %{customdata} texts)<extra>' + pe(mn) + '</extra>'}];
+    }
+    function drawLines() {
+      let tp = [], tk = [];
+      MODELS.forEach(function (mn, m) {
+        tp = tp.concat(band(L.layers[m], L.prop[m][st.f], m, mn));
+        tk = tk.concat(band(L.layers[m], L.kl[m], m, mn));
+      });
+      plot(propDiv, tp, baseLayout('Lens propensity of "' + FAMS[st.f] + '" at its decision rows over depth', {xaxis: axis('layer'), yaxis: axis('mean propensity', {type: 'log'}), showlegend: true}));
+      plot(klDiv, tk, baseLayout('KL(final ‖ lens) over depth (every lens row)', {xaxis: axis('layer'), yaxis: axis('nats', {type: 'log'}), showlegend: true}));
+    }
+    select(c, 'family', FAMS.map(function (f, i) { return [i, f]; }), st.f, function (v) { st.f = +v; drawLines(); });
+    drawLines();
+    note(b, 'Text as the unit: each point is the mean over texts of the per-text mean, with a ' + L.n_bootstrap +
+      '-resample bootstrap 95% CI. Layer ℓ is the residual stream after layer ℓ (0-based), read through the final norm and the LM head; the last layer is the model\'s own output.');
+    // Emergence depth (stats.json means of lens_emergence_depth).
+    const means = (D.stats && D.stats.means) ? D.stats.means.filter(function (r) { return r.measure === 'lens_emergence_depth'; }) : [];
+    if (means.length) {
+      h3(b, 'Emergence depth: the first layer whose lens propensity at the decision rows reaches half of the output\'s');
+      table(b, ['family', 'model', 'mean layer [95% CI]', 'texts'], means.map(function (r) {
+        return [r.family, r.model, fmt(r.mean) + (r.ci ? ' [' + fmt(r.ci[0]) + ', ' + fmt(r.ci[1]) + ']' : ''), r.n];
+      }));
+    }
+    // Similarity over depth per model pair (stats.json).
+    const sim = (D.stats && D.stats.layer_similarity) ? D.stats.layer_similarity : [];
+    if (MODELS.length > 1) {
+      h3(b, 'Similarity of the residual streams over depth (linear CKA, mean cosine; per text, then mean over texts)');
+      if (!sim.length) note(b, 'No pair of models of the same depth and width.');
+      if (L.similarity_left_out.length) note(b, 'Left out (the similarity needs equal shapes): ' + L.similarity_left_out.join('; ') + '.');
+      const simRow = b.appendChild(el('div', {cls: 'row'}));
+      ['cka', 'mean_cos'].forEach(function (k) {
+        const groups = {};
+        sim.forEach(function (r) { const g = r.model_a + ' vs ' + r.model_b + ' (' + r.scope + ')'; (groups[g] = groups[g] || []).push(r); });
+        const traces = Object.keys(groups).map(function (g, i) {
+          const rs = groups[g];
+          return {type: 'scatter', mode: 'lines+markers', name: g, x: rs.map(function (r) { return r.layer; }), y: rs.map(function (r) { return r[k].mean; }),
+            line: {color: color(i), dash: g.indexOf('(answer)') >= 0 ? 'solid' : 'dot'},
+            error_y: {type: 'data', symmetric: false, array: rs.map(function (r) { return r[k].ci ? r[k].ci[1] - r[k].mean : 0; }),
+              arrayminus: rs.map(function (r) { return r[k].ci ? r[k].mean - r[k].ci[0] : 0; })},
+            customdata: rs.map(function (r) { return r[k].n; }), hovertemplate: 'layer %{x}: %{y:.4f} (n = %{customdata})<extra>' + pe(g) + '</extra>'};
+        });
+        plot(chartDiv(simRow, 'half'), traces, baseLayout(k === 'cka' ? 'Linear CKA over depth' : 'Mean cosine over depth',
+          {xaxis: axis('layer'), yaxis: axis(k === 'cka' ? 'CKA' : 'cosine'), showlegend: true}));
+      });
+    }
+    // One occurrence: the lens top-k of every model at every layer.
+    const O = L.occurrences;
+    if (O.length) {
+      h3(b, 'One occurrence, layer by layer: log p of the observed token (colour) and the lens top-5 (hover)');
+      const oc = controls(b);
+      const oDiv = chartDiv(b);
+      function drawOcc() {
+        const o = O[st.o];
+        const ys = [];
+        o.models.forEach(function (rows) { rows.forEach(function (r) { if (ys.indexOf(r[0]) < 0) ys.push(r[0]); }); });
+        ys.sort(function (a, bb) { return a - bb; });
+        const z = ys.map(function (y) { return MODELS.map(function (_, m) { const r = o.models[m].find(function (q) { return q[0] === y; }); return r ? r[1] : null; }); });
+        const tx = ys.map(function (y) { return MODELS.map(function (_, m) { const r = o.models[m].find(function (q) { return q[0] === y; });
+          return r ? r[2].map(function (t) { return vis(t[0]) + ' ' + fmt(t[1]); }).join('<br>') : ''; }); });
+        plot(oDiv, [{type: 'heatmap', x: MODELS, y: ys, z: z, text: tx, colorscale: 'RdBu', colorbar: {title: {text: 'log p'}},
+          hovertemplate: '%{x} · layer %{y}: log p %{z:.3f}<br>%{text}<extra></extra>'}],
+        baseLayout('"' + o.surface + '" (' + o.family + ') in ' + o.text, {height: Math.max(300, 24 * ys.length + 120), yaxis: axis('layer'), xaxis: {automargin: true}}));
+      }
+      select(oc, 'occurrence', O.map(function (o, i) { return [i, o.text + ': ' + o.surface]; }), st.o, function (v) { st.o = +v; drawOcc(); });
+      drawOcc();
+    }
+  }
+
   // ---------- run everything ----------
   const SECTIONS = [['s1-manifest', sectionManifest], ['s2-data', sectionData], ['s3-distributions', sectionDistributions],
     ['s4-keywords', sectionKeywords], ['s5-difficulty', sectionDifficulty], ['s6-correctness', sectionCorrectness],
     ['s7-windows', sectionWindows], ['s11-viewer', sectionViewer], ['s8-differences', sectionDifferences], ['s9-logits', sectionLogits],
-    ['s10-clusters', sectionClusters]];
+    ['s10-clusters', sectionClusters], ['s12-inside', sectionInside]];
   const warn = document.getElementById('warnings');
   (D.warnings || []).forEach(function (w) { warn.appendChild(el('p', {cls: 'warn', text: w})); });
   if (D.status && D.status !== 'finished') warn.appendChild(el('p', {cls: 'warn', text: 'The run is not finished (status: ' + D.status + '): the report shows the texts done so far.'}));
