@@ -15,6 +15,7 @@
 #include "io/error.h"
 #include "kernels/cpu/kernels.h"
 #include "model/model.h"
+#include "model/synth.h"
 #include "pipeline/run.h"
 
 namespace lsc::test {
@@ -122,6 +123,30 @@ TEST_F(Pipeline, AnInterruptedRunResumesToTheTablesOfAnUninterruptedOne) {
   ASSERT_EQ(pipeline::run(o), kExitOk);
   // The argument hash ignores how the work was split, so both runs are the same run.
   EXPECT_EQ(tables("resumed"), tables("whole"));
+}
+
+// Models of different depth in one run: each gets its lens rows at its own layers; the similarity
+// table holds only the pair of equal shape, and the manifest names the pairs left out.
+TEST_F(Pipeline, LensOfModelsOfDifferentDepthAndTheSimilarityPairsLeftOut) {
+  model::ModelConfig cfg = model::Model::load(kModel)->config();
+  cfg.num_hidden_layers += 1;
+  const std::string deep = p("deep");
+  model::write_checkpoint(deep, cfg, model::synth_tensors(cfg, 7, io::DType::BF16));
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(fs::path(kModel) / f, fs::path(deep) / f);
+  auto o = options("mixed");
+  o.models.push_back({"deep", deep});
+  ASSERT_EQ(pipeline::run(o), kExitOk);
+  io::Db db(p("mixed/results.sqlite"), false);
+  const int64_t L = cfg.num_hidden_layers;
+  EXPECT_EQ(db.query_int("SELECT count(DISTINCT layer) FROM lens WHERE model_idx = 2"), L);
+  EXPECT_EQ(db.query_int("SELECT count(DISTINCT layer) FROM lens WHERE model_idx = 0"), L - 1);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM layer_similarity WHERE model_b = 2"), 0);
+  EXPECT_GT(db.query_int("SELECT count(*) FROM layer_similarity WHERE model_a = 0 AND model_b = 1"), 0);
+  io::Stmt s(db, "SELECT value FROM meta WHERE key = 'similarity_left_out'");
+  ASSERT_TRUE(s.step());
+  const std::string left = s.col_text(0);
+  EXPECT_NE(left.find("'a' vs 'deep': different shapes"), std::string::npos) << left;
+  EXPECT_NE(left.find("'b' vs 'deep'"), std::string::npos) << left;
 }
 
 TEST_F(Pipeline, BadInputIsAnErrorBeforeAnyResultsExist) {

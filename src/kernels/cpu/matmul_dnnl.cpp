@@ -278,21 +278,9 @@ void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, i
       case Epilogue::Accumulate:
         avx512::accumulate_row(a.out + (m0 + r) * n + n0, c + r * cols, bias, cols);
         break;
-      case Epilogue::SwigluBf16: {
-        const float* g = c + r * 2 * cols;
-        const float* u = g + cols;
-        if (bias != nullptr) {
-          avx512::store_row(tmp, g, bias, cols);
-          g = tmp;
-        }
-        if (a.bias_up != nullptr) {
-          avx512::store_row(tmp + cols, u, a.bias_up + n0, cols);
-          u = tmp + cols;
-        }
-        avx512::swiglu_bf16_span(g, u, cols, a.out16 + (m0 + r) * n + n0);
-        break;
-      }
+      case Epilogue::SwigluBf16:
       case Epilogue::Swiglu: {
+        // Row r's gate and up halves, with their biases added (in tmp) where there are any.
         const float* g = c + r * 2 * cols;
         const float* u = g + cols;
         if (bias != nullptr) {
@@ -303,7 +291,11 @@ void finish_tile(const MatmulArgs& a, int64_t n, const float* c, int64_t rows, i
           avx512::store_row(tmp + cols, u, a.bias_up + n0, cols);
           u = tmp + cols;
         }
-        avx512::swiglu_span(g, u, cols, a.out + (m0 + r) * n + n0);
+        if (a.epilogue == Epilogue::SwigluBf16) {
+          avx512::swiglu_bf16_span(g, u, cols, a.out16 + (m0 + r) * n + n0);
+        } else {
+          avx512::swiglu_span(g, u, cols, a.out + (m0 + r) * n + n0);
+        }
         break;
       }
     }
