@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/stats/bootstrap.h"
 #include "io/json.h"
 #include "results/aggregate.h"
 #include "report/html_report.h"
@@ -37,6 +38,8 @@ struct MeanCi {
   int64_t n = 0;
   double mean = kNaN, lo = kNaN, hi = kNaN;
 };
+// The statistics library's interval as a MeanCi (undefined: NaN mean and bounds).
+MeanCi to_mean_ci(const stats::BootstrapCI& c);
 // digits ≥ 0: rnum(v, digits); digits < 0: rsig(v, −digits).
 inline io::Json round_num(double v, int digits) {
   return digits >= 0 ? rnum(v, digits) : rsig(v, -digits);

@@ -18,16 +18,8 @@ constexpr size_t kMaxOccurrences = 60;   // occurrences whose lens top-k is embe
 constexpr int kTopK = 5;
 
 MeanCi curve_point(const std::vector<double>& x, const stats::StatsOptions& so, const std::string& key) {
-  const stats::BootstrapCI c = stats::bootstrap_mean_ci(x, std::min(so.n_bootstrap, kMaxBootstrap),
-                                                        stats::derive_seed(so.seed, key), so.ci_level);
-  MeanCi r;
-  r.n = c.n;
-  if (c.defined) {
-    r.mean = c.estimate;
-    r.lo = c.low;
-    r.hi = c.high;
-  }
-  return r;
+  return to_mean_ci(stats::bootstrap_mean_ci(x, std::min(so.n_bootstrap, kMaxBootstrap), stats::derive_seed(so.seed, key),
+                                             so.ci_level));
 }
 
 }  // namespace

@@ -75,16 +75,6 @@ class Values {
   int stats_index_[kNumMeasures];
 };
 
-MeanCi to_mean_ci(const stats::BootstrapCI& c) {
-  MeanCi r;
-  r.n = c.n;
-  if (!c.defined) return r;
-  r.mean = c.estimate;
-  r.lo = c.low;  // n = 1: the degenerate [x, x], as in stats.json
-  r.hi = c.high;
-  return r;
-}
-
 bool in_group(const results::TextInfo& t, int g) {
   if (g == 0) return true;
   if (g <= 5) return t.level == g;

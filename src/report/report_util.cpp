@@ -27,4 +27,14 @@ std::string TokenNames::name(int32_t id) const {
   return "#" + std::to_string(id);
 }
 
+MeanCi to_mean_ci(const stats::BootstrapCI& c) {
+  MeanCi r;
+  r.n = c.n;
+  if (!c.defined) return r;
+  r.mean = c.estimate;
+  r.lo = c.low;  // n = 1: the degenerate [x, x], as in stats.json
+  r.hi = c.high;
+  return r;
+}
+
 }  // namespace lsc::report
