@@ -64,7 +64,7 @@ std::vector<int> lens_layers(const std::string& spec, int n_layers) {
   return out;
 }
 
-void check_lens_options(const RunOptions& opt, const std::vector<LoadedModel>& models) {
+void check_lens_options(const RunOptions& opt, std::vector<LoadedModel>& models) {
   if (opt.lens_at != "keywords" && opt.lens_at != "answer") {
     throw UsageError("--lens-at: expected 'keywords' or 'answer', found '" + opt.lens_at + "'");
   }
@@ -72,9 +72,9 @@ void check_lens_options(const RunOptions& opt, const std::vector<LoadedModel>& m
   for (const LoadedModel& m : models) {
     depths += (depths.empty() ? "" : ", ") + m.name + " " + std::to_string(m.model->config().num_hidden_layers);
   }
-  for (const LoadedModel& m : models) {
+  for (LoadedModel& m : models) {
     try {
-      lens_layers(opt.lens_spec, m.model->config().num_hidden_layers);
+      m.lens_layers = lens_layers(opt.lens_spec, m.model->config().num_hidden_layers);
     } catch (const UsageError& e) {
       throw UsageError(std::string(e.what()) + ", for model '" + m.name + "' (layers per model: " + depths + ")");
     }
@@ -115,7 +115,7 @@ void add_lens_sites(std::vector<TextJob>& jobs, const std::vector<LoadedModel>& 
         v->erase(std::unique(v->begin(), v->end()), v->end());
       }
       const auto& c = models[m].model->config();
-      job.lens_bytes += static_cast<int64_t>(lens_layers(opt.lens_spec, c.num_hidden_layers).size()) *
+      job.lens_bytes += static_cast<int64_t>(models[m].lens_layers.size()) *
                         static_cast<int64_t>(s.pos.size()) * c.hidden_size * 4;
     }
   }
@@ -126,7 +126,7 @@ void print_lens_plan(const std::vector<TextJob>& jobs, const std::vector<LoadedM
   std::string per_model;
   for (size_t m = 0; m < models.size(); ++m) {
     const auto& c = models[m].model->config();
-    const int64_t layers = static_cast<int64_t>(lens_layers(opt.lens_spec, c.num_hidden_layers).size());
+    const int64_t layers = static_cast<int64_t>(models[m].lens_layers.size());
     int64_t rows = 0, positions = 0;
     for (const TextJob& j : jobs) {
       if (m < j.lens.size()) rows += static_cast<int64_t>(j.lens[m].pos.size());

@@ -24,11 +24,11 @@ namespace lsc::pipeline {
 // and what is wrong with it.
 std::vector<int> lens_layers(const std::string& spec, int n_layers);
 
-// Checks opt.lens_spec and opt.lens_at against every model; UsageError (exit 2) naming the spec
-// and each model's layer count.
-void check_lens_options(const RunOptions& opt, const std::vector<LoadedModel>& models);
+// Checks opt.lens_spec and opt.lens_at against every model and sets each model's lens_layers;
+// UsageError (exit 2) naming the spec and each model's layer count.
+void check_lens_options(const RunOptions& opt, std::vector<LoadedModel>& models);
 
-// Fills each job's lens sites per model (--lens-at keywords: the rows predicting each keyword
+// Fills each job's lens sites per model (after check_lens_options) (--lens-at keywords: the rows predicting each keyword
 // occurrence's first token and the --window offsets around it; answer: every answer row) and
 // lens_bytes (the rows kept over all lens layers and models). Nothing without --lens.
 void add_lens_sites(std::vector<TextJob>& jobs, const std::vector<LoadedModel>& models,

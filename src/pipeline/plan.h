@@ -26,6 +26,7 @@ struct LoadedModel {
   std::unique_ptr<model::Model> model;
   std::shared_ptr<const tok::Tokenizer> tokenizer;  // shared by models whose tokenizer.json is the same file content
   analysis::Template tmpl;
+  std::vector<int> lens_layers;  // run --lens: this model's lens layers (check_lens_options), ascending
 };
 
 // One record as one model reads it.

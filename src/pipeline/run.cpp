@@ -268,8 +268,8 @@ int run(const RunOptions& opt_in) {
   // Before any forward pass: everything validated, planned and checked to fit.
   progress.set_phase("reading " + opt.data_path);
   const io::Dataset data = read_dataset(opt);
-  const std::vector<LoadedModel> models = load_models(opt, progress);
-  check_lens_options(opt, models);
+  std::vector<LoadedModel> models = load_models(opt, progress);
+  check_lens_options(opt, models);  // sets each model's lens_layers
   const LengthCut cut = length_cut(models, opt.max_tokens);
   if (opt.max_tokens > 0 && cut.context > 0 && opt.max_tokens > cut.context && rank0) {
     std::fprintf(stderr, "logitscope: warning: --max-tokens %lld is longer than model '%s''s context (max_position_embeddings %lld): "
@@ -331,7 +331,7 @@ int run(const RunOptions& opt_in) {
     for (size_t i = next; lens && i < end; ++i) {
       for (size_t m = 0; m < models.size(); ++m) {
         LensRows& L = lens_rows[i - next][m];
-        L.layers = lens_layers(opt.lens_spec, models[m].model->config().num_hidden_layers);
+        L.layers = models[m].lens_layers;
         L.sites = &todo[i]->lens[m];
       }
     }

@@ -19,6 +19,9 @@ struct ReportOptions {
   // plotly.js (4.8 MB) and the rest (≤ ~2 MB) a report stays under ~30 MB for any run.
   int64_t max_viewer_cells = 120000;
   int viewer_top_k = 10;     // top-k entries per position kept for hover and heatmap (≤ run's k)
+  // run --lens: lens propensities (layer × family × lens row) the viewer may embed for its
+  // colouring by lens propensity (about 8 bytes each); past it, layers are thinned evenly.
+  int64_t max_viewer_lens_values = 1000000;
   // The CIs' resamples, seed and level. Unless stats_from_file is false, the options recorded in
   // <dir>/stats.json replace these where it exists, so the report's intervals are stats.json's.
   stats::StatsOptions stats;

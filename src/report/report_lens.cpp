@@ -34,34 +34,24 @@ io::Json build_lens(results::ResultsDb& db, const results::RunAggregates& agg, c
   const size_t M = agg.models.size(), F = agg.families.size();
   std::map<int64_t, size_t> text_row;
   for (size_t t = 0; t < agg.texts.size(); ++t) text_row[agg.texts[t].text_idx] = t;
-  // The layers each model has lens rows for.
-  std::vector<std::vector<int64_t>> layers(M);
-  {
-    io::Stmt s(d, "SELECT DISTINCT model_idx, layer FROM lens ORDER BY model_idx, layer");
-    while (s.step()) layers[size_t(s.col_int(0))].push_back(s.col_int(1));
-  }
+  const std::vector<std::vector<int64_t>>& layers = agg.lens_layers;
   out["layers"] = layers;
   auto layer_pos = [&](size_t m, int64_t layer) {
     return size_t(std::lower_bound(layers[m].begin(), layers[m].end(), layer) - layers[m].begin());
   };
-  // Per model, family and layer: the per-text mean lens propensity at the family's decision rows;
-  // per model and layer: the per-text mean KL(final ‖ lens) over every lens row.
+  // Per model, family and layer: the per-text mean lens propensity at the family's decision rows
+  // (the aggregates'); per model and layer: the per-text mean KL(final ‖ lens) over every lens row.
   io::Json prop = io::Json::array(), kl = io::Json::array();
   for (size_t m = 0; m < M; ++m) {
     io::Json pm = io::Json::array();
     for (size_t f = 0; f < F; ++f) {
-      std::vector<std::vector<double>> per_layer(layers[m].size());
-      io::Stmt s(d, "SELECT o.text_idx, l.layer, avg(l." + results::ResultsDb::propensity_column(agg.families[f]) +
-                        ") FROM occurrences o JOIN lens l ON l.text_idx = o.text_idx AND l.model_idx = o.model_idx AND "
-                        "l.pos = o.tok_begin WHERE o.model_idx = " + std::to_string(m) + " AND o.family_idx = " +
-                        std::to_string(f) + " GROUP BY o.text_idx, l.layer ORDER BY o.text_idx, l.layer");
-      while (s.step()) {
-        if (text_row.count(s.col_int(0)) == 0) continue;
-        per_layer[layer_pos(m, s.col_int(1))].push_back(s.col_double(2));
-      }
       io::Json curve = io::Json::array();
-      for (size_t li = 0; li < per_layer.size(); ++li) {
-        curve.push_back(ci_json(curve_point(per_layer[li], opt.stats,
+      for (size_t li = 0; li < layers[m].size(); ++li) {
+        std::vector<double> per_text;
+        for (const auto& row : agg.per_text) {
+          if (!std::isnan(row[m].lens_prop[f][li])) per_text.push_back(row[m].lens_prop[f][li]);
+        }
+        curve.push_back(ci_json(curve_point(per_text, opt.stats,
                                             "lens/prop/" + agg.models[m] + "/" + agg.families[f] + "/" +
                                                 std::to_string(layers[m][li])),
                                 -4));

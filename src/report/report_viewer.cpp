@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "analysis/stats/bootstrap.h"
@@ -37,6 +38,48 @@ int span_code(const std::string& s) {
   return 1;
 }
 
+
+// One model's lens propensities in one text, at the first model's display positions:
+// {"pos": [display positions], "prop": [kept layer][family][i]} (null where a row is missing).
+// back: this model's position → display position (−1: none); layers: the model's lens layers;
+// keep: the indices of those embedded.
+io::Json viewer_lens(io::Stmt& q, int64_t text_idx, size_t m, const std::vector<int64_t>& back,
+                     const std::vector<int64_t>& layers, const std::vector<size_t>& keep, size_t F) {
+  struct Row {
+    size_t li;
+    int64_t p;
+    std::vector<double> prop;
+  };
+  std::vector<Row> rows;
+  std::vector<int64_t> pos;
+  std::vector<int64_t> slot(layers.size(), -1);  // lens layer index → kept index
+  for (size_t k = 0; k < keep.size(); ++k) slot[keep[k]] = int64_t(k);
+  q.reset();
+  q.bind(1, text_idx).bind(2, int64_t(m));
+  while (q.step()) {
+    const int64_t pm = q.col_int(1);
+    const size_t li = size_t(std::lower_bound(layers.begin(), layers.end(), q.col_int(0)) - layers.begin());
+    if (li >= layers.size() || slot[li] < 0 || pm < 0 || pm >= int64_t(back.size()) || back[size_t(pm)] < 0) continue;
+    Row r{size_t(slot[li]), back[size_t(pm)], std::vector<double>(F)};
+    for (size_t f = 0; f < F; ++f) r.prop[f] = q.col_double(2 + int(f));
+    pos.push_back(r.p);
+    rows.push_back(std::move(r));
+  }
+  std::sort(pos.begin(), pos.end());
+  pos.erase(std::unique(pos.begin(), pos.end()), pos.end());
+  std::vector<std::vector<io::Json>> prop(keep.size() * F, std::vector<io::Json>(pos.size(), nullptr));
+  for (const Row& r : rows) {
+    const size_t i = size_t(std::lower_bound(pos.begin(), pos.end(), r.p) - pos.begin());
+    for (size_t f = 0; f < F; ++f) prop[r.li * F + f][i] = rsig(r.prop[f], 3);
+  }
+  io::Json jp = io::Json::array();
+  for (size_t k = 0; k < keep.size(); ++k) {
+    io::Json per_family = io::Json::array();
+    for (size_t f = 0; f < F; ++f) per_family.push_back(prop[k * F + f]);
+    jp.push_back(per_family);
+  }
+  return {{"pos", pos}, {"prop", jp}};
+}
 
 }  // namespace
 
@@ -121,6 +164,34 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
     chosen.emplace_back(t, why);
   }
   std::sort(chosen.begin(), chosen.end());
+
+  // run --lens: the lens layers embedded per model — all of them, or every s-th one counted back
+  // from the last when the chosen texts' lens rows × families exceed the budget.
+  const size_t F = agg.families.size();
+  std::vector<std::vector<size_t>> lens_keep(M);  // [model]: indices into agg.lens_layers[m]
+  int64_t lens_stride = 1;
+  std::string lens_sql;
+  if (agg.has_lens) {
+    int64_t rows = 0;
+    io::Stmt s(d, "SELECT count(*) FROM lens WHERE text_idx = ?");
+    for (const auto& [t, why] : chosen) {
+      s.reset();
+      s.bind(1, agg.texts[t].text_idx);
+      if (s.step()) rows += s.col_int(0);
+    }
+    const int64_t values = rows * int64_t(F), budget = std::max<int64_t>(1, opt.max_viewer_lens_values);
+    lens_stride = std::max<int64_t>(1, (values + budget - 1) / budget);
+    for (size_t m = 0; m < M; ++m) {
+      const size_t n = agg.lens_layers[m].size();
+      for (size_t li = 0; li < n; ++li) {
+        if ((n - 1 - li) % size_t(lens_stride) == 0) lens_keep[m].push_back(li);
+      }
+    }
+    lens_sql = "SELECT layer, pos";
+    for (const auto& f : agg.families) lens_sql += ", " + results::ResultsDb::propensity_column(f);
+    lens_sql += " FROM lens WHERE text_idx = ? AND model_idx = ? ORDER BY layer, pos";
+  }
+  std::unique_ptr<io::Stmt> q_lens = agg.has_lens ? std::make_unique<io::Stmt>(d, lens_sql) : nullptr;
 
   const int K = opt.viewer_top_k;
   std::set<int32_t> vocab_ids;
@@ -211,7 +282,9 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
         tki.push_back(tk_ids[i]);
         tkl.push_back(tk_ids[i] < 0 ? io::Json(nullptr) : rnum(double(tk_lps[i]), 2));
       }
-      models.push_back({{"lp", lp}, {"ent", ent}, {"rank", rank}, {"tki", tki}, {"tkl", tkl}});
+      io::Json jm = {{"lp", lp}, {"ent", ent}, {"rank", rank}, {"tki", tki}, {"tkl", tkl}};
+      if (q_lens) jm["lens"] = viewer_lens(*q_lens, ti.text_idx, m, back, agg.lens_layers[m], lens_keep[m], F);
+      models.push_back(jm);
     }
     jt["piece"] = pieces;
     jt["span"] = spans;
@@ -252,6 +325,17 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
   j["n_candidates"] = N;
   j["texts"] = texts;
   j["vocab"] = {{"id", vocab_id}, {"name", vocab_name}};
+  if (agg.has_lens) {
+    io::Json kept = io::Json::array();
+    for (size_t m = 0; m < M; ++m) {
+      io::Json l = io::Json::array();
+      for (size_t li : lens_keep[m]) l.push_back(agg.lens_layers[m][li]);
+      kept.push_back(l);
+    }
+    j["lens_layers"] = kept;  // [model]: the layers of models[m].lens.prop
+    j["lens_stride"] = lens_stride;
+    j["lens_at"] = db.run_meta().lens_at;
+  }
   return j;
 }
 

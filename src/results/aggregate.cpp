@@ -15,31 +15,53 @@ namespace lsc::results {
 
 namespace {
 
-// TextModelAgg::lens_emergence of every text and model (index: text_idx → position in r.texts).
-void add_lens_emergence(io::Db& d, const std::map<int64_t, size_t>& index, RunAggregates& r) {
+// RunAggregates::lens_layers and TextModelAgg::lens_prop / lens_emergence of every text and model
+// (index: text_idx → position in r.texts).
+void add_lens(io::Db& d, const std::map<int64_t, size_t>& index, RunAggregates& r) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  for (auto& row : r.per_text) {
-    for (TextModelAgg& a : row) a.lens_emergence.assign(r.families.size(), nan);
-  }
-  for (size_t f = 0; f < r.families.size(); ++f) {
-    const std::string col = ResultsDb::propensity_column(r.families[f]), fam = std::to_string(f);
-    // The model's own propensity at the decision rows, then the lens curve over the layers.
-    std::map<std::pair<int64_t, int64_t>, double> final_value;
-    {
-      io::Stmt s(d, "SELECT o.text_idx, o.model_idx, avg(p." + col + ") FROM occurrences o JOIN positions p ON "
-                    "p.text_idx = o.text_idx AND p.model_idx = o.model_idx AND p.pos = o.tok_begin WHERE o.family_idx = " +
-                    fam + " GROUP BY o.text_idx, o.model_idx");
-      while (s.step()) final_value[{s.col_int(0), s.col_int(1)}] = s.col_double(2);
+  const size_t M = r.models.size(), F = r.families.size();
+  r.lens_layers.assign(M, {});
+  {
+    io::Stmt s(d, "SELECT DISTINCT model_idx, layer FROM lens ORDER BY model_idx, layer");
+    while (s.step()) {
+      if (size_t(s.col_int(0)) < M) r.lens_layers[size_t(s.col_int(0))].push_back(s.col_int(1));
     }
+  }
+  for (auto& row : r.per_text) {
+    for (size_t m = 0; m < M; ++m) {
+      row[m].lens_prop.assign(F, std::vector<double>(r.lens_layers[m].size(), nan));
+      row[m].lens_emergence.assign(F, nan);
+    }
+  }
+  for (size_t f = 0; f < F; ++f) {
+    const std::string col = ResultsDb::propensity_column(r.families[f]), fam = std::to_string(f);
     io::Stmt s(d, "SELECT o.text_idx, o.model_idx, l.layer, avg(l." + col + ") FROM occurrences o JOIN lens l ON "
                   "l.text_idx = o.text_idx AND l.model_idx = o.model_idx AND l.pos = o.tok_begin WHERE o.family_idx = " +
-                  fam + " GROUP BY o.text_idx, o.model_idx, l.layer ORDER BY o.text_idx, o.model_idx, l.layer");
+                  fam + " GROUP BY o.text_idx, o.model_idx, l.layer");
     while (s.step()) {
       const auto it = index.find(s.col_int(0));
-      const auto fin = final_value.find({s.col_int(0), s.col_int(1)});
-      if (it == index.end() || fin == final_value.end() || !(fin->second > 0.0)) continue;
-      double& depth = r.per_text[it->second][size_t(s.col_int(1))].lens_emergence[f];
-      if (std::isnan(depth) && s.col_double(3) >= 0.5 * fin->second) depth = double(s.col_int(2));
+      const size_t m = size_t(s.col_int(1));
+      if (it == index.end() || m >= M) continue;
+      const auto& layers = r.lens_layers[m];
+      const size_t li = size_t(std::lower_bound(layers.begin(), layers.end(), s.col_int(2)) - layers.begin());
+      r.per_text[it->second][m].lens_prop[f][li] = s.col_double(3);
+    }
+    // The model's own propensity at the decision rows, then the first layer reaching half of it.
+    io::Stmt q(d, "SELECT o.text_idx, o.model_idx, avg(p." + col + ") FROM occurrences o JOIN positions p ON "
+                  "p.text_idx = o.text_idx AND p.model_idx = o.model_idx AND p.pos = o.tok_begin WHERE o.family_idx = " +
+                  fam + " GROUP BY o.text_idx, o.model_idx");
+    while (q.step()) {
+      const auto it = index.find(q.col_int(0));
+      const size_t m = size_t(q.col_int(1));
+      const double final_value = q.col_double(2);
+      if (it == index.end() || m >= M || !(final_value > 0.0)) continue;
+      TextModelAgg& a = r.per_text[it->second][m];
+      for (size_t li = 0; li < a.lens_prop[f].size(); ++li) {
+        if (a.lens_prop[f][li] >= 0.5 * final_value) {
+          a.lens_emergence[f] = double(r.lens_layers[m][li]);
+          break;
+        }
+      }
     }
   }
 }
@@ -125,7 +147,7 @@ RunAggregates load_aggregates(ResultsDb& db) {
     }
   }
   r.has_lens = d.has_table("lens") && d.query_int("SELECT count(*) FROM lens") > 0;
-  if (r.has_lens) add_lens_emergence(d, index, r);
+  if (r.has_lens) add_lens(d, index, r);
   return r;
 }
 

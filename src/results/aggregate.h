@@ -29,16 +29,19 @@ struct TextModelAgg {
   std::vector<std::vector<double>> kl_at;        // per family: mean KL to the other models there (if any)
   std::vector<double> kl_sum;                    // per other model: Σ KL(P_this ‖ P_other)
   std::vector<int64_t> kl_n;
-  // Per family, with --lens: the emergence depth — the first lens layer whose mean lens
-  // propensity at the family's decision rows (the rows predicting each occurrence's first token)
-  // reaches half of the model's own output there; NaN without occurrences, with a final value of
-  // 0, or when no recorded layer reaches it. Empty without --lens.
-  std::vector<double> lens_emergence;
+  // With --lens (empty without), per family: the mean lens propensity at the family's decision
+  // rows (the rows predicting each occurrence's first token) at each of the model's lens layers
+  // (RunAggregates::lens_layers; NaN without occurrences), and the emergence depth — the first
+  // of those layers whose value reaches half of the model's own output there; NaN without
+  // occurrences, with a final value of 0, or when no recorded layer reaches it.
+  std::vector<std::vector<double>> lens_prop;  // [family][lens layer index]
+  std::vector<double> lens_emergence;          // [family]
 };
 
 struct RunAggregates {
   std::vector<std::string> models, families;
   bool has_lens = false;  // the run has lens rows (run --lens)
+  std::vector<std::vector<int64_t>> lens_layers;  // [model]: the layers with lens rows, ascending
   std::vector<TextInfo> texts;
   std::vector<std::vector<TextModelAgg>> per_text;  // [text][model]
 };

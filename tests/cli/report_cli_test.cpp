@@ -184,6 +184,17 @@ std::string exercised_copy(const std::string& html_path) {
   var tip = document.getElementById('lsc-tip');
   document.body.dataset.exercised = String(n);
   document.body.dataset.tipRows = String(tip ? tip.querySelectorAll('tr').length : 0);
+  // The viewer coloured by lens propensity (run --lens): tokens with a colour (grey: no lens row).
+  var lensOpt = document.querySelector('#s11-viewer select option[value="lens"]'), coloured = -1;
+  if (lensOpt) {
+    lensOpt.parentNode.value = 'lens';
+    lensOpt.parentNode.dispatchEvent(new Event('change'));
+    coloured = 0;
+    var toks = document.querySelectorAll('#s11-viewer .tokens .tok');
+    toks.forEach(function (t) { if (t.style.background !== 'rgb(238, 238, 238)') coloured++; });
+    document.body.dataset.lensTokens = String(toks.length);
+  }
+  document.body.dataset.lensColoured = String(coloured);
   document.body.dataset.exerciseErrors = String(errs.length) + (errs.length ? ': ' + errs[0] : '');
 
 })();
@@ -557,6 +568,8 @@ TEST_F(ReportCli, EveryControlRedrawsWithoutErrorsInHeadlessChromium) {
   EXPECT_EQ(m[1].str(), "0") << "a record's text reached plotly unescaped";
   ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-escaped-tags=\"([0-9]+)\"")));
   EXPECT_GT(std::stoi(m[1].str()), 0) << "the hostile record id is in the scatter's hover text";
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-lens-coloured=\"(-?[0-9]+)\"")));
+  EXPECT_EQ(m[1].str(), "-1") << "a run without --lens offers no lens colouring";
 }
 
 // The issue's CI check: the demo run's report opens in headless Chromium and every chart draws.
@@ -575,6 +588,18 @@ TEST(ReportDemo, DemoReportRendersInHeadlessChromium) {
   const std::string shot = std::string(LSC_BUILD_DIR) + "/report_screenshot.png";
   expect_rendered(open_in_chromium(html, shot));
   EXPECT_TRUE(fs::exists(shot));
+  // Every control redraws without error, the viewer's lens colouring included (the demo runs
+  // --lens all): it colours the lens rows of the shown text, and only those.
+  const Browser b = open_in_chromium(exercised_copy(html));
+  expect_rendered(b);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-exercise-errors=\"([^\"]*)\""))) << b.log.substr(0, 3000);
+  EXPECT_EQ(m[1].str(), "0");
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-lens-coloured=\"(-?[0-9]+)\"")));
+  const int coloured = std::stoi(m[1].str());
+  ASSERT_TRUE(std::regex_search(b.dom, m, std::regex("data-lens-tokens=\"([0-9]+)\"")));
+  EXPECT_GT(coloured, 0);
+  EXPECT_LT(coloured, std::stoi(m[1].str())) << "--lens-at keywords: only the rows around keywords have a lens";
   fs::remove_all(dir);
 }
 

@@ -813,6 +813,10 @@
     note(b, 'Embedded texts: ' + VIEWER.texts.length + ' of ' + VIEWER.n_candidates + ' — rule: ' + VIEWER.rule +
       '. Colours and hover come from the first model\'s token layout; other models are aligned by answer position. Hover shows each model\'s top-' +
       VIEWER.top_k + ' (of ' + VIEWER.stored_top_k + ' stored). Keyword occurrences are outlined.');
+    if (VIEWER.lens_layers) {
+      note(b, 'Colour by logit-lens propensity: the chosen model\'s lens at the chosen layer, at the run\'s lens rows (--lens-at ' + VIEWER.lens_at +
+        '). ' + (VIEWER.lens_stride > 1 ? 'To stay within the report\'s size budget every ' + VIEWER.lens_stride + '-th lens layer counted back from the last is embedded.' : 'Every lens layer is embedded.'));
+    }
     if (!VIEWER.texts.length) return;
     const det = b.appendChild(el('details', null, el('summary', {text: 'The ' + VIEWER.texts.length + ' embedded texts and why each is here'})));
     table(det, ['text', 'record', 'level', 'correct', 'tokens', 'mean JS (bits)', 'reason'], VIEWER.texts.map(function (t) {
@@ -820,7 +824,18 @@
       return [TEXTS.idx[r], TEXTS.id[r], TEXTS.level[r] || '–', corrName(TEXTS.correct[r]), t.tok.length, t.js, t.why];
     }));
     const c = controls(b);
-    const st = {t: defaultText(), metric: 'lp', m: MODELS.length - 1, a: 0, b: Math.min(1, MODELS.length - 1), prompt: true};
+    const st = {t: defaultText(), metric: 'lp', m: MODELS.length - 1, a: 0, b: Math.min(1, MODELS.length - 1), prompt: true,
+      li: 0, f: Math.max(0, FAMS.indexOf('wait'))};
+    const LENS = VIEWER.lens_layers || null;  // [model]: the embedded lens layers (run --lens)
+    if (LENS) st.li = Math.max(0, LENS[st.m].length - 1);
+    // lens propensity of model m at display position p (layer index st.li, family st.f)
+    function lensValue(t, m, p) {
+      const L = t.models[m].lens;
+      if (!L || !L.prop[st.li]) return null;
+      if (!L.at) { L.at = new Map(); L.pos.forEach(function (q, i) { L.at.set(q, i); }); }
+      const i = L.at.get(p);
+      return i === undefined ? null : L.prop[st.li][st.f][i];
+    }
     const legend = b.appendChild(el('div', {cls: 'legend'}));
     const view = b.appendChild(el('div', {cls: 'tokens'}));
     const tip = document.body.appendChild(el('div', {cls: 'tip', id: 'lsc-tip'}));
@@ -849,6 +864,7 @@
           const x = t.models[st.a].lp[p], y = t.models[st.b].lp[p];
           return x === null || y === null ? null : y - x;
         }
+        case 'lens': return lensValue(t, st.m, p);
       }
       return null;
     }
@@ -864,16 +880,18 @@
       kl: {label: 'KL(a‖b) in nats, log scale', lo: '≤ 1e−4', hi: '≥ 10', col: function (v) { return mix(WHITE, [84, 39, 143], (Math.log10(Math.max(v, 1e-4)) + 4) / 5); }},
       js: {label: 'Jensen-Shannon (bits), log scale', lo: '≤ 1e−4', hi: '1', col: function (v) { return mix(WHITE, [0, 109, 44], (Math.log10(Math.max(v, 1e-4)) + 4) / 4); }},
       dlp: {label: 'Δ log p = log p_b − log p_a (diff mode)', lo: '−5 (a prefers)', hi: '+5 (b prefers)', col: function (v) {
-        return v < 0 ? mix(WHITE, [202, 0, 32], -v / 5) : mix(WHITE, [5, 113, 176], v / 5); }}
+        return v < 0 ? mix(WHITE, [202, 0, 32], -v / 5) : mix(WHITE, [5, 113, 176], v / 5); }},
+      lens: {label: 'logit-lens propensity (log scale; grey: not a lens row)', lo: '≤ 1e−6', hi: '1', col: function (v) { return mix(WHITE, [230, 85, 13], (Math.log10(Math.max(v, 1e-6)) + 6) / 6); }}
     };
     function drawLegend() {
       legend.textContent = '';
       const s = SCALES[st.metric];
       const grad = el('span', {cls: 'grad'});
       const stops = st.metric === 'dlp' ? [-5, -2.5, 0, 2.5, 5] : st.metric === 'lp' ? [-15, -10, -5, -2.5, 0] : st.metric === 'ent' ? [0, 1.5, 3, 4.5, 6] :
-        st.metric === 'rank' ? [1, 10, 100, 1000, 1001] : [1e-4, 1e-3, 1e-2, 1e-1, 1];
+        st.metric === 'rank' ? [1, 10, 100, 1000, 1001] : st.metric === 'lens' ? [1e-6, 1e-4, 1e-2, 1e-1, 1] : [1e-4, 1e-3, 1e-2, 1e-1, 1];
+      const label = st.metric === 'lens' ? MODELS[st.m] + '\'s ' + s.label.replace('propensity', 'propensity of ' + FAMS[st.f] + ' at layer ' + LENS[st.m][st.li]) : s.label;
       grad.style.background = 'linear-gradient(to right,' + stops.map(s.col).join(',') + ')';
-      legend.appendChild(el('span', {text: s.label + ': ' + s.lo + ' '}));
+      legend.appendChild(el('span', {text: label + ': ' + s.lo + ' '}));
       legend.appendChild(grad);
       legend.appendChild(el('span', {text: ' ' + s.hi + ' · grey: no value'}));
     }
@@ -922,6 +940,10 @@
       t.pairs.forEach(function (q) {
         if (q.kl_ab[p] !== null) tip.appendChild(el('div', {text: MODELS[q.a] + '‖' + MODELS[q.b] + ': KL ' + fmt(q.kl_ab[p]) + ' / ' + fmt(q.kl_ba[p]) + ' nats, JS ' + fmt(q.js[p]) + ' bits'}));
       });
+      if (st.metric === 'lens') {
+        tip.appendChild(el('div', {text: 'lens propensity of ' + FAMS[st.f] + ': ' + range(MODELS.length).map(function (m) {
+          return MODELS[m] + ' (layer ' + (LENS[m][st.li] === undefined ? '–' : LENS[m][st.li]) + ') ' + fmt(lensValue(t, m, p)); }).join(' · ')}));
+      }
       const ms = st.metric === 'dlp' || st.metric === 'kl' || st.metric === 'js' ? [st.a, st.b] : range(MODELS.length);
       const row = tip.appendChild(el('div', {cls: 'tkrow'}));
       ms.forEach(function (m) { row.appendChild(topk(t, m, p)); });
@@ -934,8 +956,24 @@
     const textSel = select(c, 'text', VIEWER.texts.map(function (_, i) { return [i, textLabel(i)]; }), st.t, function (v) { st.t = +v; draw(); });
     const metrics = [['lp', 'log p'], ['ent', 'entropy'], ['rank', 'rank bucket']];
     if (MODELS.length > 1) metrics.push(['kl', 'KL(a‖b)'], ['js', 'JS(a, b)'], ['dlp', 'diff mode: Δlog p (b − a)']);
+    if (LENS) metrics.push(['lens', 'logit-lens propensity (layer, family)']);
     select(c, 'colour by', metrics, st.metric, function (v) { st.metric = v; draw(); });
-    select(c, 'model', MODELS.map(function (m, i) { return [i, m]; }), st.m, function (v) { st.m = +v; draw(); });
+    let layerSel = null;
+    const layerOptions = function () { return LENS[st.m].map(function (l, i) { return [i, 'layer ' + l]; }); };
+    select(c, 'model', MODELS.map(function (m, i) { return [i, m]; }), st.m, function (v) {
+      st.m = +v;
+      if (layerSel) {  // models of other depth: keep the layer index in range, offer this model's layers
+        st.li = Math.min(st.li, LENS[st.m].length - 1);
+        layerSel.textContent = '';
+        layerOptions().forEach(function (o) { layerSel.appendChild(el('option', {value: String(o[0]), text: o[1]})); });
+        layerSel.value = String(st.li);
+      }
+      draw();
+    });
+    if (LENS) {
+      layerSel = select(c, 'lens', layerOptions(), st.li, function (v) { st.li = +v; draw(); });
+      select(c, 'family', FAMS.map(function (f, i) { return [i, f]; }), st.f, function (v) { st.f = +v; draw(); });
+    }
     let selA = null, selB = null;
     if (MODELS.length > 1) {
       selA = select(c, 'a', MODELS.map(function (m, i) { return [i, m]; }), st.a, function (v) { st.a = +v; draw(); });
