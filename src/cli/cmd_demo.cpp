@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "analysis/keywords.h"
@@ -31,14 +32,19 @@ constexpr const char* kHelp =
     "  Writes DIR/checkpoints/{base,sft,rl} (Qwen2 architecture, real Qwen2.5 vocabulary, random\n"
     "  weights), DIR/data.jsonl (60 reasoning traces) and runs 'logitscope run' on them into DIR\n"
     "  (default demo-results/). In 'rl' the output embeddings of the 'wait' family are shifted\n"
-    "  so that it prefers them: the results must show it (its logit lens only at the last\n"
-    "  layer: the shift is in the LM head). --lens as for run (default: all, at the keywords).\n";
+    "  along a channel that only the last layer writes, so that rl prefers them: the results\n"
+    "  must show it, its logit lens only at the last layer. --lens as for run (default: all, at\n"
+    "  the keywords).\n";
 
-// Weights: a constant channel (hidden dim 0) in every token embedding keeps the final hidden
-// state's dim 0 positive at every position, so shifting an output row along dim 0 raises that
-// token's logit everywhere. kPlantedShift is that shift for the "wait" rows in rl.
-constexpr float kBiasChannel = 3.0f;
-constexpr float kPlantedShift = 6.0f;
+// Weights: a "late" channel (hidden dim 0) that only the last layer writes: it is 0 in every token
+// embedding and every earlier layer's output, and the last layer's attention adds the constant
+// kLateChannel to it at every position (a value channel with zero weights and bias kLateChannel,
+// which attention passes through unchanged, routed by o_proj to dim 0 only). Shifting an output
+// row along dim 0 therefore raises that token's logit at every position of the model's output and
+// nowhere in the logit lens of the earlier layers. kPlantedShift is that shift for the "wait"
+// rows in rl.
+constexpr float kLateChannel = 3.0f;
+constexpr float kPlantedShift = 2.5f;
 constexpr float kSftNoise = 0.02f;
 constexpr float kRlNoise = 0.004f;  // absolute std of rl's output-layer noise
 
@@ -75,6 +81,39 @@ io::TensorData& find(std::vector<io::TensorData>& ts, const std::string& name) {
   return ts.front();
 }
 
+// Makes hidden dim 0 the late channel described above (for the demo's config: 2 query heads per
+// KV head, so value channel 0 of KV head 0 reaches attention-output dims 0 and head_dim).
+void shape_late_channel(std::vector<io::TensorData>& ts, const model::ModelConfig& c) {
+  const size_t H = size_t(c.hidden_size), Q = size_t(c.num_attention_heads * c.head_dim), D = size_t(c.head_dim);
+  const size_t I = size_t(c.intermediate_size), last = size_t(c.num_hidden_layers - 1);
+  auto edit = [&](const std::string& name, const std::function<void(std::vector<float>&)>& fn) {
+    auto& t = find(ts, name);
+    auto v = model::tensor_values(t);
+    fn(v);
+    model::set_tensor_values(t, v);
+  };
+  edit("model.embed_tokens.weight", [&](std::vector<float>& v) {
+    for (size_t r = 0; r < size_t(c.vocab_size); ++r) v[r * H] = 0.0f;
+  });
+  for (size_t l = 0; l <= last; ++l) {
+    const std::string pre = "model.layers." + std::to_string(l) + ".";
+    edit(pre + "mlp.down_proj.weight", [&](std::vector<float>& v) {
+      for (size_t i = 0; i < I; ++i) v[i] = 0.0f;  // row 0: the MLP never writes dim 0
+    });
+    edit(pre + "self_attn.o_proj.weight", [&](std::vector<float>& v) {
+      for (size_t i = 0; i < Q; ++i) v[i] = 0.0f;  // row 0
+      if (l != last) return;
+      for (size_t r = 0; r < H; ++r) v[r * Q] = v[r * Q + D] = 0.0f;  // columns 0 and D: dim 0 only
+      v[0] = v[D] = 0.5f;  // the mean of the two heads' constant channel
+    });
+    if (l != last) continue;
+    edit(pre + "self_attn.v_proj.weight", [&](std::vector<float>& v) {
+      for (size_t i = 0; i < H; ++i) v[i] = 0.0f;  // value channel 0 ignores its input
+    });
+    edit(pre + "self_attn.v_proj.bias", [&](std::vector<float>& v) { v[0] = kLateChannel; });
+  }
+}
+
 // Mean over every position of every demo text (notebook template) of the model's final hidden state.
 std::vector<double> mean_final_hidden(const std::string& model_dir, const tok::Tokenizer& tokenizer) {
   auto m = model::Model::load(model_dir);
@@ -98,12 +137,7 @@ std::vector<double> mean_final_hidden(const std::string& model_dir, const tok::T
 void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokenizer, uint64_t seed) {
   const model::ModelConfig cfg = demo_config();
   auto base = model::synth_tensors(cfg, seed, io::DType::BF16);
-  {
-    auto& e = find(base, "model.embed_tokens.weight");
-    auto v = model::tensor_values(e);
-    for (int64_t r = 0; r < cfg.vocab_size; ++r) v[size_t(r * cfg.hidden_size)] = kBiasChannel;
-    model::set_tensor_values(e, v);
-  }
+  shape_late_channel(base, cfg);
   // Adds N(0, (kSftNoise · the tensor's own scale)²) to the selected tensors.
   auto add_noise = [&](std::vector<io::TensorData>& ts, uint64_t noise_seed) {
     const auto noise = model::synth_tensors(cfg, noise_seed, io::DType::F32);  // same shapes, fresh draws
@@ -118,7 +152,8 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
   };
   auto sft = base;
   add_noise(sft, seed + 1);
-  // rl: the planted "wait" preference along the bias channel, plus output-layer noise in the
+  shape_late_channel(sft, cfg);  // the noise must not open dim 0 to the earlier layers
+  // rl: the planted "wait" preference along the late channel, plus output-layer noise in the
   // other hidden dimensions, made orthogonal to sft's mean final hidden state over the demo texts.
   // That noise moves each token's logit up or down from position to position with mean zero, so
   // families nobody planted differ between sft and rl the way noise does, instead of showing only

@@ -89,21 +89,23 @@ TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
   EXPECT_TRUE(fs::exists(out / "summary.json"));
 
   // The logit lens (the demo runs --lens all): rl's planted preference lives in its output
-  // embeddings, which the lens shares, so rl's lens propensity for "wait" at the wait decision
-  // rows is well above sft's at every layer, while sft and rl's residual streams are the same
-  // (only the LM head differs: CKA 1, cosine 1) and other families' lens barely move.
+  // embeddings along a channel that only the last layer writes, so at the wait decision rows rl's
+  // lens propensity for "wait" equals sft's at layer 0 (up to rl's output-layer noise) and is well
+  // above it at the last layer, while sft and rl's residual streams are the same (only the LM head
+  // differs: CKA 1, cosine 1).
   {
     io::Stmt s(db, "SELECT l1.layer, avg(l2.prop_wait) / avg(l1.prop_wait), count(*) FROM occurrences o JOIN lens l1 ON "
                    "l1.text_idx = o.text_idx AND l1.model_idx = 1 AND l1.pos = o.tok_begin JOIN lens l2 ON l2.text_idx = "
                    "o.text_idx AND l2.model_idx = 2 AND l2.pos = o.tok_begin AND l2.layer = l1.layer WHERE o.model_idx = 1 "
                    "AND o.family = 'wait' GROUP BY l1.layer ORDER BY l1.layer");
-    int layers = 0;
+    std::vector<double> ratio;
     while (s.step()) {
-      ++layers;
-      EXPECT_GT(s.col_double(1), 3.0) << "layer " << s.col_int(0);
+      ratio.push_back(s.col_double(1));
       EXPECT_GE(s.col_int(2), 20);  // the wait occurrences (sft's layout)
     }
-    EXPECT_EQ(layers, 2);
+    ASSERT_EQ(ratio.size(), 2u);
+    EXPECT_NEAR(ratio[0], 1.0, 0.1) << "layer 0: the late channel is still empty";
+    EXPECT_GT(ratio[1], 3.0) << "the last layer";
     EXPECT_EQ(db.query_int("SELECT count(*) FROM layer_similarity WHERE model_a = 1 AND model_b = 2 AND "
                            "(abs(cka - 1) > 1e-9 OR abs(mean_cos - 1) > 1e-9)"),
               0);
@@ -113,8 +115,9 @@ TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
                            "AND (l.logprob != p.logprob OR l.kl_final != 0)"),
               0);
   }
-  // The report shows it: its lens data (section 12) has rl's "wait" curve above sft's at every
-  // layer, and the statistics give rl and sft an emergence depth for "wait".
+  // The report shows it: in its lens data (section 12) rl's "wait" curve jumps above sft's only
+  // at the last layer, and in the statistics rl's emergence depth for "wait" is the last layer,
+  // below it for sft and base.
   {
     const std::string html = slurp((out / "report.html").string());
     const std::string open = "<script type=\"application/json\" id=\"lsc-data\">";
@@ -127,11 +130,17 @@ TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
     const io::Json& sft = d["lens"]["prop"][1][wait];
     const io::Json& rl = d["lens"]["prop"][2][wait];
     ASSERT_EQ(sft.size(), 2u);
-    for (size_t l = 0; l < sft.size(); ++l) EXPECT_GT(rl[l][1].get<double>(), 3.0 * sft[l][1].get<double>()) << l;
+    EXPECT_NEAR(rl[0][1].get<double>() / sft[0][1].get<double>(), 1.0, 0.1);
+    EXPECT_GT(rl[1][1].get<double>(), 3.0 * sft[1][1].get<double>());
     EXPECT_FALSE(d["lens"]["occurrences"].empty());
-    int depth_rows = 0;
-    for (const auto& m : d["stats"]["means"]) depth_rows += m["measure"] == "lens_emergence_depth" && m["family"] == "wait";
-    EXPECT_EQ(depth_rows, 3);
+    std::map<std::string, double> depth;
+    for (const auto& m : d["stats"]["means"]) {
+      if (m["measure"] == "lens_emergence_depth" && m["family"] == "wait") depth[m["model"]] = m["mean"].get<double>();
+    }
+    ASSERT_EQ(depth.size(), 3u);
+    EXPECT_EQ(depth["rl"], 1.0);
+    EXPECT_LT(depth["sft"], 0.5);
+    EXPECT_LT(depth["base"], 0.5);
   }
   fs::remove_all(out);
 }
