@@ -12,6 +12,7 @@
 #include "cli/run_cli.h"
 #include "io/json.h"
 #include "io/sqlite.h"
+#include "report/html_report.h"
 
 namespace lsc::test {
 namespace {
@@ -141,6 +142,33 @@ TEST(DemoCli, PlantedWaitEffectIsFoundAndSeparatedFromOtherFamilies) {
     EXPECT_EQ(depth["rl"], 1.0);
     EXPECT_LT(depth["sft"], 0.5);
     EXPECT_LT(depth["base"], 0.5);
+    // The token viewer's lens colouring: every lens layer of every model, at the lens rows.
+    const io::Json& v = d["viewer"];
+    EXPECT_EQ(v["lens_layers"], io::Json::parse("[[0, 1], [0, 1], [0, 1]]"));
+    EXPECT_EQ(v["lens_stride"], 1);
+    int64_t embedded = 0;
+    for (const auto& t : v["texts"]) {
+      for (const auto& m : t["models"]) {
+        ASSERT_EQ(m["lens"]["prop"].size(), 2u);
+        embedded += int64_t(m["lens"]["pos"].size());
+      }
+    }
+    EXPECT_EQ(embedded, db.query_int("SELECT count(*) FROM lens WHERE layer = 0"));  // the same texts' layouts
+  }
+  // Past its budget the viewer keeps every s-th lens layer counted back from the last.
+  {
+    report::ReportOptions ro;
+    ro.max_viewer_lens_values = 1;
+    const std::string thin = (out / "thin.html").string();
+    report::write_report(out.string(), thin, ro);
+    const std::string html = slurp(thin);
+    const std::string open = "<script type=\"application/json\" id=\"lsc-data\">";
+    const size_t a = html.find(open), b = html.find("</script>", a);
+    ASSERT_NE(a, std::string::npos);
+    const io::Json d = io::Json::parse(html.substr(a + open.size(), b - a - open.size()));
+    EXPECT_EQ(d["viewer"]["lens_layers"], io::Json::parse("[[1], [1], [1]]"));
+    EXPECT_GT(d["viewer"]["lens_stride"].get<int64_t>(), 1);
+    for (const auto& m : d["viewer"]["texts"][0]["models"]) EXPECT_EQ(m["lens"]["prop"].size(), 1u);
   }
   fs::remove_all(out);
 }
