@@ -10,7 +10,9 @@
 //
 // usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]
 //                      [--precision bf16|exact|fp32] [--stats fast|reference] [--reps R] [--dir DIR]
-//                      [--chunk ROWS] [--ceiling 0]
+//                      [--chunk ROWS] [--ceiling 0] [--device cpu|cuda|cuda:N]
+// --device cuda: the pass on the GPU backend (gpu.h: forward, then every row's statistics on the
+// device, as a run's measuring step), the ceiling cuBLASLt's bf16 products of the same shapes.
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "analysis/position_metrics.h"
 #include "analysis/row_reduce.h"
 #include "analysis/token_metrics.h"
 #include "bench/bench_common.h"
+#include "gpu/gpu.h"
 #include "io/safetensors_writer.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -117,10 +121,75 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// The GPU pass and its ceiling: every product of the pass through cuBLASLt in bf16 (the LM head in
+// the backend's chunks), each as often as the pass runs it.
+int bench_gpu(const model::Model& m, const model::ModelConfig& cfg, const std::vector<int32_t>& ids,
+              model::Precision prec, int device, int reps, const std::string& shape) {
+  const int64_t tokens = int64_t(ids.size()), h = cfg.hidden_size, inter = cfg.intermediate_size, vocab = cfg.vocab_size;
+  const int64_t q_cols = int64_t{cfg.num_attention_heads} * cfg.head_dim,
+                kv_cols = int64_t{cfg.num_key_value_heads} * cfg.head_dim, layers = cfg.num_hidden_layers;
+  const auto g = gpu::GpuModels::create(device, {&m}, prec, tokens, 5, {});
+  std::vector<int32_t> targets(ids.begin() + 1, ids.end());
+  targets.push_back(0);
+  std::vector<analysis::RowSummary> rows(size_t(g->chunk_rows()));
+  double checksum = 0.0;
+  auto pass = [&] {
+    const std::vector<float> hidden = g->forward_hidden(0, ids, {});
+    checksum = 0.0;
+    for (int64_t t0 = 0; t0 < tokens; t0 += g->chunk_rows()) {
+      const int64_t n = std::min(g->chunk_rows(), tokens - t0);
+      g->summarize(0, hidden.data() + t0 * h, n, targets.data() + t0, 5, rows.data());
+      for (int64_t r = 0; r < n; ++r) checksum += rows[size_t(r)].entropy_nats + double(rows[size_t(r)].rank);
+    }
+  };
+  pass();  // warm-up
+  std::vector<double> pass_s;
+  for (int r = 0; r < std::max(reps, 1); ++r) {
+    const auto a = std::chrono::steady_clock::now();
+    pass();
+    pass_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+  }
+  struct G {
+    int64_t n, m, k, count;
+  };
+  const int64_t lm = g->chunk_rows(), n_chunks = (tokens + lm - 1) / lm;
+  const std::vector<G> gemms = {{tokens, q_cols, h, layers},    {tokens, kv_cols, h, 2 * layers},
+                                {tokens, h, q_cols, layers},    {tokens, inter, h, 2 * layers},
+                                {tokens, h, inter, layers},     {std::min(lm, tokens), vocab, h, n_chunks}};
+  double ceiling_s = 0.0, flop = 0.0;
+  for (const G& x : gemms) {
+    ceiling_s += gpu::gemm_seconds(device, x.n, x.k, x.m, true, 5) * double(x.count);
+    flop += 2.0 * double(x.n * x.m * x.k) * double(x.count);
+  }
+  const bench::Timing fwd = bench::timing_of(pass_s);
+  io::Json j = bench::base_line("forward");
+  j["device"] = g->device().describe();
+  j["shape"] = "qwen2-" + shape;
+  j["layers"] = layers;
+  j["tokens"] = tokens;
+  j["precision"] = g->method(0);
+  j["precision_requested"] = model::precision_name(prec);
+  bench::put_timing(j, fwd);
+  j["tok_s"] = double(tokens) / fwd.median_s;
+  j["ceiling_s"] = ceiling_s;
+  j["ceiling_dtype"] = "bf16 (cuBLASLt)";
+  j["ceiling_tok_s"] = double(tokens) / ceiling_s;
+  j["ceiling_gflops"] = flop / ceiling_s * 1e-9;
+  j["gemm_gflop"] = flop * 1e-9;
+  j["frac_of_ceiling"] = ceiling_s / fwd.median_s;
+  j["checksum"] = checksum;
+  bench::emit(j);
+  std::fprintf(stderr, "forward qwen2-%s L=%lld T=%lld on %s, %s: %.1f tok/s, %.0f%% of the cuBLASLt ceiling (%.0f TFLOP/s)\n",
+               shape.c_str(), static_cast<long long>(layers), static_cast<long long>(tokens),
+               g->device().describe().c_str(), g->method(0).c_str(), double(tokens) / fwd.median_s,
+               100.0 * ceiling_s / fwd.median_s, flop / ceiling_s * 1e-12);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string shape = "0.5b", precision = "bf16", stats = "fast", dir;
+  std::string shape = "0.5b", precision = "bf16", stats = "fast", dir, device = "cpu";
   int layers = -1, reps = 3, threads = 0;
   bool no_ceiling = false;
   int64_t chunk_opt = 0;  // --chunk: LM-head rows per chunk (default ForwardOptions')  // --ceiling
@@ -157,6 +226,8 @@ int main(int argc, char** argv) {
       no_ceiling = std::string(v) == "0";
     else if (a == "--chunk")
       chunk_opt = std::atoll(v);
+    else if (a == "--device")
+      device = v;
     else {
       std::fprintf(stderr, "bench_forward: unknown option %s\n", a.c_str());
       return 2;
@@ -183,6 +254,8 @@ int main(int argc, char** argv) {
   std::vector<int32_t> ids(static_cast<size_t>(tokens));
   for (int64_t t = 0; t < tokens; ++t)
     ids[size_t(t)] = static_cast<int32_t>((t * 7919 + 13) % vocab);
+
+  if (gpu::is_cuda_spec(device)) return bench_gpu(*m, cfg, ids, prec, gpu::parse_device(device, 0, 1), reps, shape);
 
   // The pass with every statistic of every position: log p, rank, entropy, top-5.
   double stats_s = 0.0, checksum = 0.0;

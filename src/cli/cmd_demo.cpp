@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/demo_data.h"
+#include "gpu/gpu.h"
 #include "pipeline/run.h"
 #include "io/atomic_file.h"
 #include "io/error.h"
@@ -28,7 +29,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kHelp =
-    "usage: logitscope demo [--out DIR] [--threads N] [--precision exact|fp32|bf16] [--lens LAYERS] [--quiet]\n"
+    "usage: logitscope demo [--out DIR] [--threads N] [--precision exact|fp32|bf16] [--lens LAYERS]\n"
+    "                      [--device cpu|cuda|cuda:N] [--quiet]\n"
     "  Writes DIR/checkpoints/{base,sft,rl} (Qwen2 architecture, real Qwen2.5 vocabulary, random\n"
     "  weights), DIR/data.jsonl (60 reasoning traces) and runs 'logitscope run' on them into DIR\n"
     "  (default demo-results/). In 'rl' the output embeddings of the 'wait' family are shifted\n"
@@ -204,7 +206,7 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
 }  // namespace
 
 int cmd_demo(int argc, char** argv) {
-  Args args(argc, argv, {"out", "threads", "precision", "lens"}, {"quiet", "help"});
+  Args args(argc, argv, {"out", "threads", "precision", "lens", "device"}, {"quiet", "help"});
   if (args.has("help")) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -227,6 +229,8 @@ int cmd_demo(int argc, char** argv) {
   o.quiet = quiet;
   o.max_tokens = 512;
   o.lens_spec = args.get_or("lens", "all");
+  o.device = args.get_or("device", o.device);
+  gpu::parse_device(o.device, 0, 1);
   o.precision = precision_from_environment();
   if (args.has("precision")) o.precision = parse_precision_flag(args.require("precision"));
   apply_environment(o);

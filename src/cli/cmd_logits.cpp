@@ -15,6 +15,7 @@
 #include "io/paths.h"
 #include "io/npy.h"
 #include "kernels/cpu/kernels.h"
+#include "gpu/gpu.h"
 #include "model/model.h"
 
 namespace lsc::cli {
@@ -24,6 +25,7 @@ namespace {
 constexpr const char* kHelp =
     "usage: logitscope logits --model DIR (--ids 1,2,3 | --ids-file FILE) [--npy OUT.npy]\n"
     "                         [--summary OUT.json] [--threads N] [--precision exact|fp32|bf16]\n"
+    "                         [--device cpu|cuda|cuda:N]\n"
     "  One teacher-forced forward pass. --precision (or LSC_PRECISION): fp32 (default) is the exact\n"
     "  reference path; bf16 runs the matrix multiplies in bf16 with fp32 accumulation (AMX or\n"
     "  AVX512-BF16; fp32 where the CPU has neither or the weights are not stored as bf16).\n"
@@ -35,7 +37,8 @@ constexpr const char* kHelp =
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
-  Args args(argc, argv, {"model", "ids", "ids-file", "npy", "summary", "threads", "chunk-rows", "precision"}, {"help"});
+  Args args(argc, argv, {"model", "ids", "ids-file", "npy", "summary", "threads", "chunk-rows", "precision", "device"},
+            {"help"});
   if (args.has("help")) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -74,11 +77,29 @@ int cmd_logits(int argc, char** argv) {
   std::unique_ptr<io::NpyWriter> npy;
   if (args.has("npy")) npy = std::make_unique<io::NpyWriter>(args.require("npy"), static_cast<int64_t>(ids.size()), vocab);
   analysis::PositionCollector collector(ids);
-  m->forward(ids, [&](const model::LogitsChunk& ch) {
-    if (npy) npy->write_rows(ch.logits, ch.n_rows);
-    collector.add_rows(ch.first_pos, ch.n_rows, ch.vocab, ch.logits);
-  }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}, precision, {}});
+  const std::string device = args.get_or("device", "cpu");
+  const int device_index = gpu::parse_device(device, 0, 1);
   const model::PrecisionUsed used = m->precision_used(precision);
+  std::string method = used.method(), isa = used.isa;
+  if (device_index >= 0) {  // the pass and the LM head on the GPU, the logits rows copied back
+    const auto g = gpu::GpuModels::create(device_index, {m.get()}, precision, static_cast<int64_t>(ids.size()), 2, {});
+    const std::vector<float> hidden = g->forward_hidden(0, ids, {});
+    const int64_t n_t = static_cast<int64_t>(ids.size()), h = m->config().hidden_size, chunk = g->chunk_rows();
+    std::vector<float> logits(static_cast<size_t>(std::min(chunk, n_t) * vocab));
+    for (int64_t t0 = 0; t0 < n_t; t0 += chunk) {
+      const int64_t n = std::min(chunk, n_t - t0);
+      g->lm_head(0, hidden.data() + t0 * h, n, logits.data());
+      if (npy) npy->write_rows(logits.data(), n);
+      collector.add_rows(t0, n, vocab, logits.data());
+    }
+    method = g->method(0);
+    isa = g->device().describe();
+  } else {
+    m->forward(ids, [&](const model::LogitsChunk& ch) {
+      if (npy) npy->write_rows(ch.logits, ch.n_rows);
+      collector.add_rows(ch.first_pos, ch.n_rows, ch.vocab, ch.logits);
+    }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}, precision, {}});
+  }
   if (npy) npy->commit();
 
   if (args.has("summary") || !args.has("npy")) {
@@ -88,8 +109,8 @@ int cmd_logits(int argc, char** argv) {
     j["n_tokens"] = ids.size();
     j["vocab_size"] = vocab;
     j["precision_requested"] = model::precision_name(precision);
-    j["precision"] = used.method();
-    j["isa"] = used.isa;
+    j["precision"] = method;
+    j["isa"] = isa;
     j["ids"] = ids;
     io::Json pos = io::Json::array();
     for (const auto& p : collector.metrics()) {

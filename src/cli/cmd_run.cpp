@@ -9,6 +9,7 @@
 #include "cli/guarded.h"
 #include "cli/mpi_world.h"
 #include "io/error.h"
+#include "gpu/gpu.h"
 #include "model/model.h"
 #include "pipeline/run.h"
 #include "results/shard.h"
@@ -25,6 +26,7 @@ constexpr const char* kHelp =
     "                      [--field answer=response ...] [--precision exact|fp32|bf16] [--shard I/N]\n"
     "                      [--max-memory GIB] [--progress-interval S] [--skip-invalid] [--force] [--quiet]\n"
     "                      [--lens none|all|every:K|L1,L2,... [--lens-at keywords|answer]]\n"
+    "                      [--device cpu|cuda|cuda:N|cuda:auto]\n"
     "  Runs every model over every record (query + answer, teacher-forced) and stores per-position\n"
     "  metrics, keyword occurrences, windows around them and cross-model divergences in\n"
     "  DIR/results.sqlite, then summary.json, stats and report.html. Interrupt at any time; the same\n"
@@ -40,6 +42,8 @@ constexpr const char* kHelp =
     "               (tables lens, layer_similarity; default none)\n"
     "  --lens-at W  keywords: the rows predicting each keyword occurrence's first token +- --window\n"
     "               (default); answer: every answer row (also CKA over the whole answer)\n"
+    "  --device D   where the passes run: cpu (default), or an NVIDIA GPU: cuda = cuda:0, cuda:N,\n"
+    "               cuda:auto = one GPU per MPI rank (rank r takes GPU r %% the node's count)\n"
     "  --progress-interval S  seconds between progress lines when stderr is not a terminal (%g)\n"
     "  --shard I/N  run only shard I of N (0-based; texts balanced by tokens) into DIR/shards/I-of-N;\n"
     "               then 'logitscope merge --out DIR'. Under mpirun each rank takes its shard by itself\n"
@@ -111,7 +115,7 @@ int run_ranks(pipeline::RunOptions o, const MpiWorld& world) {
 int cmd_run(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "data", "out", "keywords", "template", "max-tokens", "top-k", "window", "threads", "limit",
-             "field", "precision", "shard", "max-memory", "progress-interval", "lens", "lens-at"},
+             "field", "precision", "shard", "max-memory", "progress-interval", "lens", "lens-at", "device"},
             {"skip-invalid", "force", "quiet", "help"});
   if (args.has("help")) {
     std::string kw;
@@ -157,6 +161,8 @@ int cmd_run(int argc, char** argv) {
   if (args.has("precision")) {
     o.precision = parse_precision_flag(args.require("precision"));
   }
+  o.device = args.get_or("device", o.device);
+  gpu::parse_device(o.device, 0, 1);  // a usage error now, not after loading the models
   o.skip_invalid = args.has("skip-invalid");
   o.force = args.has("force");
   o.quiet = args.has("quiet");

@@ -21,6 +21,9 @@ int run_guarded(const char* command, const std::function<int()>& body, const std
   } catch (const IoError& e) {
     std::fprintf(stderr, "logitscope: %serror: %s\n", p, e.what());
     return kExitIo;
+  } catch (const DeviceError& e) {
+    std::fprintf(stderr, "logitscope: %sdevice error: %s\n", p, e.what());
+    return kExitDevice;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "logitscope: %serror: out of memory\n", p);
     return kExitInternal;

@@ -13,6 +13,7 @@ inline constexpr int kExitInternal = 1;   // a bug in logitscope (LSC_CHECK fail
 inline constexpr int kExitUsage = 2;      // bad command line
 inline constexpr int kExitInput = 3;      // bad input file (checkpoint, tokenizer, data)
 inline constexpr int kExitIo = 4;         // cannot write an output
+inline constexpr int kExitDevice = 5;     // the GPU (--device cuda) failed or lacks memory
 inline constexpr int kExitInterrupted = 130;
 
 // A user's input is wrong. The message reads "<where>: <item>: expected <x>, found <y>".
@@ -37,6 +38,13 @@ class UsageError : public std::runtime_error {
 
 // An output could not be written (disk full, permissions). Exit code kExitIo.
 class IoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A GPU could not do what was asked (no device, too little memory, a failed CUDA call). The
+// message names the call or the need, the device and what to do. Exit code kExitDevice.
+class DeviceError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

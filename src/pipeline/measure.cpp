@@ -13,10 +13,14 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
                                    int64_t pos_end, std::vector<analysis::RowSummary>& rows) {
   const model::Model& mdl = *models_[m].model;
   const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
-  const int64_t chunk = mdl.chunk_rows(model::kLmHeadChunkRows);
+  const int64_t chunk = gpu_ != nullptr ? gpu_->chunk_rows() : mdl.chunk_rows(model::kLmHeadChunkRows);
   pos_begin = std::max<int64_t>(pos_begin, 1);
   for (int64_t t0 = pos_begin; t0 < pos_end; t0 += chunk) {
     const int64_t n = std::min(chunk, pos_end - t0);
+    if (gpu_ != nullptr) {  // the logits stay on the device (for the pairs)
+      gpu_->summarize(m, hidden.data() + (t0 - 1) * h, n, p.ids.data() + t0, opt_.top_k, &rows[size_t(t0)]);
+      continue;
+    }
     logits_[m].resize(static_cast<size_t>(n * vocab));
     mdl.lm_head(hidden.data() + (t0 - 1) * h, n, logits_[m].data(), precision_);
     // Row i predicts token t0 + i. Each row is reduced whole by one thread (no thread dependence).
@@ -44,30 +48,45 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   // One chunk of rows per model must fit summarize_range's single LM-head call.
   int64_t chunk = model::kLmHeadChunkRows;
   for (size_t m = 0; m < n_models; ++m) chunk = std::min(chunk, models_[m].model->chunk_rows(model::kLmHeadChunkRows));
+  if (gpu_ != nullptr) chunk = std::min(chunk, gpu_->chunk_rows());
   for (int64_t k0 = k_begin; k0 < k_end; k0 += chunk) {
     const int64_t n = std::min(chunk, k_end - k0);
     for (size_t m = 0; m < n_models; ++m) {
       const int64_t p0 = job.plans[m].answer_first + k0;
       summarize_range(m, job.plans[m], hidden[m], p0, p0 + n, rows[m]);
     }
-    // summarize_range left each model's last chunk of logits in logits_[m] (n ≤ its chunk size).
+    // summarize_range left each model's last chunk of logits in logits_[m] or on the GPU (n ≤ its
+    // chunk size).
     for (size_t a = 0; a < n_models; ++a) {
       for (size_t b = a + 1; b < n_models; ++b) {
         const int64_t va = models_[a].model->config().vocab_size, vb = models_[b].model->config().vocab_size;
         std::vector<results::PairRow> chunk_rows(static_cast<size_t>(n));
-#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; ++i) {
-          const int64_t k = k0 + i;
-          const int64_t pa = job.plans[a].answer_first + k, pb = job.plans[b].answer_first + k;
           results::PairRow& r = chunk_rows[size_t(i)];
-          r.answer_idx = k;
-          r.pos_a = pa;
-          r.pos_b = pb;
-          const auto& ra = rows[a][size_t(pa)];
-          const auto& rb = rows[b][size_t(pb)];
-          analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
-                                 ra, rb, &r.d);
-          r.delta = analysis::pair_delta(ra, rb);
+          r.answer_idx = k0 + i;
+          r.pos_a = job.plans[a].answer_first + k0 + i;
+          r.pos_b = job.plans[b].answer_first + k0 + i;
+        }
+        if (gpu_ != nullptr) {  // the divergences from the logits the GPU kept
+          std::vector<const analysis::RowSummary*> sa(static_cast<size_t>(n)), sb(static_cast<size_t>(n));
+          std::vector<analysis::PairSummary> d(static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i) {
+            sa[size_t(i)] = &rows[a][size_t(chunk_rows[size_t(i)].pos_a)];
+            sb[size_t(i)] = &rows[b][size_t(chunk_rows[size_t(i)].pos_b)];
+          }
+          gpu_->compare(a, b, n, sa.data(), sb.data(), d.data());
+          for (int64_t i = 0; i < n; ++i) chunk_rows[size_t(i)].d = d[size_t(i)];
+        } else {
+#pragma omp parallel for schedule(static)
+          for (int64_t i = 0; i < n; ++i) {
+            results::PairRow& r = chunk_rows[size_t(i)];
+            analysis::compare_rows({logits_[a].data() + i * va, size_t(va)}, {logits_[b].data() + i * vb, size_t(vb)},
+                                   rows[a][size_t(r.pos_a)], rows[b][size_t(r.pos_b)], &r.d);
+          }
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          results::PairRow& r = chunk_rows[size_t(i)];
+          r.delta = analysis::pair_delta(rows[a][size_t(r.pos_a)], rows[b][size_t(r.pos_b)]);
         }
         for (int64_t i = 0; i < n; ++i) {
           const results::PairRow& r = chunk_rows[size_t(i)];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/keywords.h"
+#include "gpu/gpu.h"
 #include "model/model.h"
 #include "pipeline/lens.h"
 #include "pipeline/plan.h"
@@ -16,9 +17,11 @@ namespace lsc::pipeline {
 
 class TextMeasurer {
  public:
+  // gpu (optional): the models on a GPU, which then computes the LM-head rows, their statistics
+  // and the pairs' divergences (the lens rows stay on the CPU).
   TextMeasurer(const std::vector<LoadedModel>& models, const std::vector<analysis::KeywordFamily>& families,
-               const RunOptions& opt, model::Precision precision)
-      : models_(models), families_(families), opt_(opt), precision_(precision) {}
+               const RunOptions& opt, model::Precision precision, gpu::GpuModels* gpu = nullptr)
+      : models_(models), families_(families), opt_(opt), precision_(precision), gpu_(gpu) {}
 
   // lens[m]: model m's kept lens rows (none without --lens).
   void measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
@@ -33,7 +36,8 @@ class TextMeasurer {
   const std::vector<analysis::KeywordFamily>& families_;
   const RunOptions& opt_;
   model::Precision precision_;
-  std::vector<std::vector<float>> logits_;  // per model, one chunk
+  gpu::GpuModels* gpu_;
+  std::vector<std::vector<float>> logits_;  // per model, one chunk (CPU)
 };
 
 }  // namespace lsc::pipeline

@@ -34,6 +34,9 @@ struct RunOptions {
   // every answer row).
   std::string lens_spec = "none";
   std::string lens_at = "keywords";
+  // Where the passes run: "cpu", or "cuda", "cuda:N", "cuda:auto" (gpu.h: the GPU backend; "auto"
+  // = one GPU per MPI rank). A CUDA run records "cuda" in the argument hash, not the GPU's number.
+  std::string device = "cpu";
   // Shard I of N: this process runs only its share of the texts (balanced by tokens) into
   // <out>/shards/<I>-of-<N>/results.sqlite; `merge` joins the shards. Count 1 = the whole run.
   results::ShardSpec shard;

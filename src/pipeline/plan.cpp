@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 
+#include "gpu/gpu.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "io/paths.h"
@@ -194,6 +195,9 @@ std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& 
     j["lens"] = o.lens_spec;
     j["lens_at"] = o.lens_at;
   }
+  // The kind of device (its arithmetic differs within tolerance from the CPU's), not which GPU:
+  // shards on different GPUs of one node belong to the same run. Absent on the CPU (unchanged hash).
+  if (gpu::is_cuda_spec(o.device)) j["device"] = "cuda";
   return j.dump();
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "gpu/gpu.h"
 #include "io/error.h"
 #include "io/atomic_file.h"
 #include "io/mapped_file.h"
@@ -96,6 +97,7 @@ struct RunRecord {  // what the manifest records about this run
   const std::vector<const TextJob*>& mine;
   int64_t n_texts, n_truncated, max_tokens;
   model::Precision precision;
+  const gpu::GpuModels* gpu = nullptr;  // --device cuda: what runs there, for the models table
 };
 
 // The results directory: new (manifest written), resumable (same arguments), or refused.
@@ -179,8 +181,8 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       r.tokenizer_sha256 = lm.tokenizer_sha256;
       r.template_name = lm.tmpl.name;
       const model::PrecisionUsed used = lm.model->precision_used(precision);
-      r.precision = used.method();
-      r.isa = used.isa;
+      r.precision = run.gpu != nullptr ? run.gpu->method(m) : used.method();
+      r.isa = run.gpu != nullptr ? run.gpu->device().describe() : used.isa;  // the GPU: device, name, driver, runtime
       db.insert_model(int64_t(m), r);
     }
     for (size_t f = 0; f < families.size(); ++f) db.insert_family(int64_t(f), families[f]);
@@ -292,9 +294,29 @@ int run(const RunOptions& opt_in) {
   const std::vector<const TextJob*> mine = texts_of_this_process(jobs, opt.shard);
   const std::string results_dir = opt.shard.sharded() ? results::shard_dir(opt.out_dir, opt.shard) : opt.out_dir;
   check_memory(models, mine, opt, !opt.quiet);
+  // --device cuda: every model's weights onto the GPU once (checked against its free memory).
+  std::unique_ptr<gpu::GpuModels> gpu_models;
+  if (gpu::is_cuda_spec(opt.device)) {
+    std::string why;
+    const auto devices = gpu::cuda_devices(&why);
+    if (devices.empty()) throw DeviceError("--device " + opt.device + ": " + why);
+    const int device = gpu::parse_device(opt.device, opt.shard_by_rank ? opt.shard.index : 0, int(devices.size()));
+    int64_t longest = 1;
+    for (const TextJob* j : mine) {
+      for (const TextPlan& p : j->plans) longest = std::max<int64_t>(longest, static_cast<int64_t>(p.ids.size()));
+    }
+    std::vector<const model::Model*> ms;
+    for (const LoadedModel& m : models) ms.push_back(m.model.get());
+    progress.set_phase("uploading the models to cuda:" + std::to_string(device));
+    gpu_models = gpu::GpuModels::create(device, ms, precision, longest, opt.top_k, families);
+    if (!opt.quiet && rank0) {
+      std::fprintf(stderr, "logitscope: device %s; products: %s\n", gpu_models->device().describe().c_str(),
+                   gpu_models->method(0).c_str());
+    }
+  }
   const auto db_owner = open_results(
       opt, results_dir, RunRecord{data, models, families, mine, static_cast<int64_t>(jobs.size()), planned.n_truncated,
-                                  cut.max_tokens, precision});
+                                  cut.max_tokens, precision, gpu_models.get()});
   results::ResultsDb& db = *db_owner;
   const std::string db_path = db.path();
 
@@ -316,9 +338,10 @@ int run(const RunOptions& opt_in) {
   }
   progress.set_totals(static_cast<int64_t>(mine.size()), my_tokens, texts_done, tokens_done);
   const InterruptScope interrupt(opt.interrupt);
-  TextMeasurer measurer(models, families, opt, precision);
+  TextMeasurer measurer(models, families, opt, precision, gpu_models.get());
   const std::vector<size_t> group_end = group_ends(todo, models, opt.group_bytes);
-  const bool one_packed = one_packed_model_at_a_time(models, precision, opt, !opt.quiet && group_end.size() > 1);
+  const bool one_packed =
+      !gpu_models && one_packed_model_at_a_time(models, precision, opt, !opt.quiet && group_end.size() > 1);
   int64_t committed = 0;
   size_t next = 0;
   for (size_t g = 0; g < group_end.size() && !interrupt.requested(); ++g) {
@@ -341,7 +364,8 @@ int run(const RunOptions& opt_in) {
       model::ForwardOptions fo;
       fo.precision = precision;
       fo.on_layer = [&progress](int layers) { progress.layer_done(layers); };
-      if ((g == 0 || one_packed) && models[m].model->precision_used(precision).precision != model::Precision::FP32) {
+      if (!gpu_models && (g == 0 || one_packed) &&
+          models[m].model->precision_used(precision).precision != model::Precision::FP32) {
         if (one_packed) {
           for (size_t k = 0; k < models.size(); ++k) {
             if (k != m) models[k].model->release_packed();
@@ -358,7 +382,7 @@ int run(const RunOptions& opt_in) {
       progress.set_phase("forward passes, " + model_phase);
       size_t i = next;
       while (i < end && !interrupt.requested()) {
-        const Pass pass = next_pass(todo, m, &i, end, opt.batch_tokens);
+        const Pass pass = next_pass(todo, m, &i, end, gpu_models ? 1 : opt.batch_tokens);  // the GPU: a text per pass
         if (pass.texts.empty()) continue;
         if (lens) {
           std::vector<LensRows*> rows;
@@ -372,7 +396,9 @@ int run(const RunOptions& opt_in) {
           fo.tap = lens_tap(std::move(rows), std::move(starts));
         }
         progress.pass_begin(pass.rows, models[m].model->config().num_hidden_layers);
-        if (pass.texts.size() == 1) {
+        if (gpu_models) {
+          hidden[pass.texts[0] - next][m] = gpu_models->forward_hidden(m, pass.ids[0], fo);
+        } else if (pass.texts.size() == 1) {
           hidden[pass.texts[0] - next][m] = models[m].model->forward_hidden(pass.ids[0], fo);
         } else {
           auto out = models[m].model->forward_hidden_batch(pass.ids, fo);

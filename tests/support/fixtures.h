@@ -13,6 +13,11 @@ inline std::string fixtures_dir() {
 }
 inline std::string fixture(const std::string& rel) { return fixtures_dir() + "/" + rel; }
 inline std::string test_data(const std::string& rel) { return std::string(LSC_TEST_DATA) + "/" + rel; }
-inline std::string binary() { return LSC_BINARY; }
+// The logitscope binary under test: $LSC_BINARY (a relocated build, as scripts/gpu-check.sh runs
+// one) or the one built beside the tests.
+inline std::string binary() {
+  const char* env = std::getenv("LSC_BINARY");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string(LSC_BINARY);
+}
 
 }  // namespace lsc::test
