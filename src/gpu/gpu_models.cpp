@@ -104,14 +104,6 @@ struct DevModel {
   int64_t weight_bytes = 0;
 };
 
-int64_t matrix_elems(const DevModel& d) {
-  int64_t most = d.lm_head->rows * d.lm_head->cols;
-  for (const Layer& l : d.layers) {
-    for (const Mat* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) most = std::max(most, m->rows * m->cols);
-  }
-  return most;
-}
-
 class CudaModels final : public GpuModels {
  public:
   CudaModels(int device, const std::vector<const model::Model*>& models, model::Precision precision, int64_t max_tokens,
@@ -135,6 +127,12 @@ class CudaModels final : public GpuModels {
   void upload(DevModel& d);
   void upload_matrix(const model::TensorView& t, Mat& m);
   void upload_vector(const model::TensorView& t, Vec& v);
+  // The largest widths over the models (w32: elements of the largest matrix an fp32 product
+  // widens), for the shared working buffers.
+  struct Dims {
+    int64_t h = 0, kv = 0, q = 0, inter = 0, w32 = 0;
+  };
+  Dims dims() const;
   // Working memory for passes of n_tokens (every model: the passes run one at a time).
   int64_t work_bytes(int64_t n_tokens) const;
   void ensure_work(int64_t n_tokens);
@@ -363,38 +361,37 @@ void CudaModels::upload(DevModel& d) {
   }
 }
 
-int64_t CudaModels::work_bytes(int64_t n_tokens) const {
-  int64_t h = 0, kv = 0, q = 0, inter = 0, w32 = 0, vocab = 0;
+CudaModels::Dims CudaModels::dims() const {
+  Dims m;
   for (const DevModel& d : models_) {
     const auto& c = d.c;
-    h = std::max<int64_t>(h, c.hidden_size);
-    kv = std::max<int64_t>(kv, int64_t(c.num_key_value_heads) * c.head_dim);
-    q = std::max<int64_t>(q, int64_t(c.num_attention_heads) * c.head_dim);
-    inter = std::max<int64_t>(inter, c.intermediate_size);
-    vocab = std::max<int64_t>(vocab, c.vocab_size);
+    m.h = std::max<int64_t>(m.h, c.hidden_size);
+    m.kv = std::max<int64_t>(m.kv, int64_t(c.num_key_value_heads) * c.head_dim);
+    m.q = std::max<int64_t>(m.q, int64_t(c.num_attention_heads) * c.head_dim);
+    m.inter = std::max<int64_t>(m.inter, c.intermediate_size);
     if (!d.bf16) {  // fp32 products of BF16/F16 matrices widen each matrix into w32 first
-      const int64_t lm = c.vocab_size * c.hidden_size, layer = std::max<int64_t>(q, inter) * c.hidden_size;
-      w32 = std::max(w32, std::max(lm, layer));
+      const int64_t lm = c.vocab_size * c.hidden_size;
+      const int64_t layer = std::max<int64_t>(int64_t(c.num_attention_heads) * c.head_dim, c.intermediate_size) * c.hidden_size;
+      m.w32 = std::max({m.w32, lm, layer});
     }
   }
+  return m;
+}
+
+int64_t CudaModels::work_bytes(int64_t n_tokens) const {
+  const Dims m = dims();
   const int64_t chunk = std::min(n_tokens, kPrefillRows);
-  const int64_t whole = n_tokens * (h + 2 * kv) * 4 + n_tokens * 4;
-  const int64_t per_chunk = chunk * (h + 2 * q + 2 * inter) * 4 + chunk * std::max({h, q, inter}) * 2;
-  const int64_t measure = kLmRows * (h * 4 + 4 + int64_t(sizeof(cuda::RowStatsGpu)) + 8 * std::max(n_fam_, 1) + 2 * 8 + 7 * 8);
-  return whole + per_chunk + w32 * 4 + measure + (int64_t{32} << 20);
+  const int64_t whole = n_tokens * (m.h + 2 * m.kv) * 4 + n_tokens * 4;
+  const int64_t per_chunk = chunk * (m.h + 2 * m.q + 2 * m.inter) * 4 + std::max(chunk, kLmRows) * std::max({m.h, m.q, m.inter}) * 2;
+  const int64_t measure =
+      kLmRows * (m.h * 4 + 4 + int64_t(sizeof(cuda::RowStatsGpu)) + 8 * std::max(n_fam_, 1) + 2 * 8 + 7 * 8);
+  return whole + per_chunk + m.w32 * 4 + measure + (int64_t{32} << 20);
 }
 
 void CudaModels::ensure_work(int64_t n) {
   if (n <= work_tokens_) return;
-  int64_t h = 0, kv = 0, q = 0, inter = 0, w32 = 0;
-  for (const DevModel& d : models_) {
-    const auto& c = d.c;
-    h = std::max<int64_t>(h, c.hidden_size);
-    kv = std::max<int64_t>(kv, int64_t(c.num_key_value_heads) * c.head_dim);
-    q = std::max<int64_t>(q, int64_t(c.num_attention_heads) * c.head_dim);
-    inter = std::max<int64_t>(inter, c.intermediate_size);
-    if (!d.bf16) w32 = std::max(w32, matrix_elems(d));
-  }
+  const Dims m = dims();
+  const int64_t h = m.h, kv = m.kv, q = m.q, inter = m.inter, w32 = m.w32;
   const int64_t chunk = std::min(n, kPrefillRows);
   ids_.ensure(n * 4);
   x_.ensure(n * h * 4);
