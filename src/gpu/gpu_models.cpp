@@ -95,7 +95,7 @@ struct DevModel {
   const model::Model* cpu = nullptr;
   model::ModelConfig c;
   Mat embed, lm_head_own;  // lm_head_own empty when tied
-  const Mat* lm_head = nullptr;
+  const Mat& lm_head() const { return c.tie_word_embeddings ? embed : lm_head_own; }
   std::vector<Layer> layers;
   Vec final_norm, inv_freq;
   bool bf16 = false;  // products of BF16-stored matrices in bf16
@@ -328,12 +328,7 @@ void CudaModels::upload(DevModel& d) {
   const model::Checkpoint& ck = d.cpu->checkpoint();
   const model::ModelConfig& c = d.c;
   upload_matrix(ck.get("model.embed_tokens.weight"), d.embed);
-  if (c.tie_word_embeddings) {
-    d.lm_head = &d.embed;
-  } else {
-    upload_matrix(ck.get("lm_head.weight"), d.lm_head_own);
-    d.lm_head = &d.lm_head_own;
-  }
+  if (!c.tie_word_embeddings) upload_matrix(ck.get("lm_head.weight"), d.lm_head_own);
   upload_vector(ck.get("model.norm.weight"), d.final_norm);
   const std::vector<float> inv = model::rope_inv_freq(c);
   d.inv_freq = Buffer(int64_t(inv.size() * 4));
@@ -496,7 +491,7 @@ void CudaModels::logits_of(DevModel& d, const float* hidden, int64_t n) {
   const int64_t H = d.c.hidden_size;
   LSC_CUDA_CHECK(cudaMemcpyAsync(hidden_in_.get(), hidden, size_t(n * H) * 4, cudaMemcpyHostToDevice, stream_));
   static const Vec kNoBias;
-  linear(d, hidden_in_.as<float>(), n, *d.lm_head, kNoBias, d.logits.as<float>(), false);
+  linear(d, hidden_in_.as<float>(), n, d.lm_head(), kNoBias, d.logits.as<float>(), false);
   d.logits_rows = n;
 }
 
