@@ -146,7 +146,9 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GpuFixture,
                          });
 
 // The device's row statistics and divergences equal the CPU's analysis functions applied to the
-// same logits (copied back): rank, top-k ids exactly, values within 1e-6.
+// same logits (copied back): rank, top-k ids exactly; values within what the two exps allow (the
+// CPU's polynomial exp and log have relative errors < 5e-7, the device's expf/logf ~1e-7: log-
+// partitions within ~5e-7, entropies within 4e-7 · max |l − max l|, divergences alike).
 TEST(GpuMeasure, RowSummariesAndPairsEqualTheCpuOnTheSameLogits) {
   REQUIRE_CUDA_DEVICE();
   auto m = model::Model::load(test::fixture("models/qwen2-bf16"));  // 512 ids
@@ -176,17 +178,19 @@ TEST(GpuMeasure, RowSummariesAndPairsEqualTheCpuOnTheSameLogits) {
     EXPECT_EQ(x.rank, y.rank) << i;
     EXPECT_EQ(x.top1, y.top1) << i;
     EXPECT_EQ(x.topk_ids, y.topk_ids) << i;
-    EXPECT_NEAR(x.logprob, y.logprob, 1e-6) << i;
-    EXPECT_NEAR(x.entropy_nats, y.entropy_nats, 1e-6) << i;
-    EXPECT_NEAR(x.tail_mass, y.tail_mass, 1e-6) << i;
-    for (size_t f = 0; f < fams.size(); ++f) EXPECT_NEAR(double(x.propensity[f]), double(y.propensity[f]), 1e-6 * (1 + double(y.propensity[f]))) << i;
+    EXPECT_NEAR(x.logprob, y.logprob, 2e-6) << i;
+    EXPECT_NEAR(x.entropy_nats, y.entropy_nats, 1e-5) << i;
+    EXPECT_NEAR(x.tail_mass, y.tail_mass, 2e-6) << i;
+    for (size_t f = 0; f < fams.size(); ++f) {
+      EXPECT_NEAR(double(x.propensity[f]), double(y.propensity[f]), 2e-6 * double(y.propensity[f]) + 1e-9) << i;
+    }
     analysis::PairSummary c;
     analysis::compare_rows({la.data() + i * vocab, size_t(vocab)}, {lb.data() + i * vocab, size_t(vocab)}, ca[size_t(i)],
                            cb[size_t(i)], &c);
-    EXPECT_NEAR(gd[size_t(i)].kl_ab, c.kl_ab, 1e-6 * (1 + c.kl_ab)) << i;
-    EXPECT_NEAR(gd[size_t(i)].kl_ba, c.kl_ba, 1e-6 * (1 + c.kl_ba)) << i;
-    EXPECT_NEAR(gd[size_t(i)].js_bits, c.js_bits, 1e-6) << i;
-    EXPECT_NEAR(gd[size_t(i)].tv, c.tv, 1e-6) << i;
+    EXPECT_NEAR(gd[size_t(i)].kl_ab, c.kl_ab, 1e-5 * (1 + c.kl_ab)) << i;
+    EXPECT_NEAR(gd[size_t(i)].kl_ba, c.kl_ba, 1e-5 * (1 + c.kl_ba)) << i;
+    EXPECT_NEAR(gd[size_t(i)].js_bits, c.js_bits, 1e-5) << i;
+    EXPECT_NEAR(gd[size_t(i)].tv, c.tv, 1e-5) << i;
   }
   // Identical rows: exactly 0.
   g->summarize(1, hidden.data(), n, ids.data() + 1, 20, gb.data());
