@@ -121,13 +121,26 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// The matrix products of one pass, each with how often the pass runs it: rows × cols (out) × k
+// (in); the LM head in chunks of lm_rows rows.
+struct PassGemm {
+  int64_t rows, cols, k, count;
+};
+std::vector<PassGemm> pass_gemms(const model::ModelConfig& cfg, int64_t tokens, int64_t lm_rows) {
+  const int64_t h = cfg.hidden_size, inter = cfg.intermediate_size, layers = cfg.num_hidden_layers;
+  const int64_t q_cols = int64_t{cfg.num_attention_heads} * cfg.head_dim,
+                kv_cols = int64_t{cfg.num_key_value_heads} * cfg.head_dim;
+  const int64_t n_chunks = (tokens + lm_rows - 1) / lm_rows;
+  return {{tokens, q_cols, h, layers}, {tokens, kv_cols, h, 2 * layers}, {tokens, h, q_cols, layers},
+          {tokens, inter, h, 2 * layers}, {tokens, h, inter, layers},
+          {std::min(lm_rows, tokens), cfg.vocab_size, h, n_chunks}};
+}
+
 // The GPU pass and its ceiling: every product of the pass through cuBLASLt in bf16 (the LM head in
 // the backend's chunks), each as often as the pass runs it.
 int bench_gpu(const model::Model& m, const model::ModelConfig& cfg, const std::vector<int32_t>& ids,
               model::Precision prec, int device, int reps, const std::string& shape) {
-  const int64_t tokens = int64_t(ids.size()), h = cfg.hidden_size, inter = cfg.intermediate_size, vocab = cfg.vocab_size;
-  const int64_t q_cols = int64_t{cfg.num_attention_heads} * cfg.head_dim,
-                kv_cols = int64_t{cfg.num_key_value_heads} * cfg.head_dim, layers = cfg.num_hidden_layers;
+  const int64_t tokens = int64_t(ids.size()), h = cfg.hidden_size, layers = cfg.num_hidden_layers;
   const auto g = gpu::GpuModels::create(device, {&m}, prec, tokens, 5, {});
   std::vector<int32_t> targets(ids.begin() + 1, ids.end());
   targets.push_back(0);
@@ -149,17 +162,10 @@ int bench_gpu(const model::Model& m, const model::ModelConfig& cfg, const std::v
     pass();
     pass_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
   }
-  struct G {
-    int64_t n, m, k, count;
-  };
-  const int64_t lm = g->chunk_rows(), n_chunks = (tokens + lm - 1) / lm;
-  const std::vector<G> gemms = {{tokens, q_cols, h, layers},    {tokens, kv_cols, h, 2 * layers},
-                                {tokens, h, q_cols, layers},    {tokens, inter, h, 2 * layers},
-                                {tokens, h, inter, layers},     {std::min(lm, tokens), vocab, h, n_chunks}};
   double ceiling_s = 0.0, flop = 0.0;
-  for (const G& x : gemms) {
-    ceiling_s += gpu::gemm_seconds(device, x.n, x.k, x.m, true, 5) * double(x.count);
-    flop += 2.0 * double(x.n * x.m * x.k) * double(x.count);
+  for (const PassGemm& x : pass_gemms(cfg, tokens, g->chunk_rows())) {
+    ceiling_s += gpu::gemm_seconds(device, x.rows, x.k, x.cols, true, 5) * double(x.count);
+    flop += 2.0 * double(x.rows * x.cols * x.k) * double(x.count);
   }
   const bench::Timing fwd = bench::timing_of(pass_s);
   io::Json j = bench::base_line("forward");
@@ -311,30 +317,23 @@ int main(int argc, char** argv) {
   // The ceiling: the same matrix products through oneDNN, the faster layout (plain or packed)
   // per shape. Its rounds alternate with the passes, so a host that speeds up or slows down
   // during the run moves both sides of the ratio alike.
-  struct G {
-    int64_t m, n, k, count;
-  };
-  const int64_t n_chunks = (tokens + chunk_rows - 1) / chunk_rows;
-  const std::vector<G> gemms = {
-      {tokens, q_cols, h, layers}, {tokens, kv_cols, h, 2 * layers},
-      {tokens, h, q_cols, layers}, {tokens, inter, h, 2 * layers},
-      {tokens, h, inter, layers},  {std::min(chunk_rows, tokens), vocab, h, n_chunks}};
+  const std::vector<PassGemm> gemms = pass_gemms(cfg, tokens, chunk_rows);
   double flop = 0.0;
   std::vector<std::unique_ptr<bench::DnnlGemm>> best_gemm;
   // On a CPU without bf16 matrix support (no AVX512-BF16 or AMX) oneDNN has no bf16 product: the
   // ceiling is then its fp32 product on the same shapes.
   const bool f32_ceiling = std::string(cpu::bf16_isa()) == "none";
-  for (const G& g : gemms) {
+  for (const PassGemm& g : gemms) {
     if (no_ceiling) break;
     double best_s = 1e30;
     std::unique_ptr<bench::DnnlGemm> best;
     for (bool packed : {false, true}) {
-      auto gemm = std::make_unique<bench::DnnlGemm>(g.m, g.n, g.k, packed, f32_ceiling);
+      auto gemm = std::make_unique<bench::DnnlGemm>(g.rows, g.cols, g.k, packed, f32_ceiling);
       const double t = bench::time_it([&] { gemm->run(); }, 3).median_s;
       if (t < best_s) best_s = t, best = std::move(gemm);
     }
     best_gemm.push_back(std::move(best));
-    flop += 2.0 * double(g.m * g.n * g.k) * double(g.count);
+    flop += 2.0 * double(g.rows * g.cols * g.k) * double(g.count);
   }
   auto ceiling_round = [&] {  // every product of a pass, each as often as the pass runs it
     const auto a = std::chrono::steady_clock::now();

@@ -20,6 +20,7 @@
 #include "io/error.h"
 #include "io/paths.h"
 #include "model/synth.h"
+#include "model/tensor_table.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lsc::cli {
@@ -83,36 +84,39 @@ io::TensorData& find(std::vector<io::TensorData>& ts, const std::string& name) {
   return ts.front();
 }
 
+// Rewrites tensor `name` of ts through fn, on its values as floats (stored back in its dtype).
+void edit_tensor(std::vector<io::TensorData>& ts, const std::string& name,
+                 const std::function<void(std::vector<float>&)>& fn) {
+  auto& t = find(ts, name);
+  auto v = model::tensor_values(t);
+  fn(v);
+  model::set_tensor_values(t, v);
+}
+
 // Makes hidden dim 0 the late channel described above (for the demo's config: 2 query heads per
 // KV head, so value channel 0 of KV head 0 reaches attention-output dims 0 and head_dim).
 void shape_late_channel(std::vector<io::TensorData>& ts, const model::ModelConfig& c) {
   const size_t H = size_t(c.hidden_size), Q = size_t(c.num_attention_heads * c.head_dim), D = size_t(c.head_dim);
   const size_t I = size_t(c.intermediate_size), last = size_t(c.num_hidden_layers - 1);
-  auto edit = [&](const std::string& name, const std::function<void(std::vector<float>&)>& fn) {
-    auto& t = find(ts, name);
-    auto v = model::tensor_values(t);
-    fn(v);
-    model::set_tensor_values(t, v);
-  };
-  edit("model.embed_tokens.weight", [&](std::vector<float>& v) {
+  edit_tensor(ts, "model.embed_tokens.weight", [&](std::vector<float>& v) {
     for (size_t r = 0; r < size_t(c.vocab_size); ++r) v[r * H] = 0.0f;
   });
   for (size_t l = 0; l <= last; ++l) {
-    const std::string pre = "model.layers." + std::to_string(l) + ".";
-    edit(pre + "mlp.down_proj.weight", [&](std::vector<float>& v) {
+    edit_tensor(ts, model::layer_tensor_name(int(l), "mlp.down_proj.weight"), [&](std::vector<float>& v) {
       for (size_t i = 0; i < I; ++i) v[i] = 0.0f;  // row 0: the MLP never writes dim 0
     });
-    edit(pre + "self_attn.o_proj.weight", [&](std::vector<float>& v) {
+    edit_tensor(ts, model::layer_tensor_name(int(l), "self_attn.o_proj.weight"), [&](std::vector<float>& v) {
       for (size_t i = 0; i < Q; ++i) v[i] = 0.0f;  // row 0
       if (l != last) return;
       for (size_t r = 0; r < H; ++r) v[r * Q] = v[r * Q + D] = 0.0f;  // columns 0 and D: dim 0 only
       v[0] = v[D] = 0.5f;  // the mean of the two heads' constant channel
     });
     if (l != last) continue;
-    edit(pre + "self_attn.v_proj.weight", [&](std::vector<float>& v) {
+    edit_tensor(ts, model::layer_tensor_name(int(l), "self_attn.v_proj.weight"), [&](std::vector<float>& v) {
       for (size_t i = 0; i < H; ++i) v[i] = 0.0f;  // value channel 0 ignores its input
     });
-    edit(pre + "self_attn.v_proj.bias", [&](std::vector<float>& v) { v[0] = kLateChannel; });
+    edit_tensor(ts, model::layer_tensor_name(int(l), "self_attn.v_proj.bias"),
+                [&](std::vector<float>& v) { v[0] = kLateChannel; });
   }
 }
 
@@ -174,11 +178,9 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
   write("base", base);
   const std::vector<double> mean_h = mean_final_hidden(write("sft", sft), tokenizer);
   auto rl = sft;
-  {
-    auto& head = find(rl, "lm_head.weight");
-    auto v = model::tensor_values(head);
-    auto noise_tensors = model::synth_tensors(cfg, seed + 2, io::DType::F32);
-    const auto noise = model::tensor_values(find(noise_tensors, "lm_head.weight"));
+  auto noise_tensors = model::synth_tensors(cfg, seed + 2, io::DType::F32);
+  const auto noise = model::tensor_values(find(noise_tensors, "lm_head.weight"));
+  edit_tensor(rl, "lm_head.weight", [&](std::vector<float>& v) {
     const size_t H = size_t(cfg.hidden_size);
     double mm = 0;
     for (size_t i = 1; i < H; ++i) mm += mean_h[i] * mean_h[i];
@@ -191,15 +193,11 @@ void write_demo_checkpoints(const std::string& dir, const tok::Tokenizer& tokeni
       }
       for (size_t i = 1; i < H; ++i) v[row * H + i] += static_cast<float>(w[i] - dot / mm * mean_h[i]);
     }
-    model::set_tensor_values(head, v);
-  }
-  {
-    const auto wait = analysis::build_families({"wait"}, tokenizer).front();
-    auto& head = find(rl, "lm_head.weight");
-    auto v = model::tensor_values(head);
+  });
+  const auto wait = analysis::build_families({"wait"}, tokenizer).front();
+  edit_tensor(rl, "lm_head.weight", [&](std::vector<float>& v) {
     for (int32_t id : wait.token_ids) v[size_t(id) * size_t(cfg.hidden_size)] += kPlantedShift;
-    model::set_tensor_values(head, v);
-  }
+  });
   write("rl", rl);
 }
 

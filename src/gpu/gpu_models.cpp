@@ -263,9 +263,11 @@ CudaModels::CudaModels(int device, const std::vector<const model::Model*>& model
     DevModel& d = models_[m];
     d.cpu = models[m];
     d.c = models[m]->config();
-    for (const auto& [dt, bytes] : models[m]->checkpoint().used_bytes_by_dtype()) d.weight_bytes += int64_t(bytes);
     bool all_bf16 = true;
-    for (const auto& [dt, bytes] : models[m]->checkpoint().used_bytes_by_dtype()) all_bf16 = all_bf16 && dt == "BF16";
+    for (const auto& [dt, bytes] : models[m]->checkpoint().used_bytes_by_dtype()) {
+      d.weight_bytes += int64_t(bytes);
+      all_bf16 = all_bf16 && dt == "BF16";
+    }
     d.bf16 = precision == model::Precision::BF16 && all_bf16;
     const int64_t logits = kLmRows * d.c.vocab_size * 4;
     need += d.weight_bytes + logits;
