@@ -440,6 +440,85 @@ namespace {
 // the largest |v|), and bitwise invariance under chunked queries (the chunks of a prefill, cut
 // anywhere) and thread counts. Head sizes 16-128, groups 1-8, lengths across query and key
 // blocks.
+}  // namespace
+namespace avx512 {
+void attention_block_rows(const float* s, int64_t n_rows, int64_t n, int64_t valid0, int64_t period, float scale,
+                          float* m, double* l, uint16_t* p16, float* alpha);
+}  // namespace avx512
+namespace {
+
+// The online softmax step of the bf16 attention on its own: p = bf16(e^{scale·(s − max)}) within
+// one bf16 step of the double value, masked keys exactly 0, l the double sum of the bf16 values,
+// alpha exactly 1 where the running max did not move and e^{scale·(m_old − m_new)} where it did,
+// and each row's results the same whether it runs alone or with others (4-row groups and a tail).
+TEST(AttentionBf16, BlockSoftmaxStepMatchesItsDefinition) {
+  if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
+  constexpr int64_t kRows = 7, kN = 128, kPeriod = 4;
+  const float scale = 0.125f;
+  std::vector<float> m(kRows, -INFINITY), alpha(kRows);
+  std::vector<double> l(kRows, 0.0);
+  std::vector<uint16_t> p16(kRows * kN);
+  for (int step = 0; step < 2; ++step) {
+    // Step 0: few valid keys per row (5 + r mod 4); step 1: all valid, every other row with a
+    // new maximum.
+    const int64_t valid0 = step == 0 ? 5 : 1000;
+    std::vector<float> s = randn(size_t(kRows * kN), 91u + uint32_t(step), 8.0f);
+    if (step == 1) {
+      for (int64_t r = 0; r < kRows; ++r) {
+        for (int64_t i = 0; i < kN; ++i) {
+          float& x = s[size_t(r * kN + i)];
+          x = r % 2 == 0 ? std::min(x, m[size_t(r)]) : x;
+        }
+      }
+      s[size_t(1 * kN + 17)] = m[1] + 40.0f;
+    }
+    const std::vector<float> m_old = m;
+    const std::vector<double> l_old = l;
+    std::vector<float> m1 = m, alpha1(kRows);
+    std::vector<double> l1 = l;
+    std::vector<uint16_t> p1(kRows * kN);
+    avx512::attention_block_rows(s.data(), kRows, kN, valid0, kPeriod, scale, m.data(), l.data(), p16.data(),
+                                 alpha.data());
+    for (int64_t r = 0; r < kRows; ++r) {
+      // The same row alone: valid0 shifted so that its n_valid is the same.
+      avx512::attention_block_rows(s.data() + r * kN, 1, kN, valid0 + r % kPeriod, kPeriod, scale, m1.data() + r,
+                                   l1.data() + r, p1.data() + r * kN, alpha1.data() + r);
+    }
+    EXPECT_EQ(0, std::memcmp(p16.data(), p1.data(), p16.size() * 2)) << "step " << step;
+    EXPECT_EQ(0, std::memcmp(l.data(), l1.data(), l.size() * 8)) << "step " << step;
+    EXPECT_EQ(0, std::memcmp(m.data(), m1.data(), m.size() * 4)) << "step " << step;
+    for (int64_t r = 0; r < kRows; ++r) {
+      const int64_t n_valid = std::min(kN, valid0 + r % kPeriod);
+      double mx = -INFINITY, sum = 0.0;
+      for (int64_t i = 0; i < n_valid; ++i) mx = std::max(mx, double(s[size_t(r * kN + i)]));
+      ASSERT_EQ(float(std::max(double(m_old[size_t(r)]), mx)), m[size_t(r)]) << "row " << r;
+      for (int64_t i = 0; i < kN; ++i) {
+        const float p = bf16_to_f32(p16[size_t(r * kN + i)]);
+        if (i >= n_valid) {
+          ASSERT_EQ(p16[size_t(r * kN + i)], 0) << "masked key " << i << " of row " << r;
+          continue;
+        }
+        const double want = std::exp(double(scale) * (double(s[size_t(r * kN + i)]) - double(m[size_t(r)])));
+        ASSERT_LE(std::fabs(double(p) - want), std::ldexp(want, -8) + 1e-37) << "key " << i << " of row " << r;
+        sum += double(p);
+      }
+      if (m_old[size_t(r)] == m[size_t(r)]) {
+        ASSERT_EQ(alpha[size_t(r)], 1.0f) << "row " << r << ": the max did not move";
+      } else if (step == 0) {
+        ASSERT_EQ(alpha[size_t(r)], 0.0f);
+      } else {
+        ASSERT_NEAR(alpha[size_t(r)], std::exp(double(scale) * (double(m_old[size_t(r)]) - double(m[size_t(r)]))),
+                    1e-7);
+      }
+      ASSERT_NEAR(l[size_t(r)], l_old[size_t(r)] * double(alpha[size_t(r)]) + sum, 1e-6 * (1.0 + l[size_t(r)]));
+    }
+    if (step == 1) {
+      EXPECT_EQ(alpha[0], 1.0f);
+      EXPECT_LT(alpha[1], 1e-2f);
+    }
+  }
+}
+
 TEST(AttentionBf16, MatchesRoundedReferenceAndIsChunkAndThreadInvariant) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
   struct Case {

@@ -237,42 +237,108 @@ void attention_causal_fast_rows(const float* q, const float* k, const float* v, 
 
 namespace lsc::cpu::avx512 {
 
-// The online softmax of attention_causal_bf16_rows for one row and one block of n keys: s holds
-// the raw scores q·k, keys [0, n_valid) count (n_valid ≥ 1), the others are masked. *m (the
-// scaled running max, −inf before the first block) becomes max(*m, max of scale·s); *alpha =
-// e^{m_old − m_new} rescales what the row summed before; p16 = bf16(e^{scale·s − m_new}) (0 where
-// masked). Returns the sum of the bf16 values of p16 (in double, 16 lanes merged in a fixed order).
-double attention_block_row(const float* s, int64_t n, int64_t n_valid, float scale, float* m, uint16_t* p16,
-                           float* alpha) {
-  const __m512 vscale = _mm512_set1_ps(scale);
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
+namespace {
+
+// 2^t for t ≤ 0 on 16 lanes: t = n + r with n = round(t), r in [−0.5, 0.5] (exact), 2^r by its
+// degree-5 Taylor polynomial in r·ln 2 (relative error < 4e-6: far below the 2^-9 of the bf16
+// rounding the softmax applies next), 2^n by scalef. t is clamped at −126, so no result is
+// subnormal (the smallest is ~2^-126); the lanes outside `keep` are 0. NaN stays NaN (vmaxps
+// returns its second operand when one is NaN).
+inline __m512 exp2_nonpos_maskz(__mmask16 keep, __m512 t) {
+  const __m512 tc = _mm512_max_ps(_mm512_set1_ps(-126.0f), t);
+  const __m512 n = _mm512_roundscale_ps(tc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(tc, n);
+  __m512 p = _mm512_set1_ps(1.3333558146428443e-3f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.6181291076284772e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.5504108664821580e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4022650695910071e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9314718055994531e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+// bf16 bits of 16 floats that are finite, ≥ 0 and not subnormal (rounded to nearest even): the
+// general bf16_bits16 without its NaN case.
+inline __m256i bf16_bits16_normal(__m512 v) {
+  const __m512i b = _mm512_castps_si512(v);
+  const __m512i r = _mm512_add_epi32(
+      b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+
+
+inline __mmask16 first_lanes(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff)
+         : left <= 0 ? static_cast<__mmask16>(0)
+                     : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+// R rows of attention_block_rows at once (independent chains, interleaved for the pipelines).
+template <int R>
+inline void block_rows(const float* s, int64_t n, const int64_t* n_valid, float scale, float* m, double* l,
+                       uint16_t* p16, float* alpha) {
+  __m512 vmax[R];
+  for (int r = 0; r < R; ++r) vmax[r] = _mm512_set1_ps(-INFINITY);
   for (int64_t i = 0; i < n; i += 16) {
-    const int64_t left = n_valid - i;
-    const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff)
-                            : left <= 0 ? static_cast<__mmask16>(0)
-                                        : static_cast<__mmask16>((1u << left) - 1u);
-    vmax = _mm512_mask_max_ps(vmax, valid, vmax, _mm512_mul_ps(_mm512_loadu_ps(s + i), vscale));
+    for (int r = 0; r < R; ++r) {
+      vmax[r] = _mm512_mask_max_ps(vmax[r], first_lanes(n_valid[r] - i), vmax[r], _mm512_loadu_ps(s + r * n + i));
+    }
   }
-  const float m_old = *m, m_new = std::max(m_old, _mm512_reduce_max_ps(vmax));
-  *alpha = m_old == -INFINITY ? 0.0f : std::exp(m_old - m_new);
-  *m = m_new;
-  const __m512 vm = _mm512_set1_ps(m_new);
-  __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
+  const __m512 c = _mm512_set1_ps(scale * 1.44269504088896341f);
+  __m512 vm[R], sum[R];
+  for (int r = 0; r < R; ++r) {
+    const float m_old = m[r], m_new = std::max(m_old, _mm512_reduce_max_ps(vmax[r]));
+    alpha[r] = m_old == m_new ? 1.0f
+               : m_old == -INFINITY
+                   ? 0.0f
+                   : static_cast<float>(std::exp((double(m_old) - double(m_new)) * double(scale)));
+    m[r] = m_new;
+    vm[r] = _mm512_set1_ps(m_new);
+    sum[r] = _mm512_setzero_ps();
+  }
   for (int64_t i = 0; i < n; i += 16) {
-    const int64_t left = n_valid - i;
-    const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff)
-                            : left <= 0 ? static_cast<__mmask16>(0)
-                                        : static_cast<__mmask16>((1u << left) - 1u);
-    const __m512 z = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid,
-                                        _mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(s + i), vscale), vm));
-    const __m256i b = bf16_bits16(exp_nonpos(z));  // −inf → 0
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p16 + i), b);
-    const __m512 e = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
-    sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-    sum_hi = _mm512_add_pd(
-        sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    for (int r = 0; r < R; ++r) {
+      const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(s + r * n + i), vm[r]), c);
+      const __m256i b = bf16_bits16_normal(exp2_nonpos_maskz(first_lanes(n_valid[r] - i), t));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p16 + r * n + i), b);
+      sum[r] = _mm512_add_ps(sum[r], _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16)));
+    }
   }
-  return _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi));
+  for (int r = 0; r < R; ++r) {
+    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(sum[r]));
+    const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sum[r]), 1)));
+    l[r] = l[r] * double(alpha[r]) + _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+  }
+}
+
+}  // namespace
+
+// The online softmax step of attention_causal_bf16_rows for n_rows rows and one block of n keys
+// (n a multiple of 16). Row r: s + r·n holds its raw scores q·k; keys [0, n_valid) count, with
+// n_valid = min(n, valid0 + r mod period) ≥ 1, the others are masked. m[r], the running max of
+// the row's raw scores (−inf before the first block), becomes m_new = max(m[r], max of the valid
+// s); alpha[r] = e^{scale·(m_old − m_new)} rescales what the row summed before (exactly 1 when
+// the max did not move); p16 + r·n = bf16(2^{(s − m_new)·scale·log2 e}) (0 where masked;
+// s − m_new ≤ 0, so p ≤ 1); l[r] = l[r]·alpha[r] + the sum of the bf16 values of p (fp32 per lane,
+// at most n/16 values each, the lanes merged in double in a fixed order). Since scale > 0, the
+// max of the raw scores is the max of the scaled ones. Each row's arithmetic is its own: the
+// same whatever rows share the call.
+void attention_block_rows(const float* s, int64_t n_rows, int64_t n, int64_t valid0, int64_t period, float scale,
+                          float* m, double* l, uint16_t* p16, float* alpha) {
+  constexpr int kRows = 4;
+  int64_t r = 0;
+  int64_t n_valid[kRows];
+  for (; r < n_rows; r += kRows) {
+    const int64_t rows = std::min<int64_t>(kRows, n_rows - r);
+    for (int64_t j = 0; j < rows; ++j) n_valid[j] = std::min(n, valid0 + (r + j) % period);
+    if (rows == kRows) {
+      block_rows<kRows>(s + r * n, n, n_valid, scale, m + r, l + r, p16 + r * n, alpha + r);
+    } else {
+      for (int64_t j = 0; j < rows; ++j) {
+        block_rows<1>(s + (r + j) * n, n, n_valid + j, scale, m + r + j, l + r + j, p16 + (r + j) * n, alpha + r + j);
+      }
+    }
+  }
 }
 
 // o = o · alpha + add, n floats.
