@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,7 +43,6 @@ void attention_block_rows(const float* s, int64_t n_rows, int64_t n, int64_t val
                           float* m, double* l, uint16_t* p16, float* alpha);
 void rescale_add(float* o, const float* add, float alpha, int64_t n);
 }  // namespace avx512
-bool cpu_has_avx512_internal();
 
 namespace {
 
@@ -51,6 +51,7 @@ constexpr int64_t kKeyBlock = 128;
 // Every row of a query block lies in the same key block, so the rows of a tile meet the same key
 // blocks, each with at least one key at or before them.
 static_assert(kKeyBlock % kQueryBlock == 0);
+static_assert(kKeyBlock % 32 == 0);  // attention_block_rows rounds 32 keys at a time
 
 struct Mm {
   dnnl::matmul prim;
@@ -93,7 +94,7 @@ T* sized(std::vector<T>& v, int64_t n) {
 
 void attention_causal_bf16_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                                 int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
-  LSC_CHECK(cpu_has_avx512_internal());  // bf16_isa() is "none" without AVX-512
+  LSC_CHECK(std::strcmp(bf16_isa(), "none") != 0);  // AVX-512 with AVX512-BF16 (and maybe AMX)
   if (n_q <= 0) return;
   const int64_t d = head_dim, group = n_heads / n_heads_kv, m_rows = group * kQueryBlock;
   const int64_t q_stride = n_heads * d, kv_stride = n_heads_kv * d;

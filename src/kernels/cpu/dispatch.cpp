@@ -75,8 +75,10 @@ bool request_amx_permission() {
 
 const char* detect_bf16_isa() {
   if (!cpu_has_avx512()) return "none";  // oneDNN's bf16 kernels all need AVX-512 as well
+  // The bf16 path's own vector code (the attention's softmax) uses AVX512-BF16 instructions, so
+  // AMX counts only next to it (every AMX CPU so far has both).
   const bool avx512_bf16 = cpuid_bit(7, 1, 0, 5);
-  const bool amx = cpuid_bit(7, 0, 3, 22) && cpuid_bit(7, 0, 3, 24);
+  const bool amx = avx512_bf16 && cpuid_bit(7, 0, 3, 22) && cpuid_bit(7, 0, 3, 24);
   if (amx) {
     if (request_amx_permission()) return "amx";
     if (verbose()) std::fprintf(stderr, "logitscope: AMX present but arch_prctl(ARCH_REQ_XCOMP_PERM) failed\n");
