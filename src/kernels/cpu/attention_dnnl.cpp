@@ -30,6 +30,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "io/error.h"
@@ -148,6 +149,11 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
                           eng, scratch);
     };
     dnnl::memory qk_scratch = scratch_mem(*qk), pv_scratch = scratch_mem(*pv);
+    // Handles of the same memory objects: a call only moves the K and V pointers.
+    const std::unordered_map<int, dnnl::memory> qk_args{
+        {DNNL_ARG_SRC, qm}, {DNNL_ARG_WEIGHTS, km}, {DNNL_ARG_DST, sm}, {DNNL_ARG_SCRATCHPAD, qk_scratch}};
+    const std::unordered_map<int, dnnl::memory> pv_args{
+        {DNNL_ARG_SRC, pm}, {DNNL_ARG_WEIGHTS, vm}, {DNNL_ARG_DST, om}, {DNNL_ARG_SCRATCHPAD, pv_scratch}};
     // Later query blocks see more keys: they go first, and threads take tasks as they finish.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t idx = 0; idx < n_heads_kv * n_qb; ++idx) {
@@ -170,13 +176,11 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
       for (int64_t j = 0; j <= last_kb; ++j) {
         const int64_t key0 = j * kKeyBlock;
         km.set_data_handle(k16 + (hk * n_pad + key0) * d);
-        qk->prim.execute(st, {{DNNL_ARG_SRC, qm}, {DNNL_ARG_WEIGHTS, km}, {DNNL_ARG_DST, sm},
-                              {DNNL_ARG_SCRATCHPAD, qk_scratch}});
+        qk->prim.execute(st, qk_args);
         // Row r is query position p0 + r mod kQueryBlock: its keys from key0 to it count.
         avx512::attention_block_rows(sc, m_rows, kKeyBlock, p0 + 1 - key0, kQueryBlock, scale, mx, l, p16, alpha);
         vm.set_data_handle(v16 + (hk * n_pad + key0) * d);
-        pv->prim.execute(st, {{DNNL_ARG_SRC, pm}, {DNNL_ARG_WEIGHTS, vm}, {DNNL_ARG_DST, om},
-                              {DNNL_ARG_SCRATCHPAD, pv_scratch}});
+        pv->prim.execute(st, pv_args);
         for (int64_t r = 0; r < m_rows; ++r) avx512::rescale_add(o + r * d, pvo + r * d, alpha[r], d);
       }
       for (int64_t g = 0; g < group; ++g) {

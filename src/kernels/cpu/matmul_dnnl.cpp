@@ -29,6 +29,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "io/error.h"
@@ -441,6 +442,9 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       dnnl::memory sm(dnnl::memory::desc({static_cast<int64_t>(p.scratch_bytes)},
                                          dnnl::memory::data_type::u8, dnnl::memory::dims{1}),
                       engine(), scratch.data());
+      // The map holds handles of the same memory objects: a call only moves their data pointers.
+      const std::unordered_map<int, dnnl::memory> call_args{
+          {DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}};
       const int64_t row_end = std::min(m, (bi + 1) * kRowBlock);
       const int64_t width = (pl.pair ? 2 : 1) * cols;
       for (int64_t m0 = bi * kRowBlock; m0 < row_end; m0 += kRowTile) {
@@ -450,10 +454,7 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
           const uint16_t* a_rows = rows < kRowTile ? pad + part * kRowTile * k : x16 + part * m * k + m0 * k;
           am.set_data_handle(const_cast<uint16_t*>(a_rows));
           cm.set_data_handle(c_data + part * max_dense);
-          p.prim.execute(s, {{DNNL_ARG_SRC, am},
-                             {DNNL_ARG_WEIGHTS, bm},
-                             {DNNL_ARG_DST, cm},
-                             {DNNL_ARG_SCRATCHPAD, sm}});
+          p.prim.execute(s, call_args);
         }
         if (parts > 1) {
           const float* c1 = c_data + max_dense;
