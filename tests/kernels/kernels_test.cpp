@@ -103,6 +103,47 @@ TEST_P(MatmulIsa, MatchesDoubleReferenceWithinForwardErrorBound) {
   }
 }
 
+// Every output of a product is one dot product in a fixed order whatever the tiling: the tiles'
+// micro-kernels (and the AVX2 kernel's blocking of K, which keeps each output's accumulator
+// across the blocks) give bitwise what the same kernel gives for that row and column alone (a 1×1
+// product, computed outside any micro-tile). Shapes past the row tile (64), the weight block (16)
+// and several K blocks with a tail.
+TEST_P(MatmulIsa, EachOutputIsItsOwnDotProductBitForBit) {
+  const CpuKernels* kern = cpu_kernels_for(GetParam());
+  if (kern == nullptr) GTEST_SKIP() << "skipped: this CPU cannot run " << GetParam();
+  const Case cases[] = {{70, 37, 901}, {9, 21, 4867}};
+  for (const Case& c : cases) {
+    const std::vector<float> x = randn(size_t(c.t * c.k), 5), wf = randn(size_t(c.n * c.k), 6, 0.2f);
+    std::vector<uint16_t> w16(wf.size());
+    for (size_t i = 0; i < wf.size(); ++i) w16[i] = f32_to_bf16(wf[i]);
+    for (WType wt : {WType::F32, WType::BF16}) {
+      const void* wd = wt == WType::F32 ? static_cast<const void*>(wf.data()) : static_cast<const void*>(w16.data());
+      std::vector<float> out(size_t(c.t * c.n));
+      MatmulArgs a;
+      a.x = x.data();
+      a.n_rows = c.t;
+      a.w = {wd, wt, c.n, c.k};
+      a.out = out.data();
+      kern->matmul(a);
+      for (int64_t i = 0; i < c.t; ++i) {
+        for (int64_t j = 0; j < c.n; ++j) {
+          float one = 0.0f;
+          MatmulArgs b;
+          b.x = x.data() + i * c.k;
+          b.n_rows = 1;
+          const size_t w_off = size_t(j * c.k) * (wt == WType::F32 ? 4 : 2);
+          b.w = {static_cast<const char*>(wd) + w_off, wt, 1, c.k};
+          b.out = &one;
+          kern->matmul(b);
+          ASSERT_EQ(std::memcmp(&one, &out[size_t(i * c.n + j)], 4), 0)
+              << GetParam() << " t=" << c.t << " n=" << c.n << " k=" << c.k << " at " << i << "," << j << ": "
+              << out[size_t(i * c.n + j)] << " in the tile, " << one << " alone";
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, MatmulIsa, ::testing::Values("scalar", "avx2", "avx512"));
 
 TEST(RmsNorm, HandComputedRow) {
