@@ -72,10 +72,13 @@ if fw:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in fw:
         ext = r.get("peak_rss_28_layers_gib_extrapolated")
+        # a run with --ceiling 0 has no ceiling fields
+        ceil = f"{r['ceiling_tok_s']:.1f} ({r['ceiling_gflops']:.0f})" if "ceiling_tok_s" in r else "–"
+        frac = f"{100*r['frac_of_ceiling']:.0f}%" if "frac_of_ceiling" in r else "–"
         print(f"| {r['shape']} | {r['layers']} | {r['tokens']} | {r['threads']} | {'' if r.get('precision_requested', r['precision']) == r['precision'] else r['precision_requested'] + ' → '}{r['precision']} ({r['isa']}) | "
               f"{r['tok_s']:.1f} | {r['median_s']:.2f} ({r['p10_s']:.2f}-{r['p90_s']:.2f}) | "
-              f"{r['ceiling_tok_s']:.1f} ({r['ceiling_gflops']:.0f}) | "
-              f"{100*r['frac_of_ceiling']:.0f}% | {100*r['stats_share']:.1f}% | {r['peak_rss_gib']:.2f} | "
+              f"{ceil} | "
+              f"{frac} | {100*r['stats_share']:.1f}% | {r['peak_rss_gib']:.2f} | "
               f"{'' if ext is None else f'{ext:.2f}'} |")
 mm = [r for r in rows if r["name"] == "matmul"]
 if mm:
