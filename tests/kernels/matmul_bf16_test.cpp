@@ -433,14 +433,6 @@ TEST(AttentionFast, MatchesReferenceAttentionAndIsThreadCountInvariant) {
 }  // namespace lsc::cpu
 
 namespace lsc::cpu {
-namespace {
-
-// The bf16-tile attention against a double-precision attention on the same bf16-rounded q, k and
-// v (what remains is the rounding of the softmax weights to bf16 and fp32 sums: within 2^-7 of
-// the largest |v|), and bitwise invariance under chunked queries (the chunks of a prefill, cut
-// anywhere) and thread counts. Head sizes 16-128, groups 1-8, lengths across query and key
-// blocks.
-}  // namespace
 namespace avx512 {
 void attention_block_rows(const float* s, int64_t n_rows, int64_t n, int64_t valid0, int64_t period, float scale,
                           float* m, double* l, uint16_t* p16, float* alpha);
@@ -519,6 +511,11 @@ TEST(AttentionBf16, BlockSoftmaxStepMatchesItsDefinition) {
   }
 }
 
+// The bf16-tile attention against a double-precision attention on the same bf16-rounded q, k and
+// v (what remains is the rounding of the softmax weights to bf16 and fp32 sums: within 2^-7 of
+// the largest |v|), and bitwise invariance under chunked queries (the chunks of a prefill, cut
+// anywhere) and thread counts. Head sizes 16-128, groups 1-8, lengths across query and key
+// blocks.
 TEST(AttentionBf16, MatchesRoundedReferenceAndIsChunkAndThreadInvariant) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
   struct Case {

@@ -9,26 +9,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cpu/exp_avx512.h"
+
 namespace lsc::cpu::avx512 {
 namespace {
-
-// 2^t for t ≤ ~0 on 16 lanes: t = n + r with n = round(t), r in [−0.5, 0.5] (exact), 2^r by its
-// degree-5 Taylor polynomial in r·ln 2 (relative error < 4e-6: far below the 2^-9 of the bf16
-// rounding the softmax applies next), 2^n by scalef. t is clamped at −126, so no result is
-// subnormal (the smallest is 2^-126); the lanes outside `keep` are 0. NaN stays NaN (vmaxps
-// returns its second operand when one is NaN).
-inline __m512 exp2_maskz(__mmask16 keep, __m512 t) {
-  const __m512 tc = _mm512_max_ps(_mm512_set1_ps(-126.0f), t);
-  const __m512 n = _mm512_roundscale_ps(tc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_sub_ps(tc, n);
-  __m512 p = _mm512_set1_ps(1.3333558146428443e-3f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.6181291076284772e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.5504108664821580e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4022650695910071e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9314718055994531e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_maskz_scalef_ps(keep, p, n);
-}
 
 inline __mmask16 first_lanes(int64_t left) {
   return left >= 16  ? static_cast<__mmask16>(0xffff)
