@@ -48,41 +48,58 @@ inline float dot1(const float* x, const float* w, int64_t n_k, __mmask16 tail) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// K is walked in blocks of kBlockK per 4-row group, the group's 4x16 outputs keeping their
+// accumulators in `acc_buf` between blocks (1 KB per 4x4 tile: L1), so that the group's 4 rows of a
+// block stay in L1 across the block's 16 weight rows instead of streaming from L2 once per 4
+// weight rows (K = 4864, the MLP's down projection: 118 → GFLOP/s). Every output keeps its one
+// chain of 16 lane accumulators in k order, so blocking changes no bit (tested against dot1).
+constexpr int64_t kBlockK = 1024;
+
 void tile_dot(const float* x, int64_t n_x, const float* w, int64_t n_w, int64_t n_k, float* out,
               int64_t out_stride) {
   const __mmask16 tail = static_cast<__mmask16>((1u << (n_k % 16)) - 1u);
+  const int64_t k_full = n_k / 16 * 16;
+  alignas(64) float acc_buf[4 * 16 * 16];  // the 4x4 tiles of up to 16 weight rows × 16 lanes
   int64_t i = 0;
   for (; i + 4 <= n_x; i += 4) {
-    int64_t j = 0;
-    for (; j + 4 <= n_w; j += 4) {
-      __m512 acc[4][4];
-      for (auto& r : acc) {
-        for (auto& c : r) c = _mm512_setzero_ps();
-      }
-      const float* xr[4] = {x + i * n_k, x + (i + 1) * n_k, x + (i + 2) * n_k, x + (i + 3) * n_k};
-      const float* wr[4] = {w + j * n_k, w + (j + 1) * n_k, w + (j + 2) * n_k, w + (j + 3) * n_k};
-      int64_t k = 0;
-      for (; k + 16 <= n_k; k += 16) {
-        __m512 xv[4], wv[4];
-        for (int r = 0; r < 4; ++r) xv[r] = _mm512_loadu_ps(xr[r] + k);
-        for (int c = 0; c < 4; ++c) wv[c] = _mm512_loadu_ps(wr[c] + k);
-        for (int r = 0; r < 4; ++r) {
-          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(xv[r], wv[c], acc[r][c]);
+    const int64_t n_w4 = n_w / 4 * 4;
+    const float* xr[4] = {x + i * n_k, x + (i + 1) * n_k, x + (i + 2) * n_k, x + (i + 3) * n_k};
+    for (int64_t k0 = 0; k0 < n_k || k0 == 0; k0 += kBlockK) {
+      const int64_t k1 = std::min(k0 + kBlockK, k_full);
+      const bool first = k0 == 0, last = k0 + kBlockK >= n_k;
+      for (int64_t j = 0; j < n_w4; j += 4) {
+        float* saved = acc_buf + j * 16 * 4;  // 16 vectors of this 4x4 tile
+        __m512 acc[16];  // acc[4c + r]: row r, column c
+        for (int a = 0; a < 16; ++a) acc[a] = first ? _mm512_setzero_ps() : _mm512_load_ps(saved + a * 16);
+        const float* wr[4] = {w + j * n_k, w + (j + 1) * n_k, w + (j + 2) * n_k, w + (j + 3) * n_k};
+        for (int64_t k = k0; k < k1; k += 16) {
+          __m512 xv[4], wv[4];
+          for (int r = 0; r < 4; ++r) xv[r] = _mm512_loadu_ps(xr[r] + k);
+          for (int c = 0; c < 4; ++c) wv[c] = _mm512_loadu_ps(wr[c] + k);
+          for (int c = 0; c < 4; ++c) {
+            for (int r = 0; r < 4; ++r) acc[4 * c + r] = _mm512_fmadd_ps(xv[r], wv[c], acc[4 * c + r]);
+          }
         }
-      }
-      if (tail) {
-        __m512 xv[4], wv[4];
-        for (int r = 0; r < 4; ++r) xv[r] = _mm512_maskz_loadu_ps(tail, xr[r] + k);
-        for (int c = 0; c < 4; ++c) wv[c] = _mm512_maskz_loadu_ps(tail, wr[c] + k);
-        for (int r = 0; r < 4; ++r) {
-          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(xv[r], wv[c], acc[r][c]);
+        if (!last) {
+          for (int a = 0; a < 16; ++a) _mm512_store_ps(saved + a * 16, acc[a]);
+          continue;
         }
-      }
-      for (int r = 0; r < 4; ++r) {
-        for (int c = 0; c < 4; ++c) out[(i + r) * out_stride + j + c] = _mm512_reduce_add_ps(acc[r][c]);
+        if (tail) {
+          __m512 xv[4], wv[4];
+          for (int r = 0; r < 4; ++r) xv[r] = _mm512_maskz_loadu_ps(tail, xr[r] + k_full);
+          for (int c = 0; c < 4; ++c) wv[c] = _mm512_maskz_loadu_ps(tail, wr[c] + k_full);
+          for (int c = 0; c < 4; ++c) {
+            for (int r = 0; r < 4; ++r) acc[4 * c + r] = _mm512_fmadd_ps(xv[r], wv[c], acc[4 * c + r]);
+          }
+        }
+        const __m512 sums = reduce_4x4(acc);
+        _mm_storeu_ps(out + (i + 0) * out_stride + j, _mm512_extractf32x4_ps(sums, 0));
+        _mm_storeu_ps(out + (i + 1) * out_stride + j, _mm512_extractf32x4_ps(sums, 1));
+        _mm_storeu_ps(out + (i + 2) * out_stride + j, _mm512_extractf32x4_ps(sums, 2));
+        _mm_storeu_ps(out + (i + 3) * out_stride + j, _mm512_extractf32x4_ps(sums, 3));
       }
     }
-    for (; j < n_w; ++j) {
+    for (int64_t j = n_w4; j < n_w; ++j) {
       for (int r = 0; r < 4; ++r) out[(i + r) * out_stride + j] = dot1(x + (i + r) * n_k, w + j * n_k, n_k, tail);
     }
   }
