@@ -379,7 +379,7 @@ PassOps pass_ops(Products mm) {
   // attention and the polynomial-exp SwiGLU (relative error < 5e-7) keep it and cost a fraction.
   if (mm.bf16 && mm.x_parts == 1) return {mm, cpu::attention_causal_bf16_rows, cpu::swiglu_fast};
   if (mm.bf16) return {mm, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
-  return {mm, cpu::attention_causal_rows, cpu::swiglu};
+  return {mm, cpu::cpu_kernels().attention, cpu::swiglu};
 }
 
 // The bf16 kernel with activations rounded to bf16 (the bf16 precision).

@@ -106,12 +106,12 @@ TEST_P(MatmulIsa, MatchesDoubleReferenceWithinForwardErrorBound) {
 // Every output of a product is one dot product in a fixed order whatever the tiling: the tiles'
 // micro-kernels (and the AVX2 kernel's blocking of K, which keeps each output's accumulator
 // across the blocks) give bitwise what the same kernel gives for that row and column alone (a 1×1
-// product, computed outside any micro-tile). Shapes past the row tile (64), the weight block (16)
-// and several K blocks with a tail.
+// product, computed outside any micro-tile). Shapes past the row tile (64), the driver's task of
+// 256 rows, the weight block (16) and several K blocks with a tail.
 TEST_P(MatmulIsa, EachOutputIsItsOwnDotProductBitForBit) {
   const CpuKernels* kern = cpu_kernels_for(GetParam());
   if (kern == nullptr) GTEST_SKIP() << "skipped: this CPU cannot run " << GetParam();
-  const Case cases[] = {{70, 37, 901}, {9, 21, 4867}};
+  const Case cases[] = {{70, 37, 901}, {9, 21, 4867}, {300, 18, 40}};
   for (const Case& c : cases) {
     const std::vector<float> x = randn(size_t(c.t * c.k), 5), wf = randn(size_t(c.n * c.k), 6, 0.2f);
     std::vector<uint16_t> w16(wf.size());
@@ -215,6 +215,39 @@ TEST(Attention, QueryChunksOverCachedKeysEqualTheWholeSequence) {
         fn(q.data() + r0 * qs, k.data(), v.data(), n, r0, sh.h, sh.hkv, sh.d, scale, chunked.data() + r0 * qs);
       }
       EXPECT_EQ(0, std::memcmp(whole.data(), chunked.data(), whole.size() * 4)) << "d=" << sh.d;
+    }
+  }
+}
+
+// The fp32 precision's attention of every ISA is the portable reference bit for bit: head sizes
+// with and without a tail of 16 lanes, query chunks after cached keys (q_first > 0), grouped heads,
+// key counts on and off a multiple of 16. Fails for a kernel that fuses a product into its sum
+// (one rounding instead of two) or sums a score in another order.
+TEST(Attention, EveryIsaRepeatsTheReferenceBitForBit) {
+  struct Shape {
+    int64_t t, q_first, h, hkv, d;
+  };
+  for (const char* isa : {"scalar", "avx2", "avx512"}) {
+    const CpuKernels* kern = cpu_kernels_for(isa);
+    if (kern == nullptr) continue;
+    for (const Shape sh : {Shape{70, 0, 4, 2, 64}, Shape{53, 31, 14, 2, 128}, Shape{40, 9, 3, 1, 24},
+                           Shape{33, 0, 2, 2, 8}, Shape{17, 47, 2, 1, 100}}) {
+      std::mt19937 rng(23);
+      std::normal_distribution<float> nd(0.0f, 2.0f);
+      const int64_t n_keys = sh.q_first + sh.t;
+      std::vector<float> q(size_t(sh.t * sh.h * sh.d)), k(size_t(n_keys * sh.hkv * sh.d)), v(k.size());
+      for (auto* x : {&q, &k, &v}) {
+        for (float& e : *x) e = nd(rng);
+      }
+      const float scale = 1.0f / std::sqrt(float(sh.d));
+      std::vector<float> ref(q.size()), got(q.size());
+      attention_causal_rows(q.data(), k.data(), v.data(), sh.t, sh.q_first, sh.h, sh.hkv, sh.d, scale, ref.data());
+      kern->attention(q.data(), k.data(), v.data(), sh.t, sh.q_first, sh.h, sh.hkv, sh.d, scale, got.data());
+      for (size_t i = 0; i < ref.size(); ++i) {
+        ASSERT_EQ(0, std::memcmp(&ref[i], &got[i], 4))
+            << isa << " t=" << sh.t << " q_first=" << sh.q_first << " d=" << sh.d << " at " << i << ": " << got[i]
+            << ", reference " << ref[i];
+      }
     }
   }
 }

@@ -23,14 +23,17 @@ void matmul(const MatmulArgs& args);
 void attention_causal_fast_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                                 int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
 void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
+void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                 int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
 }
 
 namespace {
 
 // Without AVX-512 the bf16 path's attention and SwiGLU are the reference ones.
-constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal_rows, swiglu};
-constexpr CpuKernels kAvx2{"avx2", false, avx2::matmul, attention_causal_rows, swiglu};
-constexpr CpuKernels kAvx512{"avx512", true, avx512::matmul, avx512::attention_causal_fast_rows, avx512::swiglu_fast};
+constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal_rows, attention_causal_rows, swiglu};
+constexpr CpuKernels kAvx2{"avx2", false, avx2::matmul, attention_causal_rows, attention_causal_rows, swiglu};
+constexpr CpuKernels kAvx512{"avx512", true, avx512::matmul, avx512::attention_causal_exact_rows,
+                           avx512::attention_causal_fast_rows, avx512::swiglu_fast};
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();

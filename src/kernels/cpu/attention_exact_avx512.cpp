@@ -1,0 +1,116 @@
+// The fp32 precision's attention with AVX-512: ops.cpp's attention_causal_rows (the reference)
+// operation for operation, so bit for bit its results, at a fraction of its time.
+//  - A score is dot16's sum: 16 lane partial sums over the head dimension (a product rounded,
+//    then added: no FMA), then the tree (i + i+8, + i+4, + i+2, + i+1), then × scale. Here 16 keys
+//    at a time, their 16 trees in one transposed reduction (reduce_4x4: the same additions).
+//  - e^(s − max) by libm's expf and the sum in double, in key order, as the reference.
+//  - The weighted sum of V per element of the head, keys in order, w·v rounded then added.
+// This TU is compiled with -ffp-contract=off: GCC's intrinsics are plain vector operators, and a
+// contracted a·b + c (one rounding) would not be the reference's two. Only called after dispatch
+// saw AVX-512.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/lanes_avx512.h"
+
+namespace lsc::cpu::avx512 {
+namespace {
+
+inline __mmask16 first_lanes(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// dot16(q, key) for one key: lane j sums q[d]·key[d] over d ≡ j (mod 16), in d order.
+inline __m512 lane_sums(const float* q, const float* key, int64_t d) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < d; i += 16) {
+    const __mmask16 m = first_lanes(d - i);
+    acc = _mm512_mask_add_ps(acc, m, acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_maskz_loadu_ps(m, key + i)));
+  }
+  return acc;
+}
+
+// Scores of keys [s0, s0 + 16) into p: key s0 + 4r + c goes to accumulator 4c + r, so that
+// reduce_4x4's lane 4r + c (row r, column c) is that key's sum.
+inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_stride, int64_t d, __m512 vscale,
+                    float* p) {
+  __m512 acc[16];
+  for (__m512& a : acc) a = _mm512_setzero_ps();
+  const float* key[16];
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c < 4; ++c) key[4 * c + r] = k + (s0 + 4 * r + c) * kv_stride;
+  }
+  for (int64_t i = 0; i < d; i += 16) {
+    const __mmask16 m = first_lanes(d - i);
+    const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+    for (int a = 0; a < 16; ++a)
+      acc[a] = _mm512_mask_add_ps(acc[a], m, acc[a], _mm512_mul_ps(qv, _mm512_maskz_loadu_ps(m, key[a] + i)));
+  }
+  _mm512_storeu_ps(p + s0, _mm512_mul_ps(reduce_4x4(acc), vscale));
+}
+
+// out[i] = Σ_s w[s]·v_s[i] for the NV·16 elements of the head from v (the last vector masked to
+// `left` elements), keys in order, each product rounded then added (the reference's acc[i] += w·v).
+template <int NV>
+inline void weighted_sum(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t left, float* out) {
+  __mmask16 m[NV];
+  __m512 acc[NV];
+  for (int j = 0; j < NV; ++j) {
+    m[j] = first_lanes(left - 16 * j);
+    acc[j] = _mm512_setzero_ps();
+  }
+  for (int64_t s = 0; s < n_keys; ++s) {
+    const __m512 ws = _mm512_set1_ps(w[s]);
+    const float* vv = v + s * kv_stride;
+    for (int j = 0; j < NV; ++j)
+      acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(ws, _mm512_maskz_loadu_ps(m[j], vv + 16 * j)));
+  }
+  for (int j = 0; j < NV; ++j) _mm512_mask_storeu_ps(out + 16 * j, m[j], acc[j]);
+}
+
+}  // namespace
+
+void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                 int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+  const int64_t group = n_heads / n_heads_kv;
+  const int64_t q_stride = n_heads * head_dim, kv_stride = n_heads_kv * head_dim;
+  const int64_t d = head_dim, n_vec = (d + 15) / 16;
+  const __m512 vscale = _mm512_set1_ps(scale);
+#pragma omp parallel
+  {
+    std::vector<float> p(static_cast<size_t>(q_first + n_q + 16));
+    // As the reference: one (head, query) per step, later queries seeing more keys.
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t idx = 0; idx < n_heads * n_q; ++idx) {
+      const int64_t h = idx / n_q, row = idx % n_q, t = q_first + row;
+      const int64_t hk = h / group;
+      const float* qv = q + row * q_stride + h * d;
+      const float* kh = k + hk * d;
+      const float* vh = v + hk * d;
+      int64_t s = 0;
+      for (; s + 16 <= t + 1; s += 16) score16(qv, kh, s, kv_stride, d, vscale, p.data());
+      for (; s <= t; ++s) p[s] = _mm512_reduce_add_ps(lane_sums(qv, kh + s * kv_stride, d)) * scale;
+      float m = -INFINITY;
+      for (s = 0; s <= t; ++s) m = std::max(m, p[s]);
+      double sum = 0.0;
+      for (s = 0; s <= t; ++s) {
+        p[s] = std::exp(p[s] - m);
+        sum += static_cast<double>(p[s]);
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (s = 0; s <= t; ++s) p[s] *= inv;  // the reference's weight w = p[s]·inv
+      float* o = out + row * q_stride + h * d;
+      int64_t j = 0;
+      for (; j + 8 <= n_vec; j += 8) weighted_sum<8>(p.data(), t + 1, vh + 16 * j, kv_stride, d - 16 * j, o + 16 * j);
+      for (; j + 4 <= n_vec; j += 4) weighted_sum<4>(p.data(), t + 1, vh + 16 * j, kv_stride, d - 16 * j, o + 16 * j);
+      for (; j < n_vec; ++j) weighted_sum<1>(p.data(), t + 1, vh + 16 * j, kv_stride, d - 16 * j, o + 16 * j);
+    }
+  }
+}
+
+}  // namespace lsc::cpu::avx512
