@@ -54,15 +54,16 @@ inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_strid
   _mm512_storeu_ps(p + s0, _mm512_mul_ps(reduce_4x4(acc), vscale));
 }
 
-// out[i] = Σ_s w[s]·v_s[i] for the NV·16 elements of the head from v (the last vector masked to
-// `left` elements), keys in order, each product rounded then added (the reference's acc[i] += w·v).
+// acc[i] += w[s]·v_s[i] for s = 0..n_keys-1 in order, over the NV·16 elements of the head from v
+// (the last vector masked to `left` elements): each product rounded, then added, as the reference's
+// acc[i] += w·v. acc is kept in memory between calls (exactly), so keys can come in blocks.
 template <int NV>
-inline void weighted_sum(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t left, float* out) {
+inline void weighted_sum(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t left, float* acc_io) {
   __mmask16 m[NV];
   __m512 acc[NV];
   for (int j = 0; j < NV; ++j) {
     m[j] = first_lanes(left - 16 * j);
-    acc[j] = _mm512_setzero_ps();
+    acc[j] = _mm512_maskz_loadu_ps(m[j], acc_io + 16 * j);
   }
   for (int64_t s = 0; s < n_keys; ++s) {
     const __m512 ws = _mm512_set1_ps(w[s]);
@@ -70,8 +71,24 @@ inline void weighted_sum(const float* w, int64_t n_keys, const float* v, int64_t
     for (int j = 0; j < NV; ++j)
       acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(ws, _mm512_maskz_loadu_ps(m[j], vv + 16 * j)));
   }
-  for (int j = 0; j < NV; ++j) _mm512_mask_storeu_ps(out + 16 * j, m[j], acc[j]);
+  for (int j = 0; j < NV; ++j) _mm512_mask_storeu_ps(acc_io + 16 * j, m[j], acc[j]);
 }
+
+inline void weighted_sum_head(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t d, float* acc) {
+  const int64_t n_vec = (d + 15) / 16;
+  int64_t j = 0;
+  for (; j + 8 <= n_vec; j += 8) weighted_sum<8>(w, n_keys, v + 16 * j, kv_stride, d - 16 * j, acc + 16 * j);
+  for (; j + 4 <= n_vec; j += 4) weighted_sum<4>(w, n_keys, v + 16 * j, kv_stride, d - 16 * j, acc + 16 * j);
+  for (; j < n_vec; ++j) weighted_sum<1>(w, n_keys, v + 16 * j, kv_stride, d - 16 * j, acc + 16 * j);
+}
+
+// Queries per task: the task's query heads of one kv head (the GQA group) at kQueryRows
+// consecutive positions share every block of K and V while it is in L1, instead of each (head,
+// query) streaming all its keys from L2 on its own. Blocking changes no result: each (head,
+// query) still computes its own scores, softmax and weighted sum in key order.
+constexpr int64_t kQueryRows = 4;
+constexpr int64_t kScoreKeys = 16;  // keys per score block (one reduce_4x4)
+constexpr int64_t kValueKeys = 32;  // keys per weighted-sum block
 
 }  // namespace
 
@@ -79,36 +96,59 @@ void attention_causal_exact_rows(const float* q, const float* k, const float* v,
                                  int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
   const int64_t group = n_heads / n_heads_kv;
   const int64_t q_stride = n_heads * head_dim, kv_stride = n_heads_kv * head_dim;
-  const int64_t d = head_dim, n_vec = (d + 15) / 16;
+  const int64_t d = head_dim;
+  const int64_t n_row_blocks = (n_q + kQueryRows - 1) / kQueryRows;
+  const int64_t p_stride = (q_first + n_q + kScoreKeys + 15) / 16 * 16;
+  const int64_t n_pairs_max = group * kQueryRows;
   const __m512 vscale = _mm512_set1_ps(scale);
 #pragma omp parallel
   {
-    std::vector<float> p(static_cast<size_t>(q_first + n_q + 16));
-    // As the reference: one (head, query) per step, later queries seeing more keys.
-#pragma omp for schedule(dynamic, 8)
-    for (int64_t idx = 0; idx < n_heads * n_q; ++idx) {
-      const int64_t h = idx / n_q, row = idx % n_q, t = q_first + row;
-      const int64_t hk = h / group;
-      const float* qv = q + row * q_stride + h * d;
+    std::vector<float> p(static_cast<size_t>(n_pairs_max * p_stride));
+    std::vector<float> acc(static_cast<size_t>(n_pairs_max * d));
+    // Later queries see more keys: dynamic scheduling balances the triangle.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < n_heads_kv * n_row_blocks; ++task) {
+      const int64_t hk = task / n_row_blocks, r0 = task % n_row_blocks * kQueryRows;
+      const int64_t n_rows = std::min(kQueryRows, n_q - r0), n_pairs = group * n_rows;
       const float* kh = k + hk * d;
       const float* vh = v + hk * d;
-      int64_t s = 0;
-      for (; s + 16 <= t + 1; s += 16) score16(qv, kh, s, kv_stride, d, vscale, p.data());
-      for (; s <= t; ++s) p[s] = _mm512_reduce_add_ps(lane_sums(qv, kh + s * kv_stride, d)) * scale;
-      float m = -INFINITY;
-      for (s = 0; s <= t; ++s) m = std::max(m, p[s]);
-      double sum = 0.0;
-      for (s = 0; s <= t; ++s) {
-        p[s] = std::exp(p[s] - m);
-        sum += static_cast<double>(p[s]);
+      // Pair i: query head hk·group + i / n_rows at row r0 + i % n_rows, position t.
+      auto q_of = [&](int64_t i) { return q + (r0 + i % n_rows) * q_stride + (hk * group + i / n_rows) * d; };
+      auto t_of = [&](int64_t i) { return q_first + r0 + i % n_rows; };
+      // Scores: whole blocks of 16 keys every row sees, then each pair's last keys one by one.
+      const int64_t t_min = q_first + r0;
+      int64_t s0 = 0;
+      for (; s0 + kScoreKeys <= t_min + 1; s0 += kScoreKeys) {
+        for (int64_t i = 0; i < n_pairs; ++i) score16(q_of(i), kh, s0, kv_stride, d, vscale, p.data() + i * p_stride);
       }
-      const float inv = static_cast<float>(1.0 / sum);
-      for (s = 0; s <= t; ++s) p[s] *= inv;  // the reference's weight w = p[s]·inv
-      float* o = out + row * q_stride + h * d;
-      int64_t j = 0;
-      for (; j + 8 <= n_vec; j += 8) weighted_sum<8>(p.data(), t + 1, vh + 16 * j, kv_stride, d - 16 * j, o + 16 * j);
-      for (; j + 4 <= n_vec; j += 4) weighted_sum<4>(p.data(), t + 1, vh + 16 * j, kv_stride, d - 16 * j, o + 16 * j);
-      for (; j < n_vec; ++j) weighted_sum<1>(p.data(), t + 1, vh + 16 * j, kv_stride, d - 16 * j, o + 16 * j);
+      for (int64_t i = 0; i < n_pairs; ++i) {
+        float* pi = p.data() + i * p_stride;
+        const float* qi = q_of(i);
+        const int64_t t = t_of(i);
+        for (int64_t s = s0; s <= t; ++s) pi[s] = _mm512_reduce_add_ps(lane_sums(qi, kh + s * kv_stride, d)) * scale;
+        // The reference's softmax, in its order; w = p·inv stored in place.
+        float m = -INFINITY;
+        for (int64_t s = 0; s <= t; ++s) m = std::max(m, pi[s]);
+        double sum = 0.0;
+        for (int64_t s = 0; s <= t; ++s) {
+          pi[s] = std::exp(pi[s] - m);
+          sum += static_cast<double>(pi[s]);
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t s = 0; s <= t; ++s) pi[s] *= inv;
+      }
+      // Weighted sums of V, keys in blocks, each pair's accumulators kept between blocks.
+      std::fill(acc.begin(), acc.begin() + n_pairs * d, 0.0f);
+      const int64_t t_max = q_first + r0 + n_rows - 1;
+      for (int64_t b0 = 0; b0 <= t_max; b0 += kValueKeys) {
+        for (int64_t i = 0; i < n_pairs; ++i) {
+          const int64_t n_keys = std::min(b0 + kValueKeys, t_of(i) + 1) - b0;
+          if (n_keys > 0)
+            weighted_sum_head(p.data() + i * p_stride + b0, n_keys, vh + b0 * kv_stride, kv_stride, d, acc.data() + i * d);
+        }
+      }
+      for (int64_t i = 0; i < n_pairs; ++i)
+        std::copy(acc.data() + i * d, acc.data() + (i + 1) * d, out + (r0 + i % n_rows) * q_stride + (hk * group + i / n_rows) * d);
     }
   }
 }
