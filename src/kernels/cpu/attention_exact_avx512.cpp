@@ -35,9 +35,11 @@ inline __m512 lane_sums(const float* q, const float* key, int64_t d) {
   return acc;
 }
 
+inline float score1(const float* q, const float* key, int64_t d) { return _mm512_reduce_add_ps(lane_sums(q, key, d)); }
+
 // Scores of keys [s0, s0 + 16) into p: key s0 + 4r + c goes to accumulator 4c + r, so that
 // reduce_4x4's lane 4r + c (row r, column c) is that key's sum.
-inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_stride, int64_t d, __m512 vscale,
+inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_stride, int64_t d, float scale,
                     float* p) {
   __m512 acc[16];
   for (__m512& a : acc) a = _mm512_setzero_ps();
@@ -51,7 +53,7 @@ inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_strid
     for (int a = 0; a < 16; ++a)
       acc[a] = _mm512_mask_add_ps(acc[a], m, acc[a], _mm512_mul_ps(qv, _mm512_maskz_loadu_ps(m, key[a] + i)));
   }
-  _mm512_storeu_ps(p + s0, _mm512_mul_ps(reduce_4x4(acc), vscale));
+  _mm512_storeu_ps(p + s0, _mm512_mul_ps(reduce_4x4(acc), _mm512_set1_ps(scale)));
 }
 
 // acc[i] += w[s]·v_s[i] for s = 0..n_keys-1 in order, over the NV·16 elements of the head from v
@@ -82,75 +84,13 @@ inline void weighted_sum_head(const float* w, int64_t n_keys, const float* v, in
   for (; j < n_vec; ++j) weighted_sum<1>(w, n_keys, v + 16 * j, kv_stride, d - 16 * j, acc + 16 * j);
 }
 
-// Queries per task: the task's query heads of one kv head (the GQA group) at kQueryRows
-// consecutive positions share every block of K and V while it is in L1, instead of each (head,
-// query) streaming all its keys from L2 on its own. Blocking changes no result: each (head,
-// query) still computes its own scores, softmax and weighted sum in key order.
-constexpr int64_t kQueryRows = 4;
-constexpr int64_t kScoreKeys = 16;  // keys per score block (one reduce_4x4)
-constexpr int64_t kValueKeys = 32;  // keys per weighted-sum block
+#include "kernels/cpu/attention_exact_driver.h"
 
 }  // namespace
 
 void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                                  int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
-  const int64_t group = n_heads / n_heads_kv;
-  const int64_t q_stride = n_heads * head_dim, kv_stride = n_heads_kv * head_dim;
-  const int64_t d = head_dim;
-  const int64_t n_row_blocks = (n_q + kQueryRows - 1) / kQueryRows;
-  const int64_t p_stride = (q_first + n_q + kScoreKeys + 15) / 16 * 16;
-  const int64_t n_pairs_max = group * kQueryRows;
-  const __m512 vscale = _mm512_set1_ps(scale);
-#pragma omp parallel
-  {
-    std::vector<float> p(static_cast<size_t>(n_pairs_max * p_stride));
-    std::vector<float> acc(static_cast<size_t>(n_pairs_max * d));
-    // Later queries see more keys: dynamic scheduling balances the triangle.
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < n_heads_kv * n_row_blocks; ++task) {
-      const int64_t hk = task / n_row_blocks, r0 = task % n_row_blocks * kQueryRows;
-      const int64_t n_rows = std::min(kQueryRows, n_q - r0), n_pairs = group * n_rows;
-      const float* kh = k + hk * d;
-      const float* vh = v + hk * d;
-      // Pair i: query head hk·group + i / n_rows at row r0 + i % n_rows, position t.
-      auto q_of = [&](int64_t i) { return q + (r0 + i % n_rows) * q_stride + (hk * group + i / n_rows) * d; };
-      auto t_of = [&](int64_t i) { return q_first + r0 + i % n_rows; };
-      // Scores: whole blocks of 16 keys every row sees, then each pair's last keys one by one.
-      const int64_t t_min = q_first + r0;
-      int64_t s0 = 0;
-      for (; s0 + kScoreKeys <= t_min + 1; s0 += kScoreKeys) {
-        for (int64_t i = 0; i < n_pairs; ++i) score16(q_of(i), kh, s0, kv_stride, d, vscale, p.data() + i * p_stride);
-      }
-      for (int64_t i = 0; i < n_pairs; ++i) {
-        float* pi = p.data() + i * p_stride;
-        const float* qi = q_of(i);
-        const int64_t t = t_of(i);
-        for (int64_t s = s0; s <= t; ++s) pi[s] = _mm512_reduce_add_ps(lane_sums(qi, kh + s * kv_stride, d)) * scale;
-        // The reference's softmax, in its order; w = p·inv stored in place.
-        float m = -INFINITY;
-        for (int64_t s = 0; s <= t; ++s) m = std::max(m, pi[s]);
-        double sum = 0.0;
-        for (int64_t s = 0; s <= t; ++s) {
-          pi[s] = std::exp(pi[s] - m);
-          sum += static_cast<double>(pi[s]);
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t s = 0; s <= t; ++s) pi[s] *= inv;
-      }
-      // Weighted sums of V, keys in blocks, each pair's accumulators kept between blocks.
-      std::fill(acc.begin(), acc.begin() + n_pairs * d, 0.0f);
-      const int64_t t_max = q_first + r0 + n_rows - 1;
-      for (int64_t b0 = 0; b0 <= t_max; b0 += kValueKeys) {
-        for (int64_t i = 0; i < n_pairs; ++i) {
-          const int64_t n_keys = std::min(b0 + kValueKeys, t_of(i) + 1) - b0;
-          if (n_keys > 0)
-            weighted_sum_head(p.data() + i * p_stride + b0, n_keys, vh + b0 * kv_stride, kv_stride, d, acc.data() + i * d);
-        }
-      }
-      for (int64_t i = 0; i < n_pairs; ++i)
-        std::copy(acc.data() + i * d, acc.data() + (i + 1) * d, out + (r0 + i % n_rows) * q_stride + (hk * group + i / n_rows) * d);
-    }
-  }
+  attention_exact_driver(q, k, v, n_q, q_first, n_heads, n_heads_kv, head_dim, scale, out);
 }
 
 }  // namespace lsc::cpu::avx512

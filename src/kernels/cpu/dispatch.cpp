@@ -17,6 +17,8 @@ void matmul(const MatmulArgs& args);
 }
 namespace avx2 {
 void matmul(const MatmulArgs& args);
+void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                 int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
 }
 namespace avx512 {
 void matmul(const MatmulArgs& args);
@@ -29,9 +31,10 @@ void attention_causal_exact_rows(const float* q, const float* k, const float* v,
 
 namespace {
 
-// Without AVX-512 the bf16 path's attention and SwiGLU are the reference ones.
+// Without AVX-512 the bf16 path's attention and SwiGLU are the reference ones; the fp32 attention
+// of every ISA is the reference's arithmetic (scalar: the reference itself).
 constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal_rows, attention_causal_rows, swiglu};
-constexpr CpuKernels kAvx2{"avx2", false, avx2::matmul, attention_causal_rows, attention_causal_rows, swiglu};
+constexpr CpuKernels kAvx2{"avx2", false, avx2::matmul, avx2::attention_causal_exact_rows, attention_causal_rows, swiglu};
 constexpr CpuKernels kAvx512{"avx512", true, avx512::matmul, avx512::attention_causal_exact_rows,
                            avx512::attention_causal_fast_rows, avx512::swiglu_fast};
 

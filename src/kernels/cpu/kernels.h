@@ -73,8 +73,8 @@ struct CpuKernels {
   const char* isa;  // "avx512", "avx2" or "scalar"
   bool avx512;      // the AVX-512 fast paths (kernels, LM-head row reduction, divergences) may run
   void (*matmul)(const MatmulArgs& args);
-  // The fp32 precision's attention: attention_causal_rows bit for bit (AVX-512: the same
-  // operations 16 lanes wide, attention_exact_avx512.cpp).
+  // The fp32 precision's attention: attention_causal_rows bit for bit (AVX-512 and AVX2: the
+  // same operations in vectors, in blocks of keys and queries: attention_exact_*.cpp).
   void (*attention)(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first, int64_t n_heads,
                     int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
   // The bf16 path's attention and SwiGLU (attention_causal_fast, swiglu_fast below).

@@ -1,0 +1,90 @@
+// The fp32 precision's attention with AVX2, for CPUs without AVX-512: ops.cpp's
+// attention_causal_rows (the reference) operation for operation, so bit for bit its results.
+// dot16's 16 lane partial sums are two 8-lane vectors (lanes 0-7 and 8-15); its tree (i + i+8,
+// + i+4, + i+2, + i+1) is their sum followed by reduce8's halves. The task structure is the
+// AVX-512 version's (attention_exact_driver.h). Compiled with -mavx2 -ffp-contract=off (no
+// product fused into its sum); only called after dispatch saw AVX2.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+
+namespace lsc::cpu::avx2 {
+namespace {
+
+// Lanes [0, n) of 8 (n clamped to 0..8), as a maskload/blend mask.
+inline __m256i lanes_below(int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))), idx);
+}
+
+// The 8 lanes summed by dot16's last three steps: (i + i+4), (+ i+2), (+ i+1).
+inline float reduce8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float score1(const float* q, const float* key, int64_t d) {
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(key + i)));
+    hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(key + i + 8)));
+  }
+  if (i < d) {  // the reference's tail: lanes j < d − i only
+    const __m256i ml = lanes_below(d - i), mh = lanes_below(d - i - 8);
+    const __m256 pl = _mm256_mul_ps(_mm256_maskload_ps(q + i, ml), _mm256_maskload_ps(key + i, ml));
+    const __m256 ph = _mm256_mul_ps(_mm256_maskload_ps(q + i + 8, mh), _mm256_maskload_ps(key + i + 8, mh));
+    lo = _mm256_blendv_ps(lo, _mm256_add_ps(lo, pl), _mm256_castsi256_ps(ml));
+    hi = _mm256_blendv_ps(hi, _mm256_add_ps(hi, ph), _mm256_castsi256_ps(mh));
+  }
+  return reduce8(_mm256_add_ps(lo, hi));  // lanes j + j+8, then the rest of the tree
+}
+
+inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_stride, int64_t d, float scale,
+                    float* p) {
+  for (int64_t s = s0; s < s0 + 16; ++s) p[s] = score1(q, k + s * kv_stride, d) * scale;
+}
+
+// acc[i] += w[s]·v_s[i] over NV·8 elements of the head from v (the last masked to `left`), keys
+// in order, each product rounded then added; acc kept in memory between calls (exactly).
+template <int NV>
+inline void weighted_sum(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t left, float* acc_io) {
+  __m256i m[NV];
+  __m256 acc[NV];
+  for (int j = 0; j < NV; ++j) {
+    m[j] = lanes_below(left - 8 * j);
+    acc[j] = _mm256_maskload_ps(acc_io + 8 * j, m[j]);
+  }
+  for (int64_t s = 0; s < n_keys; ++s) {
+    const __m256 ws = _mm256_set1_ps(w[s]);
+    const float* vv = v + s * kv_stride;
+    for (int j = 0; j < NV; ++j) acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(ws, _mm256_maskload_ps(vv + 8 * j, m[j])));
+  }
+  for (int j = 0; j < NV; ++j) _mm256_maskstore_ps(acc_io + 8 * j, m[j], acc[j]);
+}
+
+inline void weighted_sum_head(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t d, float* acc) {
+  const int64_t n_vec = (d + 7) / 8;
+  int64_t j = 0;
+  for (; j + 8 <= n_vec; j += 8) weighted_sum<8>(w, n_keys, v + 8 * j, kv_stride, d - 8 * j, acc + 8 * j);
+  for (; j + 4 <= n_vec; j += 4) weighted_sum<4>(w, n_keys, v + 8 * j, kv_stride, d - 8 * j, acc + 8 * j);
+  for (; j < n_vec; ++j) weighted_sum<1>(w, n_keys, v + 8 * j, kv_stride, d - 8 * j, acc + 8 * j);
+}
+
+#include "kernels/cpu/attention_exact_driver.h"
+
+}  // namespace
+
+void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
+                                 int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
+  attention_exact_driver(q, k, v, n_q, q_first, n_heads, n_heads_kv, head_dim, scale, out);
+}
+
+}  // namespace lsc::cpu::avx2
