@@ -13,6 +13,9 @@
 #include "kernels/cpu/kernels.h"
 
 namespace lsc::cpu {
+namespace avx512 {
+void expf_nonpos_n(const float* x, int64_t n, float* out);  // attention_exact_avx512.cpp
+}
 namespace {
 
 std::vector<float> randn(size_t n, uint32_t seed, float sd = 1.0f) {
@@ -249,6 +252,47 @@ TEST(Attention, EveryIsaRepeatsTheReferenceBitForBit) {
             << ", reference " << ref[i];
       }
     }
+  }
+}
+
+// The AVX-512 fp32 attention's exp equals libm's expf (which the reference calls) on every float
+// in [−0x1.9fe368p6, 0] — all 1.1e9 of them, where the results are not 0 — plus -0, the
+// underflow range, −inf and NaN. Fails for a changed table entry, coefficient or rounding (the
+// r = x·32/ln2 − k not fused: one float in 2^31).
+TEST(Attention, VectorExpIsLibmExpfOnEveryNonPositiveFloat) {
+  if (cpu_kernels_for("avx512") == nullptr) GTEST_SKIP() << "skipped: this CPU cannot run avx512";
+  const uint32_t first = 0x80000000u, last = 0xc2cff1b5u;  // -0 .. −0x1.9fe36ap6 (just past the cut)
+  const int64_t n_all = int64_t{last} - first + 1, block = 1 << 16;
+  int64_t mismatches = 0;
+  uint32_t example = 0;
+#pragma omp parallel
+  {
+    std::vector<float> x(block), got(block);
+#pragma omp for schedule(dynamic, 16) reduction(+ : mismatches)
+    for (int64_t b0 = 0; b0 < n_all; b0 += block) {
+      const int64_t n = std::min<int64_t>(block, n_all - b0);
+      for (int64_t i = 0; i < n; ++i) {
+        const uint32_t bits = first + static_cast<uint32_t>(b0 + i);
+        std::memcpy(&x[size_t(i)], &bits, 4);
+      }
+      avx512::expf_nonpos_n(x.data(), n, got.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const float ref = std::exp(x[size_t(i)]);
+        if (std::memcmp(&ref, &got[size_t(i)], 4) != 0) {
+          ++mismatches;
+#pragma omp critical
+          std::memcpy(&example, &x[size_t(i)], 4);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "e.g. at bits " << std::hex << example;
+  const float specials[] = {-0.0f, -104.0f, -150.0f, -3e38f, -INFINITY, NAN, -NAN};
+  float got[7];
+  avx512::expf_nonpos_n(specials, 7, got);
+  for (int i = 0; i < 7; ++i) {
+    const float ref = std::exp(specials[i]);
+    EXPECT_EQ(0, std::memcmp(&ref, &got[i], 4)) << "x=" << specials[i] << ": " << got[i] << ", libm " << ref;
   }
 }
 

@@ -52,6 +52,16 @@ inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_strid
   for (int64_t s = s0; s < s0 + 16; ++s) p[s] = score1(q, k + s * kv_stride, d) * scale;
 }
 
+inline float row_max(const float* p, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t s = 0; s < n; ++s) m = std::max(m, p[s]);
+  return m;
+}
+
+inline void exp_shifted(float* p, int64_t n, float m) {
+  for (int64_t s = 0; s < n; ++s) p[s] = std::exp(p[s] - m);
+}
+
 // acc[i] += w[s]·v_s[i] over NV·8 elements of the head from v (the last masked to `left`), keys
 // in order, each product rounded then added; acc kept in memory between calls (exactly).
 template <int NV>

@@ -3,7 +3,8 @@
 //  - A score is dot16's sum: 16 lane partial sums over the head dimension (a product rounded,
 //    then added: no FMA), then the tree (i + i+8, + i+4, + i+2, + i+1), then × scale. Here 16 keys
 //    at a time, their 16 trees in one transposed reduction (reduce_4x4: the same additions).
-//  - e^(s − max) by libm's expf and the sum in double, in key order, as the reference.
+//  - e^(s − max) equal to libm's expf bit for bit, 16 at a time (libm_expf_nonpos16), and the sum
+//    in double in key order, as the reference.
 //  - The weighted sum of V per element of the head, keys in order, w·v rounded then added.
 // This TU is compiled with -ffp-contract=off: GCC's intrinsics are plain vector operators, and a
 // contracted a·b + c (one rounding) would not be the reference's two. Only called after dispatch
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/exp_avx512.h"
 #include "kernels/cpu/lanes_avx512.h"
 
 namespace lsc::cpu::avx512 {
@@ -56,6 +58,29 @@ inline void score16(const float* q, const float* k, int64_t s0, int64_t kv_strid
   _mm512_storeu_ps(p + s0, _mm512_mul_ps(reduce_4x4(acc), _mm512_set1_ps(scale)));
 }
 
+// The reference's max of p[0..n) (std::max from −inf, in order) 16 lanes at a time. A maximum
+// does not depend on the order, and max_ps(p, m) keeps m where p is NaN, as std::max(m, p) does;
+// only the sign of a zero maximum can differ, and p − (±0) is the same for every p ≠ 0, e^(±0)
+// the same for p = ±0.
+inline float row_max(const float* p, int64_t n) {
+  __m512 mv = _mm512_set1_ps(-INFINITY);
+  for (int64_t s = 0; s < n; s += 16) {
+    const __mmask16 valid = first_lanes(n - s);
+    mv = _mm512_mask_max_ps(mv, valid, _mm512_maskz_loadu_ps(valid, p + s), mv);
+  }
+  return _mm512_reduce_max_ps(mv);
+}
+
+// p[s] = e^(p[s] − m) 16 keys at a time: the same float subtraction, and libm's expf bit for
+// bit (libm_expf_nonpos16).
+inline void exp_shifted(float* p, int64_t n, float m) {
+  const __m512 mv = _mm512_set1_ps(m);
+  for (int64_t s = 0; s < n; s += 16) {
+    const __mmask16 valid = first_lanes(n - s);
+    _mm512_mask_storeu_ps(p + s, valid, libm_expf_nonpos16(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, p + s), mv)));
+  }
+}
+
 // acc[i] += w[s]·v_s[i] for s = 0..n_keys-1 in order, over the NV·16 elements of the head from v
 // (the last vector masked to `left` elements): each product rounded, then added, as the reference's
 // acc[i] += w·v. acc is kept in memory between calls (exactly), so keys can come in blocks.
@@ -87,6 +112,14 @@ inline void weighted_sum_head(const float* w, int64_t n_keys, const float* v, in
 #include "kernels/cpu/attention_exact_driver.h"
 
 }  // namespace
+
+// out[i] = e^(x[i]) for x[i] ≤ 0 or NaN, by libm_expf_nonpos16 (for its test against libm).
+void expf_nonpos_n(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 valid = first_lanes(n - i);
+    _mm512_mask_storeu_ps(out + i, valid, libm_expf_nonpos16(_mm512_maskz_loadu_ps(valid, x + i)));
+  }
+}
 
 void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                                  int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {

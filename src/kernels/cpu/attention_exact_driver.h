@@ -7,6 +7,8 @@
 //   float score1(const float* q, const float* key, int64_t d);  // dot16(q, key)
 //   void score16(const float* q, const float* k, int64_t s0, int64_t kv_stride, int64_t d,
 //                float scale, float* p);  // p[s0 + i] = dot16(q, key s0 + i)·scale, i < 16
+//   float row_max(const float* p, int64_t n);  // the reference's max: std::max over p[0..n)
+//   void exp_shifted(float* p, int64_t n, float m);  // p[s] = std::exp(p[s] − m), s < n
 //   void weighted_sum_head(const float* w, int64_t n_keys, const float* v, int64_t kv_stride,
 //                          int64_t d, float* acc);  // acc[i] += w[s]·v_s[i], s in order
 
@@ -51,16 +53,34 @@ inline void attention_exact_driver(const float* q, const float* k, const float* 
         const float* qi = q_of(i);
         const int64_t t = t_of(i);
         for (int64_t s = s0; s <= t; ++s) pi[s] = score1(qi, kh + s * kv_stride, d) * scale;
-        // The reference's softmax, in its order; w = p·inv stored in place.
-        float m = -INFINITY;
-        for (int64_t s = 0; s <= t; ++s) m = std::max(m, pi[s]);
-        double sum = 0.0;
-        for (int64_t s = 0; s <= t; ++s) {
-          pi[s] = std::exp(pi[s] - m);
-          sum += static_cast<double>(pi[s]);
+        exp_shifted(pi, t + 1, row_max(pi, t + 1));  // the reference's e^(s − max)
+      }
+      // The reference's double sums, each in key order; four pairs' chains interleaved (they are
+      // independent), then w = p·inv in place.
+      for (int64_t i0 = 0; i0 < n_pairs; i0 += 4) {
+        const int64_t n_g = std::min<int64_t>(4, n_pairs - i0);
+        float* pg[4];
+        int64_t len[4];
+        double sum[4] = {0.0, 0.0, 0.0, 0.0};
+        int64_t common = 0;
+        for (int64_t g = 0; g < n_g; ++g) {
+          pg[g] = p.data() + (i0 + g) * p_stride;
+          len[g] = t_of(i0 + g) + 1;
         }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t s = 0; s <= t; ++s) pi[s] *= inv;
+        if (n_g == 4) {
+          common = std::min(std::min(len[0], len[1]), std::min(len[2], len[3]));
+          for (int64_t s = 0; s < common; ++s) {
+            sum[0] += static_cast<double>(pg[0][s]);
+            sum[1] += static_cast<double>(pg[1][s]);
+            sum[2] += static_cast<double>(pg[2][s]);
+            sum[3] += static_cast<double>(pg[3][s]);
+          }
+        }
+        for (int64_t g = 0; g < n_g; ++g) {
+          for (int64_t s = common; s < len[g]; ++s) sum[g] += static_cast<double>(pg[g][s]);
+          const float inv = static_cast<float>(1.0 / sum[g]);
+          for (int64_t s = 0; s < len[g]; ++s) pg[g][s] *= inv;
+        }
       }
       // Weighted sums of V, keys in blocks, each pair's accumulators kept between blocks.
       std::fill(acc.begin(), acc.begin() + n_pairs * d, 0.0f);

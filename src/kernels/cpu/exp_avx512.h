@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace lsc::cpu::avx512 {
 
 // e^z for z ≤ 0: z = n·ln2 + r with ln2 split in two parts, a degree-6 Taylor polynomial of e^r,
@@ -41,6 +43,58 @@ inline __m512 exp2_maskz(__mmask16 keep, __m512 t) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9314718055994531e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+// e^x for x ≤ 0 (and NaN) on 16 lanes, equal bit for bit to glibc's expf (2.28 and later: the
+// algorithm of its e_expf.c, which the fp32 reference's std::exp calls), so that vector code can
+// repeat the reference's softmax exactly: in double, x·32/ln2 = k + r with k an integer (by the
+// 1.5·2^52 shift) and |r| ≤ 1/2, e^x = 2^(k/32)·2^(r/32) with 2^(k mod 32 / 32) from a 32-entry
+// table and 2^(r/32) by a degree-3 polynomial, rounded to float once. The two products with
+// x·32/ln2 are fused as in the library's FMA build (checked: this function equals libm's expf on
+// every float ≤ 0, NaN aside, 2^31 values, glibc 2.36; a NaN returns x + x as the library does);
+// 0 below −0x1.9fe368p6 (where expf underflows to 0). kExpfTable[i] is the double nearest to
+// 2^(i/32) with i·2^47 subtracted from its bits (so that adding k·2^47 scales it by 2^(k div 32)).
+inline constexpr uint64_t kExpfTable[32] = {
+    0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+    0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+    0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+    0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+    0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+    0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+    0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540,
+};
+
+// 8 lanes of libm_expf_nonpos16 in double.
+inline __m256 libm_expf_nonpos8(__m256 x) {
+  const __m512d inv_ln2_n = _mm512_set1_pd(0x1.71547652b82fep+0 * 32), shift = _mm512_set1_pd(0x1.8p+52);
+  const __m512d xd = _mm512_cvtps_pd(x);
+  __m512d kd = _mm512_fmadd_pd(inv_ln2_n, xd, shift);
+  const __m512i ki = _mm512_castpd_si512(kd);
+  kd = _mm512_sub_pd(kd, shift);
+  const __m512d r = _mm512_fmsub_pd(inv_ln2_n, xd, kd);
+  // kExpfTable[ki mod 32]: entries 0-15 and 16-31 by two-table permutes, then bit 4 chooses.
+  const __m512i* tab = reinterpret_cast<const __m512i*>(kExpfTable);
+  const __m512i lo = _mm512_permutex2var_epi64(_mm512_loadu_si512(tab), ki, _mm512_loadu_si512(tab + 1));
+  const __m512i hi = _mm512_permutex2var_epi64(_mm512_loadu_si512(tab + 2), ki, _mm512_loadu_si512(tab + 3));
+  const __mmask8 upper = _mm512_test_epi64_mask(ki, _mm512_set1_epi64(16));
+  const __m512i t = _mm512_add_epi64(_mm512_mask_mov_epi64(lo, upper, hi), _mm512_slli_epi64(ki, 47));
+  const __m512d z = _mm512_fmadd_pd(_mm512_set1_pd(0x1.c6af84b912394p-5 / 32 / 32 / 32), r,
+                                    _mm512_set1_pd(0x1.ebfce50fac4f3p-3 / 32 / 32));
+  const __m512d r2 = _mm512_mul_pd(r, r);
+  __m512d y = _mm512_fmadd_pd(_mm512_set1_pd(0x1.62e42ff0c52d6p-1 / 32), r, _mm512_set1_pd(1.0));
+  y = _mm512_fmadd_pd(z, r2, y);
+  return _mm512_cvtpd_ps(_mm512_mul_pd(y, _mm512_castsi512_pd(t)));
+}
+
+inline __m512 libm_expf_nonpos16(__m512 x) {
+  const __m256 lo = libm_expf_nonpos8(_mm512_castps512_ps256(x));
+  const __m256 hi = libm_expf_nonpos8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+  __m512 e = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+  const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-0x1.9fe368p6f), _CMP_LT_OQ);
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  e = _mm512_mask_mov_ps(e, under, _mm512_setzero_ps());
+  return _mm512_mask_add_ps(e, nan, x, x);
 }
 
 }  // namespace lsc::cpu::avx512
