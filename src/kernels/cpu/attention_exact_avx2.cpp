@@ -80,13 +80,7 @@ inline void weighted_sum(const float* w, int64_t n_keys, const float* v, int64_t
   for (int j = 0; j < NV; ++j) _mm256_maskstore_ps(acc_io + 8 * j, m[j], acc[j]);
 }
 
-inline void weighted_sum_head(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t d, float* acc) {
-  const int64_t n_vec = (d + 7) / 8;
-  int64_t j = 0;
-  for (; j + 8 <= n_vec; j += 8) weighted_sum<8>(w, n_keys, v + 8 * j, kv_stride, d - 8 * j, acc + 8 * j);
-  for (; j + 4 <= n_vec; j += 4) weighted_sum<4>(w, n_keys, v + 8 * j, kv_stride, d - 8 * j, acc + 8 * j);
-  for (; j < n_vec; ++j) weighted_sum<1>(w, n_keys, v + 8 * j, kv_stride, d - 8 * j, acc + 8 * j);
-}
+constexpr int64_t kLanes = 8;  // floats per vector, for the driver
 
 #include "kernels/cpu/attention_exact_driver.h"
 

@@ -101,13 +101,7 @@ inline void weighted_sum(const float* w, int64_t n_keys, const float* v, int64_t
   for (int j = 0; j < NV; ++j) _mm512_mask_storeu_ps(acc_io + 16 * j, m[j], acc[j]);
 }
 
-inline void weighted_sum_head(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t d, float* acc) {
-  const int64_t n_vec = (d + 15) / 16;
-  int64_t j = 0;
-  for (; j + 8 <= n_vec; j += 8) weighted_sum<8>(w, n_keys, v + 16 * j, kv_stride, d - 16 * j, acc + 16 * j);
-  for (; j + 4 <= n_vec; j += 4) weighted_sum<4>(w, n_keys, v + 16 * j, kv_stride, d - 16 * j, acc + 16 * j);
-  for (; j < n_vec; ++j) weighted_sum<1>(w, n_keys, v + 16 * j, kv_stride, d - 16 * j, acc + 16 * j);
-}
+constexpr int64_t kLanes = 16;  // floats per vector, for the driver
 
 #include "kernels/cpu/attention_exact_driver.h"
 

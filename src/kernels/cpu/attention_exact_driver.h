@@ -9,8 +9,10 @@
 //                float scale, float* p);  // p[s0 + i] = dot16(q, key s0 + i)·scale, i < 16
 //   float row_max(const float* p, int64_t n);  // the reference's max: std::max over p[0..n)
 //   void exp_shifted(float* p, int64_t n, float m);  // p[s] = std::exp(p[s] − m), s < n
-//   void weighted_sum_head(const float* w, int64_t n_keys, const float* v, int64_t kv_stride,
-//                          int64_t d, float* acc);  // acc[i] += w[s]·v_s[i], s in order
+//   template <int NV> void weighted_sum(const float* w, int64_t n_keys, const float* v,
+//       int64_t kv_stride, int64_t left, float* acc);  // acc[i] += w[s]·v_s[i], s in order, over
+//       NV vectors of kLanes floats from v (the last masked to `left`)
+//   constexpr int64_t kLanes;  // floats per vector
 
 // Queries per task: the task's query heads of one kv head (the GQA group) at kQueryRows
 // consecutive positions share every block of K and V while it is in L1, instead of each (head,
@@ -19,6 +21,16 @@
 constexpr int64_t kQueryRows = 4;
 constexpr int64_t kScoreKeys = 16;  // keys per score block (one score16)
 constexpr int64_t kValueKeys = 32;  // keys per weighted-sum block
+
+// acc[i] += w[s]·v_s[i] over the d elements of a head: 8, then 4, then 1 vectors at a time (the
+// accumulators in registers while the keys pass).
+inline void weighted_sum_head(const float* w, int64_t n_keys, const float* v, int64_t kv_stride, int64_t d, float* acc) {
+  const int64_t n_vec = (d + kLanes - 1) / kLanes;
+  int64_t j = 0;
+  for (; j + 8 <= n_vec; j += 8) weighted_sum<8>(w, n_keys, v + kLanes * j, kv_stride, d - kLanes * j, acc + kLanes * j);
+  for (; j + 4 <= n_vec; j += 4) weighted_sum<4>(w, n_keys, v + kLanes * j, kv_stride, d - kLanes * j, acc + kLanes * j);
+  for (; j < n_vec; ++j) weighted_sum<1>(w, n_keys, v + kLanes * j, kv_stride, d - kLanes * j, acc + kLanes * j);
+}
 
 inline void attention_exact_driver(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                                    int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out) {
