@@ -250,8 +250,7 @@ void rescale_add(float* o, const float* add, float alpha, int64_t n) {
 // out = swiglu(gate, up) (lanes_avx512.h's swiglu16).
 void swiglu_span(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff)
-                                        : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 valid = first_lanes(n - i);
     _mm512_mask_storeu_ps(out + i, valid,
                           swiglu16(_mm512_maskz_loadu_ps(valid, gate + i), _mm512_maskz_loadu_ps(valid, up + i)));
   }

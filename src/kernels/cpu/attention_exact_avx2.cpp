@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/lanes_avx2.h"
 
 namespace lsc::cpu::avx2 {
 namespace {
@@ -20,14 +21,6 @@ namespace {
 inline __m256i lanes_below(int64_t n) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))), idx);
-}
-
-// The 8 lanes summed by dot16's last three steps: (i + i+4), (+ i+2), (+ i+1).
-inline float reduce8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 inline float score1(const float* q, const float* key, int64_t d) {

@@ -23,10 +23,6 @@
 namespace lsc::cpu::avx512 {
 namespace {
 
-inline __mmask16 first_lanes(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
-}
-
 // dot16(q, key) for one key: lane j sums q[d]·key[d] over d ≡ j (mod 16), in d order.
 inline __m512 lane_sums(const float* q, const float* key, int64_t d) {
   __m512 acc = _mm512_setzero_ps();

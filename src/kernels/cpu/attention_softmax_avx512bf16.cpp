@@ -10,15 +10,10 @@
 #include <cstdint>
 
 #include "kernels/cpu/exp_avx512.h"
+#include "kernels/cpu/lanes_avx512.h"
 
 namespace lsc::cpu::avx512 {
 namespace {
-
-inline __mmask16 first_lanes(int64_t left) {
-  return left >= 16  ? static_cast<__mmask16>(0xffff)
-         : left <= 0 ? static_cast<__mmask16>(0)
-                     : static_cast<__mmask16>((1u << left) - 1u);
-}
 
 // R rows of attention_block_rows at once (independent chains, interleaved for the pipelines).
 template <int R>

@@ -5,9 +5,19 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "kernels/cpu/exp_avx512.h"
 
 namespace lsc::cpu::avx512 {
+
+// The mask of the first `left` of 16 lanes (all for left ≥ 16, none for left ≤ 0): the tail of a
+// loop over n elements in steps of 16 is first_lanes(n − i).
+inline __mmask16 first_lanes(int64_t left) {
+  return left >= 16  ? static_cast<__mmask16>(0xffff)
+         : left <= 0 ? static_cast<__mmask16>(0)
+                     : static_cast<__mmask16>((1u << left) - 1u);
+}
 
 // silu(g)·u = g·u / (1 + e^{−g}) with e^{−|g|} from the polynomial (so the argument is ≤ 0):
 // g ≥ 0: g·u / (1 + e^{−g});  g < 0: g·u·e^{g} / (e^{g} + 1). Relative error < 5e-7.

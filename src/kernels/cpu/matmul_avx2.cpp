@@ -9,6 +9,7 @@
 
 #include "io/error.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/lanes_avx2.h"
 
 namespace lsc::cpu::avx2 {
 namespace {
@@ -33,14 +34,6 @@ void convert_block_row(const WeightMatrix& w, int64_t row, float* out) {
   } else {
     convert_row(w, row, out);
   }
-}
-
-// The 8 lanes summed in one fixed order: (lo + hi) halves, then pairs.
-inline float reduce8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // Lanes [0, n % 8) of the masked tail load.
