@@ -55,67 +55,81 @@ inline float dot1(const float* x, const float* w, int64_t n_k, bool has_tail, __
   return reduce8(acc);
 }
 
-// K in blocks of kBlockK: a block of the 16 weight rows (16 KB) and of the x rows stays in L1
-// while every 2x4 micro-tile of the tile passes over it (streaming whole rows of K from L2 per
-// micro-tile made the kernel L2-bound). Each output keeps its one accumulator chain across the
-// blocks (stored between them), so its FMAs are dot1's, in dot1's order.
+// R (3 or 2) activation rows against the weight block's rows in micro-tiles of R x 4 outputs,
+// each output one 8-lane accumulator: 3 x 4 = 12 independent FMA chains (two FMA pipes of
+// latency 4 need 8 in flight) from 7 loads per 12 FMAs, in 16 registers (12 accumulators, 3 x
+// vectors, one weight vector at a time). K is walked in blocks of kBlockK per row group, the
+// group's accumulators kept in `saved` between blocks (R·16·8 floats: L1), so that the R rows of a
+// block stay in L1 across the block's weight rows. Every output keeps its one accumulator chain in
+// k order, so its FMAs are dot1's, in dot1's order, whatever the blocking (tested against dot1).
 constexpr int64_t kBlockK = 256;
-constexpr int64_t kMaxTileX = 64, kMaxTileW = 16;  // the driver's tile (matmul_driver.h)
+constexpr int64_t kMaxTileW = 16;  // the driver's weight block (matmul_driver.h)
+
+template <int R>
+void row_group(const float* x, const float* w, int64_t n_w4, int64_t n_k, bool has_tail, __m256i tail, float* out,
+               int64_t out_stride) {
+  const int64_t k_full = n_k / 8 * 8;
+  alignas(32) float saved_all[R * kMaxTileW * 8];
+  const float* xr[R];
+  for (int r = 0; r < R; ++r) xr[r] = x + r * n_k;
+  for (int64_t k0 = 0; k0 < n_k || k0 == 0; k0 += kBlockK) {
+    const int64_t k1 = std::min(k0 + kBlockK, k_full);
+    const bool first = k0 == 0, last = k0 + kBlockK >= n_k;
+    for (int64_t j = 0; j < n_w4; j += 4) {
+      float* saved = saved_all + j * R * 8;  // R·4 vectors of this micro-tile
+      __m256 acc[R][4];
+      for (int r = 0; r < R; ++r) {
+        for (int c = 0; c < 4; ++c) acc[r][c] = first ? _mm256_setzero_ps() : _mm256_load_ps(saved + (4 * r + c) * 8);
+      }
+      const float* wr[4] = {w + j * n_k, w + (j + 1) * n_k, w + (j + 2) * n_k, w + (j + 3) * n_k};
+      for (int64_t k = k0; k < k1; k += 8) {
+        __m256 xv[R];
+        for (int r = 0; r < R; ++r) xv[r] = _mm256_loadu_ps(xr[r] + k);
+        for (int c = 0; c < 4; ++c) {
+          const __m256 wv = _mm256_loadu_ps(wr[c] + k);
+          for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+        }
+      }
+      if (!last) {
+        for (int r = 0; r < R; ++r) {
+          for (int c = 0; c < 4; ++c) _mm256_store_ps(saved + (4 * r + c) * 8, acc[r][c]);
+        }
+        continue;
+      }
+      if (has_tail) {
+        __m256 xv[R];
+        for (int r = 0; r < R; ++r) xv[r] = _mm256_maskload_ps(xr[r] + k_full, tail);
+        for (int c = 0; c < 4; ++c) {
+          const __m256 wv = _mm256_maskload_ps(wr[c] + k_full, tail);
+          for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        for (int c = 0; c < 4; ++c) out[r * out_stride + j + c] = reduce8(acc[r][c]);
+      }
+    }
+  }
+}
 
 void tile_dot(const float* x, int64_t n_x, const float* w, int64_t n_w, int64_t n_k, float* out,
               int64_t out_stride) {
   const bool has_tail = n_k % 8 != 0;
   const __m256i tail = tail_mask(n_k);
-  const int64_t n_x2 = n_x / 2 * 2, n_w4 = n_w / 4 * 4;
-  LSC_CHECK(n_x <= kMaxTileX && n_w <= kMaxTileW);
-  alignas(32) float accbuf[kMaxTileX * kMaxTileW * 8];  // [row][col] × 8 lanes
-  for (int64_t kb = 0; kb < n_k || kb == 0; kb += kBlockK) {
-    const int64_t kend = std::min(n_k, kb + kBlockK);
-    const bool last = kend == n_k;
-    for (int64_t i = 0; i < n_x2; i += 2) {
-      for (int64_t j = 0; j < n_w4; j += 4) {
-        __m256 acc[2][4];
-        for (int r = 0; r < 2; ++r) {
-          for (int c = 0; c < 4; ++c) {
-            acc[r][c] = kb == 0 ? _mm256_setzero_ps() : _mm256_load_ps(accbuf + ((i + r) * kMaxTileW + j + c) * 8);
-          }
-        }
-        const float* xr[2] = {x + i * n_k, x + (i + 1) * n_k};
-        const float* wr[4] = {w + j * n_k, w + (j + 1) * n_k, w + (j + 2) * n_k, w + (j + 3) * n_k};
-        int64_t k = kb;
-        for (; k + 8 <= kend; k += 8) {
-          __m256 wv[4];
-          for (int c = 0; c < 4; ++c) wv[c] = _mm256_loadu_ps(wr[c] + k);
-          for (int r = 0; r < 2; ++r) {
-            const __m256 xv = _mm256_loadu_ps(xr[r] + k);
-            for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
-          }
-        }
-        if (last && has_tail) {
-          __m256 wv[4];
-          for (int c = 0; c < 4; ++c) wv[c] = _mm256_maskload_ps(wr[c] + k, tail);
-          for (int r = 0; r < 2; ++r) {
-            const __m256 xv = _mm256_maskload_ps(xr[r] + k, tail);
-            for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
-          }
-        }
-        for (int r = 0; r < 2; ++r) {
-          for (int c = 0; c < 4; ++c) {
-            if (last) {
-              out[(i + r) * out_stride + j + c] = reduce8(acc[r][c]);
-            } else {
-              _mm256_store_ps(accbuf + ((i + r) * kMaxTileW + j + c) * 8, acc[r][c]);
-            }
-          }
-        }
-      }
-    }
-    if (last) break;
+  const int64_t n_w4 = n_w / 4 * 4;
+  LSC_CHECK(n_w <= kMaxTileW);
+  // Groups of 3 rows, ending in one or two groups of 2 where 3 does not divide (64 = 20·3 + 2·2);
+  // a single row (n_x = 1) takes whole dot products below.
+  int64_t i = 0;
+  for (; n_x - i >= 3 && n_x - i != 4; i += 3) {
+    row_group<3>(x + i * n_k, w, n_w4, n_k, has_tail, tail, out + i * out_stride, out_stride);
   }
-  // The rows and columns outside the 2x4 micro-tiles: whole dot products.
-  for (int64_t i = 0; i < n_x; ++i) {
-    for (int64_t j = i < n_x2 ? n_w4 : 0; j < n_w; ++j) {
-      out[i * out_stride + j] = dot1(x + i * n_k, w + j * n_k, n_k, has_tail, tail);
+  for (; n_x - i >= 2; i += 2) {
+    row_group<2>(x + i * n_k, w, n_w4, n_k, has_tail, tail, out + i * out_stride, out_stride);
+  }
+  // The columns outside the micro-tiles, and a last single row: whole dot products.
+  for (int64_t r = 0; r < n_x; ++r) {
+    for (int64_t j = r < i ? n_w4 : 0; j < n_w; ++j) {
+      out[r * out_stride + j] = dot1(x + r * n_k, w + j * n_k, n_k, has_tail, tail);
     }
   }
 }
