@@ -33,9 +33,10 @@ struct ReducedRow : RowStats {
 // or −1 for none (targets may be null: no target anywhere). k ≤ kMaxTopK.
 void reduce_rows(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
                  ReducedRow* out);
-// The same through the portable code only (reduce_rows uses AVX-512 where the CPU has it); for
-// tests, so the fallback is checked on AVX-512 machines too.
-void reduce_rows_portable(const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets, int k,
-                          ReducedRow* out);
+// The same through one ISA's code ("avx512", "avx2" or "scalar", the portable build), whatever
+// the dispatch chose; false, with nothing written, where the CPU cannot run it. For tests, so each
+// ISA's code is checked on the machines that can run it.
+bool reduce_rows_isa(const char* isa, const float* logits, int64_t n_rows, int64_t vocab, const int32_t* targets,
+                     int k, ReducedRow* out);
 
 }  // namespace lsc::analysis

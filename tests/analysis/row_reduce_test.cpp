@@ -18,11 +18,15 @@ namespace {
 
 void expect_matches_reference(const std::vector<float>& l, int64_t n_rows, int64_t vocab, int k,
                               const std::vector<int32_t>& targets, const char* what) {
-  std::vector<ReducedRow> got(static_cast<size_t>(n_rows)), portable(static_cast<size_t>(n_rows));
-  reduce_rows(l.data(), n_rows, vocab, targets.data(), k, got.data());
-  reduce_rows_portable(l.data(), n_rows, vocab, targets.data(), k, portable.data());
-  for (int pass = 0; pass < 2; ++pass) {
-    if (pass == 1) got = portable;  // the fallback against the same reference
+  std::vector<std::vector<ReducedRow>> runs;  // the dispatch, then each ISA this CPU runs
+  runs.emplace_back(static_cast<size_t>(n_rows));
+  reduce_rows(l.data(), n_rows, vocab, targets.data(), k, runs.back().data());
+  for (const char* isa : {"scalar", "avx2", "avx512"}) {
+    std::vector<ReducedRow> got(static_cast<size_t>(n_rows));
+    if (reduce_rows_isa(isa, l.data(), n_rows, vocab, targets.data(), k, got.data())) runs.push_back(got);
+  }
+  ASSERT_GE(runs.size(), 2u);  // the portable build runs everywhere
+  for (const std::vector<ReducedRow>& got : runs) {
     for (int64_t r = 0; r < n_rows; ++r) {
       std::span<const float> row(l.data() + r * vocab, static_cast<size_t>(vocab));
       const RowStats ref = row_stats(row);
@@ -58,6 +62,29 @@ TEST(RowReduce, MatchesReferenceOnRandomRowsOfManySizes) {
     for (int64_t r = 0; r < n_rows; ++r)
       targets.push_back(r == 2 ? -1 : static_cast<int32_t>((r * 7919) % vocab));
     for (int k : {0, 1, 5, 16}) expect_matches_reference(l, n_rows, vocab, k, targets, "random");
+  }
+}
+
+// The AVX2 build compiles the portable loops at twice the width, without contraction: the same
+// values, bit for bit (a reassociation or an FMA would show in the sums' last bits).
+TEST(RowReduce, Avx2BuildRepeatsThePortableBuildBitForBit) {
+  std::mt19937 g(5);
+  std::normal_distribution<float> d(0.0f, 4.0f);
+  const int64_t n_rows = 5, vocab = 151936;
+  std::vector<float> l(static_cast<size_t>(n_rows * vocab));
+  for (float& x : l) x = d(g);
+  const std::vector<int32_t> t = {0, 17, -1, 151935, 4000};
+  std::vector<ReducedRow> avx2(static_cast<size_t>(n_rows)), portable(static_cast<size_t>(n_rows));
+  if (!reduce_rows_isa("avx2", l.data(), n_rows, vocab, t.data(), 16, avx2.data()))
+    GTEST_SKIP() << "skipped: this CPU cannot run avx2";
+  ASSERT_TRUE(reduce_rows_isa("scalar", l.data(), n_rows, vocab, t.data(), 16, portable.data()));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const ReducedRow &a = avx2[size_t(r)], &b = portable[size_t(r)];
+    EXPECT_EQ(std::memcmp(&a.logsumexp, &b.logsumexp, 8), 0) << "row " << r;
+    EXPECT_EQ(std::memcmp(&a.entropy_nats, &b.entropy_nats, 8), 0) << "row " << r;
+    EXPECT_EQ(a.rank, b.rank);
+    EXPECT_EQ(a.n_top, b.n_top);
+    for (int i = 0; i < a.n_top; ++i) EXPECT_EQ(a.top[i], b.top[i]);
   }
 }
 
