@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/kernels.h"
@@ -15,6 +16,9 @@
 namespace lsc::cpu {
 namespace avx512 {
 void expf_nonpos_n(const float* x, int64_t n, float* out);  // attention_exact_avx512.cpp
+}
+namespace avx2 {
+void expf_nonpos_n(const float* x, int64_t n, float* out);  // attention_exact_avx2.cpp
 }
 namespace {
 
@@ -255,12 +259,15 @@ TEST(Attention, EveryIsaRepeatsTheReferenceBitForBit) {
   }
 }
 
-// The AVX-512 fp32 attention's exp equals libm's expf (which the reference calls) on every float
-// in [−0x1.9fe368p6, 0] — all 1.1e9 of them, where the results are not 0 — plus -0, the
-// underflow range, −inf and NaN. Fails for a changed table entry, coefficient or rounding (the
-// r = x·32/ln2 − k not fused: one float in 2^31).
-TEST(Attention, VectorExpIsLibmExpfOnEveryNonPositiveFloat) {
-  if (cpu_kernels_for("avx512") == nullptr) GTEST_SKIP() << "skipped: this CPU cannot run avx512";
+// The AVX-512 and AVX2 fp32 attentions' exp equals libm's expf (which the reference calls) on
+// every float in [−0x1.9fe368p6, 0] — all 1.1e9 of them, where the results are not 0 — plus -0,
+// the underflow range, −inf and NaN. Fails for a changed table entry, coefficient or rounding
+// (the r = x·32/ln2 − k not fused: one float in 2^31).
+class VectorExp : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(VectorExp, IsLibmExpfOnEveryNonPositiveFloat) {
+  if (cpu_kernels_for(GetParam()) == nullptr) GTEST_SKIP() << "skipped: this CPU cannot run " << GetParam();
+  auto* const expf_n = std::string(GetParam()) == "avx512" ? &avx512::expf_nonpos_n : &avx2::expf_nonpos_n;
   const uint32_t first = 0x80000000u, last = 0xc2cff1b5u;  // -0 .. −0x1.9fe36ap6 (just past the cut)
   const int64_t n_all = int64_t{last} - first + 1, block = 1 << 16;
   int64_t mismatches = 0;
@@ -275,7 +282,7 @@ TEST(Attention, VectorExpIsLibmExpfOnEveryNonPositiveFloat) {
         const uint32_t bits = first + static_cast<uint32_t>(b0 + i);
         std::memcpy(&x[size_t(i)], &bits, 4);
       }
-      avx512::expf_nonpos_n(x.data(), n, got.data());
+      expf_n(x.data(), n, got.data());
       for (int64_t i = 0; i < n; ++i) {
         const float ref = std::exp(x[size_t(i)]);
         if (std::memcmp(&ref, &got[size_t(i)], 4) != 0) {
@@ -286,15 +293,17 @@ TEST(Attention, VectorExpIsLibmExpfOnEveryNonPositiveFloat) {
       }
     }
   }
-  EXPECT_EQ(mismatches, 0) << "e.g. at bits " << std::hex << example;
+  EXPECT_EQ(mismatches, 0) << GetParam() << ", e.g. at bits " << std::hex << example;
   const float specials[] = {-0.0f, -104.0f, -150.0f, -3e38f, -INFINITY, NAN, -NAN};
   float got[7];
-  avx512::expf_nonpos_n(specials, 7, got);
+  expf_n(specials, 7, got);
   for (int i = 0; i < 7; ++i) {
     const float ref = std::exp(specials[i]);
-    EXPECT_EQ(0, std::memcmp(&ref, &got[i], 4)) << "x=" << specials[i] << ": " << got[i] << ", libm " << ref;
+    EXPECT_EQ(0, std::memcmp(&ref, &got[i], 4)) << GetParam() << " x=" << specials[i] << ": " << got[i] << ", libm " << ref;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, VectorExp, ::testing::Values("avx2", "avx512"));
 
 TEST(Swiglu, SiluTimesUp) {
   const float g[3] = {0, 1, -2}, u[3] = {5, 2, 3};
