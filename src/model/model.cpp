@@ -373,13 +373,14 @@ struct PassOps {
 };
 
 PassOps pass_ops(Products mm) {
-  // The reference attention and SwiGLU only where the plain fp32 kernels run (the fp32 precision,
-  // and exact where it is plain fp32): bit for bit today's fp32 results. Split-bf16 (exact on a
+  // The reference attention and SwiGLU (the ISA's vector versions, bit for bit the reference's)
+  // only where the plain fp32 kernels run (the fp32 precision, and exact where it is plain fp32):
+  // bit for bit today's fp32 results. Split-bf16 (exact on a
   // CPU with bf16 matrix support) promises fp32-grade accuracy, not those bits: the AVX-512 fp32
   // attention and the polynomial-exp SwiGLU (relative error < 5e-7) keep it and cost a fraction.
   if (mm.bf16 && mm.x_parts == 1) return {mm, cpu::attention_causal_bf16_rows, cpu::swiglu_fast};
   if (mm.bf16) return {mm, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
-  return {mm, cpu::cpu_kernels().attention, cpu::swiglu};
+  return {mm, cpu::cpu_kernels().attention, cpu::cpu_kernels().swiglu};
 }
 
 // The bf16 kernel with activations rounded to bf16 (the bf16 precision).

@@ -15,10 +15,10 @@
 
 namespace lsc::cpu {
 namespace avx512 {
-void expf_nonpos_n(const float* x, int64_t n, float* out);  // attention_exact_avx512.cpp
+void expf_n(const float* x, int64_t n, float* out);  // attention_exact_avx512.cpp
 }
 namespace avx2 {
-void expf_nonpos_n(const float* x, int64_t n, float* out);  // attention_exact_avx2.cpp
+void expf_n(const float* x, int64_t n, float* out);  // attention_exact_avx2.cpp
 }
 namespace {
 
@@ -259,17 +259,20 @@ TEST(Attention, EveryIsaRepeatsTheReferenceBitForBit) {
   }
 }
 
-// The AVX-512 and AVX2 fp32 attentions' exp equals libm's expf (which the reference calls) on
-// every float in [−0x1.9fe368p6, 0] — all 1.1e9 of them, where the results are not 0 — plus -0,
-// the underflow range, −inf and NaN. Fails for a changed table entry, coefficient or rounding
-// (the r = x·32/ln2 − k not fused: one float in 2^31).
+// The AVX-512 and AVX2 vector exp (the fp32 attention's and SwiGLU's) equals libm's expf (which
+// the reference calls) on every float in [−0x1.9fe368p6, 0x1.62e42ep6] — all 2.2e9 of them, where
+// the results are neither 0 nor inf — plus the floats just past both cuts, −inf, +inf and NaN.
+// Fails for a changed table entry, coefficient or rounding (the r = x·32/ln2 − k not fused: one
+// float in 2^31).
 class VectorExp : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(VectorExp, IsLibmExpfOnEveryNonPositiveFloat) {
+TEST_P(VectorExp, IsLibmExpfOnEveryFloatOfItsRange) {
   if (cpu_kernels_for(GetParam()) == nullptr) GTEST_SKIP() << "skipped: this CPU cannot run " << GetParam();
-  auto* const expf_n = std::string(GetParam()) == "avx512" ? &avx512::expf_nonpos_n : &avx2::expf_nonpos_n;
-  const uint32_t first = 0x80000000u, last = 0xc2cff1b5u;  // -0 .. −0x1.9fe36ap6 (just past the cut)
-  const int64_t n_all = int64_t{last} - first + 1, block = 1 << 16;
+  auto* const expf_n = std::string(GetParam()) == "avx512" ? &avx512::expf_n : &avx2::expf_n;
+  // Bit patterns: -0 .. −0x1.9fe36ap6 (just past the underflow cut), then +0 .. 0x1.62e430p6 (just
+  // past the overflow cut), as one index range.
+  const uint32_t neg_first = 0x80000000u, neg_last = 0xc2cff1b5u, pos_last = 0x42b17218u;
+  const int64_t n_neg = int64_t{neg_last} - neg_first + 1, n_all = n_neg + pos_last + 1, block = 1 << 16;
   int64_t mismatches = 0;
   uint32_t example = 0;
 #pragma omp parallel
@@ -279,7 +282,8 @@ TEST_P(VectorExp, IsLibmExpfOnEveryNonPositiveFloat) {
     for (int64_t b0 = 0; b0 < n_all; b0 += block) {
       const int64_t n = std::min<int64_t>(block, n_all - b0);
       for (int64_t i = 0; i < n; ++i) {
-        const uint32_t bits = first + static_cast<uint32_t>(b0 + i);
+        const int64_t j = b0 + i;
+        const uint32_t bits = j < n_neg ? neg_first + static_cast<uint32_t>(j) : static_cast<uint32_t>(j - n_neg);
         std::memcpy(&x[size_t(i)], &bits, 4);
       }
       expf_n(x.data(), n, got.data());
@@ -294,10 +298,11 @@ TEST_P(VectorExp, IsLibmExpfOnEveryNonPositiveFloat) {
     }
   }
   EXPECT_EQ(mismatches, 0) << GetParam() << ", e.g. at bits " << std::hex << example;
-  const float specials[] = {-0.0f, -104.0f, -150.0f, -3e38f, -INFINITY, NAN, -NAN};
-  float got[7];
-  expf_n(specials, 7, got);
-  for (int i = 0; i < 7; ++i) {
+  const float specials[] = {-0.0f, -104.0f, -150.0f, -3e38f, -INFINITY, NAN, -NAN, 88.8f, 1e30f, INFINITY};
+  constexpr int kSpecials = sizeof(specials) / sizeof(specials[0]);
+  float got[kSpecials];
+  expf_n(specials, kSpecials, got);
+  for (int i = 0; i < kSpecials; ++i) {
     const float ref = std::exp(specials[i]);
     EXPECT_EQ(0, std::memcmp(&ref, &got[i], 4)) << GetParam() << " x=" << specials[i] << ": " << got[i] << ", libm " << ref;
   }
@@ -312,6 +317,35 @@ TEST(Swiglu, SiluTimesUp) {
   EXPECT_FLOAT_EQ(out[0], 0);
   EXPECT_NEAR(out[1], 2 / (1 + std::exp(-1.0)), 1e-6);
   EXPECT_NEAR(out[2], 3 * -2 / (1 + std::exp(2.0)), 1e-6);
+}
+
+// Each ISA's fp32 SwiGLU repeats the reference bit for bit: gates over the whole range of e^−g
+// (underflow, overflow, ±0, ±inf, NaN) and a length that leaves a masked tail, in place too
+// (out = gate, as the pass calls it).
+TEST(Swiglu, EveryIsaRepeatsTheReferenceBitForBit) {
+  std::mt19937 rng(31);
+  std::normal_distribution<float> nd(0.0f, 6.0f);
+  const int64_t n = 4099;
+  std::vector<float> g(n), u(n);
+  for (int64_t i = 0; i < n; ++i) {
+    g[size_t(i)] = nd(rng) * (i % 7 == 0 ? 20.0f : 1.0f);
+    u[size_t(i)] = nd(rng);
+  }
+  const float specials[] = {0.0f, -0.0f, 88.0f, -88.8f, 89.0f, -104.0f, 120.0f, INFINITY, -INFINITY, NAN, 1e-40f};
+  for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); ++i) g[i * 5] = specials[i];
+  std::vector<float> ref(n);
+  swiglu(g.data(), u.data(), n, ref.data());
+  for (const char* isa : {"scalar", "avx2", "avx512"}) {
+    const CpuKernels* kern = cpu_kernels_for(isa);
+    if (kern == nullptr) continue;
+    std::vector<float> got(g);
+    kern->swiglu(got.data(), u.data(), n, got.data());
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(0, std::memcmp(&ref[size_t(i)], &got[size_t(i)], 4))
+          << isa << " at " << i << ": g=" << g[size_t(i)] << " u=" << u[size_t(i)] << ": " << got[size_t(i)]
+          << ", reference " << ref[size_t(i)];
+    }
+  }
 }
 
 }  // namespace

@@ -64,14 +64,14 @@ inline float row_max(const float* p, int64_t n) {
 }
 
 // p[s] = e^(p[s] − m) 8 keys at a time: the same float subtraction, and libm's expf bit for bit
-// (libm_expf_nonpos8).
+// (libm_expf8).
 inline void exp_shifted(float* p, int64_t n, float m) {
   const __m256 mv = _mm256_set1_ps(m);
   int64_t s = 0;
-  for (; s + 8 <= n; s += 8) _mm256_storeu_ps(p + s, libm_expf_nonpos8(_mm256_sub_ps(_mm256_loadu_ps(p + s), mv)));
+  for (; s + 8 <= n; s += 8) _mm256_storeu_ps(p + s, libm_expf8(_mm256_sub_ps(_mm256_loadu_ps(p + s), mv)));
   if (s < n) {
     const __m256i valid = lanes_below(n - s);
-    _mm256_maskstore_ps(p + s, valid, libm_expf_nonpos8(_mm256_sub_ps(_mm256_maskload_ps(p + s, valid), mv)));
+    _mm256_maskstore_ps(p + s, valid, libm_expf8(_mm256_sub_ps(_mm256_maskload_ps(p + s, valid), mv)));
   }
 }
 
@@ -99,13 +99,13 @@ constexpr int64_t kLanes = 8;  // floats per vector, for the driver
 
 }  // namespace
 
-// out[i] = e^(x[i]) for x[i] ≤ 0 or NaN, by libm_expf_nonpos8 (for its test against libm).
-void expf_nonpos_n(const float* x, int64_t n, float* out) {
+// out[i] = e^(x[i]) by libm_expf8 (for its test against libm).
+void expf_n(const float* x, int64_t n, float* out) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, libm_expf_nonpos8(_mm256_loadu_ps(x + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, libm_expf8(_mm256_loadu_ps(x + i)));
   if (i < n) {
     const __m256i valid = lanes_below(n - i);
-    _mm256_maskstore_ps(out + i, valid, libm_expf_nonpos8(_mm256_maskload_ps(x + i, valid)));
+    _mm256_maskstore_ps(out + i, valid, libm_expf8(_mm256_maskload_ps(x + i, valid)));
   }
 }
 

@@ -3,7 +3,7 @@
 //  - A score is dot16's sum: 16 lane partial sums over the head dimension (a product rounded,
 //    then added: no FMA), then the tree (i + i+8, + i+4, + i+2, + i+1), then × scale. Here 16 keys
 //    at a time, their 16 trees in one transposed reduction (reduce_4x4: the same additions).
-//  - e^(s − max) equal to libm's expf bit for bit, 16 at a time (libm_expf_nonpos16), and the sum
+//  - e^(s − max) equal to libm's expf bit for bit, 16 at a time (libm_expf16), and the sum
 //    in double in key order, as the reference.
 //  - The weighted sum of V per element of the head, keys in order, w·v rounded then added.
 // This TU is compiled with -ffp-contract=off: GCC's intrinsics are plain vector operators, and a
@@ -68,12 +68,12 @@ inline float row_max(const float* p, int64_t n) {
 }
 
 // p[s] = e^(p[s] − m) 16 keys at a time: the same float subtraction, and libm's expf bit for
-// bit (libm_expf_nonpos16).
+// bit (libm_expf16).
 inline void exp_shifted(float* p, int64_t n, float m) {
   const __m512 mv = _mm512_set1_ps(m);
   for (int64_t s = 0; s < n; s += 16) {
     const __mmask16 valid = first_lanes(n - s);
-    _mm512_mask_storeu_ps(p + s, valid, libm_expf_nonpos16(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, p + s), mv)));
+    _mm512_mask_storeu_ps(p + s, valid, libm_expf16(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, p + s), mv)));
   }
 }
 
@@ -103,11 +103,11 @@ constexpr int64_t kLanes = 16;  // floats per vector, for the driver
 
 }  // namespace
 
-// out[i] = e^(x[i]) for x[i] ≤ 0 or NaN, by libm_expf_nonpos16 (for its test against libm).
-void expf_nonpos_n(const float* x, int64_t n, float* out) {
+// out[i] = e^(x[i]) by libm_expf16 (for its test against libm).
+void expf_n(const float* x, int64_t n, float* out) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 valid = first_lanes(n - i);
-    _mm512_mask_storeu_ps(out + i, valid, libm_expf_nonpos16(_mm512_maskz_loadu_ps(valid, x + i)));
+    _mm512_mask_storeu_ps(out + i, valid, libm_expf16(_mm512_maskz_loadu_ps(valid, x + i)));
   }
 }
 

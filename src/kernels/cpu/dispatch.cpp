@@ -19,6 +19,7 @@ namespace avx2 {
 void matmul(const MatmulArgs& args);
 void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                                  int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+void swiglu_exact(const float* gate, const float* up, int64_t n, float* out);
 }
 namespace avx512 {
 void matmul(const MatmulArgs& args);
@@ -27,16 +28,19 @@ void attention_causal_fast_rows(const float* q, const float* k, const float* v, 
 void swiglu_fast(const float* gate, const float* up, int64_t n, float* out);
 void attention_causal_exact_rows(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                                  int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+void swiglu_exact(const float* gate, const float* up, int64_t n, float* out);
 }
 
 namespace {
 
 // Without AVX-512 the bf16 path's attention and SwiGLU are the reference ones; the fp32 attention
-// of every ISA is the reference's arithmetic (scalar: the reference itself).
-constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal_rows, attention_causal_rows, swiglu};
-constexpr CpuKernels kAvx2{"avx2", false, avx2::matmul, avx2::attention_causal_exact_rows, attention_causal_rows, swiglu};
+// and SwiGLU of every ISA are the reference's arithmetic (scalar: the reference itself).
+constexpr CpuKernels kScalar{"scalar", false, scalar::matmul, attention_causal_rows, swiglu, attention_causal_rows,
+                             swiglu};
+constexpr CpuKernels kAvx2{"avx2", false, avx2::matmul, avx2::attention_causal_exact_rows, avx2::swiglu_exact,
+                           attention_causal_rows, swiglu};
 constexpr CpuKernels kAvx512{"avx512", true, avx512::matmul, avx512::attention_causal_exact_rows,
-                           avx512::attention_causal_fast_rows, avx512::swiglu_fast};
+                             avx512::swiglu_exact, avx512::attention_causal_fast_rows, avx512::swiglu_fast};
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();

@@ -4,6 +4,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/cpu/expf_table.h"
@@ -47,17 +48,18 @@ inline __m512 exp2_maskz(__mmask16 keep, __m512 t) {
   return _mm512_maskz_scalef_ps(keep, p, n);
 }
 
-// e^x for x ≤ 0 (and NaN) on 16 lanes, equal bit for bit to glibc's expf (2.28 and later: the
-// algorithm of its e_expf.c, which the fp32 reference's std::exp calls), so that vector code can
-// repeat the reference's softmax exactly: in double, x·32/ln2 = k + r with k an integer (by the
+// e^x on 16 lanes, equal bit for bit to glibc's expf (2.28 and later: the algorithm of its
+// e_expf.c, which the fp32 reference's std::exp calls), so that vector code can repeat the
+// reference's softmax and SwiGLU exactly: in double, x·32/ln2 = k + r with k an integer (by the
 // 1.5·2^52 shift) and |r| ≤ 1/2, e^x = 2^(k/32)·2^(r/32) with 2^(k mod 32 / 32) from a 32-entry
 // table and 2^(r/32) by a degree-3 polynomial, rounded to float once. The two products with
-// x·32/ln2 are fused as in the library's FMA build (checked: this function equals libm's expf on
-// every float ≤ 0, NaN aside, 2^31 values, glibc 2.36; a NaN returns x + x as the library does);
-// 0 below −0x1.9fe368p6 (where expf underflows to 0). The table is kExpfTable (expf_table.h).
+// x·32/ln2 are fused as in the library's FMA build. As the library: 0 below −0x1.9fe368p6 (and
+// for −inf), +inf above 0x1.62e42ep6 (and for +inf), x + x for a NaN. Checked equal to libm's
+// expf on every float from −0x1.9fe36ap6 to 0x1.62e430p6, NaN aside (3.3e9 values, glibc 2.36).
+// The table is kExpfTable (expf_table.h).
 
-// 8 lanes of libm_expf_nonpos16 in double.
-inline __m256 libm_expf_nonpos8(__m256 x) {
+// 8 lanes of libm_expf16 in double.
+inline __m256 libm_expf_half8(__m256 x) {
   const __m512d inv_ln2_n = _mm512_set1_pd(0x1.71547652b82fep+0 * 32), shift = _mm512_set1_pd(0x1.8p+52);
   const __m512d xd = _mm512_cvtps_pd(x);
   __m512d kd = _mm512_fmadd_pd(inv_ln2_n, xd, shift);
@@ -78,13 +80,15 @@ inline __m256 libm_expf_nonpos8(__m256 x) {
   return _mm512_cvtpd_ps(_mm512_mul_pd(y, _mm512_castsi512_pd(t)));
 }
 
-inline __m512 libm_expf_nonpos16(__m512 x) {
-  const __m256 lo = libm_expf_nonpos8(_mm512_castps512_ps256(x));
-  const __m256 hi = libm_expf_nonpos8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+inline __m512 libm_expf16(__m512 x) {
+  const __m256 lo = libm_expf_half8(_mm512_castps512_ps256(x));
+  const __m256 hi = libm_expf_half8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
   __m512 e = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
   const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-0x1.9fe368p6f), _CMP_LT_OQ);
+  const __mmask16 over = _mm512_cmp_ps_mask(x, _mm512_set1_ps(0x1.62e42ep6f), _CMP_GT_OQ);
   const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
   e = _mm512_mask_mov_ps(e, under, _mm512_setzero_ps());
+  e = _mm512_mask_mov_ps(e, over, _mm512_set1_ps(INFINITY));
   return _mm512_mask_add_ps(e, nan, x, x);
 }
 

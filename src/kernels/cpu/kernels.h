@@ -77,6 +77,9 @@ struct CpuKernels {
   // same operations in vectors, in blocks of keys and queries: attention_exact_*.cpp).
   void (*attention)(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first, int64_t n_heads,
                     int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
+  // The fp32 precision's SwiGLU: swiglu bit for bit (AVX-512 and AVX2: the same operations in
+  // vectors, libm's expf repeated exactly: swiglu_exact_*.cpp).
+  void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
   // The bf16 path's attention and SwiGLU (attention_causal_fast, swiglu_fast below).
   void (*attention_fast)(const float* q, const float* k, const float* v, int64_t n_q, int64_t q_first,
                          int64_t n_heads, int64_t n_heads_kv, int64_t head_dim, float scale, float* out);
