@@ -1,14 +1,16 @@
 // bench_attention: causal grouped-query attention of the bf16 path on the head layouts of
 // Qwen2-0.5B (14/2 heads, d 64) and Qwen2-7B (28/4 heads, d 128): the bf16 tiles' kernel
 // (cpu::attention_causal_bf16_rows, oneDNN, where the CPU has bf16 hardware) and the fp32 one it
-// replaced on that path (cpu::attention_causal_fast, AVX-512 fp32 arithmetic), printed as GFLOP/s
+// replaced on that path (cpu::attention_causal_fast, AVX-512 fp32 arithmetic; also the split-bf16
+// exact path's), and the fp32 precision's (`exact`: cpu_kernels().attention, the reference's
+// roundings in vectors of the dispatched ISA, LSC_ISA to choose), printed as GFLOP/s
 // next to the fp32 FMA peak measured in the same run (a loop of independent register FMAs on
 // every thread; bf16 hardware does 2x (AVX512-BF16) or more (AMX) that many products). FLOP
 // counted: 2·d per query-key product for the scores and again for the weighted sum of V, over the
 // causal triangle only.
 // Built with -mavx512f: runs on AVX-512 CPUs only.
 // usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all]
-//                        [--kernel bf16|fp32|all]
+//                        [--kernel bf16|fp32|exact|all]
 #include <immintrin.h>
 #include <omp.h>
 
@@ -86,7 +88,7 @@ int main(int argc, char** argv) {
     else if (a == "--shape")
       shape = v;
     else {
-      std::fprintf(stderr, "usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all] [--kernel bf16|fp32|all]\n");
+      std::fprintf(stderr, "usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all] [--kernel bf16|fp32|exact|all]\n");
       return 2;
     }
   }
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
       for (float& x : *a) x = nd(g);
     }
     const float scale = 1.0f / std::sqrt(float(s.d));
-    for (const std::string kern : {"bf16", "fp32"}) {
+    for (const std::string kern : {"bf16", "fp32", "exact"}) {
     if (kernel != "all" && kernel != kern) continue;
     if (kern == "bf16" && std::string(cpu::bf16_isa()) == "none") {
       std::fprintf(stderr, "attention: the bf16 kernel needs AVX512-BF16 or AMX; skipped\n");
@@ -118,9 +120,12 @@ int main(int argc, char** argv) {
           if (kern == "bf16") {
             cpu::attention_causal_bf16_rows(q.data(), k.data(), v.data(), tokens, 0, s.heads, s.kv_heads, s.d,
                                             scale, out.data());
-          } else {
+          } else if (kern == "fp32") {
             cpu::attention_causal_fast(q.data(), k.data(), v.data(), tokens, s.heads, s.kv_heads, s.d,
                                        scale, out.data());
+          } else {
+            cpu::cpu_kernels().attention(q.data(), k.data(), v.data(), tokens, 0, s.heads, s.kv_heads, s.d, scale,
+                                         out.data());
           }
         },
         reps);

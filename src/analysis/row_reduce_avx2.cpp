@@ -55,7 +55,6 @@ struct Sums16 {
 };
 
 void reduce_row_vec(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out) {
-  ReducedRow s;
   const bool has_target = target >= 0;
   const float tl = has_target ? l[target] : 0.0f;
   const __m256 vtl = _mm256_set1_ps(tl);
@@ -139,16 +138,7 @@ void reduce_row_vec(const float* l, int64_t vocab, int32_t target, int k, Reduce
     E += el[j];
     g += gl[j];
   }
-  s.logsumexp = static_cast<double>(run_max) + std::log(S);
-  s.entropy_nats = std::log(S) - E / S;
-  s.argmax = top.v[0].first;
-  if (has_target) {
-    s.target_logit = tl;
-    s.rank = g + 1;
-  }
-  s.n_top = std::min(k, top.n);
-  for (int j = 0; j < s.n_top; ++j) s.top[j] = top.v[j];
-  *out = s;
+  finish_row(run_max, S, E, g, has_target, tl, top, k, out);
 }
 
 }  // namespace

@@ -21,7 +21,6 @@ inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v
 inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
 
 void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out) {
-  ReducedRow s;
   const bool has_target = target >= 0;
   const float tl = has_target ? l[target] : 0.0f;
   const __m512 vtl = _mm512_set1_ps(tl);
@@ -84,16 +83,7 @@ void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, Reduc
   }
   const double S = _mm512_reduce_add_pd(_mm512_add_pd(s_lo, s_hi));
   const double E = _mm512_reduce_add_pd(_mm512_add_pd(e_lo, e_hi));
-  s.logsumexp = static_cast<double>(run_max) + std::log(S);
-  s.entropy_nats = std::log(S) - E / S;
-  s.argmax = top.v[0].first;
-  if (has_target) {
-    s.target_logit = tl;
-    s.rank = static_cast<int64_t>(_mm512_reduce_add_epi32(greater)) + 1;
-  }
-  s.n_top = std::min(k, top.n);
-  for (int j = 0; j < s.n_top; ++j) s.top[j] = top.v[j];
-  *out = s;
+  finish_row(run_max, S, E, _mm512_reduce_add_epi32(greater), has_target, tl, top, k, out);
 }
 
 }  // namespace

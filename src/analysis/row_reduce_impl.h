@@ -45,8 +45,25 @@ struct TopK {
   }
 };
 
-inline void reduce_row_impl(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out) {
+// The row's statistics from its merged sums — S = Σ e^{l−M}, E = Σ e^{l−M}(l−M) against the final
+// maximum M, and the count of logits above the target's — and its top-k; shared by every ISA's
+// reduction.
+inline void finish_row(float run_max, double S, double E, int64_t greater, bool has_target, float tl,
+                       const TopK& top, int k, ReducedRow* out) {
   ReducedRow s;
+  s.logsumexp = static_cast<double>(run_max) + std::log(S);
+  s.entropy_nats = std::log(S) - E / S;
+  s.argmax = top.v[0].first;
+  if (has_target) {
+    s.target_logit = tl;
+    s.rank = greater + 1;
+  }
+  s.n_top = std::min(k, top.n);
+  for (int j = 0; j < s.n_top; ++j) s.top[j] = top.v[j];
+  *out = s;
+}
+
+inline void reduce_row_impl(const float* l, int64_t vocab, int32_t target, int k, ReducedRow* out) {
   const bool has_target = target >= 0;
   const float tl = has_target ? l[target] : 0.0f;
   TopK top;
@@ -114,14 +131,5 @@ inline void reduce_row_impl(const float* l, int64_t vocab, int32_t target, int k
     E += sum_ez[j];
     g += greater[j];
   }
-  s.logsumexp = static_cast<double>(run_max) + std::log(S);
-  s.entropy_nats = std::log(S) - E / S;
-  s.argmax = top.v[0].first;
-  if (has_target) {
-    s.target_logit = tl;
-    s.rank = g + 1;
-  }
-  s.n_top = std::min(k, top.n);
-  for (int j = 0; j < s.n_top; ++j) s.top[j] = top.v[j];
-  *out = s;
+  finish_row(run_max, S, E, g, has_target, tl, top, k, out);
 }
