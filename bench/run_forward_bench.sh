@@ -59,6 +59,10 @@ if has fp32; then
   run --shape 0.5b --tokens 512 --threads 2 --reps 1 --precision fp32
   run --shape 0.5b --tokens 512 --threads 2 --reps 1 --precision exact
   run --shape 7b --layers 2 --tokens 512 --threads 2 --reps 1 --precision fp32
+  # At a real trace's length, where exact's fast attention (AVX-512 without AMX) or split-bf16
+  # (AMX) and fp32's reference attention differ most.
+  run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision fp32
+  run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision exact
 fi
 
 python3 - "$OUT" <<'PY'

@@ -146,6 +146,7 @@ Precision parse_precision(const std::string& text, const std::string& where) {
 }
 
 std::string PrecisionUsed::method() const {
+  if (precision == Precision::FP32 && fast_attention) return "exact (fp32, fast attention)";
   if (precision != Precision::Exact) return precision_name(precision);
   return "exact (split-bf16 x" + std::to_string(x_parts) + ")";
 }
@@ -161,7 +162,8 @@ PrecisionUsed Model::precision_used(Precision requested) const {
   const std::string isa = cpu::bf16_isa();
   if (requested == Precision::BF16 && any_bf16 && isa != "none") return {Precision::BF16, isa};
   if (requested == Precision::Exact && any_bf16 && cpu::exact_splits()) return {Precision::Exact, isa, kExactParts};
-  return {Precision::FP32, cpu::cpu_kernels().isa};
+  // The fast attention and SwiGLU exist on AVX-512 (elsewhere they are the reference's).
+  return {Precision::FP32, cpu::cpu_kernels().isa, 1, requested == Precision::Exact && cpu::cpu_kernels().avx512};
 }
 
 std::vector<float> rope_inv_freq(const ModelConfig& c) {
@@ -374,12 +376,12 @@ struct PassOps {
 
 PassOps pass_ops(Products mm) {
   // The reference attention and SwiGLU (the ISA's vector versions, bit for bit the reference's)
-  // only where the plain fp32 kernels run (the fp32 precision, and exact where it is plain fp32):
-  // bit for bit today's fp32 results. Split-bf16 (exact on a
-  // CPU with bf16 matrix support) promises fp32-grade accuracy, not those bits: the AVX-512 fp32
-  // attention and the polynomial-exp SwiGLU (relative error < 5e-7) keep it and cost a fraction.
+  // for the fp32 precision: bit for bit the fp32 results. The exact precision promises
+  // fp32-grade accuracy, not those bits: the AVX-512 FMA attention and the polynomial-exp SwiGLU
+  // (relative error < 5e-7) keep it at about half the cost at long texts (split-bf16 products, or
+  // fp32 products on CPUs where split-bf16 is slower; `fast_attention` is set on AVX-512 only).
   if (mm.bf16 && mm.x_parts == 1) return {mm, cpu::attention_causal_bf16_rows, cpu::swiglu_fast};
-  if (mm.bf16) return {mm, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
+  if (mm.bf16 || mm.fast_attention) return {mm, cpu::attention_causal_fast_rows, cpu::swiglu_fast};
   return {mm, cpu::cpu_kernels().attention, cpu::cpu_kernels().swiglu};
 }
 

@@ -53,8 +53,11 @@ using TapFn = std::function<void(const std::string& name, const float* data, int
 //         default). For BF16-stored matrices on CPUs where that is faster than the fp32 kernels
 //         (cpu::exact_splits()), split-bf16: each fp32 activation is written as the sum of
 //         kExactParts bf16 numbers (3: exactly), each part multiplied by the BF16 weights on the
-//         bf16 kernel (products exact, fp32 accumulation) and the partial sums added in fp32;
-//         attention and SwiGLU as FP32. Otherwise FP32.
+//         bf16 kernel (products exact, fp32 accumulation) and the partial sums added in fp32.
+//         Otherwise the fp32 kernels' products. Either way, on AVX-512 CPUs, the FMA attention
+//         (cpu::attention_causal_fast_rows, float polynomial exp) and the polynomial-exp SwiGLU
+//         (relative error < 5e-7), about twice as fast as the reference's at long texts; elsewhere
+//         attention and SwiGLU as FP32, whose results it then gives bit for bit.
 //  BF16:  activations rounded to bf16, BF16-stored weights used as stored, products accumulated
 //         in fp32 (oneDNN: AMX, else AVX512-BF16), a faster attention. Falls back to FP32 on
 //         CPUs without bf16 hardware. docs/performance.md gives its accuracy cost and speed.
@@ -72,20 +75,27 @@ inline constexpr int kExactParts = 3;
 
 // What a pass at a requested precision really runs, for run manifests.
 struct PrecisionUsed {
-  // BF16 or Exact only if the CPU and some BF16 matrices allow it; else FP32.
+  // The products' arithmetic: BF16 or Exact (split-bf16) only if the CPU and some BF16 matrices
+  // allow it; else FP32.
   Precision precision = Precision::FP32;
   std::string isa;  // "amx" | "avx512_bf16" for BF16 and Exact; the fp32 kernels' ISA for FP32
   int x_parts = 1;  // Exact: the bf16 parts of each activation
-  // "fp32", "bf16" or "exact (split-bf16 x2)": what the manifests record.
+  // FP32 products asked for as exact: attention and SwiGLU the fast ones (AVX-512 CPUs; see
+  // Precision), so the results are not fp32's bit for bit.
+  bool fast_attention = false;
+  // "fp32", "bf16", "exact (split-bf16 x3)" or "exact (fp32, fast attention)": what the
+  // manifests record.
   std::string method() const;
 };
 
 // How a pass multiplies: `bf16` = on the bf16 kernel, which only BF16-stored matrices take (the
 // others run the fp32 kernels); x_parts = 1 rounds the activations to bf16 (the bf16
-// precision), 2-3 splits them (split-bf16: the exact precision).
+// precision), 2-3 splits them (split-bf16: the exact precision). `fast_attention`: the exact
+// precision's attention and SwiGLU next to fp32 products.
 struct Products {
   bool bf16 = false;
   int x_parts = 1;
+  bool fast_attention = false;  // fp32 products: the fast attention and SwiGLU (PrecisionUsed)
 };
 
 // Rows of one chunk of a pass (chunked prefill: each layer runs over a pass's rows in chunks of

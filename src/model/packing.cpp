@@ -81,7 +81,7 @@ void Model::pack_for_bf16() const {
 
 Products Model::products(Precision precision, bool pack) const {
   const PrecisionUsed used = precision_used(precision);
-  if (used.precision == Precision::FP32) return {};
+  if (used.precision == Precision::FP32) return {false, 1, used.fast_attention};
   if (!pack) return {true, used.x_parts};
   std::lock_guard<std::mutex> lock(pack_mutex_);
   if (!pack_decided_) {

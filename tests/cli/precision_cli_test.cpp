@@ -21,13 +21,15 @@ TEST(PrecisionCli, DefaultIsExactAndWhatRanIsRecorded) {
   const auto exact = run_cli("logits --model " + model + " --ids 1,2,3,4");
   ASSERT_EQ(exact.code, 0) << exact.err;
   EXPECT_EQ(summary_of(exact)["precision_requested"], "exact");
-  // split-bf16 where it is the faster exact method (AMX), else the fp32 kernels.
-  EXPECT_EQ(summary_of(exact)["precision"], cpu::exact_splits() ? "exact (split-bf16 x3)" : "fp32");
+  // split-bf16 where it is the faster exact method (AMX), else the fp32 kernels' products, with the
+  // fast attention and SwiGLU on AVX-512.
+  const std::string fp32_method = cpu::cpu_kernels().avx512 ? "exact (fp32, fast attention)" : "fp32";
+  EXPECT_EQ(summary_of(exact)["precision"], cpu::exact_splits() ? "exact (split-bf16 x3)" : fp32_method);
   ::setenv("LSC_EXACT", "split", 1);
   const auto split = run_cli("logits --model " + model + " --ids 1,2,3,4");
   ::unsetenv("LSC_EXACT");
   ASSERT_EQ(split.code, 0) << split.err;
-  EXPECT_EQ(summary_of(split)["precision"], std::strcmp(cpu::bf16_isa(), "none") != 0 ? "exact (split-bf16 x3)" : "fp32");
+  EXPECT_EQ(summary_of(split)["precision"], std::strcmp(cpu::bf16_isa(), "none") != 0 ? "exact (split-bf16 x3)" : fp32_method);
   const auto fp32 = run_cli("logits --model " + model + " --ids 1,2,3,4 --precision fp32");
   ASSERT_EQ(fp32.code, 0) << fp32.err;
   EXPECT_EQ(summary_of(fp32)["precision"], "fp32");

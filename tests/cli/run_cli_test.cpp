@@ -248,7 +248,9 @@ TEST_F(RunDir, Bf16PrecisionStaysWithinTheFixtureBoundsOfTheFp32Run) {
     io::Stmt m(db, "SELECT precision FROM models");
     ASSERT_TRUE(m.step());
     const bool bf16_hw = std::strcmp(cpu::bf16_isa(), "none") != 0;
-    EXPECT_EQ(m.col_text(0), bf16_hw ? "exact (split-bf16 x3)" : "fp32");
+    EXPECT_EQ(m.col_text(0), bf16_hw                      ? "exact (split-bf16 x3)"
+                             : cpu::cpu_kernels().avx512 ? "exact (fp32, fast attention)"
+                                                         : "fp32");
     db.exec("ATTACH DATABASE '" + p("fp32/results.sqlite") + "' AS ref");
     io::Stmt s(db, "SELECT max(abs(a.logprob - b.logprob)), max(abs(a.entropy - b.entropy)) FROM positions a "
                    "JOIN ref.positions b USING(text_idx, model_idx, pos) WHERE a.logprob IS NOT NULL");
