@@ -89,11 +89,7 @@ void reduce_row_vec(const float* l, int64_t vocab, int32_t target, int k, Reduce
     _mm256_store_ps(bm + 8, bmax[1]);
     float m = bm[0];
     for (int j = 1; j < kLanes; ++j) m = bm[j] > m ? bm[j] : m;
-    if (m > top.threshold()) {
-      for (int64_t t = 0; t < n; ++t) {
-        if (x[t] > top.threshold()) top.offer(static_cast<int32_t>(b0 + t), x[t]);
-      }
-    }
+    top.offer_block(x, n, b0, m);
     if (m > run_max) {
       if (run_max != -INFINITY) {
         const double d = static_cast<double>(run_max) - static_cast<double>(m);

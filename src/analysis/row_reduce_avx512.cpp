@@ -47,11 +47,7 @@ void reduce_row_fast(const float* l, int64_t vocab, int32_t target, int k, Reduc
       scan(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, x + n_full));
     }
     const float m = _mm512_reduce_max_ps(bmax);
-    if (m > top.threshold()) {
-      for (int64_t t = 0; t < n; ++t) {
-        if (x[t] > top.threshold()) top.offer(static_cast<int32_t>(b0 + t), x[t]);
-      }
-    }
+    top.offer_block(x, n, b0, m);
     if (m > run_max) {
       if (run_max != -INFINITY) {
         const double d = static_cast<double>(run_max) - static_cast<double>(m);

@@ -43,6 +43,14 @@ struct TopK {
     }
     v[i] = {id, x};
   }
+  // Offers a block of logits x[0, len) (ids from b0) whose maximum is m: scanned only if m
+  // reaches the threshold (rare once k values are in).
+  void offer_block(const float* x, int64_t len, int64_t b0, float m) {
+    if (!(m > threshold())) return;
+    for (int64_t t = 0; t < len; ++t) {
+      if (x[t] > threshold()) offer(static_cast<int32_t>(b0 + t), x[t]);
+    }
+  }
 };
 
 // The row's statistics from its merged sums — S = Σ e^{l−M}, E = Σ e^{l−M}(l−M) against the final
@@ -90,12 +98,7 @@ inline void reduce_row_impl(const float* l, int64_t vocab, int32_t target, int k
     }
     float m = bmax[0];
     for (int j = 1; j < kLanes; ++j) m = bmax[j] > m ? bmax[j] : m;
-    // Top-k: only blocks that reach the threshold are scanned (rare once k values are in).
-    if (m > top.threshold()) {
-      for (int64_t t = 0; t < n; ++t) {
-        if (x[t] > top.threshold()) top.offer(static_cast<int32_t>(b0 + t), x[t]);
-      }
-    }
+    top.offer_block(x, n, b0, m);
     if (m > run_max) {  // rescale: e^{l−M} = e^{l−M'}·e^{M'−M}, (l−M) = (l−M') + (M'−M)
       if (run_max != -INFINITY) {
         const double d = static_cast<double>(run_max) - static_cast<double>(m);  // < 0
