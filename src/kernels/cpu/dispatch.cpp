@@ -146,7 +146,12 @@ bool exact_splits() {
                      forced, r ? "split" : "fp32");
       }
     }
-    if (verbose()) std::fprintf(stderr, "logitscope: exact precision: %s\n", r ? "split-bf16" : "fp32 kernels");
+    if (verbose()) {
+      std::fprintf(stderr, "logitscope: exact precision: %s\n",
+                   r                       ? "split-bf16"
+                   : cpu_kernels().avx512 ? "fp32 kernels' products, the fast attention and SwiGLU"
+                                          : "fp32 kernels");
+    }
     return r;
   }();
   return split;
