@@ -12,8 +12,11 @@
 #include <cstring>
 
 #include "analysis/row_reduce.h"
+#include "kernels/cpu/lanes_avx2.h"
 
 namespace lsc::analysis::avx2 {
+using cpu::avx2::lanes_below;  // kernels/cpu/lanes_avx2.h
+
 namespace {
 #include "analysis/row_reduce_impl.h"
 
@@ -36,11 +39,6 @@ inline __m256 exp_nonpos8(__m256 z) {
   p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
   const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
   return _mm256_andnot_ps(under, _mm256_mul_ps(p, scale));  // 0 below −87
-}
-
-// Lanes [0, n) of 8, n in [0, 8].
-inline __m256i first8(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // The double sums of 16 lanes: d[0..3] lanes 0-15 in fours.
@@ -79,7 +77,7 @@ void reduce_row_vec(const float* l, int64_t vocab, int32_t target, int k, Reduce
       scan(1, _mm256_loadu_ps(x + i + 8));
     }
     const int64_t rest = n - n_full;
-    const __m256i tail0 = first8(std::min<int64_t>(rest, 8)), tail1 = first8(std::max<int64_t>(rest - 8, 0));
+    const __m256i tail0 = lanes_below(rest), tail1 = lanes_below(rest - 8);
     if (rest > 0) {
       scan(0, _mm256_blendv_ps(ninf, _mm256_maskload_ps(x + n_full, tail0), _mm256_castsi256_ps(tail0)));
       scan(1, _mm256_blendv_ps(ninf, _mm256_maskload_ps(x + n_full + 8, tail1), _mm256_castsi256_ps(tail1)));

@@ -18,12 +18,6 @@
 namespace lsc::cpu::avx2 {
 namespace {
 
-// Lanes [0, n) of 8 (n clamped to 0..8), as a maskload/blend mask.
-inline __m256i lanes_below(int64_t n) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))), idx);
-}
-
 inline float score1(const float* q, const float* key, int64_t d) {
   __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
   int64_t i = 0;

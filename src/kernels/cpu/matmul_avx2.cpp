@@ -36,14 +36,6 @@ void convert_block_row(const WeightMatrix& w, int64_t row, float* out) {
   }
 }
 
-// Lanes [0, n % 8) of the masked tail load.
-inline __m256i tail_mask(int64_t n_k) {
-  const int r = static_cast<int>(n_k % 8);
-  alignas(32) int32_t m[8];
-  for (int i = 0; i < 8; ++i) m[i] = i < r ? -1 : 0;
-  return _mm256_load_si256(reinterpret_cast<const __m256i*>(m));
-}
-
 // One dot product: a single 8-lane accumulator, k ascending, masked tail, fixed reduction. The
 // 2x4 micro-tiles below perform exactly these operations per output, so results do not depend on
 // which code computed an element.
@@ -114,7 +106,7 @@ void row_group(const float* x, const float* w, int64_t n_w4, int64_t n_k, bool h
 void tile_dot(const float* x, int64_t n_x, const float* w, int64_t n_w, int64_t n_k, float* out,
               int64_t out_stride) {
   const bool has_tail = n_k % 8 != 0;
-  const __m256i tail = tail_mask(n_k);
+  const __m256i tail = lanes_below(n_k % 8);  // the masked tail load's lanes
   const int64_t n_w4 = n_w / 4 * 4;
   LSC_CHECK(n_w <= kMaxTileW);
   // Groups of 3 rows, ending in one or two groups of 2 where 3 does not divide (64 = 20·3 + 2·2);
