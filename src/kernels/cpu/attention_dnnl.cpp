@@ -13,7 +13,9 @@
 // primitive per shape (M, K, N), planned single-threaded and called inside our parallel loop, so
 // a row's result depends on its own query and the keys up to it only: not on the thread count,
 // on q_first or n_q (the chunking), or on the rows sharing its tile (the same reasoning as the
-// bf16 matmul's fixed row tile; tested). Keys after a row's position are masked to p = 0 exactly
+// bf16 matmul's fixed row tile; tested). K and V are converted to bf16 and put in the layout the
+// products read (oneDNN's blocked one, pairs of k interleaved) once per call, each key block
+// then serving every later query block. Keys after a row's position are masked to p = 0 exactly
 // (0 · v adds nothing); the key blocks after the query block's last key are skipped.
 //
 // Rounding: q, k and v are rounded to bf16 (nearest even) and so is p = e^{s − max} before P·V
@@ -57,11 +59,17 @@ static_assert(kKeyBlock % 32 == 0);  // attention_block_rows rounds 32 keys at a
 struct Mm {
   dnnl::matmul prim;
   dnnl::memory::desc a, b, c;
+  dnnl::memory::desc b_plain;  // B as stored by the caller (b differs where oneDNN wants B blocked)
+  dnnl::reorder pack;          // b_plain → b, where they differ
+  bool packed = false;
   size_t scratch_bytes = 0;
 };
 
-// C[m, n] (fp32, dense) = A[m, k] (bf16, dense) · B[k, n] (bf16): B read as stored rows of n
-// values (b_rows_are_n: V, [k, n] row-major) or as n stored rows of k values (K, [n, k]).
+// C[m, n] (fp32, dense) = A[m, k] (bf16, dense) · B[k, n] (bf16), B given as stored rows of n
+// values (b_rows_are_n: V, [k, n] row-major) or as n stored rows of k values (K, [n, k]). The
+// primitive reads B in the blocked layout oneDNN plans for this shape (its brgemm kernels need
+// pairs of k interleaved): a key block is reordered into it once per call of the attention, not
+// copied by every product that reads it (each key block meets every later query block).
 std::shared_ptr<const Mm> get_mm(int64_t m, int64_t k, int64_t n, bool b_rows_are_n) {
   static std::mutex mu;
   static std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::shared_ptr<const Mm>> cache;
@@ -71,13 +79,19 @@ std::shared_ptr<const Mm> get_mm(int64_t m, int64_t k, int64_t n, bool b_rows_ar
   using dt = dnnl::memory::data_type;
   auto p = std::make_shared<Mm>();
   p->a = dnnl::memory::desc({m, k}, dt::bf16, dnnl::memory::dims{k, 1});
-  p->b = b_rows_are_n ? dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{n, 1})
-                      : dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
+  p->b_plain = b_rows_are_n ? dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{n, 1})
+                            : dnnl::memory::desc({k, n}, dt::bf16, dnnl::memory::dims{1, k});
   p->c = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{n, 1});
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   OneThread one_thread;
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a, p->b, p->c), attr, dnnl_engine());
+  const dnnl::memory::desc b_any({k, n}, dt::bf16, dnnl::memory::format_tag::any);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a, b_any, p->c), attr, dnnl_engine());
+  p->b = pd.weights_desc();
+  p->packed = p->b != p->b_plain;
+  if (p->packed) {
+    p->pack = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_engine(), p->b_plain, dnnl_engine(), p->b));
+  }
   p->prim = dnnl::matmul(pd);
   p->scratch_bytes = pd.scratchpad_desc().get_size();
   if (cache.size() >= 256) cache.clear();  // callers keep their shared_ptr alive
@@ -104,27 +118,47 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
   const int64_t n_qb = qb_last - qb_first + 1;
   // Keys any task reads: up to the end of the key block holding the last query block.
   const int64_t n_kblocks = ((qb_last + 1) * kQueryBlock + kKeyBlock - 1) / kKeyBlock;
-  const int64_t n_pad = n_kblocks * kKeyBlock;
-  // K and V per kv head in bf16, [n_kv][n_pad][d], zero after the last key.
-  static thread_local std::vector<uint16_t> k16_buf, v16_buf;
-  uint16_t* const k16 = sized(k16_buf, n_heads_kv * n_pad * d);
-  uint16_t* const v16 = sized(v16_buf, n_heads_kv * n_pad * d);
   const auto qk = get_mm(m_rows, d, kKeyBlock, false);
   const auto pv = get_mm(m_rows, kKeyBlock, d, true);
+  // K and V per kv head and key block in bf16, zero after the last key: as kKeyBlock stored rows
+  // of d values where the products read them so, else in the products' blocked
+  // layout (each block converted into a per-thread plain block, then reordered into place).
+  const int64_t k_bytes = qk->packed ? static_cast<int64_t>(qk->b.get_size()) : kKeyBlock * d * 2;
+  const int64_t v_bytes = pv->packed ? static_cast<int64_t>(pv->b.get_size()) : kKeyBlock * d * 2;
+  static thread_local std::vector<uint8_t> k_buf, v_buf;
+  uint8_t* const k_blocks = sized(k_buf, n_heads_kv * n_kblocks * k_bytes);
+  uint8_t* const v_blocks = sized(v_buf, n_heads_kv * n_kblocks * v_bytes);
 #pragma omp parallel
   {
-#pragma omp for schedule(static)
-    for (int64_t idx = 0; idx < n_heads_kv * n_pad; ++idx) {
-      const int64_t hk = idx / n_pad, s = idx % n_pad;
-      uint16_t* kd = k16 + idx * d;
-      uint16_t* vd = v16 + idx * d;
-      if (s < n_tokens) {
-        avx512::f32_to_bf16_n(k + s * kv_stride + hk * d, kd, d);
-        avx512::f32_to_bf16_n(v + s * kv_stride + hk * d, vd, d);
-      } else {
-        std::fill(kd, kd + d, uint16_t{0});
-        std::fill(vd, vd + d, uint16_t{0});
+    dnnl::engine& eng = dnnl_engine();
+    dnnl::stream st(eng);
+    static thread_local std::vector<uint16_t> plain_buf;
+    uint16_t* const plain = sized(plain_buf, kKeyBlock * d);
+    dnnl::memory k_plain(qk->b_plain, eng, plain), k_packed(qk->b, eng, nullptr);
+    dnnl::memory v_plain(pv->b_plain, eng, plain), v_packed(pv->b, eng, nullptr);
+    // One key block of K or V (x: k or v) to its place: rows past the last key are zero.
+    auto store_block = [&](const float* x, int64_t hk, int64_t j, const Mm& mm, int64_t bytes, uint8_t* blocks,
+                           dnnl::memory& src, dnnl::memory& dst) {
+      uint8_t* const place = blocks + (hk * n_kblocks + j) * bytes;
+      uint16_t* const rows = mm.packed ? plain : reinterpret_cast<uint16_t*>(place);
+      for (int64_t i = 0; i < kKeyBlock; ++i) {
+        const int64_t s = j * kKeyBlock + i;
+        if (s < n_tokens) {
+          avx512::f32_to_bf16_n(x + s * kv_stride + hk * d, rows + i * d, d);
+        } else {
+          std::fill(rows + i * d, rows + (i + 1) * d, uint16_t{0});
+        }
       }
+      if (mm.packed) {
+        dst.set_data_handle(place);
+        mm.pack.execute(st, src, dst);
+      }
+    };
+#pragma omp for schedule(static)
+    for (int64_t idx = 0; idx < n_heads_kv * n_kblocks; ++idx) {
+      const int64_t hk = idx / n_kblocks, j = idx % n_kblocks;
+      store_block(k, hk, j, *qk, k_bytes, k_blocks, k_plain, k_packed);
+      store_block(v, hk, j, *pv, v_bytes, v_blocks, v_plain, v_packed);
     }
     static thread_local std::vector<uint16_t> q16_buf, p16_buf;
     static thread_local std::vector<float> s_buf, pv_buf, o_buf, m_buf, alpha_buf;
@@ -139,8 +173,6 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
     float* const alpha = sized(alpha_buf, m_rows);
     double* const l = sized(l_buf, m_rows);
     uint8_t* const scratch = sized(scratch_buf, static_cast<int64_t>(std::max(qk->scratch_bytes, pv->scratch_bytes)));
-    dnnl::engine& eng = dnnl_engine();
-    dnnl::stream st(eng);
     dnnl::memory qm(qk->a, eng, q16), km(qk->b, eng, nullptr), sm(qk->c, eng, sc);
     dnnl::memory pm(pv->a, eng, p16), vm(pv->b, eng, nullptr), om(pv->c, eng, pvo);
     auto scratch_mem = [&](const Mm& mm) {
@@ -175,11 +207,11 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
       const int64_t last_kb = (p0 + kQueryBlock - 1) / kKeyBlock;
       for (int64_t j = 0; j <= last_kb; ++j) {
         const int64_t key0 = j * kKeyBlock;
-        km.set_data_handle(k16 + (hk * n_pad + key0) * d);
+        km.set_data_handle(k_blocks + (hk * n_kblocks + j) * k_bytes);
         qk->prim.execute(st, qk_args);
         // Row r is query position p0 + r mod kQueryBlock: its keys from key0 to it count.
         avx512::attention_block_rows(sc, m_rows, kKeyBlock, p0 + 1 - key0, kQueryBlock, scale, mx, l, p16, alpha);
-        vm.set_data_handle(v16 + (hk * n_pad + key0) * d);
+        vm.set_data_handle(v_blocks + (hk * n_kblocks + j) * v_bytes);
         pv->prim.execute(st, pv_args);
         for (int64_t r = 0; r < m_rows; ++r) avx512::rescale_add(o + r * d, pvo + r * d, alpha[r], d);
       }
