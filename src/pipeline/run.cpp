@@ -12,6 +12,7 @@
 
 #include "gpu/gpu.h"
 #include "io/error.h"
+#include "io/json.h"
 #include "io/atomic_file.h"
 #include "io/mapped_file.h"
 #include "io/paths.h"
@@ -344,6 +345,17 @@ int run(const RunOptions& opt_in) {
       !gpu_models && one_packed_model_at_a_time(models, precision, opt, !opt.quiet && group_end.size() > 1);
   int64_t committed = 0;
   size_t next = 0;
+  // This session's time per model (forward passes, and preparing its weights for the bf16
+  // kernel) and in the measuring step: stored in meta.timing_json and printed at the end, so a
+  // slow model in a run of several stands out.
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  struct ModelTiming {
+    int64_t tokens = 0;
+    double forward_s = 0, prepare_s = 0;
+  };
+  std::vector<ModelTiming> timing(models.size());
+  double measure_s = 0;
   for (size_t g = 0; g < group_end.size() && !interrupt.requested(); ++g) {
     size_t end = group_end[g];
     const std::string group = group_end.size() > 1 ? ", group " + std::to_string(g + 1) + "/" + std::to_string(group_end.size()) : "";
@@ -372,7 +384,9 @@ int run(const RunOptions& opt_in) {
           }
         }
         progress.set_phase("preparing model '" + models[m].name + "' for the bf16 kernel (packing its weights)");
+        const auto t_prepare = Clock::now();
         models[m].model->prepare(precision);
+        timing[m].prepare_s += since(t_prepare);
         // The next model's files into the page cache while this one runs, where they fit beside it.
         const auto& next_model = *models[(m + 1) % models.size()].model;
         if (one_packed && next_model.pack_bytes_needed() + (int64_t{2} << 30) <= io::available_memory_bytes()) {
@@ -396,6 +410,7 @@ int run(const RunOptions& opt_in) {
           fo.tap = lens_tap(std::move(rows), std::move(starts));
         }
         progress.pass_begin(pass.rows, models[m].model->config().num_hidden_layers);
+        const auto t_pass = Clock::now();
         if (gpu_models) {
           hidden[pass.texts[0] - next][m] = gpu_models->forward_hidden(m, pass.ids[0], fo);
         } else if (pass.texts.size() == 1) {
@@ -404,6 +419,8 @@ int run(const RunOptions& opt_in) {
           auto out = models[m].model->forward_hidden_batch(pass.ids, fo);
           for (size_t b = 0; b < pass.texts.size(); ++b) hidden[pass.texts[b] - next][m] = std::move(out[b]);
         }
+        timing[m].forward_s += since(t_pass);
+        timing[m].tokens += pass.rows;
         progress.pass_done();
       }
     }
@@ -411,7 +428,9 @@ int run(const RunOptions& opt_in) {
     progress.set_phase("measuring and committing " + std::to_string(end - next) + " text(s), all models" + group);
     for (size_t i = next; i < end; ++i) {
       progress.measure_begin();
+      const auto t_measure = Clock::now();
       measurer.measure_and_write(*todo[i], hidden[i - next], lens_rows[i - next], db);
+      measure_s += since(t_measure);
       progress.text_committed(todo[i]->tokens());
       if (opt.on_text_committed) opt.on_text_committed(++committed);
       if (interrupt.requested()) {
@@ -426,6 +445,34 @@ int run(const RunOptions& opt_in) {
   progress.finish();
   const double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   const double compute_seconds = db.add_compute_seconds(session_s);
+  {
+    io::Json t = io::Json::object();
+    t["session_s"] = session_s;
+    t["measure_s"] = measure_s;
+    io::Json per_model = io::Json::array();
+    for (size_t m = 0; m < models.size(); ++m) {
+      const ModelTiming& mt = timing[m];
+      io::Json j = io::Json::object();
+      j["name"] = models[m].name;
+      j["forward_tokens"] = mt.tokens;
+      j["forward_s"] = mt.forward_s;
+      j["tokens_per_second"] = mt.forward_s > 0 ? double(mt.tokens) / mt.forward_s : 0.0;
+      j["prepare_s"] = mt.prepare_s;
+      per_model.push_back(j);
+      if (!opt.quiet && mt.tokens > 0) {
+        std::fprintf(stderr, "logitscope: model '%s': %lld tokens in %s of forward passes (%.1f tok/s)", models[m].name.c_str(),
+                     static_cast<long long>(mt.tokens), format_duration(mt.forward_s).c_str(), double(mt.tokens) / mt.forward_s);
+        if (mt.prepare_s > 0) std::fprintf(stderr, ", weights packed in %.1f s", mt.prepare_s);
+        std::fprintf(stderr, "\n");
+      }
+    }
+    t["models"] = per_model;
+    db.set_session_timing(t.dump());
+    if (!opt.quiet && measure_s > 0) {
+      std::fprintf(stderr, "logitscope: measuring step (statistics of every row, divergences of every pair): %s\n",
+                   format_duration(measure_s).c_str());
+    }
+  }
   if (interrupted) {
     db.set_status("interrupted");
     std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",

@@ -128,6 +128,8 @@ class ResultsDb {
   std::string args_hash();
   void set_status(const std::string& status);
   double add_compute_seconds(double seconds);  // returns the run's total
+  // The last session's time per model and step, a JSON object (meta.timing_json; README).
+  void set_session_timing(const std::string& json) { set_meta("timing_json", json); }
   // Finished: status, tokens, the total compute time and the rate (computed here only).
   void mark_finished(int64_t n_tokens, double compute_seconds, int n_shards = 0);
 

@@ -52,7 +52,7 @@ inline CliResult run_cli(const std::string& args, const std::string& stdin_file 
 // two runs: equal dumps mean the same rows and the same values. Left out: the run's timing in
 // meta, how it was split (n_shards) and models.path (tests run copies of a model from elsewhere).
 inline std::map<std::string, std::string> dump_tables(const std::string& db_path) {
-  static const std::set<std::string> kVolatileMeta = {"compute_seconds", "tokens_per_second", "n_shards"};
+  static const std::set<std::string> kVolatileMeta = {"compute_seconds", "tokens_per_second", "n_shards", "timing_json"};
   io::Db db(db_path, false);
   std::map<std::string, std::string> out;
   io::Stmt tables(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");

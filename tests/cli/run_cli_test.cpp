@@ -413,6 +413,33 @@ TEST_F(RunDir, ProgressShowsPhaseTokensRateAndEtaWhileModelsRun) {
   EXPECT_TRUE(final_line) << r.err;
 }
 
+// The end of a run says how long each model's forward passes took (a slow model among several
+// stands out), and meta.timing_json keeps it: the tokens each model ran are the texts' tokens.
+TEST_F(RunDir, EachModelsForwardTimeIsPrintedAndStored) {
+  write("data.jsonl", many_records(3));
+  auto r = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  io::Stmt s(db, "SELECT value FROM meta WHERE key = 'timing_json'");
+  ASSERT_TRUE(s.step());
+  const io::Json t = io::Json::parse(s.col_text(0));
+  ASSERT_EQ(t["models"].size(), 2u) << t.dump();
+  EXPECT_GT(t["session_s"].get<double>(), 0.0);
+  EXPECT_GT(t["measure_s"].get<double>(), 0.0);
+  for (int m = 0; m < 2; ++m) {
+    const io::Json& j = t["models"][m];
+    const std::string name = m == 0 ? "a" : "b";
+    EXPECT_EQ(j["name"], name);
+    const int64_t tokens =
+        db.query_int("SELECT SUM(n_tokens) FROM text_models WHERE model_idx = " + std::to_string(m));
+    EXPECT_EQ(j["forward_tokens"].get<int64_t>(), tokens);
+    EXPECT_GT(j["forward_s"].get<double>(), 0.0);
+    EXPECT_NEAR(j["tokens_per_second"].get<double>(), double(tokens) / j["forward_s"].get<double>(), 1e-6);
+    EXPECT_NE(r.err.find("model '" + name + "': " + std::to_string(tokens) + " tokens in "), std::string::npos) << r.err;
+  }
+  EXPECT_NE(r.err.find("logitscope: measuring step"), std::string::npos) << r.err;
+}
+
 // LSC_ISA=scalar reaches every fast path (fp32 products, the LM-head row reduction, the
 // divergences): the tables equal the default run's within the fixtures' tolerance (1e-4).
 TEST_F(RunDir, ScalarIsaGivesTheDefaultTablesWithinTolerance) {
