@@ -75,7 +75,13 @@ int main(int argc, char** argv) {
   int64_t tokens = 512;
   int threads = 0, reps = 5;
   std::string shape = "all", kernel = "all";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  const char* usage =
+      "usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all] [--kernel bf16|fp32|exact|all]\n";
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) {  // an option without its value (--help included)
+      std::fputs(usage, stderr);
+      return 2;
+    }
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--tokens")
       tokens = std::atoll(v.c_str());
@@ -88,7 +94,7 @@ int main(int argc, char** argv) {
     else if (a == "--shape")
       shape = v;
     else {
-      std::fprintf(stderr, "usage: bench_attention [--tokens T] [--threads N] [--reps R] [--shape 0.5b|7b|all] [--kernel bf16|fp32|exact|all]\n");
+      std::fputs(usage, stderr);
       return 2;
     }
   }
