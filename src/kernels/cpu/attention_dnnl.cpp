@@ -120,11 +120,11 @@ void attention_causal_bf16_rows(const float* q, const float* k, const float* v, 
   const int64_t n_kblocks = ((qb_last + 1) * kQueryBlock + kKeyBlock - 1) / kKeyBlock;
   const auto qk = get_mm(m_rows, d, kKeyBlock, false);
   const auto pv = get_mm(m_rows, kKeyBlock, d, true);
-  // K and V per kv head and key block in bf16, zero after the last key: as kKeyBlock stored rows
-  // of d values where the products read them so, else in the products' blocked
-  // layout (each block converted into a per-thread plain block, then reordered into place).
-  const int64_t k_bytes = qk->packed ? static_cast<int64_t>(qk->b.get_size()) : kKeyBlock * d * 2;
-  const int64_t v_bytes = pv->packed ? static_cast<int64_t>(pv->b.get_size()) : kKeyBlock * d * 2;
+  // K and V per kv head and key block in bf16, zero after the last key, in the layout the products
+  // were planned for (`b`): kKeyBlock stored rows of d values where that is the plain one, else
+  // oneDNN's blocked layout (each block converted into a per-thread plain block, then reordered).
+  const int64_t k_bytes = static_cast<int64_t>(qk->b.get_size());
+  const int64_t v_bytes = static_cast<int64_t>(pv->b.get_size());
   static thread_local std::vector<uint8_t> k_buf, v_buf;
   uint8_t* const k_blocks = sized(k_buf, n_heads_kv * n_kblocks * k_bytes);
   uint8_t* const v_blocks = sized(v_buf, n_heads_kv * n_kblocks * v_bytes);
