@@ -24,6 +24,7 @@ PACKAGES=(
   libomp-14-dev        # LLVM OpenMP runtime and its TSan tool Archer (libarcher.so)
   ca-certificates      # npm ci over TLS (update-ca-certificates also takes the machine's own CAs)
   debootstrap          # scripts/fresh-machine-check.sh (CI): a clean Debian 12 root
+  python3              # bench/run_forward_bench.sh's tables and goals (and their test)
 )
 
 missing=()
