@@ -19,6 +19,13 @@ std::string format_duration(double s) {
   return b;
 }
 
+std::string format_seconds(double s) {
+  if (!(s >= 0) || s >= 59.95) return format_duration(s);
+  char b[32];
+  std::snprintf(b, sizeof b, s < 9.995 ? "%.2f s" : "%.1f s", s);
+  return b;
+}
+
 Progress::Progress(bool quiet, double interval)
     : quiet_(quiet), tty_(::isatty(2) != 0), interval_(interval > 0 ? interval : 10.0) {
   start_ = phase_start_ = Clock::now();

@@ -61,5 +61,7 @@ class Progress {
 };
 
 std::string format_duration(double seconds);  // "1:02:03", "4:05"
+// A duration that may be short: "0.03 s", "12.4 s" under a minute, else format_duration's.
+std::string format_seconds(double seconds);
 
 }  // namespace lsc::pipeline

@@ -461,7 +461,7 @@ int run(const RunOptions& opt_in) {
       per_model.push_back(j);
       if (!opt.quiet && mt.tokens > 0) {
         std::fprintf(stderr, "logitscope: model '%s': %lld tokens in %s of forward passes (%.1f tok/s)", models[m].name.c_str(),
-                     static_cast<long long>(mt.tokens), format_duration(mt.forward_s).c_str(), double(mt.tokens) / mt.forward_s);
+                     static_cast<long long>(mt.tokens), format_seconds(mt.forward_s).c_str(), double(mt.tokens) / mt.forward_s);
         if (mt.prepare_s > 0) std::fprintf(stderr, ", weights packed in %.1f s", mt.prepare_s);
         std::fprintf(stderr, "\n");
       }
@@ -470,7 +470,7 @@ int run(const RunOptions& opt_in) {
     db.set_session_timing(t.dump());
     if (!opt.quiet && measure_s > 0) {
       std::fprintf(stderr, "logitscope: measuring step (statistics of every row, divergences of every pair): %s\n",
-                   format_duration(measure_s).c_str());
+                   format_seconds(measure_s).c_str());
     }
   }
   if (interrupted) {
