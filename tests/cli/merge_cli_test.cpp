@@ -28,14 +28,15 @@ class MergeDir : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string p(const std::string& f) const { return (dir_ / f).string(); }
   // Two models (the same checkpoint twice, so pairs exist), top-k 5 to keep it small, the logit
-  // lens at every layer and answer row (its tables merge like the others).
-  std::string args(const std::string& out, const std::string& extra = "") const {
-    return "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") +
-           " --top-k 5 --lens all --lens-at answer --quiet --threads 1 --out " + out + " " + extra;
+  // lens at every layer and answer row (its tables merge like the others) unless lens = false
+  // (the refusals, where the lens's LM-head rows would be three quarters of each run's time).
+  std::string args(const std::string& out, const std::string& extra = "", bool lens = true) const {
+    return "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --top-k 5" +
+           (lens ? " --lens all --lens-at answer" : "") + " --quiet --threads 1 --out " + out + " " + extra;
   }
-  void run_shards(const std::string& out, int n, const std::string& extra = "") const {
+  void run_shards(const std::string& out, int n, const std::string& extra = "", bool lens = true) const {
     for (int i = 0; i < n; ++i) {
-      const auto r = run_cli(args(out, extra) + " --shard " + std::to_string(i) + "/" + std::to_string(n));
+      const auto r = run_cli(args(out, extra, lens) + " --shard " + std::to_string(i) + "/" + std::to_string(n));
       ASSERT_EQ(r.code, 0) << r.err;
     }
   }
@@ -108,8 +109,8 @@ TEST_F(MergeDir, AnUnfinishedShardIsNamedAndResumesByItself) {
 }
 
 TEST_F(MergeDir, MissingForeignAndDuplicateShardsAreRefused) {
-  run_shards(p("out"), 2);
-  run_shards(p("other"), 2, "--top-k 6");  // another run: different options
+  run_shards(p("out"), 2, "", false);
+  run_shards(p("other"), 2, "--top-k 6", false);  // another run: different options
   // A missing shard.
   fs::rename(p("out/shards/1-of-2"), p("spare"));
   auto r = run_cli("merge --quiet --out " + p("out"));
@@ -131,7 +132,7 @@ TEST_F(MergeDir, MissingForeignAndDuplicateShardsAreRefused) {
   EXPECT_NE(r.err.find("split 2, 3 ways"), std::string::npos) << r.err;
   fs::remove_all(p("out/shards/0-of-3"));
   // Not a shard at all: a single-process results directory.
-  r = run_cli(args(p("single")));
+  r = run_cli(args(p("single"), "", false));
   ASSERT_EQ(r.code, 0) << r.err;
   r = run_cli("merge --quiet --out " + p("out") + " " + p("single"));
   EXPECT_EQ(r.code, 3);
@@ -146,11 +147,11 @@ TEST_F(MergeDir, MissingForeignAndDuplicateShardsAreRefused) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(query(p("single/results.sqlite"), "SELECT value FROM meta WHERE key = 'top_k'"), 6);
   // A shard run into a directory whose merged database is another run's: refused before any work.
-  r = run_cli(args(p("single")) + " --shard 0/2");
+  r = run_cli(args(p("single"), "", false) + " --shard 0/2");
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find("the run these shards belong to"), std::string::npos) << r.err;
   // Bad --shard values are usage errors.
-  r = run_cli(args(p("out")) + " --shard 2/2");
+  r = run_cli(args(p("out"), "", false) + " --shard 2/2");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--shard: expected I/N"), std::string::npos) << r.err;
 }
