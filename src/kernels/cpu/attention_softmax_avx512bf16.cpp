@@ -16,14 +16,18 @@ namespace lsc::cpu::avx512 {
 namespace {
 
 // R rows of attention_block_rows at once (independent chains, interleaved for the pipelines).
-template <int R>
+// kFull: every key of the block counts in every row (n_valid = n), so each lane mask is all ones
+// (the same arithmetic without computing the masks: the blocks below the diagonal, most of a
+// long text's).
+template <int R, bool kFull>
 inline void block_rows(const float* s, int64_t n, const int64_t* n_valid, float scale, float* m, double* l,
                        uint16_t* p16, float* alpha) {
+  auto lanes = [&](int r, int64_t i) { return kFull ? static_cast<__mmask16>(0xffff) : first_lanes(n_valid[r] - i); };
   __m512 vmax[R];
   for (int r = 0; r < R; ++r) vmax[r] = _mm512_set1_ps(-INFINITY);
   for (int64_t i = 0; i < n; i += 16) {
     for (int r = 0; r < R; ++r) {
-      vmax[r] = _mm512_mask_max_ps(vmax[r], first_lanes(n_valid[r] - i), vmax[r], _mm512_loadu_ps(s + r * n + i));
+      vmax[r] = _mm512_mask_max_ps(vmax[r], lanes(r, i), vmax[r], _mm512_loadu_ps(s + r * n + i));
     }
   }
   const float c = scale * 1.44269504088896341f;
@@ -46,7 +50,7 @@ inline void block_rows(const float* s, int64_t n, const int64_t* n_valid, float 
       const __m512 t0 = _mm512_fmsub_ps(_mm512_loadu_ps(s + r * n + i), vc, vmc[r]);
       const __m512 t1 = _mm512_fmsub_ps(_mm512_loadu_ps(s + r * n + i + 16), vc, vmc[r]);
       const __m512i b = std::bit_cast<__m512i>(
-          _mm512_cvtne2ps_pbh(exp2_maskz(first_lanes(n_valid[r] - i - 16), t1), exp2_maskz(first_lanes(n_valid[r] - i), t0)));
+          _mm512_cvtne2ps_pbh(exp2_maskz(lanes(r, i + 16), t1), exp2_maskz(lanes(r, i), t0)));
       _mm512_storeu_si512(p16 + r * n + i, b);
       // Element 2j of the 32 sits in the low half of 32-bit lane j, element 2j + 1 in the high.
       sum[r] = _mm512_add_ps(sum[r], _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)));
@@ -79,11 +83,15 @@ void attention_block_rows(const float* s, int64_t n_rows, int64_t n, int64_t val
   for (int64_t r = 0; r < n_rows; r += kRows) {
     const int64_t rows = std::min<int64_t>(kRows, n_rows - r);
     for (int64_t j = 0; j < rows; ++j) n_valid[j] = std::min(n, valid0 + (r + j) % period);
-    if (rows == kRows) {
-      block_rows<kRows>(s + r * n, n, n_valid, scale, m + r, l + r, p16 + r * n, alpha + r);
+    const bool full = std::all_of(n_valid, n_valid + rows, [n](int64_t v) { return v == n; });
+    if (rows == kRows && full) {
+      block_rows<kRows, true>(s + r * n, n, n_valid, scale, m + r, l + r, p16 + r * n, alpha + r);
+    } else if (rows == kRows) {
+      block_rows<kRows, false>(s + r * n, n, n_valid, scale, m + r, l + r, p16 + r * n, alpha + r);
     } else {
       for (int64_t j = 0; j < rows; ++j) {
-        block_rows<1>(s + (r + j) * n, n, n_valid + j, scale, m + r + j, l + r + j, p16 + (r + j) * n, alpha + r + j);
+        block_rows<1, false>(s + (r + j) * n, n, n_valid + j, scale, m + r + j, l + r + j, p16 + (r + j) * n,
+                             alpha + r + j);
       }
     }
   }
