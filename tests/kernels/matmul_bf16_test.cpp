@@ -442,7 +442,8 @@ namespace {
 // The online softmax step of the bf16 attention on its own: p = bf16(e^{scale·(s − max)}) within
 // one bf16 step of the double value, masked keys exactly 0, l the double sum of the bf16 values,
 // alpha exactly 1 where the running max did not move and e^{scale·(m_old − m_new)} where it did,
-// and each row's results the same whether it runs alone or with others (4-row groups and a tail).
+// and each row's results the same whether it runs alone or with others (4-row groups and a tail;
+// in step 1 the first group has every key valid and runs without lane masks, a lone row with them).
 TEST(AttentionBf16, BlockSoftmaxStepMatchesItsDefinition) {
   if (!have_bf16()) GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU";
   constexpr int64_t kRows = 7, kN = 128, kPeriod = 4;
