@@ -443,7 +443,7 @@ int run(const RunOptions& opt_in) {
   const bool interrupted = interrupt.requested();
   progress.set_phase(interrupted ? "interrupted" : "forward passes and measuring done");
   progress.finish();
-  const double session_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const double session_s = since(t_start);
   const double compute_seconds = db.add_compute_seconds(session_s);
   {
     io::Json t = io::Json::object();
@@ -452,16 +452,17 @@ int run(const RunOptions& opt_in) {
     io::Json per_model = io::Json::array();
     for (size_t m = 0; m < models.size(); ++m) {
       const ModelTiming& mt = timing[m];
+      const double rate = mt.forward_s > 0 ? double(mt.tokens) / mt.forward_s : 0.0;
       io::Json j = io::Json::object();
       j["name"] = models[m].name;
       j["forward_tokens"] = mt.tokens;
       j["forward_s"] = mt.forward_s;
-      j["tokens_per_second"] = mt.forward_s > 0 ? double(mt.tokens) / mt.forward_s : 0.0;
+      j["tokens_per_second"] = rate;
       j["prepare_s"] = mt.prepare_s;
       per_model.push_back(j);
       if (!opt.quiet && mt.tokens > 0) {
         std::fprintf(stderr, "logitscope: model '%s': %lld tokens in %s of forward passes (%.1f tok/s)", models[m].name.c_str(),
-                     static_cast<long long>(mt.tokens), format_seconds(mt.forward_s).c_str(), double(mt.tokens) / mt.forward_s);
+                     static_cast<long long>(mt.tokens), format_seconds(mt.forward_s).c_str(), rate);
         if (mt.prepare_s > 0) std::fprintf(stderr, ", weights packed in %.1f s", mt.prepare_s);
         std::fprintf(stderr, "\n");
       }
