@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Test of run_forward_bench.sh's printing (SECTIONS=none, OUT set by the caller to recorded runs):
 # it must exit 0 and print each table and each goal's verdict as the recorded figures give it.
-# bench/testdata/forward-amd-epyc.jsonl: 0.5B bf16 at 512 tokens 392.7 tok/s, 89% of its
-# ceiling; at 8192 286.3 tok/s, 65%; exact (fp32 products there) 164.1 against fp32 173.1 tok/s;
-# no 7B run at 28 layers; attention rows of the bf16 and fp32 kernels.
+# bench/testdata/forward-amd-epyc.jsonl: a full run (0.5B bf16 at 512 tokens 392.7 tok/s, 89% of
+# its ceiling; at 8192 286.3 tok/s, 65%; exact 164.1 against fp32 173.1 tok/s; no 7B run at 28
+# layers; attention rows of the bf16 and fp32 kernels), then a later SECTIONS=torch run, whose
+# rows are the last at 512 tokens: bf16 385.4 tok/s (87%), exact 191.1, fp32 187.0, PyTorch's
+# fp32 with log-probs 135.2 and bf16 254.6 tok/s; then a SECTIONS=torch8k run: bf16 286.3 tok/s
+# (64%), exact 140.8, PyTorch fp32 28.2 and bf16 36.8 tok/s with log-probs.
 set -euo pipefail
 out=$(bash "$1")
 fail=0
@@ -14,11 +17,15 @@ expect() {
   fi
 }
 expect "| qwen2-0.5b | 24 | 512 | 2 | bf16 (avx512_bf16) | 392.7 |"
-expect "| 0.5B bf16, 512 tokens, 2 threads | ≥ 80% of the ceiling | 89% (392.7 tok/s): met |"
-expect "| 0.5B bf16, 8192 tokens, 2 threads | ≥ 60% of the ceiling | 65% (286.3 tok/s): met |"
+expect "| 0.5B bf16, 512 tokens, 2 threads | ≥ 80% of the ceiling | 87% (385.4 tok/s): met |"
+expect "| 0.5B bf16, 8192 tokens, 2 threads | ≥ 60% of the ceiling | 64% (286.3 tok/s): met |"
 expect "| 7B bf16, 28 layers, 2048 tokens | ≥ 80% of the ceiling | not run |"
 expect "| 7B bf16, 28 layers, 8192 tokens | peak RSS ≤ weights + 2 GiB | not run |"
-expect "| exact → fp32 against fp32, 0.5B, 512 tokens | ≥ 3x | 0.95x (164.1 / 173.1 tok/s): NOT met |"
+expect "| exact (fp32, fast attention) against fp32, 0.5B, 512 tokens | ≥ 3x | 1.02x (191.1 / 187.0 tok/s): NOT met |"
+expect "| exact against PyTorch fp32 with log-probs, 0.5B, 512 tokens | ≥ 2x | 1.41x (191.1 / 135.2 tok/s): NOT met |"
+expect "| bf16 against PyTorch bf16 with log-probs, 0.5B, 512 tokens | ≥ 3x | 1.51x (385.4 / 254.6 tok/s): NOT met |"
+expect "| qwen2-0.5b | 24 | 512 | 2 | bf16 | 1.13.0a0 | 290.0 | 254.6 | – | bf16 385.4 tok/s, peak RSS 1.20 GiB: 1.51x |"
+expect "| qwen2-0.5b | 24 | 8192 | 2 | fp32 | 1.13.0a0 | 28.0 | 28.2 | 17.01 | exact 140.8 tok/s, peak RSS 1.24 GiB: 4.99x |"
 expect "| qwen2-0.5b | 14 (2) × 64 | 512 | 2 | bf16 | 2.19 |"
 expect "| qwen2-0.5b | 14 (2) × 64 | 512 | 2 | fp32 | 2.83 |"
 [[ $fail -eq 0 ]] || { echo "$out" >&2; exit 1; }

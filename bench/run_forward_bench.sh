@@ -9,14 +9,21 @@
 # stay in /tmp for reuse. "long" adds 8192 and 16384 tokens for the 0.5B shape and "full7b" the 7B
 # shape at its full 28 layers (a 15 GB checkpoint, written streamed) at 2048 and 8192 tokens: on a
 # CPU without bf16 matrix support these run the fp32 kernels and take hours, so they are left to
-# AMX/AVX512-BF16 machines there. SECTIONS="matmul attention small large long full7b fp32" (default: all) runs a part, e.g. to
-# keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
+# AMX/AVX512-BF16 machines there. "torch" measures the notebook stack beside us: the 0.5B shape at
+# 512 tokens in each of our precisions, then the same checkpoint and ids in plain PyTorch
+# (bench/torch_forward.py, transformers' eager operations; fp32 and bf16, forward alone and with
+# log-probs), alternated, twice; it needs Debian's PyTorch (scripts/install-deps.sh --torch; the
+# interpreter is $TORCH_PYTHON, default /usr/bin/python3) and says so where it is missing.
+# "torch8k" (not in the default: about 20 minutes) does the same at 8192 tokens, once each, a
+# process per PyTorch precision so that each peak RSS is its own.
+# SECTIONS="matmul attention small large long full7b fp32 torch" (the default) runs a part, e.g.
+# to keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
 # Results are only as good as the machine's quietness: the load average is recorded at the start.
 set -euo pipefail
 BUILD=${1:-build/ci}
 mkdir -p bench-results
 OUT=${OUT:-bench-results/forward-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
-SECTIONS=${SECTIONS:-matmul attention small large long full7b fp32}
+SECTIONS=${SECTIONS:-matmul attention small large long full7b fp32 torch}
 echo "bench: appending to $OUT (sections: $SECTIONS; load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 run() { "$BUILD/bench/bench_forward" "$@" | tee -a "$OUT"; }
@@ -65,6 +72,47 @@ if has fp32; then
   run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision fp32
   run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision exact
 fi
+if has torch; then
+  PY=${TORCH_PYTHON:-/usr/bin/python3}
+  if "$PY" -c 'import torch' 2>/dev/null; then
+    lp=$(mktemp -d)
+    for round in 1 2; do
+      for p in bf16 exact fp32; do
+        run --shape 0.5b --tokens 512 --threads 2 --reps 3 --precision "$p"
+      done
+      "$PY" "$(dirname "$0")/torch_forward.py" --dir /tmp/lsc_bench_qwen2-0.5b-L24 --shape qwen2-0.5b \
+        --tokens 512 --threads 2 --reps 3 --precision fp32 --precision bf16 \
+        --logprobs-out "$lp/torch.json" | tee -a "$OUT"
+    done
+    # The same 512 ids through `logitscope logits`, each precision against PyTorch's fp32 log-probs:
+    # exact and fp32 within the fixtures' 1e-4, bf16 within their bf16 bound (0.5).
+    "$PY" -c 'import json, sys; print(" ".join(map(str, json.load(open(sys.argv[1]))["ids"])))' \
+      "$lp/torch.json" > "$lp/ids.txt"
+    for p in exact fp32 bf16; do
+      "$BUILD/logitscope" logits --model /tmp/lsc_bench_qwen2-0.5b-L24 --ids-file "$lp/ids.txt" \
+        --precision "$p" --threads 2 --summary "$lp/$p.json"
+      tol=1e-4; [ "$p" = bf16 ] && tol=0.5
+      "$PY" "$(dirname "$0")/check_torch_logprobs.py" --torch "$lp/torch.json" --summary "$lp/$p.json" --tol "$tol" >&2
+    done
+    rm -rf "$lp"
+  else
+    echo "bench: torch section skipped: $PY cannot import torch (scripts/install-deps.sh --torch)" >&2
+  fi
+fi
+if has torch8k; then
+  PY=${TORCH_PYTHON:-/usr/bin/python3}
+  if "$PY" -c 'import torch' 2>/dev/null; then
+    for p in bf16 exact; do
+      run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision "$p"
+    done
+    for p in fp32 bf16; do
+      "$PY" "$(dirname "$0")/torch_forward.py" --dir /tmp/lsc_bench_qwen2-0.5b-L24 --shape qwen2-0.5b \
+        --tokens 8192 --threads 2 --reps 1 --warmup 0 --precision "$p" | tee -a "$OUT"
+    done
+  else
+    echo "bench: torch8k section skipped: $PY cannot import torch (scripts/install-deps.sh --torch)" >&2
+  fi
+fi
 
 python3 - "$OUT" <<'PY'
 import json, sys
@@ -80,7 +128,7 @@ if fw:
         # a run with --ceiling 0 has no ceiling fields
         ceil = f"{r['ceiling_tok_s']:.1f} ({r['ceiling_gflops']:.0f})" if "ceiling_tok_s" in r else "–"
         frac = f"{100*r['frac_of_ceiling']:.0f}%" if "frac_of_ceiling" in r else "–"
-        print(f"| {r['shape']} | {r['layers']} | {r['tokens']} | {r['threads']} | {'' if r.get('precision_requested', r['precision']) == r['precision'] else r['precision_requested'] + ' → '}{r['precision']} ({r['isa']}) | "
+        print(f"| {r['shape']} | {r['layers']} | {r['tokens']} | {r['threads']} | {'' if r['precision'].startswith(r.get('precision_requested', r['precision'])) else r['precision_requested'] + ' → '}{r['precision']} ({r['isa']}) | "
               f"{r['tok_s']:.1f} | {r['median_s']:.2f} ({r['p10_s']:.2f}-{r['p90_s']:.2f}) | "
               f"{ceil} | "
               f"{frac} | {100*r['stats_share']:.1f}% | {r['peak_rss_gib']:.2f} | "
@@ -96,6 +144,20 @@ if mm:
     for (model, proj, m, n, k, th), v in key.items():
         f = lambda name: f"{v[name]:.0f}" if name in v else "-"
         print(f"| {model} | {proj} | {m}×{n}×{k} | {th} | {f('onednn_plain')} | {f('onednn_packed')} | {f('logitscope_blocked')} | {f('logitscope_packed')} |")
+tr = [r for r in rows if r["name"] == "torch"]
+if tr:
+    print("\nThe notebook stack on the same machine: plain PyTorch running transformers' eager Qwen2 operations (bench/torch_forward.py) on the same checkpoint and ids, median of its reps:\n")
+    print("| shape | layers | tokens | threads | precision | torch | forward tok/s | with log-probs tok/s | peak RSS GiB | ours (the last run before it at this length) ÷ with log-probs |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in tr:
+        ours = "exact" if r["precision"] == "fp32" else "bf16"
+        o = [f for f in rows[:rows.index(r)] if f["name"] == "forward" and f["shape"] == r["shape"] and f["layers"] == r["layers"]
+             and f["tokens"] == r["tokens"] and f["threads"] == r["threads"]
+             and f.get("precision_requested", f["precision"]) == ours]
+        x = f"{ours} {o[-1]['tok_s']:.1f} tok/s, peak RSS {o[-1]['peak_rss_gib']:.2f} GiB: {o[-1]['tok_s'] / r['logprobs_tok_s']:.2f}x" if o else "–"
+        rss = f"{r['peak_rss_gib']:.2f}" if "peak_rss_gib" in r else "–"
+        print(f"| {r['shape']} | {r['layers']} | {r['tokens']} | {r['threads']} | {r['precision']} | {r['torch']} | "
+              f"{r['forward_tok_s']:.1f} | {r['logprobs_tok_s']:.1f} | {rss} | {x} |")
 at = [r for r in rows if r["name"] == "attention"]
 if at:
     print("\nAttention alone, one layer, each kernel (bf16: bf16 tiles; fp32: the exact precision's fast one; exact: the fp32 precision's reference arithmetic), against the fp32 FMA peak measured in the same run:\n")
@@ -134,6 +196,17 @@ if fw:
         print("| exact against fp32, 0.5B, 512 tokens | ≥ 3x | not run |")
     else:
         x = e["tok_s"] / f["tok_s"]
-        how = "exact" if e["precision"] == "exact" else f"exact → {e['precision']}"
+        how = e["precision"] if e["precision"].startswith("exact") else f"exact → {e['precision']}"
         print(f"| {how} against fp32, 0.5B, 512 tokens | ≥ 3x | {x:.2f}x ({e['tok_s']:.1f} / {f['tok_s']:.1f} tok/s): {'met' if x >= 3 else 'NOT met'} |")
+    # Against the notebook stack: our pass (all statistics) against PyTorch's with log_softmax +
+    # gather, the study's measurement, at the same length on the same machine.
+    tr = [r for r in rows if r["name"] == "torch" and r["tokens"] == 512 and r["layers"] == 24 and r["threads"] == 2]
+    for ours, theirs, goal in (("exact", "fp32", 2), ("bf16", "bf16", 3)):
+        o, t = last("qwen2-0.5b", 24, 512, ours), [r for r in tr if r["precision"] == theirs]
+        what = f"{ours} against PyTorch {theirs} with log-probs, 0.5B, 512 tokens"
+        if o is None or not t:
+            print(f"| {what} | ≥ {goal}x | not run |")
+        else:
+            x = o["tok_s"] / t[-1]["logprobs_tok_s"]
+            print(f"| {what} | ≥ {goal}x | {x:.2f}x ({o['tok_s']:.1f} / {t[-1]['logprobs_tok_s']:.1f} tok/s): {'met' if x >= goal else 'NOT met'} |")
 PY

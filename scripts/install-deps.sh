@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Installs every Debian package logitscope needs to build, test and benchmark.
 # Idempotent: packages already present are not fetched again.
+#   scripts/install-deps.sh [--torch]
+# --torch also installs Debian's PyTorch (python3-torch, about 150 packages and 1 GB) and OpenBLAS
+# (Debian's torch is built against the generic BLAS interface; without OpenBLAS its fp32 products
+# run the netlib reference BLAS, some 50x slower), used only by the benchmark's comparison with the
+# notebook stack (bench/torch_forward.py, SECTIONS=torch of bench/run_forward_bench.sh); the build
+# and the tests do not need them.
 set -euo pipefail
+WITH_TORCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --torch) WITH_TORCH=1 ;;
+    *) echo "install-deps: unknown option '$arg' (expected: --torch)" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   build-essential cmake pkg-config git
@@ -26,6 +39,7 @@ PACKAGES=(
   debootstrap          # scripts/fresh-machine-check.sh (CI): a clean Debian 12 root
   python3              # bench/run_forward_bench.sh's tables and goals (and their test)
 )
+[ "$WITH_TORCH" -eq 1 ] && PACKAGES+=(python3-torch libopenblas0-openmp)
 
 missing=()
 # Node.js and npm (reference tokenizer for the benchmark; report assets): any install will do.
