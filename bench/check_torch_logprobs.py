@@ -27,6 +27,7 @@ except ImportError:
           "installs Debian's python3-torch for /usr/bin/python3)")
     sys.exit(77)
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_forward  # noqa: E402
 
