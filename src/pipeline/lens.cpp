@@ -133,8 +133,11 @@ void print_lens_plan(const std::vector<TextJob>& jobs, const std::vector<LoadedM
       positions += std::max<int64_t>(0, static_cast<int64_t>(j.plans[m].ids.size()) - 1);
     }
     bytes += layers * rows * c.hidden_size * 4;
+    // The last layer's lens rows are the final rows (lens_of_model): no LM-head rows of their own.
+    const bool last = layers > 0 && models[m].lens_layers.back() == c.num_hidden_layers - 1;
     per_model += (per_model.empty() ? "" : "; ") + models[m].name + ": " + std::to_string(layers) + " layers x " +
-                 std::to_string(rows) + " rows = " + std::to_string(layers * rows) + " LM-head rows (+" +
+                 std::to_string(rows) + " rows = " + std::to_string((layers - (last ? 1 : 0)) * rows) +
+                 " LM-head rows" + (last ? " (the last layer's are the final ones)" : "") + " (+" +
                  std::to_string(rows) + " final ones again for the KL) next to the " + std::to_string(positions) +
                  " of the run";
   }
@@ -187,7 +190,7 @@ std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensR
   const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
   const std::vector<int64_t>& pos = L.sites->pos;
   const int64_t n = static_cast<int64_t>(pos.size()), chunk = mdl.chunk_rows(model::kLmHeadChunkRows);
-  std::vector<float> x(static_cast<size_t>(std::min(n, chunk) * h)), xn(x.size());
+  std::vector<float> xf(static_cast<size_t>(std::min(n, chunk) * h)), x(xf.size()), xn(xf.size());
   std::vector<float> final_logits(static_cast<size_t>(std::min(n, chunk) * vocab)), lens_logits(final_logits.size());
   std::vector<int32_t> observed(static_cast<size_t>(std::min(n, chunk)));
   out.reserve(static_cast<size_t>(n) * L.layers.size());
@@ -195,23 +198,33 @@ std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensR
     const int64_t c = std::min(chunk, n - i0);
     for (int64_t j = 0; j < c; ++j) {
       const int64_t t = pos[size_t(i0 + j)];
-      std::memcpy(x.data() + j * h, hidden.data() + (t - 1) * h, size_t(h) * 4);
+      std::memcpy(xf.data() + j * h, hidden.data() + (t - 1) * h, size_t(h) * 4);
       observed[size_t(j)] = ids[size_t(t)];
     }
     std::vector<analysis::RowSummary> fin(static_cast<size_t>(c)), lr(static_cast<size_t>(c));
-    mdl.lm_head(x.data(), c, final_logits.data(), precision);
+    mdl.lm_head(xf.data(), c, final_logits.data(), precision);
     analysis::summarize_rows(final_logits.data(), c, vocab, observed.data(), top_k, families, fin.data());
     for (size_t li = 0; li < L.layers.size(); ++li) {
       for (int64_t j = 0; j < c; ++j) std::memcpy(x.data() + j * h, L.row(li, size_t(i0 + j)), size_t(h) * 4);
       mdl.final_norm(x.data(), c, xn.data());
-      mdl.lm_head(xn.data(), c, lens_logits.data(), precision);
-      analysis::summarize_rows(lens_logits.data(), c, vocab, observed.data(), top_k, families, lr.data());
+      // The last layer's normed rows are the final rows themselves (the forward pass normed the
+      // same residual rows with the same function): their LM-head rows and summaries are the
+      // final ones, bit for bit, so they are not computed again. Where the rows differ (a GPU
+      // pass normed them on the device) the lens rows are computed as for any other layer.
+      const bool same = std::memcmp(xn.data(), xf.data(), size_t(c * h) * 4) == 0;
+      const float* lens_rows = same ? final_logits.data() : lens_logits.data();
+      if (same) {
+        lr = fin;
+      } else {
+        mdl.lm_head(xn.data(), c, lens_logits.data(), precision);
+        analysis::summarize_rows(lens_logits.data(), c, vocab, observed.data(), top_k, families, lr.data());
+      }
       std::vector<double> kl(static_cast<size_t>(c));
 #pragma omp parallel for schedule(static)
       for (int64_t j = 0; j < c; ++j) {
         analysis::PairSummary d;
         analysis::compare_rows({final_logits.data() + j * vocab, size_t(vocab)},
-                               {lens_logits.data() + j * vocab, size_t(vocab)}, fin[size_t(j)], lr[size_t(j)], &d);
+                               {lens_rows + j * vocab, size_t(vocab)}, fin[size_t(j)], lr[size_t(j)], &d);
         kl[size_t(j)] = d.kl_ab;
       }
       for (int64_t j = 0; j < c; ++j) {
