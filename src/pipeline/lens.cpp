@@ -9,6 +9,7 @@
 #include "analysis/divergence.h"
 #include "analysis/position_metrics.h"
 #include "analysis/similarity.h"
+#include "gpu/gpu.h"
 #include "io/error.h"
 
 namespace lsc::pipeline {
@@ -137,9 +138,11 @@ void print_lens_plan(const std::vector<TextJob>& jobs, const std::vector<LoadedM
     const bool last = layers > 0 && models[m].lens_layers.back() == c.num_hidden_layers - 1;
     per_model += (per_model.empty() ? "" : "; ") + models[m].name + ": " + std::to_string(layers) + " layers x " +
                  std::to_string(rows) + " rows = " + std::to_string((layers - (last ? 1 : 0)) * rows) +
-                 " LM-head rows" + (last ? " (the last layer's are the final ones)" : "") + " (+" +
-                 std::to_string(rows) + " final ones again for the KL) next to the " + std::to_string(positions) +
-                 " of the run";
+                 " LM-head rows" + (last ? " (the last layer's are the final ones)" : "") +
+                 // On a GPU the final rows stay on the device and are computed again for the KL.
+                 (!gpu::is_cuda_spec(opt.device) ? std::string()
+                                      : " (+" + std::to_string(rows) + " final ones again for the KL)") +
+                 " next to the " + std::to_string(positions) + " of the run";
   }
   std::fprintf(stderr, "logitscope: --lens %s at %s: %s; %.1f MiB of kept residual rows over the run (held per group of texts)\n",
                opt.lens_spec.c_str(), opt.lens_at.c_str(), per_model.c_str(), double(bytes) / double(1 << 20));
@@ -180,18 +183,65 @@ std::vector<std::string> similarity_left_out(const std::vector<LoadedModel>& mod
   return out;
 }
 
+void lens_of_sites(const model::Model& mdl, const LensRows& L, int64_t i_begin, int64_t i_end,
+                   const std::vector<float>& hidden, const float* const* final_rows,
+                   const analysis::RowSummary* const* fin, std::span<const int32_t> ids, int top_k,
+                   const std::vector<analysis::KeywordFamily>& families, model::Precision precision,
+                   std::vector<float>& scratch, std::vector<results::LensRow>& out) {
+  const int64_t c = i_end - i_begin;
+  if (c <= 0 || L.layers.empty()) return;
+  const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
+  const std::vector<int64_t>& pos = L.sites->pos;
+  std::vector<float> xf(static_cast<size_t>(c * h)), x(xf.size()), xn(xf.size());
+  std::vector<int32_t> observed(static_cast<size_t>(c));
+  for (int64_t j = 0; j < c; ++j) {
+    const int64_t t = pos[size_t(i_begin + j)];
+    std::memcpy(xf.data() + j * h, hidden.data() + (t - 1) * h, size_t(h) * 4);
+    observed[size_t(j)] = ids[size_t(t)];
+  }
+  scratch.resize(static_cast<size_t>(c * vocab));
+  std::vector<analysis::RowSummary> lr(static_cast<size_t>(c));
+  for (size_t li = 0; li < L.layers.size(); ++li) {
+    for (int64_t j = 0; j < c; ++j) std::memcpy(x.data() + j * h, L.row(li, size_t(i_begin + j)), size_t(h) * 4);
+    mdl.final_norm(x.data(), c, xn.data());
+    // The last layer's normed rows are the final rows themselves (the forward pass normed the
+    // same residual rows with the same function): their LM-head rows and summaries are the
+    // final ones, bit for bit, so they are not computed again. Where the rows differ (a GPU
+    // pass normed them on the device) the lens rows are computed as for any other layer.
+    const bool same = std::memcmp(xn.data(), xf.data(), size_t(c * h) * 4) == 0;
+    if (same) {
+      for (int64_t j = 0; j < c; ++j) lr[size_t(j)] = *fin[j];
+    } else {
+      mdl.lm_head(xn.data(), c, scratch.data(), precision);
+      analysis::summarize_rows(scratch.data(), c, vocab, observed.data(), top_k, families, lr.data());
+    }
+    std::vector<double> kl(static_cast<size_t>(c));
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < c; ++j) {
+      analysis::PairSummary d;
+      const float* lens_row = same ? final_rows[j] : scratch.data() + j * vocab;
+      analysis::compare_rows({final_rows[j], size_t(vocab)}, {lens_row, size_t(vocab)}, *fin[j], lr[size_t(j)], &d);
+      kl[size_t(j)] = d.kl_ab;
+    }
+    for (int64_t j = 0; j < c; ++j) {
+      out.push_back({L.layers[li], pos[size_t(i_begin + j)], std::move(lr[size_t(j)]), kl[size_t(j)]});
+      lr[size_t(j)] = {};
+    }
+  }
+}
+
 std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensRows& L, const std::vector<float>& hidden,
                                            std::span<const int32_t> ids, int top_k,
                                            const std::vector<analysis::KeywordFamily>& families, model::Precision precision) {
   std::vector<results::LensRow> out;
   if (L.layers.empty() || L.sites == nullptr || L.sites->pos.empty()) return out;
-  // Chunk by chunk of positions; the final rows of the same positions once per chunk
-  // (KL(final ‖ lens) needs both whole rows side by side).
+  // Chunk by chunk of sites: the final rows of the sites (KL(final ‖ lens) needs both whole rows
+  // side by side), then the lens rows against them.
   const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
   const std::vector<int64_t>& pos = L.sites->pos;
   const int64_t n = static_cast<int64_t>(pos.size()), chunk = mdl.chunk_rows(model::kLmHeadChunkRows);
-  std::vector<float> xf(static_cast<size_t>(std::min(n, chunk) * h)), x(xf.size()), xn(xf.size());
-  std::vector<float> final_logits(static_cast<size_t>(std::min(n, chunk) * vocab)), lens_logits(final_logits.size());
+  std::vector<float> xf(static_cast<size_t>(std::min(n, chunk) * h)), scratch;
+  std::vector<float> final_logits(static_cast<size_t>(std::min(n, chunk) * vocab));
   std::vector<int32_t> observed(static_cast<size_t>(std::min(n, chunk)));
   out.reserve(static_cast<size_t>(n) * L.layers.size());
   for (int64_t i0 = 0; i0 < n; i0 += chunk) {
@@ -201,47 +251,26 @@ std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensR
       std::memcpy(xf.data() + j * h, hidden.data() + (t - 1) * h, size_t(h) * 4);
       observed[size_t(j)] = ids[size_t(t)];
     }
-    std::vector<analysis::RowSummary> fin(static_cast<size_t>(c)), lr(static_cast<size_t>(c));
+    std::vector<analysis::RowSummary> fin(static_cast<size_t>(c));
     mdl.lm_head(xf.data(), c, final_logits.data(), precision);
     analysis::summarize_rows(final_logits.data(), c, vocab, observed.data(), top_k, families, fin.data());
-    for (size_t li = 0; li < L.layers.size(); ++li) {
-      for (int64_t j = 0; j < c; ++j) std::memcpy(x.data() + j * h, L.row(li, size_t(i0 + j)), size_t(h) * 4);
-      mdl.final_norm(x.data(), c, xn.data());
-      // The last layer's normed rows are the final rows themselves (the forward pass normed the
-      // same residual rows with the same function): their LM-head rows and summaries are the
-      // final ones, bit for bit, so they are not computed again. Where the rows differ (a GPU
-      // pass normed them on the device) the lens rows are computed as for any other layer.
-      const bool same = std::memcmp(xn.data(), xf.data(), size_t(c * h) * 4) == 0;
-      const float* lens_rows = same ? final_logits.data() : lens_logits.data();
-      if (same) {
-        lr = fin;
-      } else {
-        mdl.lm_head(xn.data(), c, lens_logits.data(), precision);
-        analysis::summarize_rows(lens_logits.data(), c, vocab, observed.data(), top_k, families, lr.data());
-      }
-      std::vector<double> kl(static_cast<size_t>(c));
-#pragma omp parallel for schedule(static)
-      for (int64_t j = 0; j < c; ++j) {
-        analysis::PairSummary d;
-        analysis::compare_rows({final_logits.data() + j * vocab, size_t(vocab)},
-                               {lens_rows + j * vocab, size_t(vocab)}, fin[size_t(j)], lr[size_t(j)], &d);
-        kl[size_t(j)] = d.kl_ab;
-      }
-      for (int64_t j = 0; j < c; ++j) {
-        out.push_back({L.layers[li], pos[size_t(i0 + j)], std::move(lr[size_t(j)]), kl[size_t(j)]});
-        lr[size_t(j)] = {};
-      }
+    std::vector<const float*> final_rows(static_cast<size_t>(c));
+    std::vector<const analysis::RowSummary*> fin_p(static_cast<size_t>(c));
+    for (int64_t j = 0; j < c; ++j) {
+      final_rows[size_t(j)] = final_logits.data() + j * vocab;
+      fin_p[size_t(j)] = &fin[size_t(j)];
     }
+    lens_of_sites(mdl, L, i0, i0 + c, hidden, final_rows.data(), fin_p.data(), ids, top_k, families, precision, scratch,
+                  out);
   }
   return out;
 }
 
-void measure_lens(const TextJob& job, const std::vector<LoadedModel>& models, const std::vector<std::vector<float>>& hidden,
-                  const std::vector<LensRows>& lens, const std::vector<analysis::KeywordFamily>& families,
-                  const RunOptions& opt, model::Precision precision, results::ResultsDb& db) {
+void write_lens(const TextJob& job, const std::vector<LoadedModel>& models, const std::vector<LensRows>& lens,
+                const std::vector<std::vector<results::LensRow>>& lens_rows, const RunOptions& opt,
+                results::ResultsDb& db) {
   for (size_t m = 0; m < models.size(); ++m) {
-    const auto rows = lens_of_model(*models[m].model, lens[m], hidden[m], job.plans[m].ids, opt.top_k, families, precision);
-    if (!rows.empty()) db.insert_lens(job.text_idx, int64_t(m), rows);
+    if (m < lens_rows.size() && !lens_rows[m].empty()) db.insert_lens(job.text_idx, int64_t(m), lens_rows[m]);
   }
 
   // Similarity per model pair of equal shape, layer and scope, over the same answer tokens

@@ -54,18 +54,29 @@ struct LensRows {
 // text b's rows start at row starts[b] of the pass. The LensRows are sized here.
 model::TapFn lens_tap(std::vector<LensRows*> texts, std::vector<int64_t> starts);
 
-// One model's lens rows of one text: per lens layer and site, the metrics of
-// softmax(LM head(final norm(row))) against the observed token ids[pos], and KL(final ‖ lens)
-// to the model's own row (from `hidden`, its final-normed rows) at the same position.
+// The lens rows of sites [i_begin, i_end) of L, appended to out: per lens layer and site, the
+// metrics of softmax(LM head(final norm(row))) against the observed token ids[pos], and
+// KL(final ‖ lens) to the model's own output at the same position, whose LM-head row and summary
+// are final_rows[j] and *fin[j] for site i_begin + j (`hidden`: the model's final-normed rows).
+// scratch holds the lens LM-head rows. The measuring step calls it on each chunk of final rows
+// it computes (no final row is computed twice); lens_of_model computes the final rows itself.
+void lens_of_sites(const model::Model& mdl, const LensRows& L, int64_t i_begin, int64_t i_end,
+                   const std::vector<float>& hidden, const float* const* final_rows,
+                   const analysis::RowSummary* const* fin, std::span<const int32_t> ids, int top_k,
+                   const std::vector<analysis::KeywordFamily>& families, model::Precision precision,
+                   std::vector<float>& scratch, std::vector<results::LensRow>& out);
+
+// One model's lens rows of one text (lens_of_sites over all sites, the final rows of the sites
+// computed here from `hidden`): for a measuring step whose final rows are not in host memory (GPU).
 std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensRows& L, const std::vector<float>& hidden,
                                            std::span<const int32_t> ids, int top_k,
                                            const std::vector<analysis::KeywordFamily>& families, model::Precision precision);
 
-// The lens rows and the similarity rows of one text, into db (inside the text's transaction).
-// hidden[m]: model m's final-normed rows (the same as the positions table's); lens[m]: its kept rows.
-void measure_lens(const TextJob& job, const std::vector<LoadedModel>& models, const std::vector<std::vector<float>>& hidden,
-                  const std::vector<LensRows>& lens, const std::vector<analysis::KeywordFamily>& families,
-                  const RunOptions& opt, model::Precision precision, results::ResultsDb& db);
+// One text's lens rows (lens_rows[m]: model m's, from lens_of_sites / lens_of_model) and its
+// similarity rows, into db (inside the text's transaction). lens[m]: model m's kept rows.
+void write_lens(const TextJob& job, const std::vector<LoadedModel>& models, const std::vector<LensRows>& lens,
+                const std::vector<std::vector<results::LensRow>>& lens_rows, const RunOptions& opt,
+                results::ResultsDb& db);
 
 // Model pairs (a < b) the similarity table leaves out, each with why (different depth or width).
 std::vector<std::string> similarity_left_out(const std::vector<LoadedModel>& models);

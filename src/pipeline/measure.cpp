@@ -25,13 +25,39 @@ void TextMeasurer::summarize_range(size_t m, const TextPlan& p, const std::vecto
     mdl.lm_head(hidden.data() + (t0 - 1) * h, n, logits_[m].data(), precision_);
     // Row i predicts token t0 + i. Each row is reduced whole by one thread (no thread dependence).
     analysis::summarize_rows(logits_[m].data(), n, vocab, p.ids.data() + t0, opt_.top_k, families_, &rows[size_t(t0)]);
+    lens_of_chunk(m, p, hidden, t0, n, rows);
   }
+}
+
+void TextMeasurer::lens_of_chunk(size_t m, const TextPlan& p, const std::vector<float>& hidden, int64_t t0, int64_t n,
+                                 const std::vector<analysis::RowSummary>& rows) {
+  if (lens_ == nullptr || m >= lens_->size()) return;
+  const LensRows& L = (*lens_)[m];
+  if (L.layers.empty() || L.sites == nullptr) return;
+  const std::vector<int64_t>& pos = L.sites->pos;  // sorted
+  const int64_t i0 = std::lower_bound(pos.begin(), pos.end(), t0) - pos.begin();
+  const int64_t i1 = std::lower_bound(pos.begin(), pos.end(), t0 + n) - pos.begin();
+  if (i0 == i1) return;
+  const int64_t vocab = models_[m].model->config().vocab_size;
+  std::vector<const float*> final_rows(static_cast<size_t>(i1 - i0));
+  std::vector<const analysis::RowSummary*> fin(final_rows.size());
+  for (int64_t i = i0; i < i1; ++i) {
+    final_rows[size_t(i - i0)] = logits_[m].data() + (pos[size_t(i)] - t0) * vocab;
+    fin[size_t(i - i0)] = &rows[size_t(pos[size_t(i)])];
+  }
+  lens_of_sites(*models_[m].model, L, i0, i1, hidden, final_rows.data(), fin.data(), p.ids, opt_.top_k, families_,
+                precision_, lens_scratch_, lens_rows_[m]);
 }
 
 void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
                                      const std::vector<LensRows>& lens, results::ResultsDb& db) {
   const size_t n_models = models_.size();
   logits_.resize(n_models);
+  // The lens rows are made from each chunk of final rows as the CPU computes it; a GPU keeps
+  // its final rows on the device, and lens_of_model computes them again on the CPU.
+  const bool recompute = gpu_ != nullptr || opt_.lens_recompute_final;
+  lens_ = lens.empty() || recompute ? nullptr : &lens;
+  lens_rows_.assign(n_models, {});
   std::vector<std::vector<analysis::RowSummary>> rows(n_models);
   std::vector<analysis::PositionKl> kl;  // per model: KL to the other models at each position
   for (size_t m = 0; m < n_models; ++m) {
@@ -159,7 +185,17 @@ void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::
   for (size_t a = 0; a < n_models; ++a) {
     for (size_t b = a + 1; b < n_models; ++b) db.insert_pairs(job.text_idx, int64_t(a), int64_t(b), pair_rows[a * n_models + b]);
   }
-  if (!lens.empty()) measure_lens(job, models_, hidden, lens, families_, opt_, precision_, db);
+  if (!lens.empty()) {
+    if (recompute) {
+      for (size_t m = 0; m < n_models; ++m) {
+        lens_rows_[m] = lens_of_model(*models_[m].model, lens[m], hidden[m], job.plans[m].ids, opt_.top_k, families_,
+                                      precision_);
+      }
+    }
+    write_lens(job, models_, lens, lens_rows_, opt_, db);
+  }
+  lens_ = nullptr;
+  lens_rows_.clear();
   db.mark_done(job.text_idx);
   tx.commit();
 }

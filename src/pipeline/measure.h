@@ -32,12 +32,20 @@ class TextMeasurer {
   void summarize_range(size_t m, const TextPlan& p, const std::vector<float>& hidden, int64_t pos_begin,
                        int64_t pos_end, std::vector<analysis::RowSummary>& rows);
 
+  // The lens rows of model m at the sites among positions [t0, t0 + n), whose final LM-head rows
+  // are logits_[m] (CPU), into lens_rows_[m].
+  void lens_of_chunk(size_t m, const TextPlan& p, const std::vector<float>& hidden, int64_t t0, int64_t n,
+                     const std::vector<analysis::RowSummary>& rows);
+
   const std::vector<LoadedModel>& models_;
   const std::vector<analysis::KeywordFamily>& families_;
   const RunOptions& opt_;
   model::Precision precision_;
   gpu::GpuModels* gpu_;
   std::vector<std::vector<float>> logits_;  // per model, one chunk (CPU)
+  const std::vector<LensRows>* lens_ = nullptr;           // the text's kept lens rows, per model
+  std::vector<std::vector<results::LensRow>> lens_rows_;  // the text's lens rows, per model
+  std::vector<float> lens_scratch_;                       // lens LM-head rows of one chunk
 };
 
 }  // namespace lsc::pipeline

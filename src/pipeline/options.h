@@ -55,6 +55,9 @@ struct RunOptions {
   // spare, else one at a time.
   enum class PackResidency { Auto, AllModels, OneModel };
   PackResidency pack_residency = PackResidency::Auto;
+  // The lens's final rows computed again for its KL (lens_of_model), as a GPU run must, instead of
+  // taken from the measuring step's chunks: the same bits, slower (tests compare the two).
+  bool lens_recompute_final = false;
   bool force = false;             // replace a results directory that holds another run
   bool quiet = false;             // no progress output
   double progress_interval = 10;  // seconds between progress lines when stderr is not a terminal

@@ -85,6 +85,26 @@ TEST_F(Pipeline, ResultsDoNotDependOnGroupingOrBatching) {
   }
 }
 
+// The lens rows made from the measuring step's own chunks of final rows (each site's final
+// row found in the chunk that holds it) equal those of lens_of_model, which computes the final
+// rows of the sites again (the GPU path, checked against the fixtures in lens_test.cpp); at the
+// keywords (sites scattered over prompt and answer) and at every answer row.
+TEST_F(Pipeline, LensRowsFromTheMeasuringChunksEqualRecomputedOnes) {
+  for (const char* at : {"keywords", "answer"}) {
+    auto o = options(std::string("chunks_") + at);
+    o.lens_at = at;
+    ASSERT_EQ(pipeline::run(o), kExitOk) << at;
+    o = options(std::string("recomputed_") + at);
+    o.lens_at = at;
+    o.lens_recompute_final = true;
+    ASSERT_EQ(pipeline::run(o), kExitOk) << at;
+    const auto chunks = tables(std::string("chunks_") + at), recomputed = tables(std::string("recomputed_") + at);
+    EXPECT_EQ(chunks, recomputed) << at;
+    io::Db db(p(std::string("chunks_") + at + "/results.sqlite"), false);
+    EXPECT_GT(db.query_int("SELECT count(*) FROM lens WHERE layer = 0 AND kl_final > 0"), 50) << at;
+  }
+}
+
 // Models on the bf16 kernel keep their packed copies together or one at a time (each model
 // packing again for each text's group): the same tables. Both precisions that pack. Without the
 // lens (two thirds of each run's time here): the measuring step's LM-head rows, which read the
