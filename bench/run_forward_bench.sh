@@ -24,6 +24,7 @@ BUILD=${1:-build/ci}
 mkdir -p bench-results
 OUT=${OUT:-bench-results/forward-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 SECTIONS=${SECTIONS:-matmul attention small large long full7b fp32 torch}
+: >> "$OUT"
 echo "bench: appending to $OUT (sections: $SECTIONS; load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 run() { "$BUILD/bench/bench_forward" "$@" | tee -a "$OUT"; }
@@ -72,57 +73,59 @@ if has fp32; then
   run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision fp32
   run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision exact
 fi
-if has torch; then
-  PY=${TORCH_PYTHON:-/usr/bin/python3}
-  if "$PY" -c 'import torch' 2>/dev/null; then
-    lp=$(mktemp -d)
-    for round in 1 2; do
-      for p in bf16 exact fp32; do
-        run --shape 0.5b --tokens 512 --threads 2 --reps 3 --precision "$p"
-      done
-      "$PY" "$(dirname "$0")/torch_forward.py" --dir /tmp/lsc_bench_qwen2-0.5b-L24 --shape qwen2-0.5b \
-        --tokens 512 --threads 2 --reps 3 --precision fp32 --precision bf16 \
-        --logprobs-out "$lp/torch.json" | tee -a "$OUT"
+PY=${TORCH_PYTHON:-/usr/bin/python3}
+# PyTorch for a torch section, or a line saying why the section is skipped.
+torch_ok() {
+  "$PY" -c 'import torch' 2>/dev/null && return 0
+  echo "bench: $1 section skipped: $PY cannot import torch (scripts/install-deps.sh --torch)" >&2
+  return 1
+}
+# PyTorch's pass on the 0.5B bench checkpoint (written by the 0.5B runs before it).
+torch_pass() {
+  "$PY" "$(dirname "$0")/torch_forward.py" --dir /tmp/lsc_bench_qwen2-0.5b-L24 --shape qwen2-0.5b --threads 2 "$@" |
+    tee -a "$OUT"
+}
+if has torch && torch_ok torch; then
+  lp=$(mktemp -d)
+  for round in 1 2; do
+    for p in bf16 exact fp32; do
+      run --shape 0.5b --tokens 512 --threads 2 --reps 3 --precision "$p"
     done
-    # The same 512 ids through `logitscope logits`, each precision against PyTorch's fp32 log-probs:
-    # exact and fp32 within the fixtures' 1e-4, bf16 within their bf16 bound (0.5).
-    "$PY" -c 'import json, sys; print(" ".join(map(str, json.load(open(sys.argv[1]))["ids"])))' \
-      "$lp/torch.json" > "$lp/ids.txt"
-    for p in exact fp32 bf16; do
-      "$BUILD/logitscope" logits --model /tmp/lsc_bench_qwen2-0.5b-L24 --ids-file "$lp/ids.txt" \
-        --precision "$p" --threads 2 --summary "$lp/$p.json"
-      tol=1e-4; [ "$p" = bf16 ] && tol=0.5
-      "$PY" "$(dirname "$0")/check_torch_logprobs.py" --torch "$lp/torch.json" --summary "$lp/$p.json" --tol "$tol" >&2
-    done
-    rm -rf "$lp"
-  else
-    echo "bench: torch section skipped: $PY cannot import torch (scripts/install-deps.sh --torch)" >&2
-  fi
+    torch_pass --tokens 512 --reps 3 --precision fp32 --precision bf16 --logprobs-out "$lp/torch.json"
+  done
+  # The same 512 ids through `logitscope logits`, each precision against PyTorch's fp32 log-probs:
+  # exact and fp32 within the fixtures' 1e-4, bf16 within their bf16 bound (0.5).
+  "$PY" -c 'import json, sys; print(" ".join(map(str, json.load(open(sys.argv[1]))["ids"])))' \
+    "$lp/torch.json" > "$lp/ids.txt"
+  for p in exact fp32 bf16; do
+    "$BUILD/logitscope" logits --model /tmp/lsc_bench_qwen2-0.5b-L24 --ids-file "$lp/ids.txt" \
+      --precision "$p" --threads 2 --summary "$lp/$p.json"
+    tol=1e-4; [ "$p" = bf16 ] && tol=0.5
+    "$PY" "$(dirname "$0")/check_torch_logprobs.py" --torch "$lp/torch.json" --summary "$lp/$p.json" --tol "$tol" >&2
+  done
+  rm -rf "$lp"
 fi
-if has torch8k; then
-  PY=${TORCH_PYTHON:-/usr/bin/python3}
-  if "$PY" -c 'import torch' 2>/dev/null; then
-    for p in bf16 exact; do
-      run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision "$p"
-    done
-    for p in fp32 bf16; do
-      "$PY" "$(dirname "$0")/torch_forward.py" --dir /tmp/lsc_bench_qwen2-0.5b-L24 --shape qwen2-0.5b \
-        --tokens 8192 --threads 2 --reps 1 --warmup 0 --precision "$p" | tee -a "$OUT"
-    done
-  else
-    echo "bench: torch8k section skipped: $PY cannot import torch (scripts/install-deps.sh --torch)" >&2
-  fi
+if has torch8k && torch_ok torch8k; then
+  for p in bf16 exact; do
+    run --shape 0.5b --tokens 8192 --threads 2 --reps 1 --precision "$p"
+  done
+  for p in fp32 bf16; do  # a process each: each peak RSS its own
+    torch_pass --tokens 8192 --reps 1 --warmup 0 --precision "$p"
+  done
 fi
 
 python3 - "$OUT" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def table(caption, *cols):
+    """A Markdown table's caption, header and separator lines."""
+    print(caption)
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
 fw = [r for r in rows if r["name"] == "forward"]
 if fw:
     r0 = fw[0]
-    print(f"\nCPU: {r0['cpu']} (ISA {r0['isa']}, bf16 {r0.get('bf16_impl', '?')}), commit {r0['commit']}, {r0['compiler']}\n")
-    print("| shape | layers | tokens | threads | precision (ISA) | tok/s | s per pass: median (p10-p90) | GEMM ceiling tok/s (GFLOP/s) | % of ceiling | stats share | peak RSS GiB | extrapolated to 28 layers GiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    table(f"\nCPU: {r0['cpu']} (ISA {r0['isa']}, bf16 {r0.get('bf16_impl', '?')}), commit {r0['commit']}, {r0['compiler']}\n", "shape", "layers", "tokens", "threads", "precision (ISA)", "tok/s", "s per pass: median (p10-p90)", "GEMM ceiling tok/s (GFLOP/s)", "% of ceiling", "stats share", "peak RSS GiB", "extrapolated to 28 layers GiB")
     for r in fw:
         ext = r.get("peak_rss_28_layers_gib_extrapolated")
         # a run with --ceiling 0 has no ceiling fields
@@ -135,9 +138,7 @@ if fw:
               f"{'' if ext is None else f'{ext:.2f}'} |")
 mm = [r for r in rows if r["name"] == "matmul"]
 if mm:
-    print("\nbf16 matrix products, GFLOP/s (median of 5):\n")
-    print("| model | product | M×N×K | threads | oneDNN plain | oneDNN packed | logitscope tiles, plain | logitscope tiles, packed (used) |")
-    print("|---|---|---|---|---|---|---|---|")
+    table("\nbf16 matrix products, GFLOP/s (median of 5):\n", "model", "product", "M×N×K", "threads", "oneDNN plain", "oneDNN packed", "logitscope tiles, plain", "logitscope tiles, packed (used)")
     key = {}
     for r in mm:
         key.setdefault((r["model"], r["proj"], r["m"], r["n"], r["k"], r["threads"]), {})[r["variant"]] = r["gflops"]
@@ -146,9 +147,7 @@ if mm:
         print(f"| {model} | {proj} | {m}×{n}×{k} | {th} | {f('onednn_plain')} | {f('onednn_packed')} | {f('logitscope_blocked')} | {f('logitscope_packed')} |")
 tr = [r for r in rows if r["name"] == "torch"]
 if tr:
-    print("\nThe notebook stack on the same machine: plain PyTorch running transformers' eager Qwen2 operations (bench/torch_forward.py) on the same checkpoint and ids, median of its reps:\n")
-    print("| shape | layers | tokens | threads | precision | torch | forward tok/s | with log-probs tok/s | peak RSS GiB | ours (the last run before it at this length) ÷ with log-probs |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    table("\nThe notebook stack on the same machine: plain PyTorch running transformers' eager Qwen2 operations (bench/torch_forward.py) on the same checkpoint and ids, median of its reps:\n", "shape", "layers", "tokens", "threads", "precision", "torch", "forward tok/s", "with log-probs tok/s", "peak RSS GiB", "ours (the last run before it at this length) ÷ with log-probs")
     for r in tr:
         ours = "exact" if r["precision"] == "fp32" else "bf16"
         o = [f for f in rows[:rows.index(r)] if f["name"] == "forward" and f["shape"] == r["shape"] and f["layers"] == r["layers"]
@@ -160,9 +159,7 @@ if tr:
               f"{r['forward_tok_s']:.1f} | {r['logprobs_tok_s']:.1f} | {rss} | {x} |")
 at = [r for r in rows if r["name"] == "attention"]
 if at:
-    print("\nAttention alone, one layer, each kernel (bf16: bf16 tiles; fp32: the exact precision's fast one; exact: the fp32 precision's reference arithmetic), against the fp32 FMA peak measured in the same run:\n")
-    print("| shape | heads (kv) × d | tokens | threads | kernel | ms per layer | GFLOP/s | % of fp32 FMA peak |")
-    print("|---|---|---|---|---|---|---|---|")
+    table("\nAttention alone, one layer, each kernel (bf16: bf16 tiles; fp32: the exact precision's fast one; exact: the fp32 precision's reference arithmetic), against the fp32 FMA peak measured in the same run:\n", "shape", "heads (kv) × d", "tokens", "threads", "kernel", "ms per layer", "GFLOP/s", "% of fp32 FMA peak")
     for r in at:
         print(f"| {r['shape']} | {r['heads']} ({r['kv_heads']}) × {r['head_dim']} | {r['tokens']} | {r['threads']} | "
               f"{r.get('kernel', '?')} | {1e3*r['median_s']:.2f} | {r['gflops']:.0f} | {100*r['frac_of_fma_peak']:.0f}% |")
@@ -179,9 +176,7 @@ def frac_goal(what, r, goal):
     f = r["frac_of_ceiling"]
     return f"| {what} | ≥ {100*goal:.0f}% of the ceiling | {100*f:.0f}% ({r['tok_s']:.1f} tok/s): {'met' if f >= goal else 'NOT met'} |"
 if fw:
-    print("\nGoals of the performance issue (ISA " + fw[0]["isa"] + "; the AMX figures are the ones that count):\n")
-    print("| goal | target | this run |")
-    print("|---|---|---|")
+    table("\nGoals of the performance issue (ISA " + fw[0]["isa"] + "; the AMX figures are the ones that count):\n", "goal", "target", "this run")
     print(frac_goal("0.5B bf16, 512 tokens, 2 threads", last("qwen2-0.5b", 24, 512, "bf16"), 0.80))
     print(frac_goal("0.5B bf16, 8192 tokens, 2 threads", last("qwen2-0.5b", 24, 8192, "bf16"), 0.60))
     print(frac_goal("7B bf16, 28 layers, 2048 tokens", last("qwen2-7b", 28, 2048, "bf16"), 0.80))
