@@ -71,7 +71,8 @@ MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector
     lens_measuring = std::max(lens_measuring, 2 * mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4);
   }
   // --lens: the kept lens rows count with the hidden states (texts as cut: the sites past the cut
-  // counted too, an overestimate), and its measuring step holds a model's final and lens logits.
+  // counted too, an overestimate), and its measuring step holds a chunk of a model's lens logits
+  // and, on a GPU run, one of the sites' final logits (counted on the CPU too: an overestimate).
   bool lens = false;
   for (size_t i = 0; i < texts.size(); ++i) {
     hidden_of[i] += texts[i]->lens_bytes;
