@@ -134,14 +134,14 @@ void print_lens_plan(const std::vector<TextJob>& jobs, const std::vector<LoadedM
       positions += std::max<int64_t>(0, static_cast<int64_t>(j.plans[m].ids.size()) - 1);
     }
     bytes += layers * rows * c.hidden_size * 4;
-    // The last layer's lens rows are the final rows (lens_of_model): no LM-head rows of their own.
-    const bool last = layers > 0 && models[m].lens_layers.back() == c.num_hidden_layers - 1;
+    // On the CPU the last layer's lens rows are the final rows (lens_of_sites) and the KL reads
+    // the measuring step's final rows; a GPU run computes both again on the CPU.
+    const bool gpu = gpu::is_cuda_spec(opt.device);
+    const bool last = !gpu && layers > 0 && models[m].lens_layers.back() == c.num_hidden_layers - 1;
     per_model += (per_model.empty() ? "" : "; ") + models[m].name + ": " + std::to_string(layers) + " layers x " +
                  std::to_string(rows) + " rows = " + std::to_string((layers - (last ? 1 : 0)) * rows) +
                  " LM-head rows" + (last ? " (the last layer's are the final ones)" : "") +
-                 // On a GPU the final rows stay on the device and are computed again for the KL.
-                 (!gpu::is_cuda_spec(opt.device) ? std::string()
-                                      : " (+" + std::to_string(rows) + " final ones again for the KL)") +
+                 (gpu ? " (+" + std::to_string(rows) + " final ones again for the KL)" : std::string()) +
                  " next to the " + std::to_string(positions) + " of the run";
   }
   std::fprintf(stderr, "logitscope: --lens %s at %s: %s; %.1f MiB of kept residual rows over the run (held per group of texts)\n",

@@ -111,6 +111,27 @@ TEST_F(RunDir, ModelComparedWithItselfHasZeroDivergence) {
             db.query_int("SELECT count(*) FROM positions WHERE model_idx = 0 AND span != 'prompt'"));
 }
 
+// The lens plan printed before a run counts the LM-head rows the lens adds: one per site and lens
+// layer, none for the last layer (its rows are the final ones, which the KL reads from the
+// measuring step).
+TEST_F(RunDir, LensPlanCountsNoLmHeadRowsForTheLastLayer) {
+  write("data.jsonl", R"({"query": "Is it so?", "answer": "Wait, let me check. So therefore, hmm... actually, wait!"})" "\n");
+  for (const char* spec : {"all", "0"}) {
+    const std::string out = p(std::string("out_") + spec);
+    auto r = run_cli("run --model ref=" + kModel + " --data " + p("data.jsonl") + " --out " + out +
+                     " --template '{query}{answer}' --window 2 --lens " + spec);
+    ASSERT_EQ(r.code, 0) << r.err;
+    io::Db db(out + "/results.sqlite", false);
+    const int64_t sites = db.query_int("SELECT count(*) FROM lens WHERE layer = 0");
+    ASSERT_GT(sites, 10);
+    const std::string n = std::to_string(sites);
+    const std::string want = std::string(spec) == "all"
+                                 ? "ref: 2 layers x " + n + " rows = " + n + " LM-head rows (the last layer's are the final ones) next to"
+                                 : "ref: 1 layers x " + n + " rows = " + n + " LM-head rows next to";
+    EXPECT_NE(r.err.find(want), std::string::npos) << spec << ": " << r.err;
+  }
+}
+
 TEST_F(RunDir, OccurrencesMatchHandCountOnCraftedText) {
   write("data.jsonl", R"({"query": "Is it so?", "answer": "I also wrote a letter. Wait, CHECK it: let me check. So therefore, hmm... actually, wait!"})" "\n");
   auto r = run_cli(run_args(p("data.jsonl"), p("out"), "--window 2"));
