@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "gpu/gpu.h"
 #include "io/error.h"
 #include "io/mapped_file.h"
 #include "kernels/cpu/kernels.h"
@@ -46,7 +47,7 @@ Pass next_pass(const std::vector<const TextJob*>& texts, size_t model, size_t* i
 }
 
 MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts,
-                       int64_t cut, int64_t batch_tokens, int64_t group_bytes) {
+                       int64_t cut, int64_t batch_tokens, int64_t group_bytes, bool lens_final_recomputed) {
   MemoryPlan plan;
   int64_t total_hidden = 0, largest_text_hidden = 0, lens_measuring = 0;
   std::vector<int64_t> hidden_of(texts.size(), 0);
@@ -68,11 +69,13 @@ MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector
       plan.working = working;
     }
     plan.measuring += mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4;
-    lens_measuring = std::max(lens_measuring, 2 * mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4);
+    lens_measuring = std::max(lens_measuring, (lens_final_recomputed ? 2 : 1) *
+                                                  mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4);
   }
   // --lens: the kept lens rows count with the hidden states (texts as cut: the sites past the cut
   // counted too, an overestimate), and its measuring step holds a chunk of a model's lens logits
-  // and, on a GPU run, one of the sites' final logits (counted on the CPU too: an overestimate).
+  // next to the chunk of final logits counted above, and where the sites' final logits are
+  // computed again (a GPU run keeps its own on the device) a chunk of those too.
   bool lens = false;
   for (size_t i = 0; i < texts.size(); ++i) {
     hidden_of[i] += texts[i]->lens_bytes;
@@ -118,7 +121,11 @@ void check_memory(const std::vector<LoadedModel>& models, const std::vector<cons
       }
     }
   }
-  const MemoryPlan need = plan_memory(models, texts, INT64_MAX, batch_tokens, group_bytes);
+  const bool lens_final_recomputed = gpu::is_cuda_spec(opt.device) || opt.lens_recompute_final;
+  const auto plan = [&](int64_t cut) {
+    return plan_memory(models, texts, cut, batch_tokens, group_bytes, lens_final_recomputed);
+  };
+  const MemoryPlan need = plan(INT64_MAX);
   const bool limited = opt.max_memory_gib > 0;
   const int64_t avail = limited ? static_cast<int64_t>(opt.max_memory_gib * double(int64_t{1} << 30))
                                 : io::available_memory_bytes();
@@ -135,13 +142,13 @@ void check_memory(const std::vector<LoadedModel>& models, const std::vector<cons
   if (avail < 0 || need.total() <= avail) return;
   // The longest cut at which the run fits.
   int64_t lo = 1, hi = longest;  // plan(lo) fits (or nothing does), plan(hi) does not
-  if (plan_memory(models, texts, 2, batch_tokens, group_bytes).total() > avail) {
+  if (plan(2).total() > avail) {
     lo = 0;
   } else {
     lo = 2;
     while (hi - lo > 1) {
       const int64_t mid = lo + (hi - lo) / 2;
-      (plan_memory(models, texts, mid, batch_tokens, group_bytes).total() <= avail ? lo : hi) = mid;
+      (plan(mid).total() <= avail ? lo : hi) = mid;
     }
   }
   std::string fits = lo >= 2 ? "--max-tokens " + std::to_string(lo) + " (texts cut at " + std::to_string(lo) +

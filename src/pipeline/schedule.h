@@ -29,13 +29,15 @@ Pass next_pass(const std::vector<const TextJob*>& texts, size_t model, size_t* i
 // The memory a run needs at its largest moment: the largest model's weights (memory-mapped; the
 // pages of the others can be dropped while it runs) plus the working memory of its largest pass
 // (Model::activation_bytes, as `inspect --tokens` reports it), the hidden states of the largest
-// group, and the LM-head chunks of the measuring step. Texts count as cut at `cut` tokens.
+// group, and the LM-head chunks of the measuring step (with --lens one more, the largest model's,
+// for the lens rows, and another where the sites' final rows are computed again:
+// lens_final_recomputed, a GPU run). Texts count as cut at `cut` tokens.
 struct MemoryPlan {
   int64_t weights = 0, working = 0, hidden = 0, measuring = 0;
   int64_t total() const { return weights + working + hidden + measuring; }
 };
 MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts, int64_t cut,
-                       int64_t batch_tokens, int64_t group_bytes);
+                       int64_t batch_tokens, int64_t group_bytes, bool lens_final_recomputed);
 
 // Prints (if `print`) the longest text and what the run needs; InputError when that is more than
 // the memory there is (opt.max_memory_gib, else io::available_memory_bytes()), naming the text,

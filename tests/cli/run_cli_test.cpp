@@ -411,6 +411,31 @@ TEST_F(RunDir, ARunThatDoesNotFitInMemoryIsRefusedBeforeAnyForwardPassNamingWhat
   EXPECT_EQ(db.query_int("SELECT max(n_tokens) FROM text_models"), fits);
 }
 
+// The memory plan with --lens: the kept residual rows and one chunk of lens LM-head rows more
+// than without (on the CPU the lens rows are made against the measuring step's own chunk of
+// final rows, so no second chunk of final rows is held).
+TEST_F(RunDir, TheMemoryPlanOfTheLensCountsItsRowsAndOneLmHeadChunk) {
+  write("data.jsonl", R"({"query": "Is it so?", "answer": "Wait, let me check. So therefore, hmm... actually, wait!"})" "\n");
+  const io::Json cfg = io::parse_json(slurp(kModel + "/config.json"), kModel + "/config.json");
+  const int64_t vocab = cfg.at("vocab_size").get<int64_t>(), hidden = cfg.at("hidden_size").get<int64_t>();
+  const double chunk = 256.0 * double(vocab) * 4;  // kLmHeadChunkRows rows of logits
+  ASSERT_LT(chunk, double(256 << 20)) << "the chunk would be capped";
+  double total[2] = {0, 0};
+  int64_t sites = 0;
+  for (const int lens : {0, 1}) {
+    const std::string out = p(lens ? "lens" : "plain");
+    auto r = run_cli("run --model ref=" + kModel + " --data " + p("data.jsonl") + " --out " + out +
+                     " --template '{query}{answer}' --window 2 --progress-interval 1000" + (lens ? " --lens 0" : ""));
+    ASSERT_EQ(r.code, 0) << r.err;
+    total[lens] = printed_total_bytes(r.err);
+    ASSERT_GT(total[lens], 0) << r.err;
+    if (lens) sites = io::Db(out + "/results.sqlite", false).query_int("SELECT count(*) FROM lens WHERE layer = 0");
+  }
+  ASSERT_GT(sites, 10);
+  // Printed to 0.1 MiB (or 0.01 GiB); a second chunk would be 148 MiB more.
+  EXPECT_NEAR(total[1] - total[0], double(sites * hidden * 4) + chunk, 11.0 * (1 << 20));
+}
+
 TEST_F(RunDir, ProgressShowsPhaseTokensRateAndEtaWhileModelsRun) {
   write("data.jsonl", long_record("long", 200) + many_records(3));
   // stderr is a file here: log lines, one every 0.05 s.
