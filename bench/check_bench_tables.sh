@@ -6,7 +6,9 @@
 # layers; attention rows of the bf16 and fp32 kernels), then a later SECTIONS=torch run, whose
 # rows are the last at 512 tokens: bf16 385.4 tok/s (87%), exact 191.1, fp32 187.0, PyTorch's
 # fp32 with log-probs 135.2 and bf16 254.6 tok/s; then a SECTIONS=torch8k run: bf16 286.3 tok/s
-# (64%), exact 140.8, PyTorch fp32 28.2 and bf16 36.8 tok/s with log-probs.
+# (64%), exact 140.8, PyTorch fp32 28.2 and bf16 36.8 tok/s with log-probs; then a
+# SECTIONS=three7b run: one 7B-shaped model (28 layers) alone at 29.0 tok/s, then three in one
+# run at 27.4-28.9 tok/s with peak RSS 17.15 GiB.
 set -euo pipefail
 out=$(bash "$1")
 fail=0
@@ -28,5 +30,7 @@ expect "| qwen2-0.5b | 24 | 512 | 2 | bf16 | 1.13.0a0 | 290.0 | 254.6 | – | bf
 expect "| qwen2-0.5b | 24 | 8192 | 2 | fp32 | 1.13.0a0 | 28.0 | 28.2 | 17.01 | exact 140.8 tok/s, peak RSS 1.24 GiB: 4.99x |"
 expect "| qwen2-0.5b | 14 (2) × 64 | 512 | 2 | bf16 | 2.19 |"
 expect "| qwen2-0.5b | 14 (2) × 64 | 512 | 2 | fp32 | 2.83 |"
+expect "| 3 | qwen2-7b | 28 | 2 × 4023 | bf16 (avx512_bf16) | a 27.4 (26), b 28.6 (29), c 28.9 (28) | 74.2 | 17.15 | 45.5 | 16:57.05 |"
+expect "| three 7B models (28 layers, bf16) in one run | each ≥ 90% of one model's tok/s; peak RSS < 22 GiB | slowest 94% (27.4 / 29.0 tok/s), peak RSS 17.15 GiB: met |"
 [[ $fail -eq 0 ]] || { echo "$out" >&2; exit 1; }
 echo "run_forward_bench.sh tables and goals: as recorded"

@@ -38,6 +38,7 @@ PACKAGES=(
   ca-certificates      # npm ci over TLS (update-ca-certificates also takes the machine's own CAs)
   debootstrap          # scripts/fresh-machine-check.sh (CI): a clean Debian 12 root
   python3              # bench/run_forward_bench.sh's tables and goals (and their test)
+  time                 # /usr/bin/time -v: peak RSS and disk reads of the benchmark's whole runs
 )
 [ "$WITH_TORCH" -eq 1 ] && PACKAGES+=(python3-torch libopenblas0-openmp)
 
