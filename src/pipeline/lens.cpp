@@ -183,8 +183,15 @@ std::vector<std::string> similarity_left_out(const std::vector<LoadedModel>& mod
   return out;
 }
 
+void gather_site_rows(const std::vector<float>& hidden, const std::vector<int64_t>& pos, int64_t i_begin,
+                      int64_t i_end, int64_t h, float* out) {
+  for (int64_t i = i_begin; i < i_end; ++i) {
+    std::memcpy(out + (i - i_begin) * h, hidden.data() + (pos[size_t(i)] - 1) * h, size_t(h) * 4);
+  }
+}
+
 void lens_of_sites(const model::Model& mdl, const LensRows& L, int64_t i_begin, int64_t i_end,
-                   const std::vector<float>& hidden, const float* const* final_rows,
+                   const float* site_rows, const float* const* final_rows,
                    const analysis::RowSummary* const* fin, std::span<const int32_t> ids, int top_k,
                    const std::vector<analysis::KeywordFamily>& families, model::Precision precision,
                    std::vector<float>& scratch, std::vector<results::LensRow>& out) {
@@ -192,13 +199,9 @@ void lens_of_sites(const model::Model& mdl, const LensRows& L, int64_t i_begin, 
   if (c <= 0 || L.layers.empty()) return;
   const int64_t h = mdl.config().hidden_size, vocab = mdl.config().vocab_size;
   const std::vector<int64_t>& pos = L.sites->pos;
-  std::vector<float> xf(static_cast<size_t>(c * h)), x(xf.size()), xn(xf.size());
+  std::vector<float> x(static_cast<size_t>(c * h)), xn(x.size());
   std::vector<int32_t> observed(static_cast<size_t>(c));
-  for (int64_t j = 0; j < c; ++j) {
-    const int64_t t = pos[size_t(i_begin + j)];
-    std::memcpy(xf.data() + j * h, hidden.data() + (t - 1) * h, size_t(h) * 4);
-    observed[size_t(j)] = ids[size_t(t)];
-  }
+  for (int64_t j = 0; j < c; ++j) observed[size_t(j)] = ids[size_t(pos[size_t(i_begin + j)])];
   scratch.resize(static_cast<size_t>(c * vocab));
   std::vector<analysis::RowSummary> lr(static_cast<size_t>(c));
   for (size_t li = 0; li < L.layers.size(); ++li) {
@@ -208,7 +211,7 @@ void lens_of_sites(const model::Model& mdl, const LensRows& L, int64_t i_begin, 
     // same residual rows with the same function): their LM-head rows and summaries are the
     // final ones, bit for bit, so they are not computed again. Where the rows differ (a GPU
     // pass normed them on the device) the lens rows are computed as for any other layer.
-    const bool same = std::memcmp(xn.data(), xf.data(), size_t(c * h) * 4) == 0;
+    const bool same = std::memcmp(xn.data(), site_rows, size_t(c * h) * 4) == 0;
     if (same) {
       for (int64_t j = 0; j < c; ++j) lr[size_t(j)] = *fin[j];
     } else {
@@ -246,11 +249,8 @@ std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensR
   out.reserve(static_cast<size_t>(n) * L.layers.size());
   for (int64_t i0 = 0; i0 < n; i0 += chunk) {
     const int64_t c = std::min(chunk, n - i0);
-    for (int64_t j = 0; j < c; ++j) {
-      const int64_t t = pos[size_t(i0 + j)];
-      std::memcpy(xf.data() + j * h, hidden.data() + (t - 1) * h, size_t(h) * 4);
-      observed[size_t(j)] = ids[size_t(t)];
-    }
+    gather_site_rows(hidden, pos, i0, i0 + c, h, xf.data());
+    for (int64_t j = 0; j < c; ++j) observed[size_t(j)] = ids[size_t(pos[size_t(i0 + j)])];
     std::vector<analysis::RowSummary> fin(static_cast<size_t>(c));
     mdl.lm_head(xf.data(), c, final_logits.data(), precision);
     analysis::summarize_rows(final_logits.data(), c, vocab, observed.data(), top_k, families, fin.data());
@@ -260,8 +260,8 @@ std::vector<results::LensRow> lens_of_model(const model::Model& mdl, const LensR
       final_rows[size_t(j)] = final_logits.data() + j * vocab;
       fin_p[size_t(j)] = &fin[size_t(j)];
     }
-    lens_of_sites(mdl, L, i0, i0 + c, hidden, final_rows.data(), fin_p.data(), ids, top_k, families, precision, scratch,
-                  out);
+    lens_of_sites(mdl, L, i0, i0 + c, xf.data(), final_rows.data(), fin_p.data(), ids, top_k, families, precision,
+                  scratch, out);
   }
   return out;
 }

@@ -54,14 +54,20 @@ struct LensRows {
 // text b's rows start at row starts[b] of the pass. The LensRows are sized here.
 model::TapFn lens_tap(std::vector<LensRows*> texts, std::vector<int64_t> starts);
 
+// The final-normed rows (of the model's `hidden`, [tokens × h]) that predict the tokens at
+// positions pos[i_begin, i_end): rows pos − 1, into out [(i_end − i_begin) × h].
+void gather_site_rows(const std::vector<float>& hidden, const std::vector<int64_t>& pos, int64_t i_begin,
+                      int64_t i_end, int64_t h, float* out);
+
 // The lens rows of sites [i_begin, i_end) of L, appended to out: per lens layer and site, the
 // metrics of softmax(LM head(final norm(row))) against the observed token ids[pos], and
-// KL(final ‖ lens) to the model's own output at the same position, whose LM-head row and summary
-// are final_rows[j] and *fin[j] for site i_begin + j (`hidden`: the model's final-normed rows).
-// scratch holds the lens LM-head rows. The measuring step calls it on each chunk of final rows
-// it computes (no final row is computed twice); lens_of_model computes the final rows itself.
+// KL(final ‖ lens) to the model's own output at the same position, whose final-normed row,
+// LM-head row and summary are site_rows[j] (gather_site_rows), final_rows[j] and *fin[j] for site
+// i_begin + j. scratch holds the lens LM-head rows. The measuring step calls it on each chunk of
+// final rows it computes (no final row is computed twice); lens_of_model computes the final rows
+// itself.
 void lens_of_sites(const model::Model& mdl, const LensRows& L, int64_t i_begin, int64_t i_end,
-                   const std::vector<float>& hidden, const float* const* final_rows,
+                   const float* site_rows, const float* const* final_rows,
                    const analysis::RowSummary* const* fin, std::span<const int32_t> ids, int top_k,
                    const std::vector<analysis::KeywordFamily>& families, model::Precision precision,
                    std::vector<float>& scratch, std::vector<results::LensRow>& out);

@@ -38,15 +38,17 @@ void TextMeasurer::lens_of_chunk(size_t m, const TextPlan& p, const std::vector<
   const int64_t i0 = std::lower_bound(pos.begin(), pos.end(), t0) - pos.begin();
   const int64_t i1 = std::lower_bound(pos.begin(), pos.end(), t0 + n) - pos.begin();
   if (i0 == i1) return;
-  const int64_t vocab = models_[m].model->config().vocab_size;
+  const int64_t vocab = models_[m].model->config().vocab_size, h = models_[m].model->config().hidden_size;
+  std::vector<float> site_rows(static_cast<size_t>((i1 - i0) * h));
+  gather_site_rows(hidden, pos, i0, i1, h, site_rows.data());
   std::vector<const float*> final_rows(static_cast<size_t>(i1 - i0));
   std::vector<const analysis::RowSummary*> fin(final_rows.size());
   for (int64_t i = i0; i < i1; ++i) {
     final_rows[size_t(i - i0)] = logits_[m].data() + (pos[size_t(i)] - t0) * vocab;
     fin[size_t(i - i0)] = &rows[size_t(pos[size_t(i)])];
   }
-  lens_of_sites(*models_[m].model, L, i0, i1, hidden, final_rows.data(), fin.data(), p.ids, opt_.top_k, families_,
-                precision_, lens_scratch_, lens_rows_[m]);
+  lens_of_sites(*models_[m].model, L, i0, i1, site_rows.data(), final_rows.data(), fin.data(), p.ids, opt_.top_k,
+                families_, precision_, lens_scratch_, lens_rows_[m]);
 }
 
 void TextMeasurer::measure_and_write(const TextJob& job, const std::vector<std::vector<float>>& hidden,
