@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kHelp =
     "usage: logitscope demo [--out DIR] [--threads N] [--precision exact|fp32|bf16] [--lens LAYERS]\n"
-    "                      [--device cpu|cuda|cuda:N] [--quiet]\n"
+    "                      [--device cpu|cuda|cuda:N|cuda:auto] [--quiet]\n"
     "  Writes DIR/checkpoints/{base,sft,rl} (Qwen2 architecture, real Qwen2.5 vocabulary, random\n"
     "  weights), DIR/data.jsonl (60 reasoning traces) and runs 'logitscope run' on them into DIR\n"
     "  (default demo-results/). In 'rl' the output embeddings of the 'wait' family are shifted\n"

@@ -19,11 +19,16 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: logitscope export DIR --table NAME [--format csv|jsonl] [--out FILE]\n"
-    "  Writes a table of DIR/results.sqlite as CSV (header row, RFC 4180 quoting) or JSON Lines.\n"
-    "  Tables: meta models families texts skipped text_models positions occurrences windows pairs\n";
+    "  Writes a table of DIR/results.sqlite as CSV (header row, RFC 4180 quoting) or JSON Lines\n"
+    "  (one object per row, keys in column order).\n"
+    "  Tables: meta models families texts skipped text_models positions occurrences windows pairs\n"
+    "          lens layer_similarity (run --lens) stats_tests (the statistics of stats.json)\n";
 
-const char* kTables[] = {"meta", "models", "families", "texts", "skipped", "text_models",
-                         "positions", "occurrences", "windows", "pairs"};
+const char* kTables[] = {"meta",  "models", "families", "texts",          "skipped",    "text_models", "positions",
+                         "occurrences", "windows", "pairs", "lens", "layer_similarity", "stats_tests"};
+
+// Rows as JSON objects keep the table's column order.
+using Row = nlohmann::ordered_json;
 
 std::string csv_quote(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -36,8 +41,8 @@ std::string csv_quote(const std::string& s) {
 }
 
 // BLOBs are little-endian int32 ids (topk_ids) or float32 log-probs (topk_logprobs).
-io::Json blob_json(const std::string& column, const std::vector<uint8_t>& b) {
-  io::Json a = io::Json::array();
+Row blob_json(const std::string& column, const std::vector<uint8_t>& b) {
+  Row a = Row::array();
   for (size_t i = 0; i + 4 <= b.size(); i += 4) {
     if (column == "topk_ids") {
       int32_t v;
@@ -68,6 +73,16 @@ int cmd_export(int argc, char** argv) {
   const std::string format = args.get_or("format", "csv");
   if (format != "csv" && format != "jsonl") throw UsageError("--format: expected csv or jsonl, found \"" + format + "\"");
   results::ResultsDb db(args.positionals()[0], {}, false);
+  {
+    io::Stmt q(db.db(), "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+    q.bind(1, table);
+    if (q.step() && q.col_int(0) == 0) {
+      throw InputError(db.path(), "table '" + table + "'", "a table of a finished run",
+                       table == "stats_tests" ? "no such table yet (run 'logitscope stats " + args.positionals()[0] +
+                                                    "' first)"
+                                              : "no such table");
+    }
+  }
   // --out FILE is written as FILE.tmp and renamed when complete: a failed export leaves no partial
   // FILE (and no FILE.tmp) behind, and an earlier FILE stays as it was.
   std::unique_ptr<io::AtomicFile> file;
@@ -90,11 +105,11 @@ int cmd_export(int argc, char** argv) {
     emit(header + "\n");
   }
   while (s.step()) {
-    io::Json row = io::Json::object();
+    Row row = Row::object();
     std::string line;
     for (int i = 0; i < n; ++i) {
       const std::string name = s.col_name(i);
-      io::Json v;
+      Row v;
       switch (s.col_type(i)) {
         case SQLITE_INTEGER: v = s.col_int(i); break;
         case SQLITE_FLOAT: v = s.col_double(i); break;
@@ -113,7 +128,7 @@ int cmd_export(int argc, char** argv) {
         }
       }
     }
-    if (format == "jsonl") line = row.dump(-1, ' ', false, io::Json::error_handler_t::replace);
+    if (format == "jsonl") line = row.dump(-1, ' ', false, Row::error_handler_t::replace);
     line += '\n';
     emit(line);
   }

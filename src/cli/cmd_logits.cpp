@@ -25,7 +25,7 @@ namespace {
 constexpr const char* kHelp =
     "usage: logitscope logits --model DIR (--ids 1,2,3 | --ids-file FILE) [--npy OUT.npy]\n"
     "                         [--summary OUT.json] [--threads N] [--precision exact|fp32|bf16]\n"
-    "                         [--device cpu|cuda|cuda:N]\n"
+    "                         [--device cpu|cuda|cuda:N|cuda:auto] [--chunk-rows N]\n"
     "  One teacher-forced forward pass. --precision (or LSC_PRECISION): exact (default) meets the\n"
     "  transformers reference to 1e-4 by the fastest method on this CPU (split-bf16 on AMX, else\n"
     "  the fp32 products); fp32 is the plain fp32 reference path, bit for bit; bf16 runs the matrix\n"
@@ -34,7 +34,8 @@ constexpr const char* kHelp =
     "   --npy writes float32 logits [n_tokens, vocab]\n"
     "  (row t predicts token t+1). --summary writes, for every position t >= 1, the log-prob of\n"
     "  token t read from row t-1, its rank (1 = argmax) and the entropy of row t-1 in nats.\n"
-    "  Without --npy or --summary the summary goes to stdout.\n";
+    "  Without --npy or --summary the summary goes to stdout. --chunk-rows: LM-head rows per chunk\n"
+    "  (default 64; any gives the same logits, bit for bit).\n";
 
 }  // namespace
 

@@ -14,11 +14,11 @@ namespace lsc::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: logitscope stats DIR [--bootstrap N] [--seed S] [--min-n N]\n"
+    "usage: logitscope stats DIR [--bootstrap N] [--seed S] [--min-n N] [--quiet]\n"
     "  Per-text measures of DIR/results.sqlite compared between models (paired), across levels\n"
     "  and between correct and incorrect answers; writes DIR/stats.json, DIR/stats.md and the\n"
     "  stats_tests table. --bootstrap resamples (default 10000), --seed (default 20261129),\n"
-    "  --min-n: rows with fewer texts are flagged small_n (default 10).\n";
+    "  --min-n: rows with fewer texts are flagged small_n (default 10). --quiet: no line on stderr.\n";
 
 }  // namespace
 

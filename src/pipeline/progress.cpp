@@ -151,6 +151,7 @@ void Progress::finish() {
     stop_ = true;
     if (!quiet_) {
       pass_tokens_ = 0;
+      phase_start_ = start_;  // the last line's time is the whole run's
       draw();
       if (tty_) std::fputs("\n", stderr);
     }

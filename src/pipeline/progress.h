@@ -37,7 +37,7 @@ class Progress {
   // The measuring step of one text begins; then text_committed() with its tokens (all models).
   void measure_begin();
   void text_committed(int64_t tokens);
-  void finish();  // the last line (and a newline on a terminal); stops the ticker
+  void finish();  // the last line, timed from the start (and a newline on a terminal); stops the ticker
 
  private:
   void tick();

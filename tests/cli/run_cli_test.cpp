@@ -542,8 +542,36 @@ TEST_F(RunDir, ExportWritesCsvAndJsonl) {
   r = run_cli("export " + p("out") + " --table positions --format jsonl");
   const auto first = io::parse_json(r.out.substr(0, r.out.find('\n')), "line 1");
   EXPECT_TRUE(first.at("topk_ids").is_array() || first.at("topk_ids").is_null());
+  EXPECT_EQ(r.out.rfind("{\"text_idx\":", 0), 0u) << "keys in column order: " << r.out.substr(0, 80);
   EXPECT_EQ(run_cli("export " + p("out") + " --table nope").code, 2);
   EXPECT_EQ(run_cli("export " + p("nothing-here") + " --table positions").code, 3);
+}
+
+// Every table a run writes can be exported, the lens's and the statistics' too; a table a results
+// database does not hold yet is an input error naming it.
+TEST_F(RunDir, ExportWritesTheLensSimilarityAndStatisticsTables) {
+  write("data.jsonl", many_records(2));
+  auto r = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --out " +
+                   p("out") + " --lens 0,1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  for (const char* t : {"lens", "layer_similarity", "stats_tests"}) {
+    const int64_t n = db.query_int(std::string("SELECT count(*) FROM ") + t);
+    ASSERT_GT(n, 0) << t;
+    r = run_cli("export " + p("out") + " --table " + t);
+    ASSERT_EQ(r.code, 0) << t << ": " << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), n + 1) << t;
+    r = run_cli("export " + p("out") + " --table " + t + " --format jsonl");
+    ASSERT_EQ(r.code, 0) << t << ": " << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), n) << t;
+  }
+  r = run_cli("export " + p("out") + " --table lens");
+  EXPECT_EQ(r.out.rfind("text_idx,model_idx,layer,pos,logprob,rank,entropy,kl_final,", 0), 0u) << r.out.substr(0, 80);
+  db.exec("DROP TABLE stats_tests");
+  r = run_cli("export " + p("out") + " --table stats_tests");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("table 'stats_tests': expected a table of a finished run, found no such table yet (run "
+                       "'logitscope stats " + p("out") + "' first)"), std::string::npos) << r.err;
 }
 
 }  // namespace
