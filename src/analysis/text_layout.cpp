@@ -56,8 +56,39 @@ Template make_template(const std::string& spec) {
   return t;
 }
 
-Template chatml_template() {
-  return {"chatml", "<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{answer}", false};
+Template chatml_template(const std::string& system) {
+  LSC_CHECK(system.find(kQuery) == std::string::npos && system.find(kAnswer) == std::string::npos);
+  const std::string turn = system.empty() ? "" : "<|im_start|>system\n" + system + "<|im_end|>\n";
+  return {"chatml", turn + "<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{answer}", false};
+}
+
+std::string chatml_default_system(const std::string& chat_template) {
+  const std::string open = "'<|im_start|>system\\n", head = "<|im_start|>system\n", tail = "<|im_end|>\n";
+  for (size_t at = chat_template.find(open); at != std::string::npos; at = chat_template.find(open, at + 1)) {
+    // The literal up to its closing quote, with Jinja's (Python's) escapes undone.
+    std::string lit;
+    bool closed = false;
+    for (size_t i = at + 1; i < chat_template.size() && !closed; ++i) {
+      const char c = chat_template[i];
+      if (c == '\'') {
+        closed = true;
+      } else if (c == '\\' && i + 1 < chat_template.size()) {
+        const char e = chat_template[++i];
+        if (e == 'n') lit += '\n';
+        else if (e == 't') lit += '\t';
+        else if (e == 'r') lit += '\r';
+        else if (e == '\\' || e == '\'' || e == '"') lit += e;
+        else lit += std::string("\\") + e;  // not an escape: kept as written
+      } else {
+        lit += c;
+      }
+    }
+    // '<|im_start|>system\n' + messages[0]['content'] + … has no text of its own: not this one.
+    if (closed && lit.size() > head.size() + tail.size() && lit.compare(lit.size() - tail.size(), tail.size(), tail) == 0) {
+      return lit.substr(head.size(), lit.size() - head.size() - tail.size());
+    }
+  }
+  return "";
 }
 
 Template r1_template() {

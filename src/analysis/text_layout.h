@@ -25,8 +25,16 @@ struct Template {
 // escapes \n, \t and \\ are interpreted. Throws UsageError for a pattern without both placeholders.
 Template make_template(const std::string& spec);
 // Chat templates as the model's tokenizer_config writes them (text only, no generation prompt):
-Template chatml_template();  // Qwen: <|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{answer}
+// Qwen: [<|im_start|>system\n{system}<|im_end|>\n]<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{answer},
+// the system turn where `system` is not empty (its text is taken as is: no placeholders in it).
+Template chatml_template(const std::string& system = "");
 Template r1_template();      // DeepSeek-R1-Distill: <｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>{answer}
+
+// The system message a ChatML chat template (Jinja source, tokenizer_config.json's chat_template)
+// writes when a conversation has none — its string literal '<|im_start|>system\n…<|im_end|>\n'
+// with the escapes undone: Qwen2.5's "You are Qwen, created by Alibaba Cloud. You are a helpful
+// assistant.", Qwen2.5-Math's "Please reason step by step, …"; empty where it writes none (Qwen3).
+std::string chatml_default_system(const std::string& chat_template);
 
 struct TextLayout {
   std::string text;                  // UTF-8, what the tokenizer reads

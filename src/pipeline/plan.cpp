@@ -61,7 +61,15 @@ std::vector<LoadedModel> load_models(const RunOptions& opt, Progress& progress) 
 
 analysis::Template template_for(const std::string& spec, const tok::Tokenizer& t, const std::string& model_name) {
   if (spec != "chat") return analysis::make_template(spec);
-  if (t.token_to_id("<|im_start|>") >= 0) return analysis::chatml_template();
+  if (t.token_to_id("<|im_start|>") >= 0) {
+    // With the system message the model's chat template writes when a conversation has none.
+    const std::string system = analysis::chatml_default_system(t.config().chat_template);
+    if (system.find("{query}") != std::string::npos || system.find("{answer}") != std::string::npos) {
+      throw UsageError("--template chat: model '" + model_name + "': the default system message of its chat template (\"" +
+                       system + "\") holds {query} or {answer}; give a pattern instead");
+    }
+    return analysis::chatml_template(system);
+  }
   if (t.token_to_id("<｜User｜>") >= 0) return analysis::r1_template();
   throw UsageError("--template chat: model '" + model_name +
                    "' has neither ChatML (<|im_start|>) nor R1 (<｜User｜>) special tokens; give a pattern instead");

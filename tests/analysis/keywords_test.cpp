@@ -1,9 +1,15 @@
 // Keyword occurrences on crafted text ("also", "letter", "Wait,", "CHECK", multi-token words,
-// Unicode letters next to the word) and family id sets from a small hand-made vocabulary.
+// Unicode letters next to the word) and family id sets from a small hand-made vocabulary; the
+// templates that place query and answer, the chat templates' system message read from the
+// fixtures' tokenizers.
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "analysis/keywords.h"
 #include "analysis/text_layout.h"
+#include "support/fixtures.h"
 
 namespace lsc::analysis {
 namespace {
@@ -113,6 +119,30 @@ TEST(TextLayout, CustomTemplateEscapesAndValidation) {
   EXPECT_EQ(apply_template(t, "q", "a").text, "Q: q\nA: a");
   EXPECT_THROW(make_template("{answer} {query}"), std::exception);
   EXPECT_THROW(make_template("no placeholders"), std::exception);
+}
+
+std::string chat_template_of(const std::string& tokenizer) {
+  std::ifstream f(test::fixture("tokenizers/" + tokenizer + "/tokenizer_config.json"));
+  const auto j = nlohmann::json::parse(f);
+  return j.at("chat_template").get<std::string>();
+}
+
+// The system message a chat template writes when a conversation has none, read from the
+// templates of the fixtures' tokenizers (Qwen2.5 writes one, Qwen3 none, R1-Distill is not
+// ChatML), and from the line Qwen2.5-Math's template has (its \\boxed escaped as in Jinja).
+TEST(ChatTemplate, DefaultSystemMessageOfTheModelsOwnTemplate) {
+  EXPECT_EQ(chatml_default_system(chat_template_of("qwen2.5")),
+            "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  EXPECT_EQ(chatml_default_system(chat_template_of("qwen3")), "");
+  EXPECT_EQ(chatml_default_system(chat_template_of("deepseek-r1-distill-qwen")), "");
+  const std::string math = R"({%- else %}
+        {{- '<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n' }})";
+  EXPECT_EQ(chatml_default_system(math), "Please reason step by step, and put your final answer within \\boxed{}.");
+  EXPECT_EQ(chatml_default_system(""), "");
+  // The user's turn follows the system turn, as apply_chat_template writes them.
+  EXPECT_EQ(apply_template(chatml_template("S"), "q", "a").text,
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\na");
+  EXPECT_EQ(apply_template(chatml_template(), "q", "a").text, "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\na");
 }
 
 }  // namespace

@@ -249,7 +249,9 @@ TEST_F(RunDir, ChatTemplateUsesTheModelsOwnSpecialTokens) {
   io::Db db(p("out/results.sqlite"), false);
   io::Stmt s(db, "SELECT text, answer_first_pos FROM text_models");
   ASSERT_TRUE(s.step());
-  EXPECT_EQ(s.col_text(0), "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4. Wait, yes: 4.");
+  // With the system message the model's chat template writes when none is given (Qwen2.5's).
+  EXPECT_EQ(s.col_text(0), "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                           "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4. Wait, yes: 4.");
   EXPECT_EQ(db.query_int("SELECT token_id FROM positions WHERE pos = 0"), 151644);  // <|im_start|> as one token
   io::Stmt t(db, "SELECT template FROM models");
   ASSERT_TRUE(t.step());
