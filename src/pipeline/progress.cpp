@@ -142,6 +142,7 @@ void Progress::draw() {
   }
   std::fputs(line, stderr);
   std::fflush(stderr);
+  drawn_ = true;
 }
 
 void Progress::finish() {
@@ -149,7 +150,8 @@ void Progress::finish() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return;
     stop_ = true;
-    if (!quiet_) {
+    const bool all_done_before = n_texts_ > 0 && !computing_ && measured_tokens_ == 0 && texts_ == n_texts_;
+    if (!quiet_ && !(all_done_before && !(tty_ && drawn_))) {
       pass_tokens_ = 0;
       phase_start_ = start_;  // the last line's time is the whole run's
       draw();

@@ -37,7 +37,9 @@ class Progress {
   // The measuring step of one text begins; then text_committed() with its tokens (all models).
   void measure_begin();
   void text_committed(int64_t tokens);
-  void finish();  // the last line, timed from the start (and a newline on a terminal); stops the ticker
+  // The last line, timed from the start (and a newline on a terminal), unless every text was
+  // done before this session (on a terminal only where nothing was drawn); stops the ticker.
+  void finish();
 
  private:
   void tick();
@@ -51,6 +53,7 @@ class Progress {
   std::string phase_;
   Clock::time_point start_, phase_start_, compute_start_;
   bool computing_ = false;
+  bool drawn_ = false;  // a line was written
   int64_t n_texts_ = 0, n_tokens_ = 0, tokens_at_compute_start_ = 0;
   Clock::time_point pass_start_, measure_start_;
   double forward_s_ = 0, measure_s_ = 0;  // time in forward passes and in measuring, this session

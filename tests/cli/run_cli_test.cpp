@@ -204,6 +204,7 @@ TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
   r = run_cli(args.substr(0, args.find(" --quiet")) + " --threads 2 --out " + p("full"));
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.err.find("nothing to do"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" tok/s, ETA "), std::string::npos) << "a progress line with nothing computed: " << r.err;
 }
 
 TEST_F(RunDir, ResultsDoNotDependOnThreadCount) {
