@@ -112,10 +112,12 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
   for (const ShardInfo& s : shards) {
     const std::string item = "shard " + std::to_string(s.index()) + "/" + std::to_string(s.count());
     if (s.count() != first.count() || s.meta.args_hash != first.meta.args_hash) {
+      const std::string change = describe_args_change(first.meta.args_json, s.meta.args_json);
+      const std::string differs = change.empty() ? "" : " (differs in: " + change + ")";
       throw InputError(s.db_path, item, "a shard of the same run as " + first.db_path + " (same arguments, same N)",
                        s.count() != first.count() ? "a run split " + std::to_string(s.count()) + " ways, not " +
                                                     std::to_string(first.count())
-                                              : "a run with different models, data or options");
+                                              : "a run with different models, data or options" + differs);
     }
     if (s.n_done != s.meta.shard_texts) {
       throw InputError(s.db_path, item, "a finished shard (" + std::to_string(s.meta.shard_texts) + " texts done)",

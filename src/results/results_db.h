@@ -113,6 +113,12 @@ struct RunMeta {
   int n_shards = 0;                // a merged run: how many shards it joins
 };
 
+// What differs between a stored run's canonical arguments (meta.args_json) and another's, in a
+// user's words: "top_k: stored 20, this command 5", "the data file's contents (sha256 stored
+// 1a2b3c4d…, now 5e6f7a8b…)", "config.json of model 'rl'"; several joined by "; ". Empty when
+// either cannot be read as the canonical arguments or none differs.
+std::string describe_args_change(const std::string& stored_args_json, const std::string& args_json);
+
 class ResultsDb {
  public:
   // Opens or creates <dir>/results.sqlite with the schema for these family names.

@@ -506,7 +506,8 @@ std::vector<Case> cases() {
                run_ok + " --top-k 5", 3,
                "\\{out\\}/results.sqlite: stored run: expected the same arguments as this command "
                "\\(to resume it\\), "
-               "found a run with different models, data or options; use --force to replace it, or "
+               "found a run with different models, data or options \\(differs in: top_k \\(stored 20, this "
+               "command 5\\)\\); use --force to replace it, or "
                "another --out"});
   v.push_back({"A11", "command line", "unknown command", nullptr, "frobnicate", 2,
                "logitscope: unknown command 'frobnicate'"});

@@ -207,6 +207,32 @@ TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
   EXPECT_EQ(r.err.find(" tok/s, ETA "), std::string::npos) << "a progress line with nothing computed: " << r.err;
 }
 
+// A results directory holding a run with other arguments is refused, the error naming what
+// differs: an option, the data file's contents, a model's config.json.
+TEST_F(RunDir, ARunWithOtherArgumentsIsRefusedNamingWhatDiffers) {
+  write("data.jsonl", many_records(1));
+  fs::create_directories(p("m"));
+  for (const char* f : {"model.safetensors", "tokenizer.json"}) fs::create_symlink(kModel + "/" + f, p(std::string("m/") + f));
+  write("m/config.json", slurp(kModel + "/config.json"));
+  const std::string args = "run --model a=" + p("m") + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet";
+  ASSERT_EQ(run_cli(args).code, 0);
+  const std::string refused = "found a run with different models, data or options (differs in: ";
+  auto r = run_cli(args + " --window 3");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(refused + "window (stored 10, this command 3)); use --force"), std::string::npos) << r.err;
+  write("data.jsonl", many_records(2));
+  r = run_cli(args);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(refused + "the data file's contents (sha256 stored "), std::string::npos) << r.err;
+  write("data.jsonl", many_records(1));
+  write("m/config.json", slurp(kModel + "/config.json") + "\n");
+  r = run_cli(args);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(refused + "config.json of model 'a')"), std::string::npos) << r.err;
+  write("m/config.json", slurp(kModel + "/config.json"));
+  EXPECT_EQ(run_cli(args).code, 0) << "the same arguments again: resumed (nothing to do)";
+}
+
 TEST_F(RunDir, ResultsDoNotDependOnThreadCount) {
   write("data.jsonl", many_records(4));
   auto r1 = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --quiet --threads 1 --out " + p("t1"));
