@@ -557,6 +557,17 @@ TEST_F(RunDir, BadModelAndUsageErrors) {
   EXPECT_NE(r.err.find("nope.jsonl"), std::string::npos);
 }
 
+// `run --help` describes every option run accepts, each on a line of its own.
+TEST_F(RunDir, HelpDescribesEveryOption) {
+  const auto r = run_cli("run --help");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* o : {"model", "data", "out", "keywords", "template", "max-tokens", "top-k", "window", "threads",
+                        "limit", "field", "precision", "shard", "max-memory", "progress-interval", "lens", "lens-at",
+                        "device", "skip-invalid", "force", "quiet"}) {
+    EXPECT_NE(r.out.find(std::string("\n  --") + o + " "), std::string::npos) << "--" << o << " not described:\n" << r.out;
+  }
+}
+
 TEST_F(RunDir, ExportWritesCsvAndJsonl) {
   write("data.jsonl", many_records(1));
   ASSERT_EQ(run_cli(run_args(p("data.jsonl"), p("out"))).code, 0);
