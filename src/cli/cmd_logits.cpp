@@ -35,7 +35,8 @@ constexpr const char* kHelp =
     "  (row t predicts token t+1). --summary writes, for every position t >= 1, the log-prob of\n"
     "  token t read from row t-1, its rank (1 = argmax) and the entropy of row t-1 in nats.\n"
     "  Without --npy or --summary the summary goes to stdout. --chunk-rows: LM-head rows per chunk\n"
-    "  (default 64; any gives the same logits, bit for bit).\n";
+    "  (default 256, as run's, capped so a chunk's logits stay under 256 MiB; any gives the same\n"
+    "  logits, bit for bit).\n";
 
 }  // namespace
 
@@ -101,7 +102,7 @@ int cmd_logits(int argc, char** argv) {
     m->forward(ids, [&](const model::LogitsChunk& ch) {
       if (npy) npy->write_rows(ch.logits, ch.n_rows);
       collector.add_rows(ch.first_pos, ch.n_rows, ch.vocab, ch.logits);
-    }, model::ForwardOptions{args.get_int("chunk-rows", 64, 1, 1 << 20), {}, precision, {}});
+    }, model::ForwardOptions{args.get_int("chunk-rows", model::kLmHeadChunkRows, 1, 1 << 20), {}, precision, {}});
   }
   if (npy) npy->commit();
 
