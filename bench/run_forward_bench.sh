@@ -16,7 +16,7 @@
 # interpreter is $TORCH_PYTHON, default /usr/bin/python3) and says so where it is missing.
 # "torch8k" (not in the default: about 20 minutes) does the same at 8192 tokens, once each, a
 # process per PyTorch precision so that each peak RSS is its own.
-# "three7b" (not in the default: 46 GB of disk, some 40 minutes on AVX512-BF16, hours without
+# "three7b" (not in the default: 46 GB of disk, some 25 minutes on AVX512-BF16, hours without
 # bf16 support) measures the three-model goal: three 7B-shaped checkpoints (28 layers, BF16,
 # streamed, each in its own directory with the demo's real-vocabulary tokenizer) over
 # $THREE_TEXTS (2) synthetic traces of about $THREE_TOKENS (4096) tokens, `logitscope run
@@ -120,7 +120,7 @@ if has torch8k && torch_ok torch8k; then
     torch_pass --tokens 8192 --reps 1 --warmup 0 --precision "$p"
   done
 fi
-if has three7b; then
+if has three7b && { [ -x /usr/bin/time ] || { echo "bench: three7b section skipped: no /usr/bin/time (scripts/install-deps.sh installs it)" >&2; false; }; }; then
   L=${THREE_LAYERS:-28} T=${THREE_TOKENS:-4096} N=${THREE_TEXTS:-2}
   D=${THREE_DIR:-/tmp/lsc_three7b-L$L}
   mkdir -p "$D"
@@ -262,7 +262,9 @@ if fw or rm_rows:
         print(f"| {how} against fp32, 0.5B, 512 tokens | ≥ 3x | {x:.2f}x ({e['tok_s']:.1f} / {f['tok_s']:.1f} tok/s): {'met' if x >= 3 else 'NOT met'} |")
     # Three 7B models in one run against the first of them alone, the same traces.
     three = [r for r in rm_rows if r["models"] == 3 and r["layers"] == 28]
-    one = [r for r in rm_rows if three and r["models"] == 1 and r["layers"] == 28 and r["tokens_per_text"] == three[-1]["tokens_per_text"]]
+    # The one-model run of the same machine and traces, before the three-model one.
+    one = [r for r in rm_rows[:rm_rows.index(three[-1])] if r["models"] == 1 and
+           all(r[k] == three[-1][k] for k in ("cpu", "isa", "layers", "texts", "tokens_per_text"))] if three else []
     what = "three 7B models (28 layers, bf16) in one run"
     target = "each ≥ 90% of one model's tok/s; peak RSS < 22 GiB"
     if not three or not one:

@@ -63,14 +63,17 @@ Template chatml_template(const std::string& system) {
 }
 
 std::string chatml_default_system(const std::string& chat_template) {
-  const std::string open = "'<|im_start|>system\\n", head = "<|im_start|>system\n", tail = "<|im_end|>\n";
+  const std::string head = "<|im_start|>system\n", tail = "<|im_end|>\n";
+  const std::string open = "<|im_start|>system\\n";  // as the Jinja source writes it
   for (size_t at = chat_template.find(open); at != std::string::npos; at = chat_template.find(open, at + 1)) {
+    if (at == 0 || (chat_template[at - 1] != '\'' && chat_template[at - 1] != '"')) continue;  // not a literal's start
+    const char quote = chat_template[at - 1];
     // The literal up to its closing quote, with Jinja's (Python's) escapes undone.
     std::string lit;
     bool closed = false;
-    for (size_t i = at + 1; i < chat_template.size() && !closed; ++i) {
+    for (size_t i = at; i < chat_template.size() && !closed; ++i) {
       const char c = chat_template[i];
-      if (c == '\'') {
+      if (c == quote) {
         closed = true;
       } else if (c == '\\' && i + 1 < chat_template.size()) {
         const char e = chat_template[++i];

@@ -30,9 +30,9 @@ Template make_template(const std::string& spec);
 Template chatml_template(const std::string& system = "");
 Template r1_template();      // DeepSeek-R1-Distill: <｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>{answer}
 
-// The system message a ChatML chat template (Jinja source, tokenizer_config.json's chat_template)
-// writes when a conversation has none — its string literal '<|im_start|>system\n…<|im_end|>\n'
-// with the escapes undone: Qwen2.5's "You are Qwen, created by Alibaba Cloud. You are a helpful
+// The system message a ChatML chat template (Jinja source: tokenizer_config.json's chat_template,
+// or chat_template.jinja) writes when a conversation has none — its string literal
+// '<|im_start|>system\n…<|im_end|>\n' (or double-quoted) with the escapes undone: Qwen2.5's "You are Qwen, created by Alibaba Cloud. You are a helpful
 // assistant.", Qwen2.5-Math's "Please reason step by step, …"; empty where it writes none (Qwen3).
 std::string chatml_default_system(const std::string& chat_template);
 

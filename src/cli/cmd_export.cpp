@@ -22,10 +22,10 @@ constexpr const char* kHelp =
     "  Writes a table of DIR/results.sqlite as CSV (header row, RFC 4180 quoting) or JSON Lines\n"
     "  (one object per row, keys in column order).\n"
     "  Tables: meta models families texts skipped text_models positions occurrences windows pairs\n"
-    "          lens layer_similarity (run --lens) stats_tests (the statistics of stats.json)\n";
+    "          lens layer_similarity (run --lens) stats_tests (the statistics of stats.json) done\n";
 
 const char* kTables[] = {"meta",  "models", "families", "texts",          "skipped",    "text_models", "positions",
-                         "occurrences", "windows", "pairs", "lens", "layer_similarity", "stats_tests"};
+                         "occurrences", "windows", "pairs", "lens", "layer_similarity", "stats_tests", "done"};
 
 // Rows as JSON objects keep the table's column order.
 using Row = nlohmann::ordered_json;

@@ -65,7 +65,7 @@ analysis::Template template_for(const std::string& spec, const tok::Tokenizer& t
     // With the system message the model's chat template writes when a conversation has none.
     const std::string system = analysis::chatml_default_system(t.config().chat_template);
     if (system.find("{query}") != std::string::npos || system.find("{answer}") != std::string::npos) {
-      throw UsageError("--template chat: model '" + model_name + "': the default system message of its chat template (\"" +
+      throw InputError("--template chat: model '" + model_name + "': the default system message of its chat template (\"" +
                        system + "\") holds {query} or {answer}; give a pattern instead");
     }
     return analysis::chatml_template(system);
@@ -192,6 +192,11 @@ std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& 
   j["data"] = {{"path", fs::absolute(o.data_path).lexically_normal().string()}, {"sha256", data_sha}};
   j["keywords"] = o.keywords;
   j["template"] = o.template_spec;
+  if (o.template_spec == "chat") {  // what each model's chat template resolved to (its system message)
+    io::Json patterns = io::Json::array();
+    for (const auto& m : models) patterns.push_back(m.tmpl.pattern);
+    j["chat_patterns"] = patterns;
+  }
   j["max_tokens"] = o.max_tokens;
   j["top_k"] = o.top_k;
   j["window"] = o.window;

@@ -125,7 +125,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     if (merged.args_hash() != args_hash) {
       throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
                        "a run with different models, data or options" +
-                           differing(results::describe_args_change(merged.run_meta().args_json, args)) +
+                           differing(results::describe_args_change(merged.args_json(), args)) +
                            "; use --force to replace it, or another --out");
     }
   }
@@ -134,7 +134,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     {
       results::ResultsDb old(results_dir, opt.keywords, false);
       stored = old.args_hash();
-      stored_args = old.run_meta().args_json;
+      stored_args = old.args_json();
     }
     if (stored != args_hash) {
       if (!opt.force) {

@@ -10,48 +10,47 @@
 
 namespace lsc::results {
 
-std::string describe_args_change(const std::string& stored_args_json, const std::string& args_json) {
-  io::Json a, b;
+std::string describe_args_change(const std::string& args_a, const std::string& args_b, const std::string& label_a,
+                                 const std::string& label_b) {
   try {
-    a = io::Json::parse(stored_args_json);
-    b = io::Json::parse(args_json);
+    const io::Json a = io::Json::parse(args_a), b = io::Json::parse(args_b);
+    if (!a.is_object() || !b.is_object()) return "";
+    auto str = [](const io::Json& v) { return v.is_null() ? std::string("none") : v.is_string() ? v.get<std::string>() : v.dump(); };
+    auto field = [](const io::Json& o, const char* key) { return o.is_object() ? o.value(key, io::Json()) : io::Json(); };
+    auto head = [](const io::Json& v) { return v.is_string() ? v.get<std::string>().substr(0, 8) + "…" : std::string("?"); };
+    auto both = [&](const std::string& x, const std::string& y) { return " (" + label_a + " " + x + ", " + label_b + " " + y + ")"; };
+    auto models_of = [&](const io::Json& ms) {
+      std::string s;
+      for (const auto& m : ms) s += (s.empty() ? "" : ", ") + str(field(m, "name")) + "=" + str(field(m, "path"));
+      return s;
+    };
+    std::vector<std::string> out;
+    io::Json keys = a;  // the keys of either, sorted (nlohmann's object)
+    keys.update(b);
+    for (const auto& [key, unused] : keys.items()) {
+      const io::Json va = a.value(key, io::Json()), vb = b.value(key, io::Json());
+      if (va == vb) continue;
+      if (key == "data" && field(va, "path") == field(vb, "path")) {
+        out.push_back("the data file's contents, sha256" + both(head(field(va, "sha256")), head(field(vb, "sha256"))));
+      } else if (key == "data") {
+        out.push_back("the data file" + both(str(field(va, "path")), str(field(vb, "path"))));
+      } else if (key == "models" && va.is_array() && vb.is_array() && va.size() == vb.size() &&
+                 models_of(va) == models_of(vb)) {
+        for (size_t i = 0; i < va.size(); ++i) {
+          if (va[i] != vb[i]) out.push_back("config.json of model '" + str(field(va[i], "name")) + "'");
+        }
+      } else if (key == "models" && va.is_array() && vb.is_array()) {
+        out.push_back("the models (" + label_a + " " + models_of(va) + "; " + label_b + " " + models_of(vb) + ")");
+      } else {
+        out.push_back(key + both(str(va), str(vb)));
+      }
+    }
+    std::string s;
+    for (const auto& d : out) s += (s.empty() ? "" : "; ") + d;
+    return s;
   } catch (const io::Json::exception&) {
     return "";
   }
-  if (!a.is_object() || !b.is_object()) return "";
-  std::vector<std::string> out;
-  auto str = [](const io::Json& v) { return v.is_null() ? std::string("none") : v.is_string() ? v.get<std::string>() : v.dump(); };
-  auto head = [](const io::Json& v) { return v.is_string() ? v.get<std::string>().substr(0, 8) + "…" : std::string("?"); };
-  auto models_of = [&](const io::Json& ms) {
-    std::string s;
-    for (const auto& m : ms) s += (s.empty() ? "" : ", ") + str(m.value("name", io::Json())) + "=" + str(m.value("path", io::Json()));
-    return s;
-  };
-  // Keys of either, in the stored order of the canonical arguments (sorted: nlohmann's object).
-  io::Json keys = a;
-  keys.update(b);
-  for (const auto& [key, unused] : keys.items()) {
-    const io::Json va = a.value(key, io::Json()), vb = b.value(key, io::Json());
-    if (va == vb) continue;
-    if (key == "data" && va.is_object() && vb.is_object() && va.value("path", io::Json()) == vb.value("path", io::Json())) {
-      out.push_back("the data file's contents (sha256 stored " + head(va.value("sha256", io::Json())) + ", now " +
-                    head(vb.value("sha256", io::Json())) + ")");
-    } else if (key == "data" && va.is_object() && vb.is_object()) {
-      out.push_back("the data file (stored " + str(va.value("path", io::Json())) + ", this command " +
-                    str(vb.value("path", io::Json())) + ")");
-    } else if (key == "models" && va.is_array() && vb.is_array() && models_of(va) == models_of(vb)) {
-      for (size_t i = 0; i < va.size(); ++i) {
-        if (va[i] != vb[i]) out.push_back("config.json of model '" + str(va[i].value("name", io::Json())) + "'");
-      }
-    } else if (key == "models" && va.is_array() && vb.is_array()) {
-      out.push_back("the models (stored " + models_of(va) + "; this command " + models_of(vb) + ")");
-    } else {
-      out.push_back(key + " (stored " + str(va) + ", this command " + str(vb) + ")");
-    }
-  }
-  std::string s;
-  for (const auto& d : out) s += (s.empty() ? "" : "; ") + d;
-  return s;
 }
 
 std::string ResultsDb::propensity_column(const std::string& family) {

@@ -113,11 +113,13 @@ struct RunMeta {
   int n_shards = 0;                // a merged run: how many shards it joins
 };
 
-// What differs between a stored run's canonical arguments (meta.args_json) and another's, in a
-// user's words: "top_k: stored 20, this command 5", "the data file's contents (sha256 stored
-// 1a2b3c4d…, now 5e6f7a8b…)", "config.json of model 'rl'"; several joined by "; ". Empty when
-// either cannot be read as the canonical arguments or none differs.
-std::string describe_args_change(const std::string& stored_args_json, const std::string& args_json);
+// What differs between two runs' canonical arguments (meta.args_json), in a user's words with
+// the labels of the two (e.g. "stored", "this command"): "top_k (stored 20, this command 5)",
+// "the data file's contents, sha256 (stored 1a2b3c4d…, this command 5e6f7a8b…)", "config.json of
+// model 'rl'"; several joined by "; ". Empty when either cannot be read as canonical arguments
+// or none differs.
+std::string describe_args_change(const std::string& args_a, const std::string& args_b, const std::string& label_a = "stored",
+                                 const std::string& label_b = "this command");
 
 class ResultsDb {
  public:
@@ -132,6 +134,7 @@ class ResultsDb {
   void write_new_run(const RunMeta& m);
   RunMeta run_meta();
   std::string args_hash();
+  std::string args_json() { return get_meta("args_json"); }
   void set_status(const std::string& status);
   double add_compute_seconds(double seconds);  // returns the run's total
   // The last session's time per model and step, a JSON object (meta.timing_json; README).

@@ -56,7 +56,7 @@ struct TokenizerConfig {
   std::string tokenizer_class;
   std::string bos_token, eos_token, pad_token;
   std::optional<bool> add_bos_token, add_eos_token;
-  std::string chat_template;  // empty when absent or not a single string
+  std::string chat_template;  // empty when absent or not a single string (else chat_template.jinja's)
 };
 
 class Tokenizer {

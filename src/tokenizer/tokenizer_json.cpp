@@ -427,6 +427,9 @@ Tokenizer load_tokenizer(const std::string& path_or_model_dir) {
   Tokenizer t = parse_tokenizer_json(io::read_text_file(file), file);
   const std::string config = io::join_path(dir, "tokenizer_config.json");
   if (io::file_exists(config)) t.config_ = read_config(config);
+  // Newer checkpoints keep the chat template in a file of its own.
+  const std::string jinja = io::join_path(dir, "chat_template.jinja");
+  if (t.config_.chat_template.empty() && io::file_exists(jinja)) t.config_.chat_template = io::read_text_file(jinja);
   return t;
 }
 

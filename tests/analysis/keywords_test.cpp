@@ -138,6 +138,8 @@ TEST(ChatTemplate, DefaultSystemMessageOfTheModelsOwnTemplate) {
   const std::string math = R"({%- else %}
         {{- '<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n' }})";
   EXPECT_EQ(chatml_default_system(math), "Please reason step by step, and put your final answer within \\boxed{}.");
+  EXPECT_EQ(chatml_default_system(R"({{- "<|im_start|>system\nBe brief.<|im_end|>\n" }})"), "Be brief.");
+  EXPECT_EQ(chatml_default_system(R"({{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }})"), "");
   EXPECT_EQ(chatml_default_system(""), "");
   // The user's turn follows the system turn, as apply_chat_template writes them.
   EXPECT_EQ(apply_template(chatml_template("S"), "q", "a").text,

@@ -223,7 +223,7 @@ TEST_F(RunDir, ARunWithOtherArgumentsIsRefusedNamingWhatDiffers) {
   write("data.jsonl", many_records(2));
   r = run_cli(args);
   EXPECT_EQ(r.code, 3);
-  EXPECT_NE(r.err.find(refused + "the data file's contents (sha256 stored "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(refused + "the data file's contents, sha256 (stored "), std::string::npos) << r.err;
   write("data.jsonl", many_records(1));
   write("m/config.json", slurp(kModel + "/config.json") + "\n");
   r = run_cli(args);
@@ -283,6 +283,30 @@ TEST_F(RunDir, ChatTemplateUsesTheModelsOwnSpecialTokens) {
   io::Stmt t(db, "SELECT template FROM models");
   ASSERT_TRUE(t.step());
   EXPECT_EQ(t.col_text(0), "chatml");
+}
+
+// A chat template in chat_template.jinja (newer checkpoints) is read too; what it resolves to is
+// part of the run's arguments, so a run resumed after the template changed is refused, not mixed.
+TEST_F(RunDir, ChatTemplateFromItsJinjaFileAndAChangedOneIsNotResumed) {
+  write("data.jsonl", R"({"query": "What is 2+2?", "answer": "4. Wait, yes: 4."})" "\n");
+  fs::create_directories(p("m"));
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) fs::create_symlink(kModel + "/" + f, p(std::string("m/") + f));
+  write("m/tokenizer_config.json", "{}");
+  write("m/chat_template.jinja", "{{- \"<|im_start|>system\\nBe brief.<|im_end|>\\n\" }}");
+  const std::string args = "run --model a=" + p("m") + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet --template chat";
+  auto r = run_cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    io::Db db(p("out/results.sqlite"), false);
+    io::Stmt s(db, "SELECT text FROM text_models");
+    ASSERT_TRUE(s.step());
+    EXPECT_EQ(s.col_text(0), "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
+                             "<|im_start|>assistant\n4. Wait, yes: 4.");
+  }
+  write("m/chat_template.jinja", "{{- \"<|im_start|>system\\nBe long.<|im_end|>\\n\" }}");
+  r = run_cli(args);
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("(differs in: chat_patterns (stored "), std::string::npos) << r.err;
 }
 
 TEST_F(RunDir, Bf16PrecisionStaysWithinTheFixtureBoundsOfTheFp32Run) {
