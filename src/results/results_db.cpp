@@ -24,6 +24,18 @@ std::string describe_args_change(const std::string& args_a, const std::string& a
       for (const auto& m : ms) s += (s.empty() ? "" : ", ") + str(field(m, "name")) + "=" + str(field(m, "path"));
       return s;
     };
+    // A value as the user gave it: the defaults that the canonical arguments leave absent or 0.
+    auto shown = [&](const std::string& key, const io::Json& v) -> std::string {
+      if (v.is_null()) {
+        if (key == "device") return "cpu";
+        if (key == "lens") return "none";
+        if (key == "lens_at") return "keywords";
+      }
+      if (v == io::Json(0) && key == "limit") return "all";
+      if (v == io::Json(0) && key == "max_tokens") return "the models' context";
+      if (v == io::Json::array() && key == "keywords") return "the default families";
+      return str(v);
+    };
     std::vector<std::string> out;
     io::Json keys = a;  // the keys of either, sorted (nlohmann's object)
     keys.update(b);
@@ -41,8 +53,8 @@ std::string describe_args_change(const std::string& args_a, const std::string& a
         }
       } else if (key == "models" && va.is_array() && vb.is_array()) {
         out.push_back("the models (" + label_a + " " + models_of(va) + "; " + label_b + " " + models_of(vb) + ")");
-      } else {
-        out.push_back(key + both(str(va), str(vb)));
+      } else if (shown(key, va) != shown(key, vb)) {  // (an absent default and the same value given: alike)
+        out.push_back(key + both(shown(key, va), shown(key, vb)));
       }
     }
     std::string s;
