@@ -21,7 +21,9 @@ std::string describe_args_change(const std::string& args_a, const std::string& a
     auto both = [&](const std::string& x, const std::string& y) { return " (" + label_a + " " + x + ", " + label_b + " " + y + ")"; };
     auto models_of = [&](const io::Json& ms) {
       std::string s;
-      for (const auto& m : ms) s += (s.empty() ? "" : ", ") + str(field(m, "name")) + "=" + str(field(m, "path"));
+      for (const auto& m : ms) {
+        s += (s.empty() ? "" : ", ") + (m.is_object() ? str(field(m, "name")) + "=" + str(field(m, "path")) : m.dump());
+      }
       return s;
     };
     // A value as the user gave it: the defaults that the canonical arguments leave absent or 0.

@@ -43,5 +43,26 @@ TEST(ResultsDb, ADatabaseOfAnotherSchemaVersionIsRefusedByName) {
   fs::remove_all(dir);
 }
 
+// What differs between two runs' canonical arguments, as the refusal to resume says it.
+TEST(DescribeArgsChange, NamesEachDifferenceAsTheUserGaveIt) {
+  const std::string base =
+      R"({"data":{"path":"/d.jsonl","sha256":"aaaaaaaaaaaa"},"keywords":[],"limit":0,"max_tokens":0,"top_k":20,)"
+      R"("models":[{"name":"a","path":"/m","config_sha256":"x"}]})";
+  EXPECT_EQ(describe_args_change(base, base), "");
+  EXPECT_EQ(describe_args_change(base, R"({"data":{"path":"/d.jsonl","sha256":"bbbbbbbbbbbb"},"keywords":["wait"],"limit":5,)"
+                                       R"("max_tokens":0,"top_k":20,"device":"cuda",)"
+                                       R"("models":[{"name":"a","path":"/m","config_sha256":"y"}]})"),
+            "the data file's contents, sha256 (stored aaaaaaaa…, this command bbbbbbbb…); "
+            "device (stored cpu, this command cuda); keywords (stored the default families, this command [\"wait\"]); "
+            "limit (stored all, this command 5); config.json of model 'a'");
+  EXPECT_EQ(describe_args_change(base, R"({"data":{"path":"/d.jsonl","sha256":"aaaaaaaaaaaa"},"keywords":[],"limit":0,)"
+                                       R"("max_tokens":0,"top_k":20,"models":[{"name":"b","path":"/m"}]})",
+                                 "shard 0", "shard 1/2"),
+            "the models (shard 0 a=/m; shard 1/2 b=/m)");
+  // Not the canonical arguments: nothing to say, and no exception.
+  EXPECT_EQ(describe_args_change("not json", base), "");
+  EXPECT_EQ(describe_args_change(R"({"models":[1,2]})", R"({"models":[3,4]})"), "the models (stored 1, 2; this command 3, 4)");
+}
+
 }  // namespace
 }  // namespace lsc::results
