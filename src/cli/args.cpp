@@ -121,21 +121,21 @@ double Args::get_double(const std::string& name, double fallback, double min_val
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what) {
   std::vector<int64_t> out;
   size_t pos = 0;
-  int item = 0;
+  int64_t position = 0;  // counted from 0, as the token positions of validate_ids' errors
   while (pos <= text.size()) {
     size_t end = text.find_first_of(", \t\r\n", pos);
     if (end == std::string::npos) end = text.size();
     std::string tok = text.substr(pos, end - pos);
     pos = end + 1;
     if (tok.empty()) continue;
-    ++item;
     errno = 0;
     char* stop = nullptr;
     long long x = std::strtoll(tok.c_str(), &stop, 10);
     if (*stop != '\0' || errno != 0) {
-      throw InputError(what, "item " + std::to_string(item), "an integer", "\"" + tok + "\"");
+      throw InputError(what, "token id at position " + std::to_string(position), "an integer", "\"" + tok + "\"");
     }
     out.push_back(x);
+    ++position;
   }
   return out;
 }

@@ -49,7 +49,8 @@ class Args {
   std::vector<std::string> positionals_;
 };
 
-// "1,2,3" -> {1,2,3}; throws UsageError (or InputError with `where`) naming the bad item.
+// "1,2,3" -> {1,2,3}; throws InputError naming `what` and the bad entry's position (from 0, as token
+// positions are counted).
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what);
 
 }  // namespace lsc::cli

@@ -174,19 +174,18 @@ int cmd_tokenize(int argc, char** argv) {
     // Ids on the command line are checked here, so a bad one is a usage error (exit 2).
     std::vector<int32_t> ids;
     const std::string list = args.require("decode");
-    int item = 0;
-    for (size_t pos = 0; pos <= list.size();) {
+    int64_t position = 0;  // counted from 0, as logits --ids counts
+    for (size_t pos = 0; pos <= list.size(); ++position) {
       size_t end = list.find(',', pos);
       if (end == std::string::npos) end = list.size();
       const std::string item_text = list.substr(pos, end - pos);
       pos = end + 1;
-      ++item;
       char* stop = nullptr;
       errno = 0;
       const long long id = std::strtoll(item_text.c_str(), &stop, 10);
       if (item_text.empty() || *stop != '\0' || errno != 0 || id < 0 || id >= t.vocab_size() ||
           t.id_to_token(int32_t(id)).empty()) {
-        throw UsageError("--decode: item " + std::to_string(item) +
+        throw UsageError("--decode: token id at position " + std::to_string(position) +
                          ": expected a token id in [0, " + std::to_string(t.vocab_size()) +
                          ") that has a token, found \"" + item_text + "\"");
       }

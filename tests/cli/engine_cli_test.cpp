@@ -104,7 +104,7 @@ TEST(LogitsCli, BadInputsGiveExitCodesAndMessages) {
   EXPECT_NE(r.err.find("expected at least one id, found an empty list"), std::string::npos) << r.err;
   r = run_cli("logits --model " + m + " --ids 1,x");
   EXPECT_EQ(r.code, 3);
-  EXPECT_NE(r.err.find("--ids: item 2: expected an integer, found \"x\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--ids: token id at position 1: expected an integer, found \"x\""), std::string::npos) << r.err;
   r = run_cli("logits --model " + m + " --ids-file /nonexistent/ids.txt");
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find("/nonexistent/ids.txt"), std::string::npos) << r.err;
