@@ -101,11 +101,7 @@ struct RunRecord {  // what the manifest records about this run
   const gpu::GpuModels* gpu = nullptr;  // --device cuda: what runs there, for the models table
 };
 
-// " (differs in: …)" for a non-empty description of what differs.
-std::string differing(const std::string& what) { return what.empty() ? "" : " (differs in: " + what + ")"; }
-
 // The results directory: new (manifest written), resumable (same arguments), or refused.
-
 std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const std::string& results_dir,
                                                 const RunRecord& run) {
   const auto& models = run.models;
@@ -124,9 +120,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     results::ResultsDb merged(opt.out_dir, opt.keywords, false);
     if (merged.args_hash() != args_hash) {
       throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
-                       "a run with different models, data or options" +
-                           differing(results::describe_args_change(merged.args_json(), args)) +
-                           "; use --force to replace it, or another --out");
+                       results::another_run(merged.args_json(), args) + "; use --force to replace it, or another --out");
     }
   }
   if (io::file_exists(db_path)) {
@@ -139,9 +133,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     if (stored != args_hash) {
       if (!opt.force) {
         throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
-                         "a run with different models, data or options" +
-                             differing(results::describe_args_change(stored_args, args)) +
-                             "; use --force to replace it, or another --out");
+                         results::another_run(stored_args, args) + "; use --force to replace it, or another --out");
       }
       for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
         if (std::error_code ec; !fs::remove(io::join_path(results_dir, f), ec) && ec) {

@@ -112,13 +112,11 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
   for (const ShardInfo& s : shards) {
     const std::string item = "shard " + std::to_string(s.index()) + "/" + std::to_string(s.count());
     if (s.count() != first.count() || s.meta.args_hash != first.meta.args_hash) {
-      const std::string change = describe_args_change(first.meta.args_json, s.meta.args_json, "shard " +
-                                                      std::to_string(first.index()), item);
-      const std::string differs = change.empty() ? "" : " (differs in: " + change + ")";
       throw InputError(s.db_path, item, "a shard of the same run as " + first.db_path + " (same arguments, same N)",
-                       s.count() != first.count() ? "a run split " + std::to_string(s.count()) + " ways, not " +
-                                                    std::to_string(first.count())
-                                              : "a run with different models, data or options" + differs);
+                       s.count() != first.count()
+                           ? "a run split " + std::to_string(s.count()) + " ways, not " + std::to_string(first.count())
+                           : another_run(first.meta.args_json, s.meta.args_json, "shard " + std::to_string(first.index()),
+                                         item));
     }
     if (s.n_done != s.meta.shard_texts) {
       throw InputError(s.db_path, item, "a finished shard (" + std::to_string(s.meta.shard_texts) + " texts done)",
@@ -159,10 +157,8 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
       stored_args = old.args_json();
     }
     if (stored != first.meta.args_hash) {
-      const std::string change = describe_args_change(stored_args, first.meta.args_json, "stored", "the shards");
       throw InputError(out_path, "stored run", "the run these shards belong to (to replace it with their merge)",
-                       "a run with different models, data or options" +
-                           (change.empty() ? "" : " (differs in: " + change + ")") +
+                       another_run(stored_args, first.meta.args_json, "stored", "the shards") +
                            "; use --force to replace it, or another --out");
     }
   }

@@ -67,6 +67,12 @@ std::string describe_args_change(const std::string& args_a, const std::string& a
   }
 }
 
+std::string another_run(const std::string& args_a, const std::string& args_b, const std::string& label_a,
+                        const std::string& label_b) {
+  const std::string change = describe_args_change(args_a, args_b, label_a, label_b);
+  return "a run with different models, data or options" + (change.empty() ? "" : " (differs in: " + change + ")");
+}
+
 std::string ResultsDb::propensity_column(const std::string& family) {
   std::string c = "prop_";
   for (unsigned char ch : family) c += std::isalnum(ch) ? static_cast<char>(std::tolower(ch)) : '_';

@@ -120,6 +120,10 @@ struct RunMeta {
 // or none differs.
 std::string describe_args_change(const std::string& args_a, const std::string& args_b, const std::string& label_a = "stored",
                                  const std::string& label_b = "this command");
+// What a refusal says it found: "a run with different models, data or options", followed by
+// " (differs in: …)" where describe_args_change names what.
+std::string another_run(const std::string& args_a, const std::string& args_b, const std::string& label_a = "stored",
+                        const std::string& label_b = "this command");
 
 class ResultsDb {
  public:
