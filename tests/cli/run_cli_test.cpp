@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -40,6 +41,12 @@ class RunDir : public ::testing::Test {
   void write(const std::string& f, const std::string& content) const {
     std::ofstream o(p(f), std::ios::binary);
     o << content;
+  }
+  // A model folder `name` holding links to these files of the fixture model (the test writes the
+  // others).
+  void link_model(const std::string& name, std::initializer_list<const char*> files) const {
+    fs::create_directories(p(name));
+    for (const char* f : files) fs::create_symlink(kModel + "/" + f, p(name + "/" + f));
   }
   fs::path dir_;
 };
@@ -211,8 +218,7 @@ TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
 // differs: an option, the data file's contents, a model's config.json.
 TEST_F(RunDir, ARunWithOtherArgumentsIsRefusedNamingWhatDiffers) {
   write("data.jsonl", many_records(1));
-  fs::create_directories(p("m"));
-  for (const char* f : {"model.safetensors", "tokenizer.json"}) fs::create_symlink(kModel + "/" + f, p(std::string("m/") + f));
+  link_model("m", {"model.safetensors", "tokenizer.json"});
   write("m/config.json", slurp(kModel + "/config.json"));
   const std::string args = "run --model a=" + p("m") + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet";
   ASSERT_EQ(run_cli(args).code, 0);
@@ -256,8 +262,7 @@ TEST_F(RunDir, ResultsDoNotDependOnHowTextsAreGroupedOrBatched) {
 
 TEST_F(RunDir, ModelsWhoseTokenizersDisagreeOnAnAnswerStopBeforeAnyForwardPass) {
   // Same weights, R1-Distill's tokenizer: "<|im_end|>" is a special token for Qwen2.5, plain text for R1.
-  fs::create_directories(p("r1"));
-  for (const char* f : {"config.json", "model.safetensors"}) fs::create_symlink(kModel + "/" + f, p(std::string("r1/") + f));
+  link_model("r1", {"config.json", "model.safetensors"});
   fs::copy_file(fixture("tokenizers/deepseek-r1-distill-qwen/tokenizer.json"), p("r1/tokenizer.json"));
   write("data.jsonl", R"({"id": "t1", "query": "q", "answer": "fine"})" "\n"
                       R"({"id": "t2", "query": "q", "answer": "Done.<|im_end|> Wait"})" "\n");
@@ -289,8 +294,7 @@ TEST_F(RunDir, ChatTemplateUsesTheModelsOwnSpecialTokens) {
 // part of the run's arguments, so a run resumed after the template changed is refused, not mixed.
 TEST_F(RunDir, ChatTemplateFromItsJinjaFileAndAChangedOneIsNotResumed) {
   write("data.jsonl", R"({"query": "What is 2+2?", "answer": "4. Wait, yes: 4."})" "\n");
-  fs::create_directories(p("m"));
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) fs::create_symlink(kModel + "/" + f, p(std::string("m/") + f));
+  link_model("m", {"config.json", "model.safetensors", "tokenizer.json"});
   write("m/tokenizer_config.json", "{}");
   write("m/chat_template.jinja", "{{- \"<|im_start|>system\\nBe brief.<|im_end|>\\n\" }}");
   const std::string args = "run --model a=" + p("m") + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet --template chat";
@@ -408,8 +412,7 @@ TEST_F(RunDir, LongTextsAreReadWholeUpToTheModelsContext) {
     EXPECT_EQ(db.query_int("SELECT count(*) FROM text_models WHERE n_tokens != n_tokens_full"), 0);
   }
   // A model whose context is 40 tokens: texts are cut there, and the warning says why.
-  fs::create_directories(p("short_ctx"));
-  for (const char* f : {"model.safetensors", "tokenizer.json"}) fs::create_symlink(kModel + "/" + f, p(std::string("short_ctx/") + f));
+  link_model("short_ctx", {"model.safetensors", "tokenizer.json"});
   std::string cfg = slurp(kModel + "/config.json");
   const std::string from = "\"max_position_embeddings\": 32768";
   ASSERT_NE(cfg.find(from), std::string::npos);
