@@ -1,6 +1,7 @@
 // bench_forward: tokens/s of a teacher-forced pass with every per-token statistic (log p, rank,
 // entropy, top-5), on Qwen2-shaped checkpoints with random bf16 weights that the bench writes
-// itself (synth.h) into a folder it reuses across invocations. Each result is printed next to the
+// itself (synth.h) into a folder it reuses across invocations (--dtype f32: the same values stored
+// as F32, as RL checkpoints often are; at --precision bf16 the same logits, bit for bit). Each result is printed next to the
 // GEMM ceiling measured in the same run: oneDNN bf16 with its own threading, the better of plain
 // and packed weights, on exactly the matrix products of the pass (projections at M = tokens, the
 // LM head in chunks of 64 rows), each run as often as the pass runs it. Attention and
@@ -10,7 +11,7 @@
 //
 // usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]
 //                      [--precision bf16|exact|fp32] [--stats fast|reference] [--reps R] [--dir DIR]
-//                      [--chunk ROWS] [--ceiling 0] [--device cpu|cuda|cuda:N]
+//                      [--chunk ROWS] [--ceiling 0] [--device cpu|cuda|cuda:N] [--dtype bf16|f32]
 // --device cuda: the pass on the GPU backend (gpu.h: forward, then every row's statistics on the
 // device, as a run's measuring step), the ceiling cuBLASLt's bf16 products of the same shapes.
 #include <sys/stat.h>
@@ -72,14 +73,14 @@ model::ModelConfig shape_config(const std::string& shape, int layers) {
 // (projections 1/sqrt(fan_in), embeddings 0.05, norms 1 ± 0.1, biases 0.1): fast to make, and
 // activations stay O(1) through the layers. Written by a child process so that its memory never
 // counts in this process's peak RSS.
-void write_random_checkpoint(const std::string& dir, const model::ModelConfig& cfg) {
+void write_random_checkpoint(const std::string& dir, const model::ModelConfig& cfg, io::DType dtype) {
   std::fflush(stdout);
   const pid_t pid = fork();
   if (pid == 0) {
     // Streamed: one tensor in memory at a time (a 7B checkpoint at 28 layers is 15 GB).
     std::vector<io::TensorSpecOut> specs;
     model::for_each_tensor(cfg, [&](const model::TensorSpec& s) {
-      if (s.need == model::Need::Required) specs.push_back({s.name, io::DType::BF16, s.shape});
+      if (s.need == model::Need::Required) specs.push_back({s.name, dtype, s.shape});
     });
     uint64_t state = 0x2545f4914f6cdd1dull;
     try {
@@ -93,11 +94,17 @@ void write_random_checkpoint(const std::string& dir, const model::ModelConfig& c
                          : embed ? 0.05f
                                  : 1.0f / std::sqrt(static_cast<float>(s.shape.back()));
         const float a = std::sqrt(3.0f) * sd, center = norm ? 1.0f : 0.0f;
-        auto* p = reinterpret_cast<uint16_t*>(bytes.data());
-        for (size_t j = 0; j < bytes.size() / 2; ++j) {
+        const size_t n = bytes.size() / io::dtype_bytes(dtype);
+        for (size_t j = 0; j < n; ++j) {
           state ^= state << 13, state ^= state >> 7, state ^= state << 17;  // xorshift64
           const float u = static_cast<float>(state >> 40) * 0x1p-24f * 2.0f - 1.0f;
-          p[j] = cpu::f32_to_bf16(center + a * u);
+          const uint16_t b = cpu::f32_to_bf16(center + a * u);
+          if (dtype == io::DType::BF16) {
+            std::memcpy(bytes.data() + 2 * j, &b, 2);
+          } else {  // the bf16 value widened exactly
+            const float f = cpu::bf16_to_f32(b);
+            std::memcpy(bytes.data() + 4 * j, &f, 4);
+          }
         }
       });
     } catch (const std::exception& e) {
@@ -195,7 +202,7 @@ int bench_gpu(const model::Model& m, const model::ModelConfig& cfg, const std::v
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string shape = "0.5b", precision = "bf16", stats = "fast", dir, device = "cpu";
+  std::string shape = "0.5b", precision = "bf16", stats = "fast", dir, device = "cpu", dtype_name = "bf16";
   int layers = -1, reps = 3, threads = 0;
   bool no_ceiling = false;
   int64_t chunk_opt = 0;  // --chunk: LM-head rows per chunk (default ForwardOptions')  // --ceiling
@@ -208,7 +215,8 @@ int main(int argc, char** argv) {
           stderr,
           "usage: bench_forward [--shape 0.5b|7b] [--layers L] [--tokens T] [--threads N]\n"
           "                     [--precision bf16|exact|fp32] [--stats fast|reference] [--reps R] [--dir "
-          "DIR]\n");
+          "DIR]\n"
+          "                     [--chunk ROWS] [--ceiling 0] [--device cpu|cuda|cuda:N] [--dtype bf16|f32]\n");
       return 2;
     }
     const char* v = argv[++i];
@@ -234,6 +242,8 @@ int main(int argc, char** argv) {
       chunk_opt = std::atoll(v);
     else if (a == "--device")
       device = v;
+    else if (a == "--dtype")
+      dtype_name = v;
     else {
       std::fprintf(stderr, "bench_forward: unknown option %s\n", a.c_str());
       return 2;
@@ -241,12 +251,18 @@ int main(int argc, char** argv) {
   }
   if (layers < 0) layers = shape == "7b" ? 2 : 24;
   if (threads > 0) omp_set_num_threads(threads);
-  const model::ModelConfig cfg = shape_config(shape, layers);
-  if (dir.empty()) dir = "/tmp/lsc_bench_qwen2-" + shape + "-L" + std::to_string(layers);
+  if (dtype_name != "bf16" && dtype_name != "f32") {
+    std::fprintf(stderr, "bench_forward: --dtype must be bf16 or f32\n");
+    return 2;
+  }
+  const io::DType dtype = dtype_name == "f32" ? io::DType::F32 : io::DType::BF16;
+  model::ModelConfig cfg = shape_config(shape, layers);
+  if (dtype == io::DType::F32) cfg.torch_dtype = "float32";
+  if (dir.empty()) dir = "/tmp/lsc_bench_qwen2-" + shape + "-L" + std::to_string(layers) + (dtype == io::DType::F32 ? "-f32" : "");
   if (read_file(dir + "/config.json") != model::config_json(cfg) ||
       !io::file_exists(dir + "/model.safetensors")) {
     const auto t0 = std::chrono::steady_clock::now();
-    write_random_checkpoint(dir, cfg);
+    write_random_checkpoint(dir, cfg, dtype);
     std::fprintf(stderr, "bench_forward: wrote %s in %.1f s\n", dir.c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
@@ -363,7 +379,8 @@ int main(int argc, char** argv) {
   j["hidden"] = h;
   j["intermediate"] = inter;
   j["vocab"] = vocab;
-  j["dtype"] = "bf16 weights";
+  j["dtype"] = dtype_name + " weights";
+  if (dtype != io::DType::BF16) j["stored_gib"] = double(m->weight_bytes(model::Precision::FP32)) / double(1 << 30);
   j["precision"] = used.method();
   j["precision_requested"] = precision;
   j["isa"] = used.isa;

@@ -16,8 +16,9 @@ namespace {
 constexpr const char* kHelp =
     "usage: logitscope inspect DIR [--json] [--tokens N]\n"
     "  Describes the checkpoint in DIR: architecture, dimensions, parameter count, dtypes,\n"
-    "  shards and tensors, the memory a run over N tokens needs (default 2048), and tensors\n"
-    "  present in the files that the forward pass does not use.\n";
+    "  shards and tensors, the memory a run over N tokens needs (default 2048; for F32\n"
+    "  checkpoints also at --precision bf16, which reads bf16 copies of the matrices), and\n"
+    "  tensors present in the files that the forward pass does not use.\n";
 
 std::string gib(double bytes) {
   char b[32];
@@ -82,6 +83,10 @@ int cmd_inspect(int argc, char** argv) {
   j["memory_weights_mmapped_bytes"] = weight_bytes;
   j["memory_activations_bytes"] = act;
   j["memory_total_bytes"] = weight_bytes + static_cast<uint64_t>(act);
+  // --precision bf16 on this CPU: F32 matrices read as their packed bf16 copies (Model::weight_bytes).
+  const int64_t bf16_weights = m->weight_bytes(model::Precision::BF16);
+  j["memory_bf16_weights_bytes"] = bf16_weights;
+  j["memory_bf16_total_bytes"] = bf16_weights + act;
   j["unused_tensors"] = unused;
   if (args.has("json")) {
     std::printf("%s\n", j.dump(2).c_str());
@@ -107,6 +112,11 @@ int cmd_inspect(int argc, char** argv) {
   std::printf("memory       %s weights (memory-mapped, read in place) + %s working memory for %lld tokens = %s\n",
               gib(double(weight_bytes)).c_str(), gib(double(act)).c_str(), static_cast<long long>(n_tokens),
               gib(double(weight_bytes) + double(act)).c_str());
+  if (bf16_weights != static_cast<int64_t>(weight_bytes)) {
+    std::printf("memory bf16  %s weights (the matrices as packed bf16 copies, rounded; embeddings mapped) + %s = %s"
+                " with --precision bf16\n", gib(double(bf16_weights)).c_str(), gib(double(act)).c_str(),
+                gib(double(bf16_weights) + double(act)).c_str());
+  }
   for (const auto& name : unused) {
     std::fprintf(stderr, "logitscope: warning: tensor '%s' is in the checkpoint but not used%s\n", name.c_str(),
                  name == "lm_head.weight" ? " (tie_word_embeddings: the head is embed_tokens)" : "");

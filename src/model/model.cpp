@@ -39,6 +39,14 @@ std::vector<float> to_f32(const TensorView& t) {
   return out;
 }
 
+// Whether a pass multiplying as `pr` runs w on the bf16 kernel: BF16-stored matrices on every
+// bf16 kernel pass; F32/F16 ones in the bf16 precision only, through the bf16 copy its packing
+// made (Model::pack_for_bf16): split-bf16 (exact) needs weights that are exact in bf16, and
+// keeps those on the fp32 kernels.
+bool on_bf16_kernel(const cpu::WeightMatrix& w, Products pr) {
+  return pr.bf16 && (w.type == cpu::WType::BF16 || (pr.x_parts == 1 && w.packed != nullptr));
+}
+
 // `streaming`: out is large and read later (the LM head's logits chunk): the bf16 kernel writes
 // it with non-temporal stores (same values).
 void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const std::vector<float>& bias,
@@ -50,7 +58,7 @@ void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const st
   a.bias = bias.empty() ? nullptr : bias.data();
   a.out = out;
   if (streaming) a.epilogue = cpu::Epilogue::StoreStreaming;
-  if (pr.bf16 && w.type == cpu::WType::BF16) {
+  if (on_bf16_kernel(w, pr)) {
     a.x_parts = pr.x_parts;
     cpu::matmul_bf16(a);
   } else {
@@ -58,9 +66,9 @@ void linear(const float* x, int64_t n_rows, const cpu::WeightMatrix& w, const st
   }
 }
 
-bool all_stored_bf16(std::initializer_list<const cpu::WeightMatrix*> ws) {
+bool all_on_bf16_kernel(std::initializer_list<const cpu::WeightMatrix*> ws, Products pr) {
   for (const cpu::WeightMatrix* w : ws) {
-    if (w->type != cpu::WType::BF16) return false;
+    if (!on_bf16_kernel(*w, pr)) return false;
   }
   return true;
 }
@@ -71,7 +79,7 @@ bool all_stored_bf16(std::initializer_list<const cpu::WeightMatrix*> ws) {
 void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu::WeightMatrix*> ws,
                  std::initializer_list<const std::vector<float>*> biases, std::initializer_list<float*> outs,
                  Products pr, const uint16_t* x16 = nullptr) {
-  const bool all_bf16 = pr.bf16 && all_stored_bf16(ws);
+  const bool all_bf16 = all_on_bf16_kernel(ws, pr);
   auto w = ws.begin();
   auto b = biases.begin();
   auto o = outs.begin();
@@ -97,7 +105,7 @@ void linear_many(const float* x, int64_t n_rows, std::initializer_list<const cpu
 // input already in bf16), else a product into `scratch` and an add.
 void add_linear(const float* in, const uint16_t* in16, int64_t n_rows, const cpu::WeightMatrix& w,
                 const std::vector<float>& bias, float* x, float* scratch, Products pr) {
-  if (pr.bf16 && w.type == cpu::WType::BF16) {
+  if (on_bf16_kernel(w, pr)) {
     cpu::MatmulArgs a{in, n_rows, w, bias.empty() ? nullptr : bias.data(), x};
     a.x16 = in16;
     a.epilogue = cpu::Epilogue::Accumulate;
@@ -147,23 +155,28 @@ Precision parse_precision(const std::string& text, const std::string& where) {
 
 std::string PrecisionUsed::method() const {
   if (precision == Precision::FP32 && fast_attention) return "exact (fp32, fast attention)";
+  if (precision == Precision::BF16 && !rounded.empty()) return "bf16 (" + rounded + " weights rounded to bf16)";
   if (precision != Precision::Exact) return precision_name(precision);
   return "exact (split-bf16 x" + std::to_string(x_parts) + ")";
 }
 
-
 PrecisionUsed Model::precision_used(Precision requested) const {
-  bool any_bf16 = lm_head_.type == cpu::WType::BF16;
+  bool stored[3] = {false, false, false};  // F32, F16, BF16
+  auto note = [&](const cpu::WeightMatrix& m) {
+    stored[m.type == cpu::WType::F32 ? 0 : m.type == cpu::WType::F16 ? 1 : 2] = true;
+  };
+  note(lm_head_);
   for (const LayerWeights& w : layers_) {
-    for (const cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
-      any_bf16 = any_bf16 || m->type == cpu::WType::BF16;
-    }
+    for (const cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) note(*m);
   }
   const std::string isa = cpu::bf16_isa();
-  if (requested == Precision::BF16 && any_bf16 && isa != "none") return {Precision::BF16, isa};
-  if (requested == Precision::Exact && any_bf16 && cpu::exact_splits()) return {Precision::Exact, isa, kExactParts};
+  if (requested == Precision::BF16 && isa != "none") {
+    return {Precision::BF16, isa, 1, false,
+            stored[0] && stored[1] ? "F32+F16" : stored[0] ? "F32" : stored[1] ? "F16" : ""};
+  }
+  if (requested == Precision::Exact && stored[2] && cpu::exact_splits()) return {Precision::Exact, isa, kExactParts, false, ""};
   // The fast attention and SwiGLU exist on AVX-512 (elsewhere they are the reference's).
-  return {Precision::FP32, cpu::cpu_kernels().isa, 1, requested == Precision::Exact && cpu::cpu_kernels().avx512};
+  return {Precision::FP32, cpu::cpu_kernels().isa, 1, requested == Precision::Exact && cpu::cpu_kernels().avx512, ""};
 }
 
 std::vector<float> rope_inv_freq(const ModelConfig& c) {
@@ -416,7 +429,7 @@ struct Rows {
 const float* normed_input(const Pass& p, Rows r, const std::vector<float>& norm,
                           std::initializer_list<const cpu::WeightMatrix*> ws) {
   const float* x = p.x + r.r0 * p.c.hidden_size;
-  if (rounds_to_bf16(p.ops.mm) && all_stored_bf16(ws)) {
+  if (rounds_to_bf16(p.ops.mm) && all_on_bf16_kernel(ws, p.ops.mm)) {
     cpu::rms_norm_bf16(x, norm.data(), r.n, p.c.hidden_size, p.c.rms_norm_eps, p.x16);
     return nullptr;
   }
@@ -456,8 +469,10 @@ void attention_block(const Pass& p, Rows r, const LayerWeights& w) {
 // x += down(silu(gate(rms_norm(x))) · up(rms_norm(x))) for the chunk's rows.
 void mlp_block(const Pass& p, Rows r, const LayerWeights& w) {
   float* x = p.x + r.r0 * p.c.hidden_size;
-  const float* in = normed_input(p, r, w.ffn_norm, {&w.w_gate, &w.w_up});
-  if (p.ops.mm.bf16 && w.w_gate_up.packed != nullptr && p.ops.mm.x_parts > 1) {
+  const bool fused = w.w_gate_up.packed != nullptr && on_bf16_kernel(w.w_gate_up, p.ops.mm);
+  const float* in = fused ? normed_input(p, r, w.ffn_norm, {&w.w_gate_up})
+                          : normed_input(p, r, w.ffn_norm, {&w.w_gate, &w.w_up});
+  if (fused && p.ops.mm.x_parts > 1) {
     // Split-bf16, fused: gate/up tiles → SwiGLU (swiglu()'s arithmetic) into the fp32 gate rows
     // in their epilogue; down_proj reads them. The arithmetic of the unfused steps below.
     cpu::MatmulArgs gu{in, r.n, w.w_gate_up, w.b_gate.empty() ? nullptr : w.b_gate.data(), p.gate};
@@ -468,7 +483,7 @@ void mlp_block(const Pass& p, Rows r, const LayerWeights& w) {
     add_linear(p.gate, nullptr, r.n, w.w_down, w.b_down, x, p.proj, p.ops.mm);
     return;
   }
-  if (p.ops.mm.bf16 && w.w_gate_up.packed != nullptr) {
+  if (fused) {
     // Fused: gate/up tiles → SwiGLU → bf16 in their epilogue; down_proj reads the bf16 rows and
     // adds into x. The same arithmetic as the unfused bf16 steps below, without the fp32
     // gate/up matrices.
@@ -513,16 +528,21 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
   }
   const int64_t chunk = std::min(n_t, std::max<int64_t>(1, opt.prefill_chunk_rows)), inter = c.intermediate_size;
   // The fused gate/up → SwiGLU paths need no fp32 up rows, the bf16 one no fp32 gate rows either
-  // (a model packs all its matrices or none, so layer 0 tells).
-  const bool fused_mlp = ops.mm.bf16 && layers_.front().w_gate_up.packed != nullptr;
-  const bool fused_bf16 = fused_mlp && rounds_to_bf16(ops.mm);
+  // (layers can differ where a checkpoint mixes dtypes and its BF16 matrices are not packed).
+  bool any_fused = false, all_fused = true;
+  for (const LayerWeights& w : layers_) {
+    const bool fused = w.w_gate_up.packed != nullptr && on_bf16_kernel(w.w_gate_up, ops.mm);
+    any_fused = any_fused || fused;
+    all_fused = all_fused && fused;
+  }
+  const bool bf16_acts = rounds_to_bf16(ops.mm);
   float* xn_all = sized(ws.xn, n_t * h);  // the final-normed rows returned; the chunks' xn before
   const Pass p{c, ops, n_t, starts, cos_t, sin_t,
                sized(ws.x, n_t * h), sized(ws.k, n_t * kv_cols), sized(ws.v, n_t * kv_cols),
                xn_all, sized(ws.q, chunk * q_cols), sized(ws.att, chunk * q_cols), sized(ws.proj, chunk * h),
-               fused_bf16 ? nullptr : sized(ws.gate, chunk * inter), fused_mlp ? nullptr : sized(ws.up, chunk * inter),
-               rounds_to_bf16(ops.mm) ? sized(ws.x16, chunk * h) : nullptr,
-               fused_bf16 ? sized(ws.act16, chunk * inter) : nullptr};
+               all_fused && bf16_acts ? nullptr : sized(ws.gate, chunk * inter),
+               all_fused ? nullptr : sized(ws.up, chunk * inter), bf16_acts ? sized(ws.x16, chunk * h) : nullptr,
+               any_fused && bf16_acts ? sized(ws.act16, chunk * inter) : nullptr};
   auto tap = [&](const std::string& name, const float* a) {
     if (opt.tap) opt.tap(name, a, n_t, h);
   };

@@ -59,10 +59,13 @@ using TapFn = std::function<void(const std::string& name, const float* data, int
 //         (relative error < 5e-7), about twice as fast as the reference's at long texts; elsewhere
 //         attention and SwiGLU as FP32, whose results it then gives bit for bit.
 //  BF16:  activations rounded to bf16, BF16-stored weights used as stored, products accumulated
-//         in fp32 (oneDNN: AMX, else AVX512-BF16), a faster attention. Falls back to FP32 on
-//         CPUs without bf16 hardware. docs/performance.md gives its accuracy cost and speed.
-// Matrices stored as F32 or F16 run the fp32 kernels in every precision (no converted copy of
-// the weights is made).
+//         in fp32 (oneDNN: AMX, else AVX512-BF16), a faster attention. Matrices stored as F32 or
+//         F16 are rounded to bf16 (to nearest even, as transformers' torch_dtype=bfloat16 does)
+//         into the packed copy the bf16 kernel reads, so an F32 checkpoint runs as fast, and in
+//         as little memory, as its BF16 version (embeddings, norms and biases stay as stored).
+//         Falls back to FP32 on CPUs without bf16 hardware. docs/performance.md gives its
+//         accuracy cost and speed.
+// In FP32 and Exact, matrices stored as F32 or F16 run the fp32 kernels.
 enum class Precision { FP32, BF16, Exact };
 const char* precision_name(Precision p);  // "fp32" | "bf16" | "exact"
 // Parses "exact", "fp32" or "bf16"; InputError naming `where` (e.g. "--precision") otherwise.
@@ -83,14 +86,17 @@ struct PrecisionUsed {
   // FP32 products asked for as exact: attention and SwiGLU the fast ones (AVX-512 CPUs; see
   // Precision), so the results are not fp32's bit for bit.
   bool fast_attention = false;
-  // "fp32", "bf16", "exact (split-bf16 x3)" or "exact (fp32, fast attention)": what the
-  // manifests record.
+  // BF16: the stored dtypes of the matrices rounded to bf16 ("F32", "F16", "F32+F16"), or empty.
+  std::string rounded;
+  // "fp32", "bf16", "bf16 (F32 weights rounded to bf16)", "exact (split-bf16 x3)" or
+  // "exact (fp32, fast attention)": what the manifests record.
   std::string method() const;
 };
 
-// How a pass multiplies: `bf16` = on the bf16 kernel, which only BF16-stored matrices take (the
-// others run the fp32 kernels); x_parts = 1 rounds the activations to bf16 (the bf16
-// precision), 2-3 splits them (split-bf16: the exact precision). `fast_attention`: the exact
+// How a pass multiplies: `bf16` = on the bf16 kernel, which BF16-stored matrices take, and F32/F16
+// ones by their rounded copy when x_parts = 1 (the others run the fp32 kernels); x_parts = 1
+// rounds the activations to bf16 (the bf16 precision), 2-3 splits them (split-bf16: the exact
+// precision). `fast_attention`: the exact
 // precision's attention and SwiGLU next to fp32 products.
 struct Products {
   bool bf16 = false;
@@ -168,12 +174,20 @@ class Model {
 
   // Bytes of the packed bf16 copies of the weight matrices (0 until the first bf16 pass).
   size_t packed_bytes() const;
-  // Bytes the packed copies would take (every BF16 projection and the LM head; 0 without BF16
-  // matrices).
-  int64_t pack_bytes_needed() const;
-  // Frees the packed copies (the matrices read the mapping again, giving the same bits: tested);
+  // Bytes the packed copies would take at `precision` (every projection and the LM head that
+  // the bf16 kernel takes: BF16-stored ones, and at bf16 the F32/F16 ones too; 0 for FP32).
+  int64_t pack_bytes_needed(Precision precision) const;
+  // Bytes of the weights a pass at `precision` reads: the checkpoint's tensors as stored, except
+  // at bf16, where F32/F16 matrices count as their bf16 copies (the stored ones are read once,
+  // while packing).
+  int64_t weight_bytes(Precision precision) const;
+  // Bytes of the LM head's bf16 copy that release_packed() keeps (an F32/F16 LM head at bf16),
+  // else 0.
+  int64_t lm_head_copy_bytes(Precision precision) const;
+  // Frees the packed copies (BF16 matrices read the mapping again, giving the same bits: tested);
   // the next pass on the bf16 kernel packs again. For runs over several models whose packed
-  // copies do not fit in memory together. Not while a pass of this model runs.
+  // copies do not fit in memory together. Not while a pass of this model runs. An F32/F16 LM
+  // head's bf16 copy is kept (lm_head() at bf16 reads it; it has no bf16 form in the mapping).
   void release_packed() const;
 
   // Bytes of working memory forward() allocates for n_tokens: the residual stream, the KV cache and
@@ -193,7 +207,11 @@ class Model {
   // sure the matrices are packed (the LM head alone never packs: it reads whatever the last pass
   // left, packed or in place, the same bits).
   Products products(Precision precision, bool pack = true) const;
-  void pack_for_bf16() const;
+  // Packs the BF16 matrices (where they fit: LSC_BF16_PACK) and, with `round_floats` (the bf16
+  // precision), makes the bf16 copies of the F32/F16 ones, which have no in-place form.
+  void pack_for_bf16(bool round_floats) const;
+  // lm_head_'s bf16 copy (F32/F16 LM head, bf16 precision), made if missing.
+  void round_lm_head() const;
   ModelConfig cfg_;
   std::unique_ptr<Checkpoint> ckpt_;
   cpu::WeightMatrix embed_;
@@ -204,7 +222,9 @@ class Model {
   mutable std::vector<LayerWeights> layers_;
   mutable std::mutex pack_mutex_;
   mutable bool pack_decided_ = false;  // pack_for_bf16 ran (it may have chosen not to pack)
+  mutable bool floats_rounded_ = false;  // ... with round_floats
   mutable std::vector<std::shared_ptr<const cpu::PackedBf16>> packed_;
+  mutable std::shared_ptr<const cpu::PackedBf16> lm_head_rounded_;  // kept by release_packed
   std::vector<float> final_norm_;
   std::vector<float> inv_freq_;  // [head_dim/2], as transformers computes it (float32)
   // forward()'s buffers, reused by the next pass (sized for the longest pass so far).

@@ -233,7 +233,7 @@ bool one_packed_model_at_a_time(const std::vector<LoadedModel>& models, model::P
   int packing = 0;
   for (const LoadedModel& lm : models) {
     if (lm.model->precision_used(precision).precision == model::Precision::FP32) continue;
-    need += lm.model->pack_bytes_needed();
+    need += lm.model->pack_bytes_needed(precision);
     ++packing;
   }
   if (packing < 2 || opt.pack_residency == RunOptions::PackResidency::AllModels) return false;
@@ -390,7 +390,7 @@ int run(const RunOptions& opt_in) {
         timing[m].prepare_s += since(t_prepare);
         // The next model's files into the page cache while this one runs, where they fit beside it.
         const auto& next_model = *models[(m + 1) % models.size()].model;
-        if (one_packed && next_model.pack_bytes_needed() + (int64_t{2} << 30) <= io::available_memory_bytes()) {
+        if (one_packed && next_model.pack_bytes_needed(precision) + (int64_t{2} << 30) <= io::available_memory_bytes()) {
           next_model.checkpoint().prefetch();
         }
       }

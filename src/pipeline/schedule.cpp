@@ -47,9 +47,10 @@ Pass next_pass(const std::vector<const TextJob*>& texts, size_t model, size_t* i
 }
 
 MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts,
-                       int64_t cut, int64_t batch_tokens, int64_t group_bytes, bool lens_final_recomputed) {
+                       int64_t cut, int64_t batch_tokens, int64_t group_bytes, bool lens_final_recomputed,
+                       model::Precision weights_precision) {
   MemoryPlan plan;
-  int64_t total_hidden = 0, largest_text_hidden = 0, lens_measuring = 0;
+  int64_t total_hidden = 0, largest_text_hidden = 0, lens_measuring = 0, kept_lm_heads = 0, largest_kept = 0;
   std::vector<int64_t> hidden_of(texts.size(), 0);
   for (size_t m = 0; m < models.size(); ++m) {
     const model::Model& mdl = *models[m].model;
@@ -60,13 +61,14 @@ MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector
       rows += n;
       hidden_of[i] += n * mdl.config().hidden_size * 4;
     }
-    int64_t weights = 0;
-    for (const auto& [dtype, bytes] : mdl.checkpoint().used_bytes_by_dtype()) weights += static_cast<int64_t>(bytes);
+    const int64_t weights = mdl.weight_bytes(weights_precision);
+    kept_lm_heads += mdl.lm_head_copy_bytes(weights_precision);
     const int64_t pass_rows = std::max(longest, std::min(batch_tokens, rows));  // batched short texts
     const int64_t working = mdl.activation_bytes(pass_rows);
     if (weights + working > plan.weights + plan.working) {
       plan.weights = weights;
       plan.working = working;
+      largest_kept = mdl.lm_head_copy_bytes(weights_precision);
     }
     plan.measuring += mdl.chunk_rows(model::kLmHeadChunkRows) * mdl.config().vocab_size * 4;
     lens_measuring = std::max(lens_measuring, (lens_final_recomputed ? 2 : 1) *
@@ -81,6 +83,7 @@ MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector
     hidden_of[i] += texts[i]->lens_bytes;
     lens = lens || !texts[i]->lens.empty();
   }
+  plan.weights += kept_lm_heads - largest_kept;
   if (lens) plan.measuring += lens_measuring;
   for (const int64_t b : hidden_of) {
     total_hidden += b;
@@ -123,7 +126,8 @@ void check_memory(const std::vector<LoadedModel>& models, const std::vector<cons
   }
   const bool lens_final_recomputed = gpu::is_cuda_spec(opt.device) || opt.lens_recompute_final;
   const auto plan = [&](int64_t cut) {
-    return plan_memory(models, texts, cut, batch_tokens, group_bytes, lens_final_recomputed);
+    return plan_memory(models, texts, cut, batch_tokens, group_bytes, lens_final_recomputed,
+                       gpu::is_cuda_spec(opt.device) ? model::Precision::FP32 : opt.precision);
   };
   const MemoryPlan need = plan(INT64_MAX);
   const bool limited = opt.max_memory_gib > 0;

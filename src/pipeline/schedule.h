@@ -26,8 +26,10 @@ struct Pass {
 };
 Pass next_pass(const std::vector<const TextJob*>& texts, size_t model, size_t* i, size_t end, int64_t batch_tokens);
 
-// The memory a run needs at its largest moment: the largest model's weights (memory-mapped; the
-// pages of the others can be dropped while it runs) plus the working memory of its largest pass
+// The memory a run needs at its largest moment: the largest model's weights at
+// `weights_precision` (Model::weight_bytes: memory-mapped, or packed copies released before the
+// next model packs; the mapped pages of the others can be dropped while it runs; the bf16 copies
+// of the others' F32/F16 LM heads are kept, and count) plus the working memory of its largest pass
 // (Model::activation_bytes, as `inspect --tokens` reports it), the hidden states of the largest
 // group, and the LM-head chunks of the measuring step (with --lens one more, the largest model's,
 // for the lens rows, and another where the sites' final rows are computed again:
@@ -37,7 +39,8 @@ struct MemoryPlan {
   int64_t total() const { return weights + working + hidden + measuring; }
 };
 MemoryPlan plan_memory(const std::vector<LoadedModel>& models, const std::vector<const TextJob*>& texts, int64_t cut,
-                       int64_t batch_tokens, int64_t group_bytes, bool lens_final_recomputed);
+                       int64_t batch_tokens, int64_t group_bytes, bool lens_final_recomputed,
+                       model::Precision weights_precision);
 
 // Prints (if `print`) the longest text and what the run needs; InputError when that is more than
 // the memory there is (opt.max_memory_gib, else io::available_memory_bytes()), naming the text,

@@ -45,6 +45,32 @@ TEST(InspectCli, JsonCountsParametersAndBytes) {
   EXPECT_EQ(j.at("weight_bytes_by_dtype").at("BF16").get<int64_t>(), 2 * j.at("parameters").get<int64_t>());
 }
 
+// An F32 checkpoint at --precision bf16 reads bf16 copies of its matrices: inspect states both
+// figures (where the CPU has bf16 products; elsewhere bf16 falls back to fp32 and they agree).
+TEST(InspectCli, F32CheckpointsStateTheirMemoryAtBf16) {
+  const auto r = run_cli("inspect --json " + fixture("models/llama-f32"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = io::parse_json(r.out, "stdout");
+  const int64_t stored = j.at("memory_weights_mmapped_bytes").get<int64_t>();
+  const int64_t bf16 = j.at("memory_bf16_weights_bytes").get<int64_t>();
+  const int64_t h = j.at("hidden_size").get<int64_t>(), inter = j.at("intermediate_size").get<int64_t>();
+  const int64_t q = j.at("num_attention_heads").get<int64_t>() * j.at("head_dim").get<int64_t>();
+  const int64_t kv = j.at("num_key_value_heads").get<int64_t>() * j.at("head_dim").get<int64_t>();
+  const int64_t matrices = j.at("num_hidden_layers").get<int64_t>() * (h * (2 * q + 2 * kv) + 3 * h * inter) +
+                           j.at("vocab_size").get<int64_t>() * h;  // untied: the LM head too
+  const auto text = run_cli("inspect " + fixture("models/llama-f32"));
+  ASSERT_EQ(text.code, 0) << text.err;
+  if (bf16 == stored) {
+    EXPECT_EQ(text.out.find("memory bf16"), std::string::npos) << text.out;
+    GTEST_SKIP() << "skipped: no AMX or AVX512-BF16 on this CPU (bf16 runs fp32)";
+  }
+  EXPECT_EQ(stored - bf16, 2 * matrices);
+  EXPECT_EQ(j.at("memory_bf16_total_bytes").get<int64_t>() - bf16, j.at("memory_activations_bytes").get<int64_t>());
+  EXPECT_NE(text.out.find("with --precision bf16"), std::string::npos) << text.out;
+  const auto bf16_ckpt = run_cli("inspect " + fixture("models/qwen2-bf16"));
+  EXPECT_EQ(bf16_ckpt.out.find("memory bf16"), std::string::npos) << "BF16 checkpoints: one figure";
+}
+
 TEST(InspectCli, BadFolderIsExitCode3NamingTheFile) {
   const auto r = run_cli("inspect /nonexistent/model");
   EXPECT_EQ(r.code, 3);

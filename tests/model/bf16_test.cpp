@@ -1,8 +1,8 @@
 // The bf16 precision on every fixture: log p of the next token against the float32 expected
 // values within fixtures/README.md §5's bf16 bounds (max |Δ logprob_next| ≤ 0.5, mean ≤ 0.05 per
 // sequence), with the distance of transformers' own native-bf16 run (*.summary.bf16.json) printed
-// beside ours for information; bitwise determinism across thread counts on the bf16 path; and
-// F32/F16 checkpoints running exactly the fp32 path when bf16 is asked for.
+// beside ours for information (F32/F16 checkpoints too: their matrices rounded to bf16); bitwise
+// determinism across thread counts on the bf16 path.
 // Skips visibly ("skipped: no AMX or AVX512-BF16") on CPUs without bf16 hardware.
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -123,12 +123,7 @@ TEST_P(Bf16Fixture, LogprobNextWithinBf16BoundsOfFloat32Expected) {
     check_sequence(*m, name + "/" + seq, s.at("ids").get<std::vector<int32_t>>(),
                    test::fixture("expected/" + name + "/" + seq), &total);
   }
-  if (used.precision == Precision::FP32) {
-    // F32/F16 weights: bf16 asked for, fp32 run (no converted copy): exactly the fp32 logits.
-    const auto ids = seqs.at("sequences")[0].at("ids").get<std::vector<int32_t>>();
-    const auto a = all_logits(*m, ids, Precision::BF16), b = all_logits(*m, ids, Precision::FP32);
-    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4)) << name;
-  }
+  EXPECT_EQ(used.precision, Precision::BF16) << name << ": F32/F16 matrices run rounded to bf16";
   std::printf("  %-34s all positions: max %.4f mean %.4f top-1 %lld/%lld\n", name.c_str(),
               total.max, total.mean(), static_cast<long long>(total.top1_agree),
               static_cast<long long>(total.n));
@@ -236,7 +231,7 @@ TEST(Bf16Forward, ReleasedAndRepackedWeightsGiveIdenticalLogits) {
     const auto first = all_logits(*m, ids, prec, 64);
     const size_t packed = m->packed_bytes();
     EXPECT_GT(packed, 0u);
-    EXPECT_GE(static_cast<int64_t>(packed), m->pack_bytes_needed());
+    EXPECT_GE(static_cast<int64_t>(packed), m->pack_bytes_needed(prec));
     ForwardOptions opt;
     opt.precision = prec;
     const auto hidden = m->forward_hidden(ids, opt);

@@ -20,8 +20,8 @@ struct WeightMatrix {
   const void* data = nullptr;
   WType type = WType::F32;
   int64_t rows = 0, cols = 0;
-  // If set (BF16 only), the bf16 kernel reads this copy instead of `data`; the fp32 kernels
-  // always read `data`.
+  // If set, the bf16 kernel reads this copy instead of `data` (for F32/F16 matrices: their values
+  // rounded to bf16); the fp32 kernels always read `data`.
   const PackedBf16* packed = nullptr;
 };
 
@@ -118,13 +118,14 @@ ColumnBlocks bf16_column_blocks(int64_t n);
 // row-major matrix makes oneDNN re-pack a block of it inside every call (measured in
 // bench_matmul: docs/performance.md). The values are the same bf16 numbers (a reorder is a copy),
 // but a product with a packed matrix may round differently from one with the plain matrix (another
-// kernel), so a model packs all its matrices or none. Memory: about rows × cols × 2 bytes (column
-// blocks padded to a multiple of 64). Only call when bf16_isa() is not "none".
+// kernel), so a model packs all its matrices or none. F32 and F16 matrices are rounded to bf16
+// (to nearest even; F16 widened exactly first) as they are packed. Memory: about rows × cols × 2
+// bytes (column blocks padded to a multiple of 64). Only call when bf16_isa() is not "none".
 std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w);
 // gate and up ([N, K] each) packed as one matrix whose column block j holds gate's block j then
 // up's block j, for Epilogue::SwigluBf16 (the MLP's two products and SwiGLU in one pass over the
 // tiles; the [T, N] fp32 gate and up matrices are never written). Use it as a WeightMatrix with
-// data = nullptr, type BF16, rows = 2N, cols = K.
+// data = nullptr, rows = 2N, cols = K (type: the stored one; F32/F16 rounded as pack_bf16 does).
 std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up);
 size_t packed_bytes(const PackedBf16& p);
 // x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).

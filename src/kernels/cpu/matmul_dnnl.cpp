@@ -232,25 +232,52 @@ std::shared_ptr<const PackedBf16> pack_blocks(int64_t n, int64_t k, bool pair, S
 
 }  // namespace
 
+namespace {
+
+bool packable(const WeightMatrix& w) { return w.data != nullptr && w.rows > 0 && w.cols > 0; }
+
+// Rows [r0, r0 + n) of w as bf16 into out ([n, w.cols]): BF16 copied, F32 rounded to nearest
+// even, F16 widened exactly and rounded the same way.
+void bf16_rows(const WeightMatrix& w, int64_t r0, int64_t n, uint16_t* out) {
+  if (w.type == WType::BF16) {
+    const uint16_t* src = static_cast<const uint16_t*>(w.data) + r0 * w.cols;
+    std::copy(src, src + n * w.cols, out);
+  } else if (w.type == WType::F32) {
+    f32_to_bf16_rows(static_cast<const float*>(w.data) + r0 * w.cols, out, n * w.cols);
+  } else {
+    std::vector<float> row(static_cast<size_t>(w.cols));
+    for (int64_t r = 0; r < n; ++r) {
+      convert_row(w, r0 + r, row.data());
+      f32_to_bf16_rows(row.data(), out + r * w.cols, w.cols);
+    }
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w) {
-  LSC_CHECK(w.type == WType::BF16 && w.data != nullptr && w.rows > 0 && w.cols > 0);
-  const uint16_t* w16 = static_cast<const uint16_t*>(w.data);
+  LSC_CHECK(packable(w));
   const ColumnBlocks cb = bf16_column_blocks(w.rows);
-  return pack_blocks(w.rows, w.cols, false,
-                     [&](int64_t j, int64_t, std::vector<uint16_t>&) { return w16 + cb.start(j) * w.cols; });
+  if (w.type == WType::BF16) {  // straight from the checkpoint
+    const uint16_t* w16 = static_cast<const uint16_t*>(w.data);
+    return pack_blocks(w.rows, w.cols, false,
+                       [&](int64_t j, int64_t, std::vector<uint16_t>&) { return w16 + cb.start(j) * w.cols; });
+  }
+  return pack_blocks(w.rows, w.cols, false, [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
+    buf.resize(static_cast<size_t>(cols * w.cols));
+    bf16_rows(w, cb.start(j), cols, buf.data());
+    return static_cast<const uint16_t*>(buf.data());
+  });
 }
 
 std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up) {
-  LSC_CHECK(gate.type == WType::BF16 && up.type == WType::BF16 && gate.data != nullptr && up.data != nullptr);
-  LSC_CHECK(gate.rows == up.rows && gate.cols == up.cols && gate.rows > 0 && gate.cols > 0);
+  LSC_CHECK(packable(gate) && packable(up) && gate.rows == up.rows && gate.cols == up.cols);
   const int64_t k = gate.cols;
   const ColumnBlocks cb = bf16_column_blocks(gate.rows);
-  const uint16_t* g16 = static_cast<const uint16_t*>(gate.data);
-  const uint16_t* u16 = static_cast<const uint16_t*>(up.data);
   return pack_blocks(gate.rows, k, true, [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
     buf.resize(static_cast<size_t>(2 * cols * k));
-    std::copy(g16 + cb.start(j) * k, g16 + (cb.start(j) + cols) * k, buf.begin());
-    std::copy(u16 + cb.start(j) * k, u16 + (cb.start(j) + cols) * k, buf.begin() + cols * k);
+    bf16_rows(gate, cb.start(j), cols, buf.data());
+    bf16_rows(up, cb.start(j), cols, buf.data() + cols * k);
     return static_cast<const uint16_t*>(buf.data());
   });
 }
@@ -317,7 +344,7 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
   for (int i = 0; i < n_args; ++i) {
     const MatmulArgs& a = args[i];
     const WeightMatrix& w = a.w;
-    LSC_CHECK(w.type == WType::BF16);
+    LSC_CHECK(w.type == WType::BF16 || w.packed != nullptr);  // a packed F32/F16 matrix: its bf16 copy
     LSC_CHECK(a.x == a0.x && a.x16 == a0.x16 && a.n_rows == m && w.cols == k && a.x_parts == parts);
     const bool pair = w.packed != nullptr && w.packed->pair;
     LSC_CHECK(pair == (a.epilogue == Epilogue::SwigluBf16 || a.epilogue == Epilogue::Swiglu));
