@@ -270,6 +270,7 @@ int main(int argc, char** argv) {
   auto m = model::Model::load(dir);
   const model::Precision prec = model::parse_precision(precision, "--precision");
   const model::PrecisionUsed used = m->precision_used(prec);
+  const double stored_gib = double(m->weight_bytes(model::Precision::FP32)) / double(1 << 30);
   const int64_t vocab = cfg.vocab_size, h = cfg.hidden_size, inter = cfg.intermediate_size;
   const int64_t q_cols = int64_t{cfg.num_attention_heads} * cfg.head_dim,
                 kv_cols = int64_t{cfg.num_key_value_heads} * cfg.head_dim;
@@ -380,7 +381,7 @@ int main(int argc, char** argv) {
   j["intermediate"] = inter;
   j["vocab"] = vocab;
   j["dtype"] = dtype_name + " weights";
-  if (dtype != io::DType::BF16) j["stored_gib"] = double(m->weight_bytes(model::Precision::FP32)) / double(1 << 30);
+  if (dtype != io::DType::BF16) j["stored_gib"] = stored_gib;
   j["precision"] = used.method();
   j["precision_requested"] = precision;
   j["isa"] = used.isa;

@@ -22,7 +22,9 @@
 # $THREE_TEXTS (2) synthetic traces of about $THREE_TOKENS (4096) tokens, `logitscope run
 # --precision bf16` first with one model, then with all three, each under /usr/bin/time -v: each
 # model's forward rate against the one model's alone, the peak RSS, the file-system reads.
-# $THREE_LAYERS (28) and $THREE_DIR (/tmp/lsc_three7b-L<layers>) change the shape and place.
+# $THREE_LAYERS (28) and $THREE_DIR (/tmp/lsc_three7b-L<layers>) change the shape and place;
+# $THREE_DTYPES ("bf16 bf16 bf16") the stored dtype of a, b and c: "bf16 bf16 f32" is the study's
+# case of an RL checkpoint saved in F32 (30 GB at 28 layers; run at bf16 from its rounded copies).
 # SECTIONS="matmul attention small large long full7b fp32 torch" (the default) runs a part, e.g.
 # to keep each run short on a shared machine; SECTIONS=none only prints the tables of $OUT.
 # Results are only as good as the machine's quietness: the load average is recorded at the start.
@@ -122,12 +124,16 @@ if has torch8k && torch_ok torch8k; then
 fi
 if has three7b && { [ -x /usr/bin/time ] || { echo "bench: three7b section skipped: no /usr/bin/time (scripts/install-deps.sh installs it)" >&2; false; }; }; then
   L=${THREE_LAYERS:-28} T=${THREE_TOKENS:-4096} N=${THREE_TEXTS:-2}
+  read -r -a DTYPES <<< "${THREE_DTYPES:-bf16 bf16 bf16}"
   D=${THREE_DIR:-/tmp/lsc_three7b-L$L}
   mkdir -p "$D"
   # The demo's base checkpoint carries a tokenizer with Qwen2's real vocabulary.
   [ -f "$D/demo/checkpoints/base/tokenizer.json" ] || "$BUILD/logitscope" demo --out "$D/demo" --quiet
+  i=0
   for m in a b c; do  # distinct files: the page cache cannot share them
-    "$BUILD/bench/bench_forward" --shape 7b --layers "$L" --dir "$D/$m" --tokens 16 --reps 1 --ceiling 0 >/dev/null
+    "$BUILD/bench/bench_forward" --shape 7b --layers "$L" --dir "$D/$m" --dtype "${DTYPES[$i]:-bf16}" --tokens 16 \
+      --reps 1 --ceiling 0 >/dev/null
+    i=$((i + 1))
     cp "$D/demo/checkpoints/base/tokenizer.json" "$D/demo/checkpoints/base/tokenizer_config.json" "$D/$m/"
   done
   # Reasoning-like traces of about T tokens each (about one token per word here), keywords included.
@@ -161,6 +167,7 @@ field = lambda name: re.search(re.escape(name) + r": (\S+)", time_v).group(1)
 meta = dict(db.execute("SELECT key, value FROM meta"))
 timing = json.loads(meta["timing_json"])
 precision, isa = db.execute("SELECT precision, isa FROM models WHERE model_idx = 0").fetchone()
+stored = dict(db.execute("SELECT name, dtypes FROM models"))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(json.dumps({"name": "run_models", "cpu": cpu, "precision": precision, "isa": isa, "shape": "qwen2-7b",
                   "layers": layers, "models": len(timing["models"]), "texts": texts,
@@ -168,8 +175,8 @@ print(json.dumps({"name": "run_models", "cpu": cpu, "precision": precision, "isa
                   "peak_rss_gib": int(field("Maximum resident set size (kbytes)")) / 2**20,
                   "fs_read_gb": int(field("File system inputs")) * 512 / 1e9, "wall": field("Elapsed (wall clock) time (h:mm:ss or m:ss)"),
                   "measure_s": timing["measure_s"],
-                  "per_model": [{"name": m["name"], "tok_s": m["tokens_per_second"], "prepare_s": m["prepare_s"]}
-                                for m in timing["models"]]}))
+                  "per_model": [{"name": m["name"], "tok_s": m["tokens_per_second"], "prepare_s": m["prepare_s"],
+                                 "dtypes": stored.get(m["name"], "?")} for m in timing["models"]]}))
 ROW
   done
 fi
@@ -227,7 +234,7 @@ rm_rows = [r for r in rows if r["name"] == "run_models"]
 if rm_rows:
     table(f"\nWhole runs (`logitscope run`, bf16, under /usr/bin/time -v; CPU: {rm_rows[0]['cpu']}):\n", "models", "shape", "layers", "texts × tokens", "precision (ISA)", "forward tok/s per model (packing s)", "measuring s", "peak RSS GiB", "read from disk GB", "wall")
     for r in rm_rows:
-        per = ", ".join(f"{m['name']} {m['tok_s']:.1f} ({m['prepare_s']:.0f})" for m in r["per_model"])
+        per = ", ".join(f"{m['name']}{' (' + m['dtypes'] + ')' if m.get('dtypes', 'BF16') != 'BF16' else ''} {m['tok_s']:.1f} ({m['prepare_s']:.0f})" for m in r["per_model"])
         print(f"| {r['models']} | {r['shape']} | {r['layers']} | {r['texts']} × {r['tokens_per_text']} | {r['precision']} ({r['isa']}) | {per} | "
               f"{r['measure_s']:.1f} | {r['peak_rss_gib']:.2f} | {r['fs_read_gb']:.1f} | {r['wall']} |")
 
