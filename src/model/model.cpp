@@ -466,10 +466,16 @@ void attention_block(const Pass& p, Rows r, const LayerWeights& w) {
   add_linear(p.att, nullptr, r.n, w.wo, w.bo, p.x + r.r0 * c.hidden_size, p.proj, p.ops.mm);
 }
 
+// Whether the layer's MLP runs fused on the bf16 kernel: its gate/up pair packed (pack_for_bf16)
+// and taken by this pass.
+bool fused_mlp(const LayerWeights& w, Products pr) {
+  return w.w_gate_up.packed != nullptr && on_bf16_kernel(w.w_gate_up, pr);
+}
+
 // x += down(silu(gate(rms_norm(x))) · up(rms_norm(x))) for the chunk's rows.
 void mlp_block(const Pass& p, Rows r, const LayerWeights& w) {
   float* x = p.x + r.r0 * p.c.hidden_size;
-  const bool fused = w.w_gate_up.packed != nullptr && on_bf16_kernel(w.w_gate_up, p.ops.mm);
+  const bool fused = fused_mlp(w, p.ops.mm);
   const float* in = fused ? normed_input(p, r, w.ffn_norm, {&w.w_gate_up})
                           : normed_input(p, r, w.ffn_norm, {&w.w_gate, &w.w_up});
   if (fused && p.ops.mm.x_parts > 1) {
@@ -531,7 +537,7 @@ const float* Model::hidden_into(std::span<const int32_t> ids, std::span<const in
   // (layers can differ where a checkpoint mixes dtypes and its BF16 matrices are not packed).
   bool any_fused = false, all_fused = true;
   for (const LayerWeights& w : layers_) {
-    const bool fused = w.w_gate_up.packed != nullptr && on_bf16_kernel(w.w_gate_up, ops.mm);
+    const bool fused = fused_mlp(w, ops.mm);
     any_fused = any_fused || fused;
     all_fused = all_fused && fused;
   }

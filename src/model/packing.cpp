@@ -88,19 +88,25 @@ void Model::pack_for_bf16(bool round_floats) const {
   }
   const auto t0 = std::chrono::steady_clock::now();
   size_t bytes = 0;
-  const size_t before = packed_.size();
+  int count = 0;
   // Whether w gets a packed copy now.
   auto takes = [&](const cpu::WeightMatrix& w) {
     return w.packed == nullptr && (stored_bf16(w) ? pack_all : round_floats);
   };
-  auto release = [](const cpu::WeightMatrix& w) {
-    io::release_pages(w.data, static_cast<size_t>(w.rows * w.cols * (w.type == cpu::WType::F32 ? 4 : 2)));
+  // The mapped pages of rows already copied go back block by block (a matrix's pages whole at
+  // the end: release_pages keeps the pages a block shares with the next).
+  auto release_rows = [](const cpu::WeightMatrix& w, int64_t row0, int64_t n_rows) {
+    const size_t row_bytes = static_cast<size_t>(w.cols) * (w.type == cpu::WType::F32 ? 4 : 2);
+    io::release_pages(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row0) * row_bytes,
+                      static_cast<size_t>(n_rows) * row_bytes);
   };
+  auto release = [&](const cpu::WeightMatrix& w) { release_rows(w, 0, w.rows); };
   auto pack = [&](cpu::WeightMatrix& w) {
     if (!takes(w)) return;
-    auto p = cpu::pack_bf16(w);
+    auto p = cpu::pack_bf16(w, release_rows);
     w.packed = p.get();
     bytes += cpu::packed_bytes(*p);
+    ++count;
     if (&w == &lm_head_ && !stored_bf16(w)) {
       lm_head_rounded_ = std::move(p);
     } else {
@@ -112,14 +118,16 @@ void Model::pack_for_bf16(bool round_floats) const {
     for (cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo}) pack(*m);
     // gate and up as the pair when the whole MLP goes on the bf16 kernel: it then runs fused
     // (mlp_block). The pair has the stored type of gate and up (on_bf16_kernel reads it).
-    if (w.w_gate_up.packed != nullptr) {  // paired by an earlier call
-    } else if (takes(w.w_gate) && takes(w.w_up) && takes(w.w_down) && w.w_gate.type == w.w_up.type) {
-      packed_.push_back(cpu::pack_bf16_pair(w.w_gate, w.w_up));
+    // (An earlier call may have paired them: then both are done.)
+    const bool paired = w.w_gate_up.packed != nullptr;
+    if (!paired && takes(w.w_gate) && takes(w.w_up) && takes(w.w_down) && w.w_gate.type == w.w_up.type) {
+      packed_.push_back(cpu::pack_bf16_pair(w.w_gate, w.w_up, release_rows));
       w.w_gate_up = {nullptr, w.w_gate.type, 2 * w.w_gate.rows, w.w_gate.cols, packed_.back().get()};
       bytes += cpu::packed_bytes(*packed_.back());
+      count += 2;
       release(w.w_gate);
       release(w.w_up);
-    } else {
+    } else if (!paired) {
       pack(w.w_gate);
       pack(w.w_up);
     }
@@ -127,9 +135,8 @@ void Model::pack_for_bf16(bool round_floats) const {
   }
   pack(lm_head_);
   if (cpu::verbose() && bytes > 0) {
-    std::fprintf(stderr, "logitscope: packed %zu matrices of %s (%.2f GiB) for the bf16 kernel in %.1f s%s\n",
-                 packed_.size() - before + (lm_head_rounded_ && lm_head_.packed == lm_head_rounded_.get() ? 1 : 0),
-                 ckpt_->dir().c_str(), static_cast<double>(bytes) / double(1 << 30),
+    std::fprintf(stderr, "logitscope: packed %d matrices of %s (%.2f GiB) for the bf16 kernel in %.1f s%s\n",
+                 count, ckpt_->dir().c_str(), static_cast<double>(bytes) / double(1 << 30),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                  round_floats && must > 0 ? " (F32/F16 ones rounded to bf16)" : "");
   }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -121,12 +122,16 @@ ColumnBlocks bf16_column_blocks(int64_t n);
 // kernel), so a model packs all its matrices or none. F32 and F16 matrices are rounded to bf16
 // (to nearest even; F16 widened exactly first) as they are packed. Memory: about rows × cols × 2
 // bytes (column blocks padded to a multiple of 64). Only call when bf16_isa() is not "none".
-std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w);
+// `copied`, if given, is called after each block with the rows of w it has read (the caller may
+// give their pages back: the peak of packing a mapped matrix is then one block, not the matrix).
+using RowsCopied = std::function<void(const WeightMatrix& w, int64_t row0, int64_t n_rows)>;
+std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w, const RowsCopied& copied = {});
 // gate and up ([N, K] each) packed as one matrix whose column block j holds gate's block j then
 // up's block j, for Epilogue::SwigluBf16 (the MLP's two products and SwiGLU in one pass over the
 // tiles; the [T, N] fp32 gate and up matrices are never written). Use it as a WeightMatrix with
 // data = nullptr, rows = 2N, cols = K (type: the stored one; F32/F16 rounded as pack_bf16 does).
-std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up);
+std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up,
+                                                 const RowsCopied& copied = {});
 size_t packed_bytes(const PackedBf16& p);
 // x[n] → bf16 bits, round to nearest even (vectorised where AVX-512 is present; same results).
 void f32_to_bf16_rows(const float* x, uint16_t* out, int64_t n);

@@ -201,8 +201,8 @@ namespace {
 
 // Lays out the blocks and reorders each from a plain [width, k] row-major source that
 // source(j, buffer) provides (a pointer into the checkpoint, or `buffer` filled in).
-template <class Source>
-std::shared_ptr<const PackedBf16> pack_blocks(int64_t n, int64_t k, bool pair, Source source) {
+template <class Source, class After>
+std::shared_ptr<const PackedBf16> pack_blocks(int64_t n, int64_t k, bool pair, Source source, After after) {
   auto p = std::make_shared<PackedBf16>();
   p->n = n;
   p->k = k;
@@ -226,6 +226,7 @@ std::shared_ptr<const PackedBf16> pack_blocks(int64_t n, int64_t k, bool pair, S
     dnnl::memory dst(p->mds[static_cast<size_t>(j)], engine(), p->data.get() + p->offsets[static_cast<size_t>(j)]);
     dnnl::reorder(src, dst).execute(s, src, dst);
     s.wait();  // the buffer is reused by the next block
+    after(j, p->block_cols(j));
   }
   return p;
 }
@@ -255,31 +256,46 @@ void bf16_rows(const WeightMatrix& w, int64_t r0, int64_t n, uint16_t* out) {
 
 }  // namespace
 
-std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w) {
+std::shared_ptr<const PackedBf16> pack_bf16(const WeightMatrix& w, const RowsCopied& copied) {
   LSC_CHECK(packable(w));
   const ColumnBlocks cb = bf16_column_blocks(w.rows);
+  auto after = [&](int64_t j, int64_t cols) {
+    if (copied) copied(w, cb.start(j), cols);
+  };
   if (w.type == WType::BF16) {  // straight from the checkpoint
     const uint16_t* w16 = static_cast<const uint16_t*>(w.data);
-    return pack_blocks(w.rows, w.cols, false,
-                       [&](int64_t j, int64_t, std::vector<uint16_t>&) { return w16 + cb.start(j) * w.cols; });
+    return pack_blocks(
+        w.rows, w.cols, false, [&](int64_t j, int64_t, std::vector<uint16_t>&) { return w16 + cb.start(j) * w.cols; },
+        after);
   }
-  return pack_blocks(w.rows, w.cols, false, [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
-    buf.resize(static_cast<size_t>(cols * w.cols));
-    bf16_rows(w, cb.start(j), cols, buf.data());
-    return static_cast<const uint16_t*>(buf.data());
-  });
+  return pack_blocks(
+      w.rows, w.cols, false,
+      [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
+        buf.resize(static_cast<size_t>(cols * w.cols));
+        bf16_rows(w, cb.start(j), cols, buf.data());
+        return static_cast<const uint16_t*>(buf.data());
+      },
+      after);
 }
 
-std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up) {
+std::shared_ptr<const PackedBf16> pack_bf16_pair(const WeightMatrix& gate, const WeightMatrix& up,
+                                                 const RowsCopied& copied) {
   LSC_CHECK(packable(gate) && packable(up) && gate.rows == up.rows && gate.cols == up.cols);
   const int64_t k = gate.cols;
   const ColumnBlocks cb = bf16_column_blocks(gate.rows);
-  return pack_blocks(gate.rows, k, true, [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
-    buf.resize(static_cast<size_t>(2 * cols * k));
-    bf16_rows(gate, cb.start(j), cols, buf.data());
-    bf16_rows(up, cb.start(j), cols, buf.data() + cols * k);
-    return static_cast<const uint16_t*>(buf.data());
-  });
+  return pack_blocks(
+      gate.rows, k, true,
+      [&](int64_t j, int64_t cols, std::vector<uint16_t>& buf) {
+        buf.resize(static_cast<size_t>(2 * cols * k));
+        bf16_rows(gate, cb.start(j), cols, buf.data());
+        bf16_rows(up, cb.start(j), cols, buf.data() + cols * k);
+        return static_cast<const uint16_t*>(buf.data());
+      },
+      [&](int64_t j, int64_t cols) {
+        if (!copied) return;
+        copied(gate, cb.start(j), cols);
+        copied(up, cb.start(j), cols);
+      });
 }
 
 void matmul_bf16(const MatmulArgs& a) { matmul_bf16_batch(&a, 1); }
