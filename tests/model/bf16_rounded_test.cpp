@@ -20,11 +20,14 @@
 #include "io/safetensors_writer.h"
 #include "model/model.h"
 #include "support/fixtures.h"
+#include "support/model_logits.h"
 
 namespace lsc::model {
 namespace {
 
 namespace fs = std::filesystem;
+using test::all_logits;
+using test::some_ids;
 
 bool have_bf16() { return std::strcmp(cpu::bf16_isa(), "none") != 0; }
 
@@ -43,20 +46,6 @@ class PackEnv {
   bool had_ = false;
   std::string saved_;
 };
-
-std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids, Precision p) {
-  std::vector<float> out;
-  ForwardOptions opt;
-  opt.precision = p;
-  m.forward(ids, [&](const LogitsChunk& c) { out.insert(out.end(), c.logits, c.logits + c.n_rows * c.vocab); }, opt);
-  return out;
-}
-
-std::vector<int32_t> some_ids(int vocab, int n) {
-  std::vector<int32_t> ids;
-  for (int i = 0; i < n; ++i) ids.push_back((i * 7919 + 13) % vocab);
-  return ids;
-}
 
 bool is_matrix(const std::string& name) {
   return name == "lm_head.weight" || (name.size() > 12 && name.compare(name.size() - 12, 12, "_proj.weight") == 0);
@@ -127,7 +116,7 @@ TEST_F(Rounded, BF16CheckpointsWidenedToF32GiveTheirOwnBf16Logits) {
       PackEnv env(pack);
       auto a = Model::load(src), b = Model::load(wide);
       EXPECT_EQ(b->precision_used(Precision::BF16).method(), "bf16 (F32 weights rounded to bf16)");
-      const auto ids = some_ids(a->config().vocab_size, 150);
+      const auto ids = some_ids(150, a->config().vocab_size);
       const auto want = all_logits(*a, ids, Precision::BF16), got = all_logits(*b, ids, Precision::BF16);
       ASSERT_EQ(want.size(), got.size());
       EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * 4)) << name << ", LSC_BF16_PACK=" << pack;
@@ -146,7 +135,7 @@ TEST_F(Rounded, F32AndF16CheckpointsGiveTheLogitsOfTheirCopyWithBF16Matrices) {
     auto a = Model::load(src), b = Model::load(copy);
     EXPECT_EQ(b->precision_used(Precision::BF16).method(), "bf16") << "every matrix of the copy is BF16";
     EXPECT_NE(a->precision_used(Precision::BF16).method().find("weights rounded to bf16"), std::string::npos);
-    const auto ids = some_ids(a->config().vocab_size, 130);
+    const auto ids = some_ids(130, a->config().vocab_size);
     const auto want = all_logits(*b, ids, Precision::BF16), got = all_logits(*a, ids, Precision::BF16);
     ASSERT_EQ(want.size(), got.size());
     EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * 4)) << name;
@@ -164,7 +153,7 @@ TEST_F(Rounded, ReleaseKeepsTheLmHeadCopyAndWeightsCountAsBf16) {
   PackEnv env("auto");
   auto m = Model::load(test::fixture("models/qwen2-f16"));  // untied: an LM head of its own
   const int vocab = m->config().vocab_size, h = m->config().hidden_size;
-  const auto ids = some_ids(vocab, 90);
+  const auto ids = some_ids(90, vocab);
   const auto first = all_logits(*m, ids, Precision::BF16);
   const size_t all = m->packed_bytes();
   ForwardOptions opt;

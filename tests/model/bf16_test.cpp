@@ -19,30 +19,19 @@
 #include "io/paths.h"
 #include "model/model.h"
 #include "support/fixtures.h"
+#include "support/model_logits.h"
 
 namespace lsc::model {
 namespace {
 
 using io::Json;
+using test::all_logits;
 constexpr double kMaxBound = 0.5;    // fixtures/README.md §5: max |Δ logprob_next| vs float32
 constexpr double kMeanBound = 0.05;  // fixtures/README.md §5: mean |Δ logprob_next| per sequence
 
 bool have_bf16() { return std::strcmp(cpu::bf16_isa(), "none") != 0; }
 
 Json load_json(const std::string& path) { return io::parse_json(io::read_text_file(path), path); }
-
-std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids, Precision p,
-                              int64_t chunk = 64) {
-  std::vector<float> out;
-  ForwardOptions opt;
-  opt.chunk_rows = chunk;
-  opt.precision = p;
-  m.forward(
-      ids,
-      [&](const LogitsChunk& c) { out.insert(out.end(), c.logits, c.logits + c.n_rows * c.vocab); },
-      opt);
-  return out;
-}
 
 // |Δ logprob_next| statistics of a run against a reference summary's positions.
 struct Delta {

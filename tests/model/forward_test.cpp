@@ -10,34 +10,24 @@
 
 #include "model/model.h"
 #include "support/fixtures.h"
+#include "support/model_logits.h"
 
 namespace lsc::model {
 namespace {
 
-std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids, int64_t chunk) {
-  std::vector<float> out;
-  ForwardOptions opt;
-  opt.chunk_rows = chunk;
-  m.forward(ids, [&](const LogitsChunk& c) { out.insert(out.end(), c.logits, c.logits + c.n_rows * c.vocab); }, opt);
-  return out;
-}
-
-std::vector<int32_t> some_ids(int n, int vocab) {
-  std::vector<int32_t> ids;
-  for (int i = 0; i < n; ++i) ids.push_back((i * 7919 + 13) % vocab);
-  return ids;
-}
+using test::all_logits;
+using test::some_ids;
 
 TEST(Forward, BitwiseIdenticalForAnyThreadCountAndChunkSize) {
   for (const char* name : {"qwen2-bf16", "qwen3-f32", "llama-f32"}) {
     auto m = Model::load(test::fixture(std::string("models/") + name));
     const auto ids = some_ids(150, m->config().vocab_size);
     omp_set_num_threads(1);
-    const auto one = all_logits(*m, ids, 64);
+    const auto one = all_logits(*m, ids, Precision::FP32, 64);
     omp_set_num_threads(2);
-    const auto two = all_logits(*m, ids, 64);
+    const auto two = all_logits(*m, ids, Precision::FP32, 64);
     omp_set_num_threads(3);  // more threads than cores: a different partition again
-    const auto three = all_logits(*m, ids, 5);
+    const auto three = all_logits(*m, ids, Precision::FP32, 5);
     omp_set_num_threads(omp_get_num_procs());
     ASSERT_EQ(one.size(), two.size());
     EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * 4)) << name;
@@ -65,9 +55,9 @@ TEST(Forward, BitwiseIdenticalForAnyPrefillChunk) {
 TEST(Forward, PrefixLogitsDoNotDependOnLaterTokens) {
   auto m = Model::load(test::fixture("models/qwen2-f32"));
   auto ids = some_ids(40, 1000);
-  const auto full = all_logits(*m, ids, 64);
+  const auto full = all_logits(*m, ids, Precision::FP32, 64);
   ids[30] = (ids[30] + 1) % 1000;  // change a later token
-  const auto changed = all_logits(*m, ids, 64);
+  const auto changed = all_logits(*m, ids, Precision::FP32, 64);
   const size_t v = 1000;
   EXPECT_EQ(0, std::memcmp(full.data(), changed.data(), 30 * v * 4));  // rows 0..29 untouched
   EXPECT_NE(0, std::memcmp(full.data() + 30 * v, changed.data() + 30 * v, v * 4));
