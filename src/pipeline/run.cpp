@@ -384,7 +384,9 @@ int run(const RunOptions& opt_in) {
             if (k != m) models[k].model->release_packed();
           }
         }
-        progress.set_phase("preparing model '" + models[m].name + "' for the bf16 kernel (packing its weights)");
+        const std::string rounded = models[m].model->precision_used(precision).rounded;
+        progress.set_phase("preparing model '" + models[m].name + "' for the bf16 kernel (packing its weights" +
+                           (rounded.empty() ? "" : ", the " + rounded + " ones rounded to bf16") + ")");
         const auto t_prepare = Clock::now();
         models[m].model->prepare(precision);
         timing[m].prepare_s += since(t_prepare);
