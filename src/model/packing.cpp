@@ -29,9 +29,9 @@ bool stored_bf16(const cpu::WeightMatrix& w) { return w.type == cpu::WType::BF16
 
 int64_t bf16_bytes(const cpu::WeightMatrix& w) { return w.rows * w.cols * 2; }
 
-int64_t stored_bytes(const cpu::WeightMatrix& w) {
-  return w.rows * w.cols * (w.type == cpu::WType::F32 ? 4 : 2);
-}
+int64_t element_bytes(const cpu::WeightMatrix& w) { return w.type == cpu::WType::F32 ? 4 : 2; }
+
+int64_t stored_bytes(const cpu::WeightMatrix& w) { return w.rows * w.cols * element_bytes(w); }
 
 // fn(matrix) for every projection of every layer, then the LM head.
 template <class Fn>
@@ -96,7 +96,7 @@ void Model::pack_for_bf16(bool round_floats) const {
   // The mapped pages of rows already copied go back block by block (a matrix's pages whole at
   // the end: release_pages keeps the pages a block shares with the next).
   auto release_rows = [](const cpu::WeightMatrix& w, int64_t row0, int64_t n_rows) {
-    const size_t row_bytes = static_cast<size_t>(w.cols) * (w.type == cpu::WType::F32 ? 4 : 2);
+    const size_t row_bytes = static_cast<size_t>(w.cols * element_bytes(w));
     io::release_pages(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row0) * row_bytes,
                       static_cast<size_t>(n_rows) * row_bytes);
   };
@@ -169,11 +169,10 @@ Products Model::products(Precision precision, bool pack) const {
 void Model::release_packed() const {
   std::lock_guard<std::mutex> lock(pack_mutex_);
   const size_t bytes = packed_bytes() - (lm_head_rounded_ ? cpu::packed_bytes(*lm_head_rounded_) : 0);
-  for (LayerWeights& w : layers_) {
-    for (cpu::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) m->packed = nullptr;
-    w.w_gate_up = {};
-  }
-  if (!lm_head_rounded_) lm_head_.packed = nullptr;
+  for_each_matrix(layers_, lm_head_, [&](cpu::WeightMatrix& m) {
+    if (&m != &lm_head_ || !lm_head_rounded_) m.packed = nullptr;
+  });
+  for (LayerWeights& w : layers_) w.w_gate_up = {};
   if (cpu::verbose() && !packed_.empty()) {
     std::fprintf(stderr, "logitscope: released the packed bf16 copies of %s (%.2f GiB)\n", ckpt_->dir().c_str(),
                  static_cast<double>(bytes) / double(1 << 30));
