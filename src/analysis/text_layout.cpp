@@ -62,21 +62,23 @@ Template chatml_template(const std::string& system) {
   return {"chatml", turn + "<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{answer}", false};
 }
 
-std::string chatml_default_system(const std::string& chat_template) {
-  const std::string head = "<|im_start|>system\n", tail = "<|im_end|>\n";
-  const std::string open = "<|im_start|>system\\n";  // as the Jinja source writes it
-  for (size_t at = chat_template.find(open); at != std::string::npos; at = chat_template.find(open, at + 1)) {
-    if (at == 0 || (chat_template[at - 1] != '\'' && chat_template[at - 1] != '"')) continue;  // not a literal's start
-    const char quote = chat_template[at - 1];
-    // The literal up to its closing quote, with Jinja's (Python's) escapes undone.
+namespace {
+
+// The string literals of a Jinja source that begin with `open` (as the source writes it, escapes
+// and all), each up to its closing quote with Jinja's (Python's) escapes undone.
+std::vector<std::string> literals_starting_with(const std::string& jinja, const std::string& open) {
+  std::vector<std::string> out;
+  for (size_t at = jinja.find(open); at != std::string::npos; at = jinja.find(open, at + 1)) {
+    if (at == 0 || (jinja[at - 1] != '\'' && jinja[at - 1] != '"')) continue;  // not a literal's start
+    const char quote = jinja[at - 1];
     std::string lit;
     bool closed = false;
-    for (size_t i = at; i < chat_template.size() && !closed; ++i) {
-      const char c = chat_template[i];
+    for (size_t i = at; i < jinja.size() && !closed; ++i) {
+      const char c = jinja[i];
       if (c == quote) {
         closed = true;
-      } else if (c == '\\' && i + 1 < chat_template.size()) {
-        const char e = chat_template[++i];
+      } else if (c == '\\' && i + 1 < jinja.size()) {
+        const char e = jinja[++i];
         if (e == 'n') lit += '\n';
         else if (e == 't') lit += '\t';
         else if (e == 'r') lit += '\r';
@@ -86,24 +88,50 @@ std::string chatml_default_system(const std::string& chat_template) {
         lit += c;
       }
     }
+    if (closed) out.push_back(std::move(lit));
+  }
+  return out;
+}
+
+constexpr const char* kThinkOpening = "<think>\n";
+
+}  // namespace
+
+std::string chatml_default_system(const std::string& chat_template) {
+  const std::string head = "<|im_start|>system\n", tail = "<|im_end|>\n";
+  for (const std::string& lit : literals_starting_with(chat_template, "<|im_start|>system\\n")) {
     // '<|im_start|>system\n' + messages[0]['content'] + … has no text of its own: not this one.
-    if (closed && lit.size() > head.size() + tail.size() && lit.compare(lit.size() - tail.size(), tail.size(), tail) == 0) {
+    if (lit.size() > head.size() + tail.size() && lit.compare(lit.size() - tail.size(), tail.size(), tail) == 0) {
       return lit.substr(head.size(), lit.size() - head.size() - tail.size());
     }
   }
   return "";
 }
 
-Template r1_template() {
-  return {"r1", "<｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>{answer}", false};
+bool r1_prompt_opens_think(const std::string& chat_template) {
+  for (const std::string& lit : literals_starting_with(chat_template, "<｜Assistant｜>")) {
+    if (lit == std::string("<｜Assistant｜>") + kThinkOpening) return true;
+  }
+  return false;
+}
+
+Template r1_template(bool opens_think) {
+  const std::string opening = opens_think ? kThinkOpening : "";
+  return {"r1", "<｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>" + opening + "{answer}", false, opens_think};
 }
 
 TextLayout apply_template(const Template& t, const std::string& query, const std::string& answer) {
   const size_t q = t.pattern.find(kQuery);
   const size_t a = t.pattern.find(kAnswer);
   LSC_CHECK(q != std::string::npos && a != std::string::npos && q < a);
+  std::string between = t.pattern.substr(q + 7, a - q - 7);
+  const std::string opening = kThinkOpening;
+  if (t.think_opening && answer.compare(0, 7, "<think>") == 0 && between.size() >= opening.size() &&
+      between.compare(between.size() - opening.size(), opening.size(), opening) == 0) {
+    between.resize(between.size() - opening.size());  // the trace opens its thinking itself
+  }
   TextLayout l;
-  l.text = t.pattern.substr(0, q) + query + t.pattern.substr(q + 7, a - q - 7);
+  l.text = t.pattern.substr(0, q) + query + between;
   l.answer_begin = io::count_code_points(l.text);
   l.text += answer;
   l.answer_end = l.answer_begin + io::count_code_points(answer);

@@ -19,6 +19,10 @@ struct Template {
   std::string name;     // "notebook", "chatml", "r1", or "custom"
   std::string pattern;  // e.g. "Query: {query}\nAnswer: {answer}"
   bool add_special_tokens = true;  // encode() with the post-processor (BOS for R1-Distill)
+  // The pattern ends its prompt with the "<think>\n" of the model's generation prompt (newer
+  // R1-Distill templates write it); an answer that itself begins with "<think>" is read as
+  // written, without it.
+  bool think_opening = false;
 };
 
 // "notebook" (the default: "Query: {query}\nAnswer: {answer}"), or a custom pattern in which the
@@ -28,13 +32,18 @@ Template make_template(const std::string& spec);
 // Qwen: [<|im_start|>system\n{system}<|im_end|>\n]<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n{answer},
 // the system turn where `system` is not empty (its text is taken as is: no placeholders in it).
 Template chatml_template(const std::string& system = "");
-Template r1_template();      // DeepSeek-R1-Distill: <｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>{answer}
+// DeepSeek-R1-Distill: <｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>[<think>\n]{answer}, with the
+// "<think>\n" where the model's chat template opens the thinking in its generation prompt.
+Template r1_template(bool opens_think = false);
 
 // The system message a ChatML chat template (Jinja source: tokenizer_config.json's chat_template,
 // or chat_template.jinja) writes when a conversation has none — its string literal
 // '<|im_start|>system\n…<|im_end|>\n' (or double-quoted) with the escapes undone: Qwen2.5's "You are Qwen, created by Alibaba Cloud. You are a helpful
 // assistant.", Qwen2.5-Math's "Please reason step by step, …"; empty where it writes none (Qwen3).
 std::string chatml_default_system(const std::string& chat_template);
+// Whether an R1-Distill chat template's generation prompt is '<｜Assistant｜><think>\n' (the
+// templates since early 2025) rather than '<｜Assistant｜>' alone.
+bool r1_prompt_opens_think(const std::string& chat_template);
 
 struct TextLayout {
   std::string text;                  // UTF-8, what the tokenizer reads

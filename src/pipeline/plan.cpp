@@ -70,7 +70,7 @@ analysis::Template template_for(const std::string& spec, const tok::Tokenizer& t
     }
     return analysis::chatml_template(system);
   }
-  if (t.token_to_id("<｜User｜>") >= 0) return analysis::r1_template();
+  if (t.token_to_id("<｜User｜>") >= 0) return analysis::r1_template(analysis::r1_prompt_opens_think(t.config().chat_template));
   throw UsageError("--template chat: model '" + model_name +
                    "' has neither ChatML (<|im_start|>) nor R1 (<｜User｜>) special tokens; give a pattern instead");
 }

@@ -147,5 +147,28 @@ TEST(ChatTemplate, DefaultSystemMessageOfTheModelsOwnTemplate) {
   EXPECT_EQ(apply_template(chatml_template(), "q", "a").text, "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\na");
 }
 
+// R1-Distill's chat template (the fixture's, the revision of early 2025) opens the thinking in its
+// generation prompt: '<｜Assistant｜><think>\n'. The earlier revision wrote '<｜Assistant｜>' alone.
+TEST(ChatTemplate, R1GenerationPromptOpensTheThinkingWhereItsTemplateDoes) {
+  EXPECT_TRUE(r1_prompt_opens_think(chat_template_of("deepseek-r1-distill-qwen")));
+  EXPECT_FALSE(r1_prompt_opens_think(R"({% if add_generation_prompt %}{{'<｜Assistant｜>'}}{% endif %})"));
+  EXPECT_FALSE(r1_prompt_opens_think(R"({{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}})"));
+  EXPECT_FALSE(r1_prompt_opens_think(chat_template_of("qwen2.5")));
+  EXPECT_FALSE(r1_prompt_opens_think(""));
+
+  const std::string prompt = "<｜begin▁of▁sentence｜><｜User｜>1+1?<｜Assistant｜>";
+  const auto opened = apply_template(r1_template(true), "1+1?", "Two.</think> 2");
+  EXPECT_EQ(opened.text, prompt + "<think>\nTwo.</think> 2");
+  EXPECT_EQ(opened.answer_begin, 46 + 8);  // the "<think>\n" is the prompt's
+  EXPECT_EQ(opened.think_end, 46 + 8 + 12);
+  // A trace that opens its thinking itself is read as written, not with a second "<think>".
+  const auto written = apply_template(r1_template(true), "1+1?", "<think>\nTwo.</think> 2");
+  EXPECT_EQ(written.text, prompt + "<think>\nTwo.</think> 2");
+  EXPECT_EQ(written.answer_begin, 46);
+  EXPECT_EQ(apply_template(r1_template(false), "1+1?", "Two.").text, prompt + "Two.");
+  // Only the R1 template's own opening is dropped: a custom pattern is written as given.
+  EXPECT_EQ(apply_template(make_template("Q {query} A <think>\\n{answer}"), "q", "<think>a").text, "Q q A <think>\n<think>a");
+}
+
 }  // namespace
 }  // namespace lsc::analysis

@@ -290,6 +290,37 @@ TEST_F(RunDir, ChatTemplateUsesTheModelsOwnSpecialTokens) {
   EXPECT_EQ(t.col_text(0), "chatml");
 }
 
+// R1-Distill's own template (the fixture's tokenizer_config.json) opens the thinking in its
+// generation prompt, so "<think>\n" belongs to the prompt: the answer's first scored token is the
+// trace's first word. A trace that writes its own "<think>" is read as written, not doubled.
+TEST_F(RunDir, ChatTemplateOfR1DistillOpensTheThinkingAsItsTemplateDoes) {
+  link_model("r1", {"config.json", "model.safetensors"});
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
+    fs::copy_file(fixture(std::string("tokenizers/deepseek-r1-distill-qwen/") + f), p(std::string("r1/") + f));
+  }
+  write("data.jsonl", R"({"query": "2+2?", "answer": "Okay. Wait, 4.\n</think>\n\n4"})" "\n"
+                      R"({"query": "2+2?", "answer": "<think>\nOkay. Wait, 4.\n</think>\n\n4"})" "\n");
+  auto r = run_cli("run --model r1=" + p("r1") + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet --template chat");
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  const std::string prompt = "<｜begin▁of▁sentence｜><｜User｜>2+2?<｜Assistant｜>";
+  for (int text = 0; text < 2; ++text) {
+    io::Stmt s(db, "SELECT text, answer_first_pos FROM text_models WHERE text_idx = " + std::to_string(text));
+    ASSERT_TRUE(s.step());
+    EXPECT_EQ(s.col_text(0), prompt + "<think>\nOkay. Wait, 4.\n</think>\n\n4") << "text " << text;
+    // <｜begin▁of▁sentence｜> <｜User｜> 2 + 2 ? <｜Assistant｜> <think> \n | Okay ...
+    const int64_t first = s.col_int(1);
+    EXPECT_EQ(first, text == 0 ? 9 : 7) << "text " << text;
+    io::Stmt t(db, "SELECT token_id, span FROM positions WHERE text_idx = " + std::to_string(text) + " AND pos = 7");
+    ASSERT_TRUE(t.step());
+    EXPECT_EQ(t.col_int(0), 151648) << "<think>, one special token";
+    EXPECT_EQ(t.col_text(1), text == 0 ? "prompt" : "think");
+  }
+  io::Stmt m(db, "SELECT template FROM models");
+  ASSERT_TRUE(m.step());
+  EXPECT_EQ(m.col_text(0), "r1");
+}
+
 // A chat template in chat_template.jinja (newer checkpoints) is read too; what it resolves to is
 // part of the run's arguments, so a run resumed after the template changed is refused, not mixed.
 TEST_F(RunDir, ChatTemplateFromItsJinjaFileAndAChangedOneIsNotResumed) {
