@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -290,8 +291,19 @@ int run(const RunOptions& opt_in) {
   const std::vector<TextJob>& jobs = planned.jobs;
   // A warning, not progress: printed with --quiet too (once under mpirun: by rank 0).
   if (planned.n_truncated > 0 && rank0) {
-    std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than %s and were truncated at the end\n",
-                 static_cast<long long>(planned.n_truncated), jobs.size(), cut.name.c_str());
+    // Cut by a model's context, not by the user: say how to read them whole (a base model such as
+    // Qwen2.5-Math-7B has 4096 positions, shorter than the traces of its RL descendants).
+    std::string whole;
+    if (opt.max_tokens <= 0) {
+      int64_t longest = 0;
+      for (const TextJob& j : jobs) {
+        for (const TextPlan& p : j.plans) longest = std::max(longest, p.n_full);
+      }
+      whole = "; the longest is " + std::to_string(longest) + " tokens: --max-tokens " + std::to_string(longest) +
+              " reads them whole, past model '" + cut.context_model + "''s context";
+    }
+    std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than %s and were truncated at the end%s\n",
+                 static_cast<long long>(planned.n_truncated), jobs.size(), cut.name.c_str(), whole.c_str());
   }
   const std::vector<const TextJob*> mine = texts_of_this_process(jobs, opt.shard);
   const std::string results_dir = opt.shard.sharded() ? results::shard_dir(opt.out_dir, opt.shard) : opt.out_dir;

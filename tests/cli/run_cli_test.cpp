@@ -451,10 +451,15 @@ TEST_F(RunDir, LongTextsAreReadWholeUpToTheModelsContext) {
   write("short_ctx/config.json", cfg);
   r = run_cli("run --model small=" + p("short_ctx") + " --data " + p("data.jsonl") + " --out " + p("cut") + " --quiet");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("2 of 2 texts are longer than the models' context (40 tokens, max_position_embeddings of model 'small')"),
+  EXPECT_NE(r.err.find("2 of 2 texts are longer than the models' context (40 tokens, max_position_embeddings of model 'small')"
+                       " and were truncated at the end; the longest is "),
             std::string::npos) << r.err;
   io::Db db(p("cut/results.sqlite"), false);
   EXPECT_EQ(db.query_int("SELECT max(n_tokens) FROM text_models"), 40);
+  const int64_t longest = db.query_int("SELECT max(n_tokens_full) FROM text_models");
+  EXPECT_NE(r.err.find("the longest is " + std::to_string(longest) + " tokens: --max-tokens " + std::to_string(longest) +
+                       " reads them whole, past model 'small''s context"),
+            std::string::npos) << r.err;
   EXPECT_EQ(db.query_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'max_tokens'"), 40);
 }
 
