@@ -143,6 +143,14 @@ std::vector<PassGemm> pass_gemms(const model::ModelConfig& cfg, int64_t tokens, 
           {std::min(lm_rows, tokens), cfg.vocab_size, h, n_chunks}};
 }
 
+// The attention's two products of one causal pass (Q·Kᵀ and P·V over the keys each query sees:
+// T(T+1)/2 pairs per head, 2·head_dim flops each per product). The GEMM ceiling leaves them out;
+// at 8192 tokens of the 0.5B shape they are 36% more than the matrix products', at 16384 72%.
+double attention_flop(const model::ModelConfig& cfg, int64_t tokens) {
+  const double pairs = double(tokens) * double(tokens + 1) / 2.0;
+  return double(cfg.num_hidden_layers) * double(cfg.num_attention_heads) * pairs * 2.0 * 2.0 * double(cfg.head_dim);
+}
+
 // The GPU pass and its ceiling: every product of the pass through cuBLASLt in bf16 (the LM head in
 // the backend's chunks), each as often as the pass runs it.
 int bench_gpu(const model::Model& m, const model::ModelConfig& cfg, const std::vector<int32_t>& ids,
@@ -397,6 +405,10 @@ int main(int argc, char** argv) {
     j["ceiling_gflops"] = flop / ceiling_s * 1e-9;
     j["gemm_gflop"] = flop * 1e-9;
     j["frac_of_ceiling"] = ceiling_s / fwd.median_s;
+    // The same with the attention's products counted at the GEMM rate: how much of the pass is
+    // neither (the goals are stated against the GEMM ceiling alone).
+    j["attention_gflop"] = attention_flop(cfg, tokens) * 1e-9;
+    j["frac_of_ceiling_with_attention"] = ceiling_s * (1.0 + attention_flop(cfg, tokens) / flop) / fwd.median_s;
   }
   j["stats_s"] = stats_med;
   j["stats_share"] = stats_med / fwd.median_s;
@@ -409,8 +421,9 @@ int main(int argc, char** argv) {
   bench::emit(j);
   char ceiling[160] = "no ceiling measured";
   if (!no_ceiling) {
-    std::snprintf(ceiling, sizeof ceiling, "%.0f%% of GEMM ceiling (%.0f GFLOP/s, %.1f tok/s this run)",
-                  100.0 * ceiling_s / fwd.median_s, flop / ceiling_s * 1e-9, double(tokens) / ceiling_s);
+    std::snprintf(ceiling, sizeof ceiling, "%.0f%% of GEMM ceiling (%.0f GFLOP/s, %.1f tok/s this run; %.0f%% with attention)",
+                  100.0 * ceiling_s / fwd.median_s, flop / ceiling_s * 1e-9, double(tokens) / ceiling_s,
+                  100.0 * ceiling_s * (1.0 + attention_flop(cfg, tokens) / flop) / fwd.median_s);
   }
   std::fprintf(stderr, "forward qwen2-%s L=%d T=%lld threads=%d %s: %.1f tok/s, %s, stats %.1f%%, peak RSS %.2f GiB\n",
                shape.c_str(), layers, static_cast<long long>(tokens), omp_get_max_threads(), used.method().c_str(),
