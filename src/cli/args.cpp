@@ -34,6 +34,55 @@ void apply_environment(pipeline::RunOptions& o) {
   }
 }
 
+namespace {
+
+// Levenshtein distance, for suggesting the option a misspelt one meant.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown option --maxtokens (did you mean --max-tokens?); this command takes --data, ...": the
+// closest option where one alone is within two edits, then every option the command takes.
+std::string unknown_option_message(const std::string& name, const std::set<std::string>& value_flags,
+                                   const std::set<std::string>& bool_flags) {
+  std::set<std::string> all(value_flags);
+  all.insert(bool_flags.begin(), bool_flags.end());
+  std::string best;
+  size_t best_d = 3, n_best = 0;
+  for (const std::string& o : all) {
+    const size_t d = edit_distance(name, o);
+    if (d < best_d) {
+      best_d = d;
+      best = o;
+      n_best = 1;
+    } else if (d == best_d) {
+      ++n_best;
+    }
+  }
+  std::string msg = "unknown option --" + name;
+  if (n_best == 1) msg += " (did you mean --" + best + "?)";
+  msg += "; this command takes";
+  const char* sep = " ";
+  for (const std::string& o : all) {
+    msg += sep + std::string("--") + o;
+    sep = ", ";
+  }
+  return msg;
+}
+
+}  // namespace
+
 Args::Args(int argc, char** argv, const std::set<std::string>& value_flags,
            const std::set<std::string>& bool_flags) {
   for (int i = 0; i < argc; ++i) {
@@ -56,7 +105,7 @@ Args::Args(int argc, char** argv, const std::set<std::string>& value_flags,
         }
         values_[name].push_back(*value);
       } else {
-        throw UsageError("unknown option --" + name);
+        throw UsageError(unknown_option_message(name, value_flags, bool_flags));
       }
     } else {
       positionals_.push_back(a);

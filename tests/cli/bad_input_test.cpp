@@ -479,7 +479,11 @@ std::vector<Case> cases() {
   // --- command lines -----------------------------------------------------------------------------
   const std::string run_ok = "run --model tiny={tiny} --data {data} --out {out} --quiet";
   v.push_back({"A01", "command line", "unknown option", nullptr, run_ok + " --frobnicate", 2,
-               "logitscope run: usage error: unknown option --frobnicate"});
+               "logitscope run: usage error: unknown option --frobnicate; this command takes --data, --device, "
+               "--field, --force, --help, --keywords, "});
+  v.push_back({"A20", "command line", "a misspelt option", nullptr, run_ok + " --max-token 64", 2,
+               "logitscope run: usage error: unknown option --max-token \\(did you mean --max-tokens\\?\\); this "
+               "command takes "});
   v.push_back({"A02", "command line", "option without its value (last)", nullptr,
                "run --model tiny={tiny} --data {data} --out", 2,
                "logitscope run: usage error: --out needs a value"});
