@@ -22,7 +22,7 @@ constexpr const char* kHelp =
     "               if they fit, else the most divergent quarter and a stratified sample)\n"
     "  --top-k      top-k entries per position kept for the viewer's hover (default 10)\n"
     "  --bootstrap  resamples of the report's CIs (default: stats.json's, else 10000: the report and\n"
-    "               stats.json then print the same intervals)\n";
+    "               stats.json then print the same intervals; at least 100, as for stats)\n";
 
 }  // namespace
 
@@ -38,7 +38,7 @@ int cmd_report(int argc, char** argv) {
   opt.max_texts = args.get_int("max-texts", opt.max_texts, 0, 100000);
   opt.viewer_top_k = static_cast<int>(args.get_int("top-k", opt.viewer_top_k, 1, 1000));
   if (args.has("bootstrap")) {
-    opt.stats.n_bootstrap = static_cast<int>(args.get_int("bootstrap", opt.stats.n_bootstrap, 1, 10000000));
+    opt.stats.n_bootstrap = static_cast<int>(args.get_int("bootstrap", opt.stats.n_bootstrap, 100, 10000000));
     opt.stats_from_file = false;
   }
   opt.quiet = args.has("quiet");

@@ -521,6 +521,12 @@ TEST_F(ReportCli, ConfidenceIntervalsAreTheStatisticsOnes) {
   r = run_cli("report " + sdir.string() + " --quiet --bootstrap 300");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(data()["measures"]["n_bootstrap"].get<int>(), 300);
+  // As few resamples as stats takes (100): fewer give no interval worth printing.
+  for (const std::string cmd : {"report", "stats"}) {
+    r = run_cli(cmd + " " + sdir.string() + " --quiet --bootstrap 99");
+    EXPECT_EQ(r.code, 2) << cmd;
+    EXPECT_NE(r.err.find("--bootstrap: expected an integer in [100, 10000000], found \"99\""), std::string::npos) << r.err;
+  }
   fs::remove_all(sdir);
 }
 
