@@ -149,6 +149,7 @@ TextPlans plan_texts(const io::Dataset& data, const std::vector<LoadedModel>& mo
       job.n_common = std::min(job.n_common, job.plans.back().n_answer);
       truncated |= job.plans.back().truncated;
       out.total_tokens += static_cast<int64_t>(job.plans.back().ids.size());
+      out.longest_full = std::max(out.longest_full, job.plans.back().n_full);
     }
     out.n_truncated += truncated ? 1 : 0;
     const std::string where = data_path + ":" + std::to_string(job.rec->line);

@@ -84,6 +84,7 @@ TextPlan plan_text(const LoadedModel& m, const io::Record& r, int64_t max_tokens
 struct TextPlans {
   std::vector<TextJob> jobs;  // lens sites filled in by add_lens_sites (lens.h)
   int64_t n_truncated = 0, total_tokens = 0;
+  int64_t longest_full = 0;  // tokens of the longest text under any model, before any cut
 };
 TextPlans plan_texts(const io::Dataset& data, const std::vector<LoadedModel>& models, const LengthCut& cut,
                      const std::string& data_path);

@@ -293,15 +293,10 @@ int run(const RunOptions& opt_in) {
   if (planned.n_truncated > 0 && rank0) {
     // Cut by a model's context, not by the user: say how to read them whole (a base model such as
     // Qwen2.5-Math-7B has 4096 positions, shorter than the traces of its RL descendants).
-    std::string whole;
-    if (opt.max_tokens <= 0) {
-      int64_t longest = 0;
-      for (const TextJob& j : jobs) {
-        for (const TextPlan& p : j.plans) longest = std::max(longest, p.n_full);
-      }
-      whole = "; the longest is " + std::to_string(longest) + " tokens: --max-tokens " + std::to_string(longest) +
-              " reads them whole, past model '" + cut.context_model + "''s context";
-    }
+    const std::string longest = std::to_string(planned.longest_full);
+    const std::string whole = opt.max_tokens > 0 ? ""
+                              : "; the longest is " + longest + " tokens: --max-tokens " + longest +
+                                    " reads them whole, past model '" + cut.context_model + "''s context";
     std::fprintf(stderr, "logitscope: %lld of %zu texts are longer than %s and were truncated at the end%s\n",
                  static_cast<long long>(planned.n_truncated), jobs.size(), cut.name.c_str(), whole.c_str());
   }
