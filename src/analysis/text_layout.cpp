@@ -1,6 +1,8 @@
 // Templates and token spans.
 #include "analysis/text_layout.h"
 
+#include <string_view>
+
 #include "io/error.h"
 #include "io/utf8.h"
 
@@ -93,7 +95,8 @@ std::vector<std::string> literals_starting_with(const std::string& jinja, const 
   return out;
 }
 
-constexpr const char* kThinkOpening = "<think>\n";
+constexpr std::string_view kThink = "<think>";
+constexpr std::string_view kThinkOpening = "<think>\n";  // what R1-Distill's generation prompt ends with
 
 }  // namespace
 
@@ -110,13 +113,13 @@ std::string chatml_default_system(const std::string& chat_template) {
 
 bool r1_prompt_opens_think(const std::string& chat_template) {
   for (const std::string& lit : literals_starting_with(chat_template, "<｜Assistant｜>")) {
-    if (lit == std::string("<｜Assistant｜>") + kThinkOpening) return true;
+    if (lit == "<｜Assistant｜>" + std::string(kThinkOpening)) return true;
   }
   return false;
 }
 
 Template r1_template(bool opens_think) {
-  const std::string opening = opens_think ? kThinkOpening : "";
+  const std::string opening(opens_think ? kThinkOpening : "");
   return {"r1", "<｜begin▁of▁sentence｜><｜User｜>{query}<｜Assistant｜>" + opening + "{answer}", false, opens_think};
 }
 
@@ -125,10 +128,9 @@ TextLayout apply_template(const Template& t, const std::string& query, const std
   const size_t a = t.pattern.find(kAnswer);
   LSC_CHECK(q != std::string::npos && a != std::string::npos && q < a);
   std::string between = t.pattern.substr(q + 7, a - q - 7);
-  const std::string opening = kThinkOpening;
-  if (t.think_opening && answer.compare(0, 7, "<think>") == 0 && between.size() >= opening.size() &&
-      between.compare(between.size() - opening.size(), opening.size(), opening) == 0) {
-    between.resize(between.size() - opening.size());  // the trace opens its thinking itself
+  if (t.think_opening && std::string_view(answer).starts_with(kThink)) {  // the trace opens its thinking itself
+    LSC_CHECK(std::string_view(between).ends_with(kThinkOpening));
+    between.resize(between.size() - kThinkOpening.size());
   }
   TextLayout l;
   l.text = t.pattern.substr(0, q) + query + between;
