@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 #include <utility>
 
 #include "io/error.h"
@@ -14,6 +16,7 @@
 namespace lsc::cli {
 
 model::Precision precision_from_environment() {
+  model::bf16_pack_mode();  // checked before any work: packing reads it later, inside a pass
   const char* e = std::getenv("LSC_PRECISION");
   if (e == nullptr || *e == '\0') return model::Precision::Exact;
   return model::parse_precision(e, "LSC_PRECISION");
@@ -26,11 +29,34 @@ model::Precision parse_precision_flag(const std::string& value) {
   throw UsageError("--precision: expected exact, fp32 or bf16, found \"" + value + "\"");
 }
 
+int64_t parse_environment_count(const char* name, const std::string& text, bool byte_suffixes) {
+  const std::string expected = byte_suffixes ? "a whole number of bytes >= 1, optionally with K, M or G (KiB, MiB, GiB)"
+                                             : "a whole number >= 1";
+  const std::string found = "\"" + text + "\"";
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15) throw InputError(name, "value", expected, found);
+  int shift = 0;
+  const std::string suffix = text.substr(digits);
+  if (byte_suffixes && !suffix.empty()) {
+    const char unit = static_cast<char>(suffix[0] & ~0x20);  // upper case
+    shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : -1;
+    const std::string rest = suffix.substr(1);
+    if (shift < 0 || !(rest.empty() || rest == "iB" || rest == "B")) throw InputError(name, "value", expected, found);
+  } else if (!suffix.empty()) {
+    throw InputError(name, "value", expected, found);
+  }
+  const int64_t count = std::stoll(text.substr(0, digits));
+  if (count < 1 || count > (INT64_MAX >> shift)) throw InputError(name, "value", expected, found);
+  return count << shift;
+}
+
 void apply_environment(pipeline::RunOptions& o) {
-  for (const auto& [name, field] : {std::pair<const char*, int64_t*>{"LSC_GROUP_BYTES", &o.group_bytes},
-                                    std::pair<const char*, int64_t*>{"LSC_BATCH_TOKENS", &o.batch_tokens}}) {
+  for (const auto& [name, field, bytes] :
+       {std::tuple<const char*, int64_t*, bool>{"LSC_GROUP_BYTES", &o.group_bytes, true},
+        std::tuple<const char*, int64_t*, bool>{"LSC_BATCH_TOKENS", &o.batch_tokens, false}}) {
     const char* env = std::getenv(name);
-    if (env != nullptr && *env != '\0') *field = std::max<int64_t>(1, std::atoll(env));
+    if (env != nullptr && *env != '\0') *field = parse_environment_count(name, env, bytes);
   }
 }
 

@@ -2,6 +2,7 @@
 // and positionals. Each subcommand declares the flags it knows; anything else is a UsageError.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -19,10 +20,16 @@ namespace lsc::cli {
 
 // The environment's overrides of how a run is computed (never what): LSC_GROUP_BYTES (hidden
 // states kept between the forward passes and the measuring step), LSC_BATCH_TOKENS (rows per
-// forward pass; 1 = one text per pass). Read once, here, by the commands that run.
+// forward pass; 1 = one text per pass). Read once, here, by the commands that run; a value that
+// is not a whole number >= 1 (LSC_GROUP_BYTES also with a K, M or G suffix: 512M, 2GiB) is an
+// InputError naming the variable, never read as something else.
 void apply_environment(pipeline::RunOptions& o);
+// The parser behind it: `text` as a count >= 1; with byte_suffixes, K/M/G (binary, optionally
+// followed by B or iB) multiply it.
+int64_t parse_environment_count(const char* name, const std::string& text, bool byte_suffixes);
 // LSC_PRECISION if set ("exact", "fp32" or "bf16"; InputError otherwise), else exact: the
-// default of the commands that run a model, before their --precision flag.
+// default of the commands that run a model, before their --precision flag. Also checks
+// LSC_BF16_PACK (model::bf16_pack_mode), so a bad value stops such a command before any work.
 model::Precision precision_from_environment();
 // The value of --precision; UsageError naming the flag otherwise.
 model::Precision parse_precision_flag(const std::string& value);

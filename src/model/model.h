@@ -71,6 +71,13 @@ const char* precision_name(Precision p);  // "fp32" | "bf16" | "exact"
 // Parses "exact", "fp32" or "bf16"; InputError naming `where` (e.g. "--precision") otherwise.
 Precision parse_precision(const std::string& text, const std::string& where);
 
+// LSC_BF16_PACK: whether the bf16 path copies BF16 matrices into the kernel's packed layout —
+// Auto (unset, empty or "auto": when they fit in the memory available with 2 GiB to spare),
+// Always ("1") or Never ("0": read in place; the same results, slower). Any other value is an
+// InputError naming the variable (commands check it before any work: cli::precision_from_environment).
+enum class PackMode { Auto, Always, Never };
+PackMode bf16_pack_mode();
+
 // bf16 parts of each activation in the exact precision's split-bf16 products. 3 hold an fp32
 // activation exactly; 2 keep it to 2^-16 and missed the fixtures' 1e-4 (max |Δ logit| 1.24e-4 on
 // qwen2-bf16, where fp32 and 3 parts give 9e-6: tests/model/golden_test.cpp).

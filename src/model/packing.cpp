@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "io/error.h"
 #include "io/mapped_file.h"
 #include "kernels/cpu/kernels.h"
 #include "model/checkpoint.h"
@@ -44,6 +45,15 @@ void for_each_matrix(std::vector<LayerWeights>& layers, cpu::WeightMatrix& lm_he
 
 }  // namespace
 
+PackMode bf16_pack_mode() {
+  const char* env = std::getenv("LSC_BF16_PACK");
+  const std::string value = env != nullptr ? env : "";
+  if (value.empty() || value == "auto") return PackMode::Auto;
+  if (value == "1") return PackMode::Always;
+  if (value == "0") return PackMode::Never;
+  throw InputError("LSC_BF16_PACK", "value", "auto, 1 or 0", "\"" + value + "\"");
+}
+
 int64_t Model::pack_bytes_needed(Precision precision) const {
   const Precision used = precision_used(precision).precision;
   if (used == Precision::FP32) return 0;
@@ -77,13 +87,13 @@ void Model::pack_for_bf16(bool round_floats) const {
     if (stored_bf16(w)) need += bf16_bytes(w);
     if (!stored_bf16(w) && round_floats && w.packed == nullptr) must += bf16_bytes(w);
   });
-  const char* env = std::getenv("LSC_BF16_PACK");
-  const std::string mode = env != nullptr && *env != '\0' ? env : "auto";
+  const PackMode mode = bf16_pack_mode();
   const int64_t avail = io::available_memory_bytes();
-  const bool pack_all = mode == "1" || (mode != "0" && avail >= 0 && need + must + (int64_t{2} << 30) <= avail);
+  const bool pack_all = mode == PackMode::Always ||
+                        (mode == PackMode::Auto && avail >= 0 && need + must + (int64_t{2} << 30) <= avail);
   if (!pack_all && need > 0 && cpu::verbose()) {
     std::fprintf(stderr, "logitscope: bf16 weights of %s read in place, not packed (LSC_BF16_PACK=%s; "
-                 "%.2f GiB to pack, %.2f GiB available)\n", ckpt_->dir().c_str(), mode.c_str(),
+                 "%.2f GiB to pack, %.2f GiB available)\n", ckpt_->dir().c_str(), mode == PackMode::Never ? "0" : "auto",
                  double(need) / double(1 << 30), double(avail) / double(1 << 30));
   }
   const auto t0 = std::chrono::steady_clock::now();

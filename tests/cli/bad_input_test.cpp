@@ -157,6 +157,7 @@ struct Case {
   int64_t limit_kib = 0;  // FullDisk: RLIMIT_FSIZE in KiB
   std::function<void(const std::string& dir, const CliResult& r)> check = nullptr;  // more checks
   bool needs_plotly = false;  // the report command reads plotly.js before anything else
+  std::string env = {};  // NAME=value of the environment the command runs with (through env(1))
 };
 
 std::ostream& operator<<(std::ostream& o, const Case& c) { return o << c.id; }
@@ -484,6 +485,19 @@ std::vector<Case> cases() {
   v.push_back({"A20", "command line", "a misspelt option", nullptr, run_ok + " --max-token 64", 2,
                "logitscope run: usage error: unknown option --max-token \\(did you mean --max-tokens\\?\\); this "
                "command takes "});
+  // The environment's knobs (README: speed or memory, never results) are checked as strictly as
+  // options: LSC_GROUP_BYTES=1.5G was read as 1 byte (one text per group: every model packed
+  // again for each text), LSC_BF16_PACK=yes as auto.
+  v.push_back({"A21", "command line", "LSC_GROUP_BYTES that is not a whole number of bytes", nullptr, run_ok, 3,
+               "LSC_GROUP_BYTES: value: expected a whole number of bytes >= 1, optionally with K, M or G "
+               "\\(KiB, MiB, GiB\\), found \"1.5G\""});
+  v.back().env = "LSC_GROUP_BYTES=1.5G";
+  v.push_back({"A22", "command line", "LSC_BATCH_TOKENS with a unit", nullptr, run_ok, 3,
+               "LSC_BATCH_TOKENS: value: expected a whole number >= 1, found \"512k\""});
+  v.back().env = "LSC_BATCH_TOKENS=512k";
+  v.push_back({"A23", "command line", "LSC_BF16_PACK other than auto, 1 or 0", nullptr, run_ok, 3,
+               "LSC_BF16_PACK: value: expected auto, 1 or 0, found \"yes\""});
+  v.back().env = "LSC_BF16_PACK=yes";
   v.push_back({"A02", "command line", "option without its value (last)", nullptr,
                "run --model tiny={tiny} --data {data} --out", 2,
                "logitscope run: usage error: --out needs a value"});
@@ -780,6 +794,7 @@ TEST_P(BadInput, GivesTheDocumentedExitCodeAndMessageAndLeavesResultsIntact) {
     }
     return s;
   };
+  if (!c.env.empty()) prefix = "env " + c.env + " " + prefix;
   const std::string args = expand(c.args, false);
   const auto r = run_behind(prefix, args);
   if (c.wrap == Wrap::NoWrite) open_up(dir);
