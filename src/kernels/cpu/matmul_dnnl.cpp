@@ -66,13 +66,27 @@ struct Prim {
 
 using Key = std::tuple<int64_t, int64_t, bool>;  // (N, K, packed); M is always kRowTile
 
-// Rows of every primitive call (see the top of this file), and rows of one task of the parallel
-// loop: a task runs kRowTile-row slices of one weight block one after the other, so the block
-// stays in the core's cache across them (and, on plain weights, oneDNN's per-call copy of it is
-// paid per slice).
+// Rows of every primitive call (see the top of this file), and the most rows of one task of the
+// parallel loop: a task runs kRowTile-row slices of one weight block one after the other, so the
+// block stays in the core's cache across them (and, on plain weights, oneDNN's per-call copy of it
+// is paid per slice). With many threads and few rows that leaves threads idle — a 7B gate/up
+// product over a 2048-row prefill chunk is 19 column blocks × 4 row blocks = 76 tasks, which 64
+// threads run in two rounds, the second 12 wide — so task_rows() cuts the rows finer, down to one
+// call per task, until there are kTasksPerThread tasks per thread. Every call still starts at a
+// multiple of kRowTile, so how rows are grouped into tasks changes no result.
 constexpr int64_t kRowTile = kBf16RowTile;
 constexpr int64_t kRowBlock = 512;
-static_assert(kRowBlock % kRowTile == 0);
+constexpr int64_t kTasksPerThread = 4;
+static_assert(kRowBlock % kRowTile == 0 && ((kRowBlock / kRowTile) & (kRowBlock / kRowTile - 1)) == 0);
+
+// Rows per task for a product of m rows whose matrices have `column_blocks` blocks in all, run by
+// `threads` threads: kRowBlock, halved while that gives fewer than kTasksPerThread tasks a thread
+// (never below kRowTile, a multiple of which it stays).
+int64_t task_rows(int64_t m, int64_t column_blocks, int threads) {
+  int64_t rows = kRowBlock;
+  while (rows > kRowTile && column_blocks * ((m + rows - 1) / rows) < kTasksPerThread * threads) rows /= 2;
+  return rows;
+}
 
 // The blocked layout oneDNN's single-threaded matmul wants for a [k, n] bf16 weight block, planned
 // for the one row count every call has (kRowTile).
@@ -403,8 +417,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     return;
   }
 
-  // Tasks of kRowBlock activation rows × one column block (bf16_column_blocks), for every matrix
-  // of the batch, in one parallel loop; a task's shape depends on (m, n, k) and its position only.
+  // Tasks of task_rows() activation rows × one column block (bf16_column_blocks), for every matrix
+  // of the batch, in one parallel loop; what a call computes depends on (m, n, k) and its position only.
   // A task runs its rows as kRowTile-row calls of the block's one primitive; the last slice of the
   // product, if short, is copied into a zero-padded buffer first. oneDNN's brgemm kernel writes
   // only to a dense output, so a slice lands in a per-thread buffer and finish_tile() stores,
@@ -417,10 +431,8 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
     bool pair;
     std::vector<std::shared_ptr<const Prim>> prim;  // per column block
   };
-  const int64_t n_row_blocks = (m + kRowBlock - 1) / kRowBlock;
   std::vector<Plan> plans(static_cast<size_t>(n_args));
-  std::vector<int64_t> first_task(static_cast<size_t>(n_args) + 1, 0);
-  int64_t max_dense = 0;
+  int64_t max_dense = 0, column_blocks = 0;
   for (int i = 0; i < n_args; ++i) {
     const MatmulArgs& a = args[i];
     Plan& pl = plans[static_cast<size_t>(i)];
@@ -433,11 +445,18 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       pl.prim.push_back(get_prim(width, k, packed));
       max_dense = std::max(max_dense, kRowTile * width);
     }
-    first_task[static_cast<size_t>(i) + 1] = first_task[static_cast<size_t>(i)] + pl.blocks.count * n_row_blocks;
+    column_blocks += pl.blocks.count;
     {
       std::lock_guard<std::mutex> lock(impl_mutex());
       last_impl() = pl.prim[0]->impl;
     }
+  }
+  const int64_t row_block = task_rows(m, column_blocks, omp_get_max_threads());
+  const int64_t n_row_blocks = (m + row_block - 1) / row_block;
+  std::vector<int64_t> first_task(static_cast<size_t>(n_args) + 1, 0);
+  for (int i = 0; i < n_args; ++i) {
+    first_task[static_cast<size_t>(i) + 1] =
+        first_task[static_cast<size_t>(i)] + plans[static_cast<size_t>(i)].blocks.count * n_row_blocks;
   }
   // The rows of the last slice, padded with zero rows to kRowTile (shared, read-only in the loop;
   // kept by the calling thread between calls, like the bf16 copy of x above).
@@ -488,9 +507,9 @@ void matmul_bf16_batch(const MatmulArgs* args, int n_args) {
       // The map holds handles of the same memory objects: a call only moves their data pointers.
       const std::unordered_map<int, dnnl::memory> call_args{
           {DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, sm}};
-      const int64_t row_end = std::min(m, (bi + 1) * kRowBlock);
+      const int64_t row_end = std::min(m, (bi + 1) * row_block);
       const int64_t width = (pl.pair ? 2 : 1) * cols;
-      for (int64_t m0 = bi * kRowBlock; m0 < row_end; m0 += kRowTile) {
+      for (int64_t m0 = bi * row_block; m0 < row_end; m0 += kRowTile) {
         const int64_t rows = std::min(kRowTile, m - m0);
         // Split-bf16: each part's product into its own dense tile, then c = c_0 + (c_1 + c_2).
         for (int part = 0; part < parts; ++part) {
