@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/cgroup.h"
 #include "io/error.h"
 
 namespace lsc::io {
@@ -68,13 +69,7 @@ int64_t available_memory_bytes() {
       }
     }
   }
-  std::ifstream max_in("/sys/fs/cgroup/memory.max"), cur_in("/sys/fs/cgroup/memory.current");
-  std::string max_s;
-  int64_t cur = 0;
-  if (max_in >> max_s && max_s != "max" && cur_in >> cur) {
-    const int64_t room = std::atoll(max_s.c_str()) - cur;
-    avail = avail < 0 ? room : std::min(avail, room);
-  }
+  if (const std::optional<int64_t> room = cgroup_memory_room()) avail = avail < 0 ? *room : std::min(avail, *room);
   return avail;
 }
 

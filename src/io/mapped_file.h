@@ -41,8 +41,8 @@ void release_pages(const void* p, size_t n);
 void prefetch_pages(const void* p, size_t n);
 
 // Bytes of memory this process could still take without swapping or reaching its cgroup's
-// limit: MemAvailable from /proc/meminfo, lowered to memory.max − memory.current of a cgroup v2
-// limit if there is one. -1 where neither can be read.
+// limit: MemAvailable from /proc/meminfo, lowered to what the cgroup's memory limit leaves
+// (cgroup_memory_room: v2 or v1) if there is one. -1 where neither can be read.
 int64_t available_memory_bytes();
 
 }  // namespace lsc::io

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "io/atomic_file.h"
+#include "io/cgroup.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
@@ -19,6 +21,86 @@ namespace {
 
 std::string tmp_path(const std::string& name) {
   return "/tmp/lsc_io_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// A control-group hierarchy as the kernel shows it (files of one line each) under `root`, and
+// the process's /proc/self/cgroup at `self`.
+struct FakeCgroup {
+  std::string root = tmp_path("cgroup"), self = tmp_path("cgroup/self");
+  FakeCgroup() {
+    std::filesystem::remove_all(root);
+    file("self", "0::/");
+  }
+  ~FakeCgroup() { std::filesystem::remove_all(root); }
+  void file(const std::string& name, const std::string& text) const {
+    std::filesystem::create_directories(std::filesystem::path(root + "/" + name).parent_path());
+    std::ofstream(root + "/" + name) << text << "\n";
+  }
+  std::optional<int64_t> memory() const { return cgroup_memory_room(root, self); }
+  std::optional<int> cpus() const { return cgroup_cpu_limit(root, self); }
+};
+
+TEST(Cgroup, V2MemoryLimitLessUsageIsTheRoomLeft) {
+  FakeCgroup g;
+  EXPECT_EQ(g.memory(), std::nullopt) << "no files: no limit known";
+  g.file("memory.max", "max");
+  g.file("memory.current", "1000");
+  EXPECT_EQ(g.memory(), std::nullopt) << "\"max\": no limit";
+  g.file("memory.max", "17179869184");
+  EXPECT_EQ(g.memory(), int64_t{17179869184} - 1000);
+}
+
+TEST(Cgroup, TheTightestLimitOfTheOwnGroupAndItsParentsCounts) {
+  FakeCgroup g;
+  g.file("self", "0::/kubepods/pod1/ctr");
+  g.file("kubepods/pod1/ctr/memory.max", "max");
+  g.file("kubepods/pod1/ctr/memory.current", "100");
+  g.file("kubepods/pod1/memory.max", "4000");
+  g.file("kubepods/pod1/memory.current", "1000");
+  g.file("kubepods/memory.max", "9000");
+  g.file("kubepods/memory.current", "2000");
+  EXPECT_EQ(g.memory(), 3000) << "the pod's limit";
+  g.file("kubepods/pod1/ctr/cpu.max", "max 100000");
+  g.file("kubepods/pod1/cpu.max", "300000 100000");
+  g.file("kubepods/cpu.max", "800000 100000");
+  EXPECT_EQ(g.cpus(), 3);
+  // A group named in /proc/self/cgroup but not under the root (a container mounting its own
+  // group there): the root's own files.
+  g.file("self", "0::/docker/abc");
+  g.file("memory.max", "5000");
+  g.file("memory.current", "10");
+  g.file("cpu.max", "200000 100000");
+  EXPECT_EQ(g.memory(), 4990);
+  EXPECT_EQ(g.cpus(), 2);
+}
+
+TEST(Cgroup, V1LimitsAreReadWhereThereIsNoV2Limit) {
+  FakeCgroup g;
+  g.file("self", "12:memory:/job\n4:cpu,cpuacct:/job\n0::/");
+  g.file("memory/job/memory.limit_in_bytes", "9223372036854771712");  // v1's "no limit"
+  g.file("memory/job/memory.usage_in_bytes", "4229349376");
+  EXPECT_EQ(g.memory(), std::nullopt);
+  g.file("memory/job/memory.limit_in_bytes", "8589934592");
+  EXPECT_EQ(g.memory(), int64_t{8589934592} - 4229349376);
+  EXPECT_EQ(g.cpus(), std::nullopt);
+  g.file("cpu,cpuacct/job/cpu.cfs_quota_us", "-1");  // no quota
+  g.file("cpu,cpuacct/job/cpu.cfs_period_us", "100000");
+  EXPECT_EQ(g.cpus(), std::nullopt);
+  g.file("cpu,cpuacct/job/cpu.cfs_quota_us", "250000");
+  EXPECT_EQ(g.cpus(), 3) << "2.5 CPUs";
+}
+
+TEST(Cgroup, CpuQuotaIsRoundedUpAndUnreadableFilesAreNoLimit) {
+  FakeCgroup g;
+  EXPECT_EQ(g.cpus(), std::nullopt);
+  g.file("cpu.max", "max 100000");
+  EXPECT_EQ(g.cpus(), std::nullopt);
+  g.file("cpu.max", "400000 100000");
+  EXPECT_EQ(g.cpus(), 4);
+  g.file("cpu.max", "50000 100000");
+  EXPECT_EQ(g.cpus(), 1);
+  g.file("cpu.max", "garbage");
+  EXPECT_EQ(g.cpus(), std::nullopt);
 }
 
 TEST(Npy, WriterOutputReadsBackWithShapeAndValues) {
