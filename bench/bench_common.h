@@ -16,8 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "bench_commit.h"  // LSC_GIT_COMMIT (generated at build time: bench/commit.cmake)
 #include "io/json.h"
+#include "kernels/cpu/kernels.h"
+#include "lsc_commit.h"  // LSC_GIT_COMMIT (generated at build time: cmake/commit.cmake)
 
 namespace lsc::bench {
 
@@ -47,15 +48,6 @@ inline Timing time_it(const std::function<void()>& f, int reps, int warmup = 1) 
   return timing_of(std::move(t));
 }
 
-inline std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
 inline double peak_rss_gib() {
   rusage r{};
   getrusage(RUSAGE_SELF, &r);
@@ -79,7 +71,7 @@ inline io::Json base_line(const std::string& name) {
   j["commit"] = LSC_GIT_COMMIT;
   j["compiler"] = std::string("gcc ") + __VERSION__;
   j["flags"] = LSC_BENCH_FLAGS;
-  j["cpu"] = cpu_model();
+  j["cpu"] = lsc::cpu::cpu_model_name();
   j["threads"] = omp_get_max_threads();
   return j;
 }

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "bench_commit.h"  // LSC_GIT_COMMIT (generated at build time: bench/commit.cmake)
+#include "lsc_commit.h"  // LSC_GIT_COMMIT (generated at build time: cmake/commit.cmake)
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 

@@ -14,6 +14,7 @@
 #include "io/cgroup.h"
 #include "io/error.h"
 #include "kernels/cpu/kernels.h"
+#include "pipeline/build_info.h"
 
 namespace {
 
@@ -38,7 +39,8 @@ constexpr Command kCommands[] = {
 void print_usage(std::FILE* out) {
   std::fprintf(out, "usage: logitscope <command> [options]\n\ncommands:\n");
   for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-  std::fprintf(out, "\nRun 'logitscope <command> --help' for a command's options.\n");
+  std::fprintf(out, "\nRun 'logitscope <command> --help' for a command's options, 'logitscope --version' for the\n"
+                    "version, the commit it was built from and the kernels this CPU runs.\n");
 }
 
 // OpenMP threads that wait at a barrier spin for a while before they sleep; libgomp's default
@@ -81,6 +83,11 @@ int main(int argc, char** argv) {
   std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(stdout);
+    return lsc::kExitOk;
+  }
+  if (name == "--version" || name == "version") {
+    std::printf("%sMPI (mpirun ranks as shards): %s\n", lsc::pipeline::build_description().c_str(),
+                lsc::cli::MpiWorld::compiled_with_mpi() ? "built" : "not built");
     return lsc::kExitOk;
   }
   for (const auto& c : kCommands) {

@@ -19,6 +19,7 @@
 #include "io/paths.h"
 #include "io/sha256.h"
 #include "io/sqlite.h"
+#include "pipeline/build_info.h"
 #include "pipeline/lens.h"
 #include "pipeline/measure.h"
 #include "pipeline/plan.h"
@@ -34,8 +35,6 @@ namespace lsc::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kProgramVersion = "0.1.0";
 
 std::atomic<bool> g_signalled{false};
 extern "C" void on_signal(int) { g_signalled.store(true); }
@@ -150,7 +149,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
   if (fresh) {
     io::Transaction tx(db.db());
     results::RunMeta meta;
-    meta.program_version = kProgramVersion;
+    meta.program_version = program_version();
     meta.args_json = args;
     meta.args_hash = args_hash;
     meta.template_name = opt.template_spec;

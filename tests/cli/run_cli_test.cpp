@@ -461,6 +461,13 @@ TEST_F(RunDir, LongTextsAreReadWholeUpToTheModelsContext) {
                        " reads them whole, past model 'small''s context"),
             std::string::npos) << r.err;
   EXPECT_EQ(db.query_int("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'max_tokens'"), 40);
+  // The results name the build that computed them, as --version does.
+  const CliResult version = run_cli("--version");
+  ASSERT_EQ(version.code, 0) << version.err;
+  const std::string program = version.out.substr(0, version.out.find('\n')).substr(std::string("logitscope ").size());
+  io::Stmt s(db, "SELECT value FROM meta WHERE key = 'program_version'");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.col_text(0), program);
 }
 
 // "... = 91.3 MiB of ..." → bytes.

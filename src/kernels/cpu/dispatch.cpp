@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "io/error.h"
 #include "kernels/cpu/kernels.h"
@@ -109,6 +111,16 @@ void attention_causal_fast_rows(const float* q, const float* k, const float* v, 
 }
 
 void swiglu_fast(const float* gate, const float* up, int64_t n, float* out) { cpu_kernels().swiglu_fast(gate, up, n, out); }
+
+std::string cpu_model_name() {
+  std::ifstream f("/proc/cpuinfo");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      return line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
+    }
+  }
+  return "unknown";
+}
 
 bool verbose() {
   static const bool v = [] {

@@ -156,6 +156,8 @@ bool exact_splits();
 std::string bf16_impl();
 // True when LSC_VERBOSE is set to something other than "" or "0".
 bool verbose();
+// The CPU's model name (/proc/cpuinfo), "unknown" where it cannot be read.
+std::string cpu_model_name();
 
 // out[T, n] = w ⊙ x / sqrt(mean(x²) + eps), per row; sums in double. out may alias x.
 void rms_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out);
