@@ -1,6 +1,7 @@
 #include "pipeline/build_info.h"
 
 #include <string>
+#include <vector>
 
 #include "gpu/gpu.h"
 #include "kernels/cpu/kernels.h"
@@ -25,6 +26,12 @@ std::string build_description() {
                             : cpu::cpu_kernels().avx512 ? "fp32 products, fast attention" : "fp32") +
        " for BF16 matrices\n";
   s += std::string("CUDA backend (--device cuda): ") + (gpu::built_with_cuda() ? "built" : "not built") + "\n";
+  if (gpu::built_with_cuda()) {
+    std::string why;
+    const std::vector<gpu::DeviceInfo> devices = gpu::cuda_devices(&why);
+    for (const gpu::DeviceInfo& d : devices) s += "  " + d.describe() + "\n";
+    if (devices.empty()) s += "  " + why + "\n";
+  }
   return s;
 }
 

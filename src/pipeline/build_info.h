@@ -12,7 +12,8 @@ namespace lsc::pipeline {
 std::string program_version();
 
 // Lines for --version: the version, compiler and build type, then the CPU and what runs on it
-// (fp32 kernels, the bf16 products' ISA, exact's method), and which optional backends are built.
+// (fp32 kernels, the bf16 products' ISA, exact's method), and which optional backends are built —
+// with the CUDA backend, the devices it sees (or why none).
 std::string build_description();
 
 }  // namespace lsc::pipeline

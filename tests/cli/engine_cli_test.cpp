@@ -28,14 +28,15 @@ std::string seq_ids(const std::string& fixture_name, size_t i_seq) {
 }
 
 // --version: the version and the commit built (where the tree was a git checkout), the compiler,
-// the CPU and the kernels it runs; `version` says the same.
+// the CPU and the kernels it runs, the CUDA devices where that backend is built; `version` says
+// the same.
 TEST(VersionCli, NamesTheBuildAndTheKernelsThisCpuRuns) {
   const CliResult r = run_cli("--version");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("^logitscope [0-9]+\\.[0-9]+\\.[0-9]+( \\(commit [0-9a-f]{7,}(-dirty)?\\))?\n"
                                                   "built with [^\n]+ build\nCPU: [^\n]+\nfp32 kernels: (avx512|avx2|scalar); "
                                                   "bf16 products \\(oneDNN\\): [^\n]+\nexact precision: [^\n]+\n"
-                                                  "CUDA backend \\(--device cuda\\): (built|not built)\n"
+                                                  "CUDA backend \\(--device cuda\\): (built|not built)\n(  [^\n]+\n)*"
                                                   "MPI \\(mpirun ranks as shards\\): (built|not built)\n$")))
       << r.out;
   EXPECT_EQ(run_cli("version").out, r.out);
