@@ -19,6 +19,7 @@
 #include "io/paths.h"
 #include "io/sha256.h"
 #include "io/sqlite.h"
+#include "kernels/cpu/kernels.h"
 #include "pipeline/build_info.h"
 #include "pipeline/lens.h"
 #include "pipeline/measure.h"
@@ -321,6 +322,22 @@ int run(const RunOptions& opt_in) {
       std::fprintf(stderr, "logitscope: device %s; products: %s\n", gpu_models->device().describe().c_str(),
                    gpu_models->method(0).c_str());
     }
+  } else if (!opt.quiet && rank0) {
+    // What computes, as the manifest records it: one method for all models, or each model's.
+    std::vector<std::string> methods;
+    for (const LoadedModel& m : models) {
+      const model::PrecisionUsed used = m.model->precision_used(precision);
+      methods.push_back(used.method() + " (" + used.isa + ")");
+    }
+    std::string products = methods[0];
+    if (std::count(methods.begin(), methods.end(), methods[0]) != static_cast<long>(methods.size())) {
+      products.clear();
+      for (size_t m = 0; m < models.size(); ++m) {
+        products += (m > 0 ? ", " : "") + std::string("model '") + models[m].name + "' " + methods[m];
+      }
+    }
+    std::fprintf(stderr, "logitscope: CPU %s, %d threads; products: %s\n", cpu::cpu_model_name().c_str(),
+                 omp_get_max_threads(), products.c_str());
   }
   const auto db_owner = open_results(
       opt, results_dir, RunRecord{data, models, families, mine, static_cast<int64_t>(jobs.size()), planned.n_truncated,

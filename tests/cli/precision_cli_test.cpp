@@ -126,6 +126,10 @@ TEST(PrecisionCli, AnF32CheckpointAtBf16GivesTheResultsOfItsBF16Original) {
   io::Db db((dir / "bf16/results.sqlite").string(), false);
   EXPECT_EQ(db.query_int("SELECT precision = 'bf16 (F32 weights rounded to bf16)' FROM models WHERE name = 'f32'"), 1);
   EXPECT_EQ(db.query_int("SELECT precision = 'bf16' FROM models WHERE name = 'bf16'"), 1);
+  // Before the passes the run says what computes, each model's method where they differ.
+  const std::string isa = std::string(" (") + cpu::bf16_isa() + ")";
+  EXPECT_NE(r.err.find(" threads; products: model 'bf16' bf16" + isa + ", model 'f32' bf16 (F32 weights rounded to bf16)" + isa + "\n"),
+            std::string::npos) << r.err;
   const std::string cols = "text_idx, pos, logprob, rank, entropy, top1_id, topk_ids, topk_logprobs";
   const int64_t n = db.query_int("SELECT count(*) FROM positions WHERE model_idx = 0");
   ASSERT_GT(n, 20);
