@@ -1,19 +1,16 @@
 // logitscope entry point: dispatches to a subcommand and maps errors to documented exit codes.
 // Errors become messages and exit codes in run_guarded (cli/guarded.h).
-#include <omp.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <string>
 
 #include "cli/commands.h"
 #include "cli/guarded.h"
 #include "cli/mpi_world.h"
-#include "io/cgroup.h"
+#include "cli/threads.h"
 #include "io/error.h"
-#include "kernels/cpu/kernels.h"
 #include "pipeline/build_info.h"
 
 namespace {
@@ -55,27 +52,11 @@ void use_short_openmp_spin(char** argv) {
   ::execv("/proc/self/exe", argv);  // returns only on failure: then go on with the default
 }
 
-// OpenMP sizes its team by the CPUs of the affinity mask, which a container's CPU quota (docker
-// --cpus, a Kubernetes CPU limit: cgroup cpu.max) does not narrow: 128 threads sharing a quota
-// of 4 CPUs are throttled in turn at every barrier. So, unless OMP_NUM_THREADS says otherwise,
-// the default is at most the quota; --threads still sets any number.
-void fit_threads_to_cpu_quota() {
-  if (const char* e = std::getenv("OMP_NUM_THREADS"); e != nullptr && *e != '\0') return;
-  const std::optional<int> quota = lsc::io::cgroup_cpu_limit();
-  const int cpus = omp_get_max_threads();
-  if (!quota || *quota >= cpus) return;
-  omp_set_num_threads(*quota);
-  if (lsc::cpu::verbose()) {
-    std::fprintf(stderr, "logitscope: OpenMP threads by default: %d, the CPU quota of this process's cgroup (it may "
-                 "run on %d CPUs; --threads or OMP_NUM_THREADS set another number)\n", *quota, cpus);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   use_short_openmp_spin(argv);
-  fit_threads_to_cpu_quota();
+  lsc::cli::apply_default_threads();
   if (argc < 2) {
     print_usage(stderr);
     return lsc::kExitUsage;
