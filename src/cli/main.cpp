@@ -56,7 +56,9 @@ void use_short_openmp_spin(char** argv) {
 
 int main(int argc, char** argv) {
   use_short_openmp_spin(argv);
-  lsc::cli::apply_default_threads();
+  bool threads_given = false;
+  for (int i = 1; i < argc; ++i) threads_given |= std::string(argv[i]).rfind("--threads", 0) == 0;
+  lsc::cli::apply_default_threads(threads_given);
   if (argc < 2) {
     print_usage(stderr);
     return lsc::kExitUsage;

@@ -44,7 +44,7 @@ ThreadDefault default_threads(int mask, int online, std::optional<int> quota, in
   return d;
 }
 
-void apply_default_threads() {
+void apply_default_threads(bool threads_given) {
   if (const char* e = std::getenv("OMP_NUM_THREADS"); e != nullptr && *e != '\0') return;
   // Ranks on this node: Open MPI, then MPICH's Hydra, then Slurm (with --ntasks-per-node).
   const int local_ranks = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", env_int("MPI_LOCALNRANKS", env_int("SLURM_NTASKS_PER_NODE", 1)));
@@ -57,7 +57,7 @@ void apply_default_threads() {
     std::fprintf(stderr, "logitscope: OpenMP threads by default: %d, %s; --threads or OMP_NUM_THREADS set another number\n",
                  d.threads, d.why.c_str());
   }
-  if (!d.warning.empty() && local_rank == 0) std::fprintf(stderr, "logitscope: warning: %s\n", d.warning.c_str());
+  if (!d.warning.empty() && local_rank == 0 && !threads_given) std::fprintf(stderr, "logitscope: warning: %s\n", d.warning.c_str());
 }
 
 }  // namespace lsc::cli

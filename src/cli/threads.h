@@ -24,7 +24,8 @@ struct ThreadDefault {
 ThreadDefault default_threads(int mask, int online, std::optional<int> quota, int local_ranks);
 
 // Sets OpenMP's default from default_threads() unless OMP_NUM_THREADS is set; says why under
-// LSC_VERBOSE=1, and prints the warning (once per node: by the node's first rank).
-void apply_default_threads();
+// LSC_VERBOSE=1, and prints the warning (once per node: by the node's first rank) unless the
+// command line sets the threads itself (`threads_given`: --threads).
+void apply_default_threads(bool threads_given);
 
 }  // namespace lsc::cli
