@@ -11,6 +11,7 @@
 #include "cli/mpi_world.h"
 #include "cli/threads.h"
 #include "io/error.h"
+#include "kernels/cpu/kernels.h"
 #include "pipeline/build_info.h"
 
 namespace {
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
         throw lsc::UsageError("started as one of " + std::to_string(lsc::cli::MpiWorld::launched_ranks()) +
                               " MPI ranks: only 'run' spreads over ranks; start '" + name + "' once");
       }
+      lsc::cpu::check_kernel_environment();
       return c.run(argc - 2, argv + 2);
     });
   }

@@ -498,6 +498,15 @@ std::vector<Case> cases() {
   v.push_back({"A23", "command line", "LSC_BF16_PACK other than auto, 1 or 0", nullptr, run_ok, 3,
                "LSC_BF16_PACK: value: expected auto, 1 or 0, found \"yes\""});
   v.back().env = "LSC_BF16_PACK=yes";
+  // LSC_ISA and LSC_EXACT are read by the kernels' dispatch inside a pass: every command checks
+  // them before its work (an unknown value used to warn and go on with the default kernels).
+  v.push_back({"A24", "command line", "LSC_ISA other than scalar, avx2 or avx512", nullptr, run_ok, 3,
+               "logitscope: error: LSC_ISA: value: expected scalar, avx2 or avx512, found \"avx-512\""});
+  v.back().env = "LSC_ISA=avx-512";
+  v.push_back({"A25", "command line", "LSC_EXACT other than split or fp32", nullptr,
+               "logits --model {tiny} --ids 1,2", 3,
+               "logitscope: error: LSC_EXACT: value: expected split or fp32, found \"bf16\""});
+  v.back().env = "LSC_EXACT=bf16";
   v.push_back({"A02", "command line", "option without its value (last)", nullptr,
                "run --model tiny={tiny} --data {data} --out", 2,
                "logitscope run: usage error: --out needs a value"});

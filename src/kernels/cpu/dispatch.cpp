@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 
 #include "io/error.h"
@@ -167,6 +168,19 @@ bool exact_splits() {
     return r;
   }();
   return split;
+}
+
+void check_kernel_environment() {
+  const auto check = [](const char* name, std::initializer_list<const char*> choices, const char* expected) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return;
+    for (const char* c : choices) {
+      if (std::strcmp(value, c) == 0) return;
+    }
+    throw InputError(name, "value", expected, "\"" + std::string(value) + "\"");
+  };
+  check("LSC_ISA", {"scalar", "avx2", "avx512"}, "scalar, avx2 or avx512");
+  check("LSC_EXACT", {"split", "fp32"}, "split or fp32");
 }
 
 const CpuKernels* cpu_kernels_for(const char* isa) {

@@ -151,6 +151,11 @@ const char* bf16_isa();
 // docs/performance.md), without bf16 hardware never. LSC_EXACT=split|fp32 forces the choice
 // (split only where bf16_isa() is not "none"), for tests and measurements. Decided once.
 bool exact_splits();
+// Throws InputError naming LSC_ISA or LSC_EXACT when it is set to something other than
+// scalar|avx2|avx512 or split|fp32. main() calls it before any command's work: the dispatch reads
+// them inside a pass, where an error could not stop the command cleanly. (A known choice this CPU
+// cannot run — avx512 without AVX-512, split without bf16 hardware — falls back with a warning.)
+void check_kernel_environment();
 // oneDNN's name for the implementation it chose for the last bf16 matmul (e.g.
 // "brg:avx512_core_amx"); empty before the first call. For run manifests and benchmarks.
 std::string bf16_impl();
