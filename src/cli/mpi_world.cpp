@@ -14,18 +14,24 @@
 
 namespace lsc::cli {
 
+std::optional<int> launcher_value(std::initializer_list<const char*> vars) {
+  for (const char* var : vars) {
+    const char* v = std::getenv(var);
+    if (v == nullptr || *v < '0' || *v > '9') continue;
+    long n = 0;
+    for (; *v >= '0' && *v <= '9' && n <= 1000000000L; ++v) n = n * 10 + (*v - '0');
+    if (n <= 1000000000L) return static_cast<int>(n);
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 // World size announced by a launcher: Open MPI's mpirun, PMI-2 (MPICH's mpiexec, srun
 // --mpi=pmi2), or srun --mpi=pmix (PMIX_RANK set, size in SLURM_NTASKS).
 int launcher_world_size() {
-  const auto env_int = [](const char* var) {
-    const char* v = std::getenv(var);
-    return v != nullptr && *v != '\0' ? std::atoi(v) : 0;
-  };
-  if (const int n = env_int("OMPI_COMM_WORLD_SIZE"); n > 0) return n;
-  if (const int n = env_int("PMI_SIZE"); n > 0) return n;
-  if (std::getenv("PMIX_RANK") != nullptr) return env_int("SLURM_NTASKS");
+  if (const auto n = launcher_value({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}); n && *n > 0) return *n;
+  if (std::getenv("PMIX_RANK") != nullptr) return launcher_value({"SLURM_NTASKS"}).value_or(0);
   return 0;
 }
 

@@ -4,7 +4,15 @@
 // launcher with more than one rank rather than have every rank do the whole job.
 #pragma once
 
+#include <initializer_list>
+#include <optional>
+
 namespace lsc::cli {
+
+// The value of the first of `vars` that a launcher set to a whole number >= 0 (its leading
+// digits: Slurm writes some counts as "2(x3)"), nothing where none is. Launchers name the same
+// fact differently: Open MPI, MPICH's Hydra, Slurm.
+std::optional<int> launcher_value(std::initializer_list<const char*> vars);
 
 class MpiWorld {
  public:

@@ -7,19 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/mpi_world.h"
 #include "io/cgroup.h"
 #include "kernels/cpu/kernels.h"
 
 namespace lsc::cli {
-namespace {
-
-int env_int(const char* var, int fallback) {
-  const char* v = std::getenv(var);
-  return v != nullptr && *v != '\0' && std::atoi(v) > 0 ? std::atoi(v) : fallback;
-}
-
-}  // namespace
-
 ThreadDefault default_threads(int mask, int online, std::optional<int> quota, int local_ranks) {
   ThreadDefault d;
   d.threads = std::max(1, mask);
@@ -47,8 +39,8 @@ ThreadDefault default_threads(int mask, int online, std::optional<int> quota, in
 void apply_default_threads(bool threads_given) {
   if (const char* e = std::getenv("OMP_NUM_THREADS"); e != nullptr && *e != '\0') return;
   // Ranks on this node: Open MPI, then MPICH's Hydra, then Slurm (with --ntasks-per-node).
-  const int local_ranks = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", env_int("MPI_LOCALNRANKS", env_int("SLURM_NTASKS_PER_NODE", 1)));
-  const int local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("MPI_LOCALRANKID", env_int("SLURM_LOCALID", 0)));
+  const int local_ranks = launcher_value({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"}).value_or(1);
+  const int local_rank = launcher_value({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}).value_or(0);
   const int mask = omp_get_max_threads();
   const ThreadDefault d = default_threads(mask, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)), io::cgroup_cpu_limit(),
                                           local_ranks);

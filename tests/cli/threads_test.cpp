@@ -2,6 +2,9 @@
 // equal share among MPI ranks whose masks overlap; a warning for ranks bound to too few CPUs.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
+#include "cli/mpi_world.h"
 #include "cli/threads.h"
 
 namespace lsc::cli {
@@ -43,6 +46,23 @@ TEST(DefaultThreads, RanksBoundToOneCoreOfAManyCoreNodeAreWarnedAbout) {
   EXPECT_NE(d.warning.find("--map-by socket:PE=32"), std::string::npos) << d.warning;
   // On a 2-CPU machine one core each is the share: no warning.
   EXPECT_EQ(default_threads(1, 2, std::nullopt, 2).warning, "");
+}
+
+// The first variable a launcher set wins, 0 included: Open MPI's local rank 0 is rank 0 even where
+// a Slurm allocation around mpirun left SLURM_LOCALID of the batch step in the environment.
+TEST(LauncherValue, TheFirstSetVariableWinsAndZeroIsAValue) {
+  ::setenv("LSC_TEST_LV_A", "0", 1);
+  ::setenv("LSC_TEST_LV_B", "3", 1);
+  EXPECT_EQ(launcher_value({"LSC_TEST_LV_A", "LSC_TEST_LV_B"}), 0);
+  ::unsetenv("LSC_TEST_LV_A");
+  EXPECT_EQ(launcher_value({"LSC_TEST_LV_A", "LSC_TEST_LV_B"}), 3);
+  ::setenv("LSC_TEST_LV_B", "2(x3)", 1);  // Slurm's "2 tasks on each of 3 nodes"
+  EXPECT_EQ(launcher_value({"LSC_TEST_LV_B"}), 2);
+  for (const char* not_a_count : {"", "x", "-1", "99999999999"}) {
+    ::setenv("LSC_TEST_LV_B", not_a_count, 1);
+    EXPECT_EQ(launcher_value({"LSC_TEST_LV_A", "LSC_TEST_LV_B"}), std::nullopt) << '"' << not_a_count << '"';
+  }
+  ::unsetenv("LSC_TEST_LV_B");
 }
 
 }  // namespace
