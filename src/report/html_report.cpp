@@ -227,6 +227,7 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   data["warnings"] = res.warnings;
 
   const std::string title = "logitscope report: " + results_dir;
+  const std::string program_version = db.run_meta().program_version;
   std::string html;
   html.reserve(plotly.size() + (1 << 20));
   html +=
@@ -241,7 +242,8 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
       "\n</script>\n</head>\n<body>\n<header id=\"top\"><h1>logitscope report</h1><p "
       "class=\"sub\">";
   html += html_escape(results_dir) + " · " + std::to_string(agg.texts.size()) + " texts · " +
-          std::to_string(agg.models.size()) + " models · generated " +
+          std::to_string(agg.models.size()) + " models · computed by logitscope " +
+          html_escape(program_version.empty() ? "(version not recorded)" : program_version) + " · report generated " +
           html_escape(data["generated"].get<std::string>());
   html += "</p><nav id=\"nav\">";
   for (const auto& s : kSections)

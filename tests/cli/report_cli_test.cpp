@@ -302,6 +302,22 @@ TEST_F(ReportCli, EverySectionIsPresent) {
   }
 }
 
+// The header names the logitscope that computed the results (the run's meta.program_version,
+// "0.1.0 (commit …)" where the build knew its commit), so a report read months later says which
+// code made its numbers: the version `--version` prints, recorded by the run.
+TEST_F(ReportCli, HeaderNamesTheVersionThatComputedTheRun) {
+  const CliResult v = run_cli("--version");
+  ASSERT_EQ(v.code, 0) << v.err;
+  ASSERT_EQ(v.out.rfind("logitscope ", 0), 0u) << v.out;
+  const std::string version = v.out.substr(11, v.out.find('\n') - 11);
+  io::Db db(out("results.sqlite"), false);
+  io::Stmt s(db, "SELECT value FROM meta WHERE key = 'program_version'");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.col_text(0), version);
+  const std::string header = between(*html_, "<header id=\"top\">", "</header>");
+  EXPECT_NE(header.find("computed by logitscope " + version + " · report generated "), std::string::npos) << header;
+}
+
 TEST_F(ReportCli, HostileRecordTextStaysData) {
   const std::string& h = *html_;
   EXPECT_EQ(h.find(kHostile), std::string::npos);
