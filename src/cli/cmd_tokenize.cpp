@@ -171,7 +171,8 @@ int cmd_tokenize(int argc, char** argv) {
     }
     print_text(t, e, args.has("json"));
   } else {
-    // Ids on the command line are checked here, so a bad one is a usage error (exit 2).
+    // Ids on the command line are input, checked here as `logits --ids` checks its own: a bad one
+    // is an input error (exit 3) naming its position.
     std::vector<int32_t> ids;
     const std::string list = args.require("decode");
     int64_t position = 0;  // counted from 0, as logits --ids counts
@@ -185,7 +186,7 @@ int cmd_tokenize(int argc, char** argv) {
       const long long id = std::strtoll(item_text.c_str(), &stop, 10);
       if (item_text.empty() || *stop != '\0' || errno != 0 || id < 0 || id >= t.vocab_size() ||
           t.id_to_token(int32_t(id)).empty()) {
-        throw UsageError("--decode: token id at position " + std::to_string(position) +
+        throw InputError("--decode: token id at position " + std::to_string(position) +
                          ": expected a token id in [0, " + std::to_string(t.vocab_size()) +
                          ") that has a token, found \"" + item_text + "\"");
       }

@@ -388,7 +388,7 @@ std::vector<Case> cases() {
        "\\(\" \" vs \" ab\"\\)"});
   v.push_back(
       {"T06", "tokenizer", "--decode with an id outside the vocabulary", nullptr,
-       "tokenize --tokenizer {tiny}/tokenizer.json --decode 72,9999", 2,
+       "tokenize --tokenizer {tiny}/tokenizer.json --decode 72,9999", 3,
        "--decode: token id at position 1: expected a token id in \\[0, 261\\) that has a token, found \"9999\""});
 
   // --- data files --------------------------------------------------------------------------------

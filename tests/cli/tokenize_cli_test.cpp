@@ -166,11 +166,19 @@ TEST(TokenizeCli, InvalidUtf8TextExitsThreeNamingTheByte) {
 TEST(TokenizeCli, UsageErrorsExitTwo) {
   for (const std::string& args :
        {std::string("--text hi"), kQwen, kQwen + " --text hi --decode 1", kQwen + " --bogus",
-        kQwen + " " + kR1 + " --text hi", kQwen + " --decode 1,x", kQwen + " --decode 999999",
-        kQwen + " --text hi --field text", kQwen + " stray"}) {
+        kQwen + " " + kR1 + " --text hi", kQwen + " --text hi --field text", kQwen + " stray"}) {
     const CliRun r = run_tokenize(args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find("usage error"), std::string::npos) << args << ": " << r.err;
+  }
+}
+
+// Ids on the command line are input, as `logits --ids` takes them: a bad one exits 3 naming it.
+TEST(TokenizeCli, BadDecodeIdsAreInputErrors) {
+  for (const std::string& args : {kQwen + " --decode 1,x", kQwen + " --decode 999999", kQwen + " --decode 1,,2"}) {
+    const CliRun r = run_tokenize(args);
+    EXPECT_EQ(r.code, 3) << args << ": " << r.err;
+    EXPECT_NE(r.err.find("logitscope: error: --decode: token id at position "), std::string::npos) << args << ": " << r.err;
   }
 }
 
