@@ -80,7 +80,9 @@ std::pair<std::string, std::string> parse_model_spec(const std::string& spec) {
   return {spec.substr(0, eq), spec.substr(eq + 1)};
 }
 
-std::vector<std::string> split_list(const std::string& s) {
+// The items of --keywords: comma-separated, spaces around each trimmed; an empty item (",," or a
+// comma at either end) is a usage error rather than dropped.
+std::vector<std::string> split_keywords(const std::string& s) {
   std::vector<std::string> out;
   size_t p = 0;
   while (p <= s.size()) {
@@ -89,7 +91,11 @@ std::vector<std::string> split_list(const std::string& s) {
     std::string item = s.substr(p, e - p);
     while (!item.empty() && item.front() == ' ') item.erase(item.begin());
     while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
+    if (item.empty()) {
+      throw UsageError("--keywords: item " + std::to_string(out.size() + 1) + " of \"" + s +
+                       "\" is empty: expected comma-separated keywords");
+    }
+    out.push_back(item);
     p = e + 1;
   }
   return out;
@@ -149,8 +155,7 @@ int cmd_run(int argc, char** argv) {
   o.data_path = args.require("data");
   o.out_dir = args.require("out");
   if (args.has("keywords")) {
-    o.keywords = split_list(args.require("keywords"));
-    if (o.keywords.empty()) throw UsageError("--keywords: expected a comma-separated list, found nothing");
+    o.keywords = split_keywords(args.require("keywords"));
   }
   // Defaults are RunOptions' own (one place).
   o.template_spec = args.get_or("template", o.template_spec);

@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 
+#include "analysis/keywords.h"
 #include "gpu/gpu.h"
 #include "io/error.h"
 #include "io/json.h"
@@ -131,8 +133,10 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       stored = old.args_hash();
       stored_args = old.args_json();
     }
+    // A database without a stored run (its creation stopped before the run's first commit)
+    // holds nothing to keep: it is replaced as with --force.
     if (stored != args_hash) {
-      if (!opt.force) {
+      if (!opt.force && !stored.empty()) {
         throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
                          results::another_run(stored_args, args) + "; use --force to replace it, or another --out");
       }
@@ -263,6 +267,23 @@ int run(const RunOptions& opt_in) {
     std::set<std::string> names;
     for (const auto& [name, dir] : opt.models) {
       if (!names.insert(name).second) throw UsageError("--model: the name '" + name + "' is given twice");
+    }
+  }
+  {
+    // Two keywords are one family when they fold to the same text, and two families share a
+    // results column when they differ only in characters other than letters and digits.
+    std::map<std::string, std::string> by_name, by_column;
+    for (const auto& k : opt.keywords) {
+      const std::string name = analysis::fold_case(k);
+      if (const auto [it, fresh] = by_name.emplace(name, k); !fresh) {
+        throw UsageError("--keywords: '" + it->second + "' and '" + k +
+                         "' are the same keyword (keywords match case-insensitively): give it once");
+      }
+      const std::string column = results::ResultsDb::propensity_column(name);
+      if (const auto [it, fresh] = by_column.emplace(column, k); !fresh) {
+        throw UsageError("--keywords: '" + it->second + "' and '" + k + "' would share the results column " + column +
+                         " (characters other than ASCII letters and digits become _): give only one of them");
+      }
     }
   }
   const bool rank0 = !(opt.shard_by_rank && opt.shard.index != 0);  // warnings once under mpirun

@@ -413,6 +413,38 @@ TEST_F(RunDir, ChangedArgumentsRefuseTheDirectoryUnlessForced) {
   EXPECT_EQ(r.code, 0) << r.err;
 }
 
+// Keywords that are one family (case) or would share a results column, and empty items, are refused before
+// anything is written; they failed in the schema's CREATE TABLE and left a database without a
+// run, which then refused the corrected command as "a run with different options".
+TEST_F(RunDir, DuplicateOrEmptyKeywordsAreAUsageErrorBeforeAnythingIsWritten) {
+  write("data.jsonl", many_records(1));
+  for (const auto& [keywords, message] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"Wait,so,wait", "--keywords: 'Wait' and 'wait' are the same keyword (keywords match case-insensitively)"},
+           {"wait-a,wait_a", "--keywords: 'wait-a' and 'wait_a' would share the results column prop_wait_a"},
+           {"wait,,so", "--keywords: item 2 of \"wait,,so\" is empty"},
+           {"wait,", "--keywords: item 2 of \"wait,\" is empty"}}) {
+    const auto r = run_cli(run_args(p("data.jsonl"), p("out"), std::string("--keywords ") + keywords));
+    EXPECT_EQ(r.code, 2) << keywords << ": " << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(p("out/results.sqlite"))) << keywords;
+  }
+}
+
+// A results.sqlite whose creation stopped before the run was stored (the schema there, the meta
+// table empty) holds nothing to keep: the next run starts in it without --force.
+TEST_F(RunDir, ADatabaseWithoutAStoredRunIsStartedAgain) {
+  write("data.jsonl", many_records(1));
+  fs::create_directories(p("out"));
+  {
+    io::Db db(p("out/results.sqlite"), true);
+    db.exec("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)");
+  }
+  const auto r = run_cli(run_args(p("data.jsonl"), p("out")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 1);
+}
+
 TEST_F(RunDir, TruncationIsCountedAndReported) {
   write("data.jsonl", many_records(2));
   // A warning, so --quiet does not hide it.
