@@ -491,8 +491,11 @@ int run(const RunOptions& opt_in) {
   progress.set_phase(interrupted ? "interrupted" : "forward passes and measuring done");
   progress.finish();
   const double session_s = since(t_start);
-  const double compute_seconds = db.add_compute_seconds(session_s);
-  {
+  // A session that found every text done computed nothing: the run's compute time and its last
+  // working session's timings stay as they were.
+  const bool computed = !todo.empty();
+  const double compute_seconds = computed ? db.add_compute_seconds(session_s) : db.run_meta().compute_seconds;
+  if (computed) {
     io::Json t = io::Json::object();
     t["session_s"] = session_s;
     t["measure_s"] = measure_s;
@@ -527,7 +530,7 @@ int run(const RunOptions& opt_in) {
                  static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
     return kExitInterrupted;
   }
-  db.mark_finished(my_tokens, compute_seconds);
+  if (computed || db.run_meta().status != "finished") db.mark_finished(my_tokens, compute_seconds);
   if (opt.shard.sharded()) {
     if (!opt.quiet && !opt.shard_by_rank) {
       std::fprintf(stderr, "logitscope: shard %d/%d done: %zu of %zu texts, %lld tokens in %s; when every shard is done: logitscope merge --out %s\n",

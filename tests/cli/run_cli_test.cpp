@@ -207,11 +207,23 @@ TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
   r = run_cli(args + p("killed"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(dump_tables(p("full/results.sqlite")), dump_tables(p("killed/results.sqlite")));
-  // A finished run re-run does nothing and says so.
+  // A finished run re-run does nothing and says so, and leaves the run's recorded compute time
+  // and timings as they were (it added its loading time and stored zero timings).
+  const auto timings = [&] {
+    io::Db db(p("full/results.sqlite"), false);
+    io::Stmt s(db, "SELECT key, value FROM meta WHERE key IN ('compute_seconds', 'tokens_per_second', "
+                   "'timing_json', 'status') ORDER BY key");
+    std::string all;
+    while (s.step()) all += s.col_text(0) + "=" + s.col_text(1) + "\n";
+    return all;
+  };
+  const std::string before = timings();
+  EXPECT_NE(before.find("status=finished"), std::string::npos) << before;
   r = run_cli(args.substr(0, args.find(" --quiet")) + " --threads 2 --out " + p("full"));
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.err.find("nothing to do"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(" tok/s, ETA "), std::string::npos) << "a progress line with nothing computed: " << r.err;
+  EXPECT_EQ(timings(), before);
 }
 
 // A results directory holding a run with other arguments is refused, the error naming what
