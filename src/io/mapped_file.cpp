@@ -16,6 +16,7 @@
 
 #include "io/cgroup.h"
 #include "io/error.h"
+#include "io/paths.h"
 
 namespace lsc::io {
 
@@ -25,7 +26,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw InputError(path, "", "a regular file", "something else");
+    throw InputError(path, "", "a regular file", file_kind(path));
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {

@@ -6,9 +6,13 @@
 namespace lsc::io {
 
 // Whole file into a string (small text files: config.json, tokenizer.json, JSONL); InputError
-// naming the path if it cannot be read.
+// naming the path if it cannot be read or is a directory (a pipe is read to its end).
 std::string read_text_file(const std::string& path);
 bool file_exists(const std::string& path);
+// What is at `path`, in an error message's words: "a regular file", "a directory", "a pipe",
+// "a socket", "a device", "no such file or directory" (or the reason stat(2) gives).
+std::string file_kind(const std::string& path);
+bool is_directory(const std::string& path);
 std::string join_path(const std::string& dir, const std::string& name);
 
 }  // namespace lsc::io

@@ -55,6 +55,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
   ck->dir_ = dir;
   const std::string config_path = io::join_path(dir, "config.json");
   if (!io::file_exists(dir)) throw InputError(dir, "", "a checkpoint folder", "no such file or directory");
+  if (!io::is_directory(dir)) throw InputError(dir, "", "a checkpoint folder", io::file_kind(dir));
   if (!io::file_exists(config_path)) throw InputError(config_path, "", "a config.json in the checkpoint folder", "no such file");
   ck->config_ = parse_config(io::read_text_file(config_path), config_path);
 

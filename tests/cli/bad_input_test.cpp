@@ -342,6 +342,14 @@ std::vector<Case> cases() {
   v.push_back({"C16", "checkpoint", "checkpoint folder does not exist", nullptr,
                "inspect {dir}/nope", 3,
                "\\{dir\\}/nope: expected a checkpoint folder, found no such file or directory"});
+  v.push_back({"C17", "checkpoint", "the checkpoint folder is a file", nullptr,
+               "inspect {data}", 3, "expected a checkpoint folder, found a regular file"});
+  v.push_back({"C18", "checkpoint", "config.json is a folder",
+               model_copy(tiny, [](const std::string& m) {
+                 fs::remove(m + "/config.json");
+                 fs::create_directory(m + "/config.json");
+               }),
+               "inspect {dir}/m", 3, "\\{dir\\}/m/config.json: expected a readable file, found a directory"});
 
   // --- tokenizer files -------------------------------------------------------------------------
   v.push_back({"T01", "tokenizer", "tokenizer.json missing from the checkpoint",
@@ -452,7 +460,7 @@ std::vector<Case> cases() {
                "\\{dir\\}/d.jsonl: expected a readable file, found No such file or directory"});
   v.push_back({"D11", "data", "--data names a folder",
                [](const std::string& dir) { fs::create_directory(dir + "/d.jsonl"); }, kRun, 3,
-               "\\{dir\\}/d.jsonl: expected a regular file, found something else"});
+               "\\{dir\\}/d.jsonl: expected a regular file, found a directory"});
   v.push_back({"D12", "data", "the same id on two lines",
                data_file(kGoodLine + line_json(record("ok", "again"))), kRun, 3,
                "\\{dir\\}/d.jsonl:2: field \"id\": expected an id not used by an earlier line, "
@@ -469,6 +477,11 @@ std::vector<Case> cases() {
        "2 of 4 lines are invalid \\(fix them, or pass --skip-invalid to run on the others\\):\n  "
        "\\{dir\\}/d.jsonl:2: expected a JSON object, found an array\n  \\{dir\\}/d.jsonl:4: field "
        "\"query\""});
+  // It read a folder as an empty file: exit 0 and no output.
+  v.push_back({"D16", "data", "tokenize --jsonl names a folder",
+               [](const std::string& dir) { fs::create_directory(dir + "/d.jsonl"); },
+               "tokenize --tokenizer {tiny}/tokenizer.json --jsonl {dir}/d.jsonl", 3,
+               "\\{dir\\}/d.jsonl: expected a readable file, found a directory"});
   v.push_back({"D15", "data", "tokenize --jsonl with an empty line 2",
                data_file(R"({"text": "a"})"
                          "\n\n"
