@@ -67,6 +67,9 @@ int cmd_logits(int argc, char** argv) {
     raw = parse_int_list(io::read_text_file(ids_where), ids_where);
   }
   auto m = model::Model::load(dir);
+  if (const std::string unused = model::unused_tensors_warning(*m); !unused.empty()) {
+    std::fprintf(stderr, "logitscope: warning: %s\n", unused.c_str());
+  }
   std::vector<int32_t> ids;
   for (size_t i = 0; i < raw.size(); ++i) {
     if (raw[i] < 0 || raw[i] >= m->config().vocab_size) {

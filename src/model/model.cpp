@@ -226,6 +226,18 @@ const std::pair<const char*, std::vector<float> LayerWeights::*> kLayerVectors[]
     {"mlp.gate_proj.bias", &LayerWeights::b_gate}, {"mlp.up_proj.bias", &LayerWeights::b_up},
     {"mlp.down_proj.bias", &LayerWeights::b_down}};
 
+std::string unused_tensors_warning(const Model& m) {
+  std::vector<std::string> unused = m.checkpoint().unused_tensors();
+  std::erase_if(unused, [&](const std::string& t) { return t == "lm_head.weight" && m.config().tie_word_embeddings; });
+  if (unused.empty()) return "";
+  std::string names;
+  for (size_t i = 0; i < unused.size() && i < 3; ++i) names += (i ? ", " : "") + unused[i];
+  if (unused.size() > 3) names += " and " + std::to_string(unused.size() - 3) + " more";
+  const std::string& dir = m.checkpoint().dir();
+  return std::to_string(unused.size()) + " tensor(s) of " + dir + " are not used by its config.json (" + names +
+         "): is config.json the checkpoint's own? 'logitscope inspect " + dir + "' lists them";
+}
+
 std::unique_ptr<Model> Model::load(const std::string& dir) {
   auto m = std::unique_ptr<Model>(new Model());
   m->ckpt_ = Checkpoint::open(dir);

@@ -132,6 +132,13 @@ struct ForwardOptions {
   int64_t prefill_chunk_rows = kPrefillChunkRows;
 };
 
+class Model;
+// What a command that runs `m` says when its config.json leaves stored tensors unused (a layer
+// count cut by hand, another architecture's extras: the model that runs is not the one stored),
+// "" when none is (a tied model's stored lm_head.weight aside): "N tensor(s) of DIR are not used
+// by its config.json (the first three names and N more): …". `inspect` lists every one.
+std::string unused_tensors_warning(const Model& m);
+
 class Model {
  public:
   ~Model();

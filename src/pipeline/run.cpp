@@ -296,6 +296,12 @@ int run(const RunOptions& opt_in) {
   const io::Dataset data = read_dataset(opt);
   std::vector<LoadedModel> models = load_models(opt, progress);
   check_lens_options(opt, models);  // sets each model's lens_layers
+  // Tensors config.json does not call for (a layer count cut by hand, another architecture's
+  // extras) mean the model that runs is not the one stored: said as inspect says it, --quiet too.
+  for (const auto& m : models) {
+    const std::string unused = model::unused_tensors_warning(*m.model);
+    if (!unused.empty() && rank0) std::fprintf(stderr, "logitscope: warning: model '%s': %s\n", m.name.c_str(), unused.c_str());
+  }
   const LengthCut cut = length_cut(models, opt.max_tokens);
   if (opt.max_tokens > 0 && cut.context > 0 && opt.max_tokens > cut.context && rank0) {
     std::fprintf(stderr, "logitscope: warning: --max-tokens %lld is longer than model '%s''s context (max_position_embeddings %lld): "

@@ -457,6 +457,34 @@ TEST_F(RunDir, ADatabaseWithoutAStoredRunIsStartedAgain) {
   EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 1);
 }
 
+// A config.json that leaves stored tensors unused (here one of the two layers) runs another
+// model than the one stored: run warns as inspect does, also with --quiet.
+TEST_F(RunDir, TensorsTheConfigDoesNotUseAreWarnedAbout) {
+  write("data.jsonl", many_records(1));
+  link_model("m", {"model.safetensors", "tokenizer.json"});
+  std::string config = slurp(kModel + "/config.json");
+  const std::string layers = "\"num_hidden_layers\": 2";
+  ASSERT_NE(config.find(layers), std::string::npos);
+  config.replace(config.find(layers), layers.size(), "\"num_hidden_layers\": 1");
+  write("m/config.json", config);
+  const auto r = run_cli("run --model cut=" + p("m") + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("logitscope: warning: model 'cut': 12 tensor(s) of " + p("m") +
+                       " are not used by its config.json (model.layers.1."),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("and 9 more)"), std::string::npos) << r.err;
+  const auto logits = run_cli("logits --model " + p("m") + " --ids 1,2");
+  ASSERT_EQ(logits.code, 0) << logits.err;
+  EXPECT_NE(logits.err.find("logitscope: warning: 12 tensor(s) of " + p("m") + " are not used by its config.json"),
+            std::string::npos)
+      << logits.err;
+  // The stored model as it is: no warning.
+  const auto whole = run_cli(run_args(p("data.jsonl"), p("out2")));
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  EXPECT_EQ(whole.err.find("not used by its config.json"), std::string::npos) << whole.err;
+}
+
 TEST_F(RunDir, TruncationIsCountedAndReported) {
   write("data.jsonl", many_records(2));
   // A warning, so --quiet does not hide it.
