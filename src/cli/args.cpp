@@ -146,7 +146,14 @@ bool Args::has(const std::string& name) const {
 std::optional<std::string> Args::get(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end()) return std::nullopt;
-  return it->second.back();
+  // One value: a second, different one would silently replace the first.
+  for (const std::string& v : it->second) {
+    if (v != it->second.front()) {
+      throw UsageError("--" + name + " is given twice, as \"" + it->second.front() + "\" and as \"" + v +
+                       "\": give it once");
+    }
+  }
+  return it->second.front();
 }
 
 std::string Args::get_or(const std::string& name, const std::string& fallback) const {

@@ -36,12 +36,14 @@ model::Precision parse_precision_flag(const std::string& value);
 
 class Args {
  public:
-  // value_flags take a value; bool_flags do not. Repeated value flags accumulate (see all()).
+  // value_flags take a value; bool_flags do not. Repeated value flags accumulate: all() returns
+  // them (--model, --field); the single-value accessors (get, get_or, require, get_int,
+  // get_double) throw a UsageError when a flag was given twice with different values.
   Args(int argc, char** argv, const std::set<std::string>& value_flags,
        const std::set<std::string>& bool_flags);
 
   bool has(const std::string& name) const;
-  std::optional<std::string> get(const std::string& name) const;  // last value given
+  std::optional<std::string> get(const std::string& name) const;
   std::string get_or(const std::string& name, const std::string& fallback) const;
   std::string require(const std::string& name) const;             // UsageError if absent
   std::vector<std::string> all(const std::string& name) const;

@@ -175,7 +175,11 @@ int cmd_run(int argc, char** argv) {
       throw UsageError("--field: expected FIELD=KEY with FIELD one of query, answer, level, is_correct, id, source; found \"" +
                        f + "\"");
     }
-    o.fields[f.substr(0, eq)] = f.substr(eq + 1);
+    const auto [it, fresh] = o.fields.emplace(f.substr(0, eq), f.substr(eq + 1));
+    if (!fresh && it->second != f.substr(eq + 1)) {
+      throw UsageError("--field: " + it->first + " is mapped twice, to \"" + it->second + "\" and to \"" +
+                       f.substr(eq + 1) + "\": give it once");
+    }
   }
   o.lens_spec = args.get_or("lens", o.lens_spec);
   o.lens_at = args.get_or("lens-at", o.lens_at);

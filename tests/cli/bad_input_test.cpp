@@ -520,6 +520,13 @@ std::vector<Case> cases() {
                "logits --model {tiny} --ids 1,2", 3,
                "logitscope: error: LSC_EXACT: value: expected split or fp32, found \"bf16\""});
   v.back().env = "LSC_EXACT=bf16";
+  // A repeated single-value option took the last value silently (--out w1 --out w2 wrote w2).
+  v.push_back({"A26", "command line", "a single-value option given twice with different values", nullptr,
+               run_ok + " --top-k 5 --top-k 7", 2,
+               "logitscope run: usage error: --top-k is given twice, as \"5\" and as \"7\": give it once"});
+  v.push_back({"A27", "command line", "--field mapping one field twice", nullptr,
+               run_ok + " --field answer=response --field answer=text", 2,
+               "--field: answer is mapped twice, to \"response\" and to \"text\": give it once"});
   v.push_back({"A02", "command line", "option without its value (last)", nullptr,
                "run --model tiny={tiny} --data {data} --out", 2,
                "logitscope run: usage error: --out needs a value"});

@@ -27,11 +27,12 @@ class MergeDir : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string p(const std::string& f) const { return (dir_ / f).string(); }
-  // Two models (the same checkpoint twice, so pairs exist), top-k 5 to keep it small, the logit
+  // Two models (the same checkpoint twice, so pairs exist), top-k 5 (unless extra sets it) to keep it small, the logit
   // lens at every layer and answer row (its tables merge like the others) unless lens = false
   // (the refusals, where the lens's LM-head rows would be three quarters of each run's time).
   std::string args(const std::string& out, const std::string& extra = "", bool lens = true) const {
-    return "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --top-k 5" +
+    return "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") +
+           (extra.find("--top-k") == std::string::npos ? " --top-k 5" : "") +
            (lens ? " --lens all --lens-at answer" : "") + " --quiet --threads 1 --out " + out + " " + extra;
   }
   void run_shards(const std::string& out, int n, const std::string& extra = "", bool lens = true) const {
