@@ -69,15 +69,29 @@ class InterruptScope {
   void (*old_term_)(int) = SIG_DFL;
 };
 
-io::Dataset read_dataset(const RunOptions& opt) {
+// The data file's records. Invalid lines stop the run, listed, unless --skip-invalid: then they
+// are said (a warning, once under mpirun: `warn`) and recorded in the skipped table.
+io::Dataset read_dataset(const RunOptions& opt, bool warn) {
   io::Dataset data = io::load_dataset(opt.data_path, opt.fields);
+  const auto listed = [&](size_t most) {
+    std::string list;
+    for (size_t i = 0; i < data.errors.size() && i < most; ++i) list += "\n  " + data.errors[i];
+    if (data.errors.size() > most) list += "\n  … and " + std::to_string(data.errors.size() - most) + " more";
+    return list;
+  };
+  const std::string counted = std::to_string(data.errors.size()) + " of " + std::to_string(data.n_lines) + " lines";
   if (!data.errors.empty() && !opt.skip_invalid) {
-    std::string msg = std::to_string(data.errors.size()) + " of " + std::to_string(data.n_lines) +
-                      " lines are invalid (fix them, or pass --skip-invalid to run on the others):";
-    for (const auto& e : data.errors) msg += "\n  " + e;
-    throw InputError(msg);
+    throw InputError(counted + " are invalid (fix them, or pass --skip-invalid to run on the others):" +
+                     listed(data.errors.size()));
   }
-  if (data.records.empty()) throw InputError(opt.data_path, "", "at least one valid record", "none");
+  if (data.records.empty()) {
+    throw InputError(opt.data_path, "", "at least one valid record",
+                     data.errors.empty() ? "none" : "none: " + counted + " are invalid:" + listed(10));
+  }
+  if (!data.errors.empty() && warn) {
+    std::fprintf(stderr, "logitscope: warning: --skip-invalid: %s of %s are invalid and left out (the results' "
+                 "skipped table lists them):%s\n", counted.c_str(), opt.data_path.c_str(), listed(5).c_str());
+  }
   if (opt.limit > 0 && static_cast<int64_t>(data.records.size()) > opt.limit) data.records.resize(size_t(opt.limit));
   return data;
 }
@@ -293,7 +307,7 @@ int run(const RunOptions& opt_in) {
 
   // Before any forward pass: everything validated, planned and checked to fit.
   progress.set_phase("reading " + opt.data_path);
-  const io::Dataset data = read_dataset(opt);
+  const io::Dataset data = read_dataset(opt, rank0);
   std::vector<LoadedModel> models = load_models(opt, progress);
   check_lens_options(opt, models);  // sets each model's lens_layers
   // Tensors config.json does not call for (a layer count cut by hand, another architecture's

@@ -410,9 +410,23 @@ TEST_F(RunDir, BadLinesAreAllListedAndSkipInvalidRecordsThem) {
   EXPECT_FALSE(fs::exists(p("out/results.sqlite")));
   r = run_cli(run_args(p("data.jsonl"), p("out"), "--skip-invalid"));
   ASSERT_EQ(r.code, 0) << r.err;
+  // Said, with --quiet too: the lines left out and why.
+  EXPECT_NE(r.err.find("logitscope: warning: --skip-invalid: 2 of 3 lines of " + p("data.jsonl") +
+                       " are invalid and left out (the results' skipped table lists them):\n  " + p("data.jsonl") +
+                       ":2: field \"answer\""),
+            std::string::npos)
+      << r.err;
   io::Db db(p("out/results.sqlite"), false);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM skipped"), 2);
   EXPECT_EQ(db.query_int("SELECT count(*) FROM texts"), 1);
+  // With no valid line left, the refusal says why the lines are invalid.
+  write("bad.jsonl", std::string(R"({"query": "q", "answer": ""})") + "\n" + R"({"query": 1, "answer": "a"})" + "\n");
+  r = run_cli(run_args(p("bad.jsonl"), p("out2"), "--skip-invalid"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(p("bad.jsonl") + ": expected at least one valid record, found none: 2 of 2 lines are invalid:\n  " +
+                       p("bad.jsonl") + ":1: field \"answer\""),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(RunDir, ChangedArgumentsRefuseTheDirectoryUnlessForced) {
