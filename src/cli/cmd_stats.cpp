@@ -36,6 +36,9 @@ int cmd_stats(int argc, char** argv) {
   opt.min_n = args.get_int("min-n", opt.min_n, 1, 1000000);
   results::ResultsDb db(dir, {}, false);
   if (db.n_texts_done() == 0) throw InputError(db.path(), "", "at least one finished text", "none");
+  if (const std::string unfinished = results::unfinished_run(db); !unfinished.empty()) {
+    std::fprintf(stderr, "logitscope: warning: %s: %s\n", db.path().c_str(), unfinished.c_str());
+  }
   results::write_stats(db, dir, opt);
   if (!args.has("quiet")) std::fprintf(stderr, "logitscope: wrote %s/stats.json and %s/stats.md\n", dir.c_str(), dir.c_str());
   return 0;

@@ -17,6 +17,7 @@
 #include "results/aggregate.h"
 #include "report/report_data.h"
 #include "results/results_db.h"
+#include "results/stats_input.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef LSC_WEB_DIR
@@ -224,6 +225,9 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   data["lens"] = build_lens(db, agg, opt_used, names);
   res.n_viewer_texts = int64_t(data["viewer"]["texts"].size());
   data["has_summary"] = io::file_exists(io::join_path(results_dir, "summary.json"));
+  if (const std::string unfinished = results::unfinished_run(db); !unfinished.empty()) {
+    res.warnings.insert(res.warnings.begin(), unfinished);
+  }
   data["warnings"] = res.warnings;
 
   const std::string title = "logitscope report: " + results_dir;

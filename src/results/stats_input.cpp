@@ -151,11 +151,23 @@ stats::StatsInput build_stats_input(const RunAggregates& agg) {
   return in;
 }
 
+std::string unfinished_run(ResultsDb& db) {
+  const int64_t texts = db.db().query_int("SELECT count(*) FROM texts");
+  const int64_t done = db.n_texts_done();
+  const std::string status = db.run_meta().status;
+  if (done >= texts && status == "finished") return "";
+  const std::string how = status == "running" ? "running, or stopped before it could say so" : status;
+  return "an unfinished run (" + (how.empty() ? std::string("status unknown") : how) + "): " +
+         std::to_string(done) + " of " + std::to_string(texts) +
+         " texts done; these figures cover those (run the same command again to finish it)";
+}
+
 nlohmann::json write_stats(ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt) {
   const RunAggregates agg = load_aggregates(db);
   const stats::StatsInput in = build_stats_input(agg);
   io::Json doc = stats::analyze(in, opt);
   if (agg.has_lens) doc["layer_similarity"] = layer_similarity_summary(db.db(), agg.models, opt);
+  if (const std::string unfinished = unfinished_run(db); !unfinished.empty()) doc["unfinished"] = unfinished;
   io::write_file_atomic(io::join_path(dir, "stats.json"), doc.dump(1) + "\n");
   io::write_file_atomic(io::join_path(dir, "stats.md"), stats::render_markdown(doc));
   io::Db& d = db.db();

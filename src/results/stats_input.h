@@ -21,6 +21,11 @@ namespace lsc::results {
 // Undefined values (a text without occurrences) are NaN and drop out of each test pairwise.
 stats::StatsInput build_stats_input(const RunAggregates& agg);
 
+// "" for a finished run; else what the statistics of a run cut short cover ("an unfinished run
+// (interrupted): 22 of 60 texts done; …"): stats.json's "unfinished", stats.md's first line, the
+// stats command's and the report's warning.
+std::string unfinished_run(ResultsDb& db);
+
 // Runs the analysis and writes <dir>/stats.json, <dir>/stats.md (atomically) and the
 // stats_tests table (one row per test result, replaced as a whole). Returns the document.
 nlohmann::json write_stats(ResultsDb& db, const std::string& dir, const stats::StatsOptions& opt);

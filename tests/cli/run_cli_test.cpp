@@ -204,9 +204,28 @@ TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
     io::Db db(p("killed/results.sqlite"), false);
     EXPECT_LT(db.query_int("SELECT count(*) FROM done"), 24) << "the run finished before it was killed";
   }
+  // Statistics and the report of the unfinished run say what they cover (they said nothing).
+  r = run_cli("stats " + p("killed") + " --bootstrap 100");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("logitscope: warning: " + p("killed/results.sqlite") +
+                       ": an unfinished run (running, or stopped before it could say so): "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(" of 24 texts done; these figures cover those"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(p("killed/stats.md")).rfind("# Statistics\n\n**Warning: an unfinished run (", 0), 0u);
+  r = run_cli("report " + p("killed") + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("logitscope: warning: an unfinished run ("), std::string::npos) << r.err;
+  fs::remove(p("killed/stats.json"));
+  fs::remove(p("killed/stats.md"));
+  fs::remove(p("killed/report.html"));
   r = run_cli(args + p("killed"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(dump_tables(p("full/results.sqlite")), dump_tables(p("killed/results.sqlite")));
+  r = run_cli("stats " + p("killed") + " --bootstrap 100");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("unfinished"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(p("killed/stats.md")).find("unfinished"), std::string::npos);
   // A finished run re-run does nothing and says so, and leaves the run's recorded compute time
   // and timings as they were (it added its loading time and stored zero timings).
   const auto timings = [&] {

@@ -42,6 +42,7 @@ std::string get_q(const Json& t) { return fmt(t.at("q"), true); }
 std::string render_markdown(const Json& s) {
   std::ostringstream o;
   o << "# Statistics\n\n";
+  if (s.contains("unfinished")) o << "**Warning: " << s["unfinished"].get<std::string>() << ".**\n\n";
   o << "Unit of analysis: the text (" << s.at("n_texts") << " texts). Models: ";
   for (size_t i = 0; i < s.at("models").size(); ++i)
     o << (i ? ", " : "") << s["models"][i].get<std::string>();
