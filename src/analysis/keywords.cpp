@@ -87,7 +87,9 @@ KeywordFamily build_family(const std::string& keyword, std::span<const std::stri
   }
   if (f.token_ids.empty()) {
     // No single-token form: the first token of each variant's tokenization (an upper bound on the
-    // probability that the keyword starts next).
+    // probability that the keyword starts next). A first token that is only the variant's leading
+    // space or newline (a tokenizer that splits "\nlet" into "\n" + "let") does not begin the
+    // keyword: the keyword begins at the next token, which the variant without the lead gives.
     f.prefix = true;
     auto cps = decode_utf8(f.name);
     std::vector<int32_t> cap = cps, up = cps;
@@ -95,9 +97,14 @@ KeywordFamily build_family(const std::string& keyword, std::span<const std::stri
     for (auto& cp : up) cp = utf8proc_toupper(cp);
     std::set<int32_t> ids;
     for (const std::string& form : {f.name, encode_utf8(cap), encode_utf8(up)}) {
-      for (const char* lead : {"", " ", "\n"}) ids.insert(encode_first(lead + form));
+      for (const char* lead : {"", " ", "\n"}) {
+        const int32_t id = encode_first(lead + form);
+        if (id < 0 || static_cast<size_t>(id) >= token_texts.size()) continue;
+        const auto text = decode_utf8(token_texts[static_cast<size_t>(id)]);
+        if (std::all_of(text.begin(), text.end(), [](int32_t cp) { return is_space(cp); })) continue;
+        ids.insert(id);
+      }
     }
-    ids.erase(-1);
     f.token_ids.assign(ids.begin(), ids.end());
   }
   return f;

@@ -324,6 +324,12 @@ int run(const RunOptions& opt_in) {
   }
   progress.set_phase("keyword families");
   const std::vector<analysis::KeywordFamily> families = agreed_families(models, opt.keywords);
+  for (const auto& f : families) {
+    if (!f.prefix || opt.quiet || !rank0) continue;
+    std::fprintf(stderr, "logitscope: keyword '%s' is no single token of the vocabulary: its propensity is an upper bound, "
+                 "the probability of the first tokens of its forms (%zu ids; the families table lists them, prefix = 1)\n",
+                 f.name.c_str(), f.token_ids.size());
+  }
   progress.set_phase("tokenizing " + std::to_string(data.records.size()) + " texts under " +
                      std::to_string(models.size()) + " model(s)");
   TextPlans planned = plan_texts(data, models, cut, opt.data_path);

@@ -10,6 +10,7 @@
 #include "analysis/keywords.h"
 #include "analysis/text_layout.h"
 #include "support/fixtures.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lsc::analysis {
 namespace {
@@ -98,8 +99,24 @@ TEST(Family, FallsBackToFirstTokensOfVariantsAndFlagsPrefix) {
     return s[0] == ' ' ? 2 : s[0] == '\n' ? 5 : s[0] == 'a' ? 0 : 3;
   });
   EXPECT_TRUE(f.prefix);
-  EXPECT_EQ(f.token_ids, (std::vector<int32_t>{0, 2, 3, 5}));
+  // "\n" (id 5), the first token of the variants after a newline, does not begin the keyword.
+  EXPECT_EQ(f.token_ids, (std::vector<int32_t>{0, 2, 3}));
   EXPECT_EQ(asked.size(), 9u);  // aha, Aha, AHA × "", " ", "\n"
+}
+
+// On Qwen2.5's vocabulary a phrase has no single-token form: its family holds the first tokens of
+// "let me check", " Let me check", … and not "\n" (the tokenizer splits the newline off), which
+// would make its propensity mostly P(newline).
+TEST(Family, APhrasesPrefixFamilyOnARealVocabularyHoldsNoBareNewline) {
+  const tok::Tokenizer t = tok::load_tokenizer(test::fixture("tokenizers/qwen2.5/tokenizer.json"));
+  const auto f = build_families({"let me check"}, t)[0];
+  EXPECT_TRUE(f.prefix);
+  ASSERT_FALSE(f.token_ids.empty());
+  for (const int32_t id : f.token_ids) {
+    const std::string text = t.decode_token(id);
+    EXPECT_NE(text.find_first_not_of(" \n\t"), std::string::npos) << "id " << id << " \"" << text << "\"";
+    EXPECT_NE(fold_case(text).find("let"), std::string::npos) << "id " << id << " \"" << text << "\"";
+  }
 }
 
 TEST(TextLayout, NotebookTemplateSpansAndThink) {
