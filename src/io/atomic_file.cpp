@@ -15,7 +15,8 @@ namespace lsc::io {
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_path_(path_ + ".tmp") {
   file_ = std::fopen(tmp_path_.c_str(), "wb");
   if (file_ == nullptr) {
-    throw IoError(tmp_path_ + ": cannot open for writing: " + std::strerror(errno));
+    throw IoError(path_ + ": cannot open for writing: " + std::strerror(errno) + " (written as " + tmp_path_ +
+                  ", then renamed)");
   }
 }
 
@@ -29,17 +30,17 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::write(const void* data, size_t n_bytes) {
   if (n_bytes == 0) return;
   if (std::fwrite(data, 1, n_bytes, file_) != n_bytes) {
-    throw IoError(tmp_path_ + ": write failed: " + std::strerror(errno));
+    throw IoError(path_ + ": write failed: " + std::strerror(errno) + " (written as " + tmp_path_ + ", then renamed)");
   }
 }
 
 void AtomicFile::commit() {
   if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0) {
-    throw IoError(tmp_path_ + ": flush failed: " + std::strerror(errno));
+    throw IoError(path_ + ": flush failed: " + std::strerror(errno) + " (written as " + tmp_path_ + ", then renamed)");
   }
   int rc = std::fclose(file_);
   file_ = nullptr;
-  if (rc != 0) throw IoError(tmp_path_ + ": close failed: " + std::strerror(errno));
+  if (rc != 0) throw IoError(path_ + ": close failed: " + std::strerror(errno) + " (written as " + tmp_path_ + ", then renamed)");
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
     int err = errno;
     std::remove(tmp_path_.c_str());

@@ -650,7 +650,8 @@ std::vector<Case> cases() {
                Wrap::NoWrite});
   v.push_back({"O05", "output", "stats in a results folder without write permission", nullptr,
                "stats {out} --quiet", 4,
-               "\\{out\\}/stats.json.tmp: cannot open for writing: Permission denied",
+               "\\{out\\}/stats.json: cannot open for writing: Permission denied \\(written as "
+               "\\{out\\}/stats.json.tmp, then renamed\\)",
                Wrap::NoWrite});
   v.push_back({"O06", "output",
                "export from a results folder without write permission (accepted: read-only)",
@@ -661,19 +662,19 @@ std::vector<Case> cases() {
         << r.out;
   };
   v.push_back({"O07", "output", "stats on a full disk (file size limit 64 KiB)", nullptr,
-               "stats {out} --quiet", 4, "\\{out\\}/stats.json.tmp: write failed: File too large",
+               "stats {out} --quiet", 4, "\\{out\\}/stats.json: write failed: File too large",
                Wrap::FullDisk, 64});
   v.push_back({"O08", "output", "export --out on a full disk (file size limit 64 KiB)", nullptr,
                "export {out} --table positions --out {out}/positions.csv", 4,
-               "\\{out\\}/positions.csv.tmp: write failed: File too large", Wrap::FullDisk, 64});
+               "\\{out\\}/positions.csv: write failed: File too large", Wrap::FullDisk, 64});
   v.push_back({"O09", "output", "report --out into a folder that does not exist", nullptr,
                "report {out} --out {dir}/missing/report.html --quiet", 4,
-               "report: \\{dir\\}/missing/report.html.tmp: cannot open for writing: No such file "
+               "report: \\{dir\\}/missing/report.html: cannot open for writing: No such file "
                "or directory"});
   v.back().needs_plotly = true;
   v.push_back({"O10", "output", "logits --npy into a folder that does not exist", nullptr,
                "logits --model {tiny} --ids 1,2 --npy {dir}/missing/l.npy", 4,
-               "\\{dir\\}/missing/l.npy.tmp: cannot open for writing: No such file or directory"});
+               "\\{dir\\}/missing/l.npy: cannot open for writing: No such file or directory"});
   return v;
 }
 

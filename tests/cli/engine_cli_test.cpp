@@ -152,7 +152,7 @@ TEST(LogitsCli, BadInputsGiveExitCodesAndMessages) {
   EXPECT_NE(r.err.find("/nonexistent/ids.txt"), std::string::npos) << r.err;
   r = run_cli("logits --model " + m + " --ids 1,2 --npy /nonexistent-dir/out.npy");
   EXPECT_EQ(r.code, 4);
-  EXPECT_NE(r.err.find("/nonexistent-dir/out.npy.tmp: cannot open for writing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent-dir/out.npy: cannot open for writing"), std::string::npos) << r.err;
   r = run_cli("logits --model " + m + " --ids 1 --frobnicate");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("unknown option --frobnicate"), std::string::npos) << r.err;
