@@ -62,7 +62,7 @@ void apply_environment(pipeline::RunOptions& o) {
 
 namespace {
 
-// Levenshtein distance, for suggesting the option a misspelt one meant.
+// Levenshtein distance, for suggesting the option or command a misspelt one meant.
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -79,25 +79,14 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 // "unknown option --maxtokens (did you mean --max-tokens?); this command takes --data, ...": the
-// closest option where one alone is within two edits, then every option the command takes.
+// closest option (closest_name), then every option the command takes.
 std::string unknown_option_message(const std::string& name, const std::set<std::string>& value_flags,
                                    const std::set<std::string>& bool_flags) {
   std::set<std::string> all(value_flags);
   all.insert(bool_flags.begin(), bool_flags.end());
-  std::string best;
-  size_t best_d = 3, n_best = 0;
-  for (const std::string& o : all) {
-    const size_t d = edit_distance(name, o);
-    if (d < best_d) {
-      best_d = d;
-      best = o;
-      n_best = 1;
-    } else if (d == best_d) {
-      ++n_best;
-    }
-  }
+  const std::string best = closest_name(name, std::vector<std::string>(all.begin(), all.end()));
   std::string msg = "unknown option --" + name;
-  if (n_best == 1) msg += " (did you mean --" + best + "?)";
+  if (!best.empty()) msg += " (did you mean --" + best + "?)";
   msg += "; this command takes";
   const char* sep = " ";
   for (const std::string& o : all) {
@@ -108,6 +97,33 @@ std::string unknown_option_message(const std::string& name, const std::set<std::
 }
 
 }  // namespace
+
+std::string closest_name(const std::string& name, const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_d = 3, n_best = 0;
+  for (const std::string& o : names) {
+    const size_t d = edit_distance(name, o);
+    if (d < best_d) {
+      best_d = d;
+      best = o;
+      n_best = 1;
+    } else if (d == best_d) {
+      ++n_best;
+    }
+  }
+  if (n_best == 1) return best;
+  if (n_best == 0 && name.size() >= 2) {  // an abbreviation: --boot for --bootstrap
+    std::string only;
+    for (const std::string& o : names) {
+      if (o.rfind(name, 0) == 0) {
+        if (!only.empty()) return "";
+        only = o;
+      }
+    }
+    return only;
+  }
+  return "";
+}
 
 Args::Args(int argc, char** argv, const std::set<std::string>& value_flags,
            const std::set<std::string>& bool_flags) {

@@ -58,6 +58,10 @@ class Args {
   std::vector<std::string> positionals_;
 };
 
+// The one of `names` that a misspelt `name` most likely meant: the single closest within two
+// edits, else the single one it abbreviates (starts with, 2 characters at least); "" otherwise.
+std::string closest_name(const std::string& name, const std::vector<std::string>& names);
+
 // "1,2,3" -> {1,2,3}; throws InputError naming `what` and the bad entry's position (from 0, as token
 // positions are counted).
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what);

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/guarded.h"
 #include "cli/mpi_world.h"
@@ -64,12 +66,21 @@ int main(int argc, char** argv) {
     print_usage(stderr);
     return lsc::kExitUsage;
   }
-  std::string name = argv[1];
+  // `logitscope help run` is `logitscope run --help`; `run -h` is `run --help`.
+  std::string help_flag = "--help";
+  std::vector<char*> args(argv, argv + argc);
+  if (std::string(argv[1]) == "help" && argc > 2) args = {argv[0], argv[2], help_flag.data()};
+  for (size_t i = 2; i < args.size(); ++i) {
+    if (std::string(args[i]) == "-h") args[i] = help_flag.data();
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
+  const std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(stdout);
     return lsc::kExitOk;
   }
-  if (name == "--version" || name == "version") {
+  if (name == "--version" || name == "version" || name == "-V") {
     std::printf("%sMPI (mpirun ranks as shards): %s\n", lsc::pipeline::build_description().c_str(),
                 lsc::cli::MpiWorld::compiled_with_mpi() ? "built" : "not built");
     return lsc::kExitOk;
@@ -87,7 +98,12 @@ int main(int argc, char** argv) {
       return c.run(argc - 2, argv + 2);
     });
   }
-  std::fprintf(stderr, "logitscope: unknown command '%s'\n\n", name.c_str());
+  std::vector<std::string> names;
+  for (const auto& c : kCommands) names.push_back(c.name);
+  names.push_back("--version");
+  const std::string meant = lsc::cli::closest_name(name, names);
+  const std::string hint = meant.empty() ? "" : " (did you mean '" + meant + "'?)";
+  std::fprintf(stderr, "logitscope: unknown command '%s'%s\n\n", name.c_str(), hint.c_str());
   print_usage(stderr);
   return lsc::kExitUsage;
 }

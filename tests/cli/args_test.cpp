@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cli/args.h"
 #include "io/error.h"
@@ -36,6 +37,32 @@ TEST(EnvironmentCount, RefusesWhatIsNotACountNamingTheVariable) {
   // Without byte suffixes a unit is refused too: LSC_BATCH_TOKENS=512k is not 512.
   for (const char* bad : {"512k", "1G", "0"}) {
     EXPECT_THROW(parse_environment_count("LSC_BATCH_TOKENS", bad, false), InputError) << bad;
+  }
+}
+
+TEST(ClosestName, OneWithinTwoEditsElseTheOneItAbbreviates) {
+  const std::vector<std::string> names = {"bootstrap", "seed", "min-n", "quiet", "help"};
+  EXPECT_EQ(closest_name("bootstrp", names), "bootstrap");
+  EXPECT_EQ(closest_name("boot", names), "bootstrap");  // 5 edits away, but its only abbreviation
+  EXPECT_EQ(closest_name("sed", names), "seed");
+  EXPECT_EQ(closest_name("frobnicate", names), "");
+  EXPECT_EQ(closest_name("q", names), "");  // one letter abbreviates nothing
+  // Two equally close: no guess.
+  EXPECT_EQ(closest_name("ab", {"abc", "abd"}), "");
+}
+
+// A single-value option given twice: the same value is harmless, another is a usage error.
+TEST(Args, ASingleValueOptionTwiceWithDifferentValuesIsAUsageError) {
+  std::vector<std::string> words = {"--top-k", "5", "--top-k=5", "--out", "a", "--out", "b"};
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  const Args args(int(argv.size()), argv.data(), {"top-k", "out"}, {});
+  EXPECT_EQ(args.get_int("top-k", 0, 1, 100), 5);
+  try {
+    (void)args.require("out");
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--out is given twice, as \"a\" and as \"b\": give it once");
   }
 }
 

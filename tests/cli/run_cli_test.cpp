@@ -732,6 +732,22 @@ TEST_F(RunDir, BadModelAndUsageErrors) {
   EXPECT_NE(r.err.find("nope.jsonl"), std::string::npos);
 }
 
+// The usual ways of asking for help and the version reach them; a misspelt command gets a guess.
+TEST_F(RunDir, HelpAndVersionFormsAndAMisspeltCommand) {
+  const auto help = run_cli("run --help");
+  ASSERT_EQ(help.code, 0);
+  for (const char* form : {"help run", "run -h"}) {
+    const auto r = run_cli(form);
+    EXPECT_EQ(r.code, 0) << form << ": " << r.err;
+    EXPECT_EQ(r.out, help.out) << form;
+  }
+  const auto version = run_cli("--version");
+  EXPECT_EQ(run_cli("-V").out, version.out);
+  const auto r = run_cli("rnu --data x");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("logitscope: unknown command 'rnu' (did you mean 'run'?)"), std::string::npos) << r.err;
+}
+
 // Every command's --help describes every option it accepts. The options are the parser's own:
 // an unknown option's error lists them ("this command takes --a, --b"), so none is copied here.
 TEST_F(RunDir, EveryCommandsHelpDescribesEveryOptionItTakes) {
