@@ -155,10 +155,12 @@ void check_memory(const std::vector<LoadedModel>& models, const std::vector<cons
       (plan(mid).total() <= avail ? lo : hi) = mid;
     }
   }
+  const std::string more = limited ? "a larger --max-memory" : "a machine with more memory";
   std::string fits = lo >= 2 ? "--max-tokens " + std::to_string(lo) + " (texts cut at " + std::to_string(lo) +
-                                   " tokens fit), or a machine with more memory"
-                             : "nothing on this machine: model '" + models[longest_model].name +
-                                   "' needs more than is available even for a short text; use a machine with more memory";
+                                   " tokens fit), or " + more
+                             : std::string(limited ? "nothing within --max-memory" : "nothing on this machine") +
+                                   ": model '" + models[longest_model].name +
+                                   "' needs more than that even for a short text; use " + more;
   if (!limited) fits += " (other processes hold memory too: free some and retry)";
   throw InputError("the run does not fit in memory: " + text + " is " + std::to_string(longest) +
                    " tokens under model '" + models[longest_model].name + "'; a run over it needs " + needs + ", and " +

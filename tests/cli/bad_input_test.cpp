@@ -586,8 +586,8 @@ std::vector<Case> cases() {
   v.push_back({"A16", "command line", "run that does not fit in the memory it may use", nullptr,
                run_ok + " --max-memory 0.0001", 3,
                "the run does not fit in memory: record '[^']+' \\(\\{data\\}:[0-9]+\\) is [0-9]+ tokens under model "
-               "'tiny'; a run over it needs .* and 0.1 MiB allowed \\(--max-memory\\). Options that fit: nothing on "
-               "this machine"});
+               "'tiny'; a run over it needs .* and 0.1 MiB allowed \\(--max-memory\\). Options that fit: nothing "
+               "within --max-memory"});
 
   // --- outputs -----------------------------------------------------------------------------------
   v.push_back({"O01", "output",
