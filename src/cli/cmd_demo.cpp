@@ -212,6 +212,7 @@ int cmd_demo(int argc, char** argv) {
   if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
   const std::string out = args.get_or("out", "demo-results");
   const bool quiet = args.has("quiet");
+  gpu::require_device(args.get_or("device", "cpu"));  // before the checkpoints are written
   io::make_dirs(out, "the demo's results directory");
   const std::string ckpt = io::join_path(out, "checkpoints");
   if (!quiet) std::fprintf(stderr, "logitscope demo: writing checkpoints base, sft, rl to %s\n", ckpt.c_str());
@@ -228,7 +229,6 @@ int cmd_demo(int argc, char** argv) {
   o.max_tokens = 512;
   o.lens_spec = args.get_or("lens", "all");
   o.device = args.get_or("device", o.device);
-  gpu::parse_device(o.device, 0, 1);
   o.precision = precision_from_environment();
   if (args.has("precision")) o.precision = parse_precision_flag(args.require("precision"));
   apply_environment(o);

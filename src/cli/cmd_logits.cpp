@@ -66,6 +66,8 @@ int cmd_logits(int argc, char** argv) {
     ids_where = args.require("ids-file");
     raw = parse_int_list(io::read_text_file(ids_where), ids_where);
   }
+  const std::string device = args.get_or("device", "cpu");
+  gpu::require_device(device);  // before the model is read
   auto m = model::Model::load(dir);
   if (const std::string unused = model::unused_tensors_warning(*m); !unused.empty()) {
     std::fprintf(stderr, "logitscope: warning: %s\n", unused.c_str());
@@ -84,7 +86,6 @@ int cmd_logits(int argc, char** argv) {
   std::unique_ptr<io::NpyWriter> npy;
   if (args.has("npy")) npy = std::make_unique<io::NpyWriter>(args.require("npy"), static_cast<int64_t>(ids.size()), vocab);
   analysis::PositionCollector collector(ids);
-  const std::string device = args.get_or("device", "cpu");
   const int device_index = gpu::parse_device(device, 0, 1);
   const model::PrecisionUsed used = m->precision_used(precision);
   std::string method = used.method(), isa = used.isa;

@@ -189,7 +189,7 @@ int cmd_run(int argc, char** argv) {
     o.precision = parse_precision_flag(args.require("precision"));
   }
   o.device = args.get_or("device", o.device);
-  gpu::parse_device(o.device, 0, 1);  // a usage error now, not after loading the models
+  gpu::require_device(o.device);  // now, not after loading the models
   o.skip_invalid = args.has("skip-invalid");
   o.force = args.has("force");
   o.quiet = args.has("quiet");

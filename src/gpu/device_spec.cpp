@@ -1,6 +1,7 @@
 // --device parsing and the device description (both builds).
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gpu/gpu.h"
 #include "io/error.h"
@@ -18,6 +19,18 @@ int parse_device(const std::string& spec, int rank, int n_devices) {
     if (!n.empty() && n.size() <= 4 && n.find_first_not_of("0123456789") == std::string::npos) return std::stoi(n);
   }
   throw UsageError("--device '" + spec + "': expected cpu, cuda, cuda:N (a device number) or cuda:auto (one GPU per MPI rank)");
+}
+
+void require_device(const std::string& spec) {
+  const int device = parse_device(spec, 0, 1);
+  if (device < 0) return;
+  std::string why;
+  const std::vector<DeviceInfo> devices = cuda_devices(&why);
+  if (devices.empty()) throw DeviceError("--device " + spec + ": " + why);
+  if (spec != "cuda:auto" && device >= int(devices.size())) {
+    throw DeviceError("--device " + spec + ": no such device (this process sees " + std::to_string(devices.size()) +
+                      ": cuda:0-" + std::to_string(devices.size() - 1) + ")");
+  }
 }
 
 std::string DeviceInfo::describe() const {

@@ -29,6 +29,10 @@ namespace lsc::gpu {
 // only read for "cuda:auto".
 int parse_device(const std::string& spec, int rank, int n_devices);
 bool is_cuda_spec(const std::string& spec);
+// That the device `spec` names is there (cpu always is; cuda:auto: some GPU): DeviceError saying
+// why not (no CUDA backend in this build, no device, no such device number). Commands call it
+// before their work, so a run does not load its models nor the demo write its checkpoints first.
+void require_device(const std::string& spec);
 
 struct DeviceInfo {
   int index = -1;

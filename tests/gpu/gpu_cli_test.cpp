@@ -34,6 +34,14 @@ TEST(GpuDeviceCli, DeviceCudaWithoutADeviceIsAClearError) {
   const auto bad = run_cli("logits --model " + fixture("models/qwen2-f32") + " --ids 1,2,3 --device gpu0");
   EXPECT_EQ(bad.code, 2) << bad.err;
   EXPECT_NE(bad.err.find("--device 'gpu0'"), std::string::npos) << bad.err;
+  // The demo says so before it writes its checkpoints (it wrote 39 MB first).
+  const fs::path out = fs::temp_directory_path() / ("lsc_gpu_nodevice_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const auto demo = run_cli("demo --out " + out.string() + " --device cuda:1 --quiet");
+  EXPECT_EQ(demo.code, 5) << demo.err;
+  EXPECT_NE(demo.err.find("logitscope: device error: --device cuda:1: "), std::string::npos) << demo.err;
+  EXPECT_FALSE(fs::exists(out));
+  fs::remove_all(out);
 }
 
 double max_abs_diff(io::Db& a, io::Db& b, const std::string& sql) {
