@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "io/error.h"
+#include "io/json.h"
 #include "model/model.h"
 #include "pipeline/options.h"
 
@@ -217,15 +218,36 @@ double Args::get_double(const std::string& name, double fallback, double min_val
 }
 
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& what) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '[') {  // a JSON array, as json.dump(ids) writes it
+    const io::Json j = io::parse_json(text, what);
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (!j[i].is_number_integer()) {
+        throw InputError(what, "token id at position " + std::to_string(i), "an integer", io::json_type_name(j[i]));
+      }
+      out.push_back(j[i].get<int64_t>());
+    }
+    return out;
+  }
   std::vector<int64_t> out;
   size_t pos = 0;
   int64_t position = 0;  // counted from 0, as the token positions of validate_ids' errors
+  bool after_comma = false;  // an item must stand between two commas ("1,,2" is not [1, 2])
   while (pos <= text.size()) {
     size_t end = text.find_first_of(", \t\r\n", pos);
     if (end == std::string::npos) end = text.size();
     std::string tok = text.substr(pos, end - pos);
+    const bool comma = end < text.size() && text[end] == ',';
     pos = end + 1;
-    if (tok.empty()) continue;
+    if (tok.empty()) {
+      if (comma && after_comma) {
+        throw InputError(what, "token id at position " + std::to_string(position), "an integer",
+                         "nothing between two commas");
+      }
+      after_comma = after_comma || comma;
+      continue;
+    }
     errno = 0;
     char* stop = nullptr;
     long long x = std::strtoll(tok.c_str(), &stop, 10);
@@ -234,6 +256,7 @@ std::vector<int64_t> parse_int_list(const std::string& text, const std::string& 
     }
     out.push_back(x);
     ++position;
+    after_comma = comma;
   }
   return out;
 }

@@ -66,5 +66,26 @@ TEST(Args, ASingleValueOptionTwiceWithDifferentValuesIsAUsageError) {
   }
 }
 
+// Token ids: separated by commas or whitespace (a file of one id per line), or a JSON array;
+// nothing between two commas is an error naming the position, not dropped.
+TEST(IntList, CommasWhitespaceOrAJsonArray) {
+  EXPECT_EQ(parse_int_list("1,2,3", "--ids"), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(parse_int_list("1, 2,\n3\n", "f"), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(parse_int_list("4 5\t6", "f"), (std::vector<int64_t>{4, 5, 6}));
+  EXPECT_EQ(parse_int_list(" [7, 8, 9]\n", "f"), (std::vector<int64_t>{7, 8, 9}));
+  const auto message = [](const std::string& text) {
+    try {
+      parse_int_list(text, "ids.txt");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("1,,2"), "ids.txt: token id at position 1: expected an integer, found nothing between two commas");
+  EXPECT_EQ(message("1, ,2"), "ids.txt: token id at position 1: expected an integer, found nothing between two commas");
+  EXPECT_EQ(message("1,x"), "ids.txt: token id at position 1: expected an integer, found \"x\"");
+  EXPECT_EQ(message("[1, 2.5]"), "ids.txt: token id at position 1: expected an integer, found a number 2.5");
+}
+
 }  // namespace
 }  // namespace lsc::cli
