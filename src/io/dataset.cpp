@@ -15,7 +15,8 @@ std::string utf8_error(std::string_view s) {
   bool truncated = false;
   const size_t at = find_invalid_utf8(s, nullptr, &truncated);
   if (at == std::string_view::npos) return "";
-  return "invalid UTF-8 at byte " + std::to_string(at) + (truncated ? " (truncated sequence)" : "");
+  // Counted from 1, as the JSON parser counts its bytes in the same line's errors.
+  return "invalid UTF-8 at byte " + std::to_string(at + 1) + (truncated ? " (truncated sequence)" : "");
 }
 
 namespace {

@@ -49,7 +49,7 @@ size_t find_too_deep(std::string_view text) {
 
 Json parse_json(std::string_view text, const std::string& where) {
   if (const size_t at = find_too_deep(text); at != std::string_view::npos) {
-    throw InputError(where, "byte " + std::to_string(at),
+    throw InputError(where, "byte " + std::to_string(at + 1),  // from 1, as the parser's own errors count
                      "JSON nested at most " + std::to_string(kMaxDepth) + " levels deep",
                      "deeper nesting");
   }

@@ -17,7 +17,7 @@ void check_utf8(std::string_view s, const std::string& what) {
   std::string why;
   const size_t at = find_invalid_utf8(s, &why);
   if (at != std::string_view::npos) {
-    throw InputError(what, "byte " + std::to_string(at), "valid UTF-8", why);
+    throw InputError(what, "byte " + std::to_string(at + 1), "valid UTF-8", why);  // from 1, as JSON errors count
   }
 }
 

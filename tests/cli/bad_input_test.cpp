@@ -453,7 +453,7 @@ std::vector<Case> cases() {
                "string \"yes\""});
   v.push_back({"D08", "data", "invalid UTF-8 (byte 0xFF) in the answer",
                data_file(kGoodLine + "{\"query\": \"q\", \"answer\": \"a\xff\"}\n"), kRun, 3,
-               "\\{dir\\}/d.jsonl:2: expected UTF-8 text, found invalid UTF-8 at byte 27"});
+               "\\{dir\\}/d.jsonl:2: expected UTF-8 text, found invalid UTF-8 at byte 28"});
   v.push_back({"D09", "data", "empty data file", data_file(""), kRun, 3,
                "\\{dir\\}/d.jsonl: expected at least one valid record, found none"});
   v.push_back({"D10", "data", "data file missing", nullptr, kRun, 3,

@@ -158,7 +158,7 @@ TEST(TokenizeCli, BadJsonlLinesExitThreeNamingFileAndLine) {
 TEST(TokenizeCli, InvalidUtf8TextExitsThreeNamingTheByte) {
   const CliRun r = run_tokenize(kQwen + " --text \"$(printf 'ab\\377c')\"");
   EXPECT_EQ(r.code, 3);
-  EXPECT_NE(r.err.find("--text: input text: byte 2: expected valid UTF-8, found byte 0xFF"),
+  EXPECT_NE(r.err.find("--text: input text: byte 3: expected valid UTF-8, found byte 0xFF"),
             std::string::npos)
       << r.err;
 }

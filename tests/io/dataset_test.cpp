@@ -57,7 +57,7 @@ TEST(Dataset, ReportsEveryBadLineNotJustTheFirst) {
       "d.jsonl:7: field \"level\": expected an integer 1-5",
       "d.jsonl:8: field \"is_correct\": expected true, false, 0 or 1, found a string \"yes\"",
       "d.jsonl:9: expected a JSON object, found a UTF-8 byte-order mark",
-      "d.jsonl:10: expected UTF-8 text, found invalid UTF-8 at byte 27",
+      "d.jsonl:10: expected UTF-8 text, found invalid UTF-8 at byte 28",
       "d.jsonl:11: expected a JSON object, found an array",
       "d.jsonl:13: field \"id\": expected an id not used by an earlier line, found \"dup\" again"};
   for (size_t i = 0; i < want.size(); ++i) {
@@ -102,10 +102,10 @@ TEST(Dataset, FieldMappingRenamesKeys) {
 
 TEST(Utf8, RejectsOverlongSurrogatesAndTruncation) {
   EXPECT_EQ(utf8_error("plain ascii, é, 中文, 😀"), "");
-  EXPECT_EQ(utf8_error("\xC0\xAF"), "invalid UTF-8 at byte 0");        // overlong '/'
-  EXPECT_EQ(utf8_error("ab\xED\xA0\x80"), "invalid UTF-8 at byte 2");  // UTF-16 surrogate
+  EXPECT_EQ(utf8_error("\xC0\xAF"), "invalid UTF-8 at byte 1");        // overlong '/'
+  EXPECT_EQ(utf8_error("ab\xED\xA0\x80"), "invalid UTF-8 at byte 3");  // UTF-16 surrogate
   EXPECT_NE(utf8_error("ab\xE4\xB8"), "");                             // truncated
-  EXPECT_EQ(utf8_error("\xF4\x90\x80\x80"), "invalid UTF-8 at byte 0");  // > U+10FFFF
+  EXPECT_EQ(utf8_error("\xF4\x90\x80\x80"), "invalid UTF-8 at byte 1");  // > U+10FFFF
 }
 
 TEST(Sha256, KnownVectors) {

@@ -149,8 +149,8 @@ TEST(Json, RejectsNestingDeeperThan512Levels) {
     parse_json(deep, "deep.json");
     FAIL();
   } catch (const InputError& e) {
-    // The 512th '[' (byte 18 + 511) opens level 513.
-    EXPECT_STREQ(e.what(), "deep.json: byte 529: expected JSON nested at most 512 levels deep, found deeper nesting");
+    // The 512th '[' (byte 18 + 511 from 0, 530 counted from 1) opens level 513.
+    EXPECT_STREQ(e.what(), "deep.json: byte 530: expected JSON nested at most 512 levels deep, found deeper nesting");
   }
 }
 

@@ -98,19 +98,19 @@ TEST(InvalidUtf8, ErrorNamesTheByteOffset) {
   };
   const Case cases[] = {
       {"ab\xff",
-       "input text: byte 2: expected valid UTF-8, found byte 0xFF (not a UTF-8 lead byte)"},
+       "input text: byte 3: expected valid UTF-8, found byte 0xFF (not a UTF-8 lead byte)"},
       {"a\x80",
-       "byte 1: expected valid UTF-8, found byte 0x80 (a continuation byte where a character "
+       "byte 2: expected valid UTF-8, found byte 0x80 (a continuation byte where a character "
        "starts)"},
       {"ok \xe4\xb8",
-       "byte 3: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence cut off"},
+       "byte 4: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence cut off"},
       {"\xe4\xb8x",
-       "byte 0: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence with a missing"},
-      {"12345678\xc0\xaf", "byte 8: expected valid UTF-8, found byte 0xC0 (not a UTF-8 lead byte)"},
-      {"\xe0\x80\xaf", "byte 0: expected valid UTF-8, found byte 0xE0 (an overlong encoding)"},
-      {"x\xed\xa0\x80", "byte 1: expected valid UTF-8, found byte 0xED (an encoded surrogate"},
+       "byte 1: expected valid UTF-8, found byte 0xE4 (a multi-byte sequence with a missing"},
+      {"12345678\xc0\xaf", "byte 9: expected valid UTF-8, found byte 0xC0 (not a UTF-8 lead byte)"},
+      {"\xe0\x80\xaf", "byte 1: expected valid UTF-8, found byte 0xE0 (an overlong encoding)"},
+      {"x\xed\xa0\x80", "byte 2: expected valid UTF-8, found byte 0xED (an encoded surrogate"},
       {"\xf4\x90\x80\x80",
-       "byte 0: expected valid UTF-8, found byte 0xF4 (a value above U+10FFFF)"},
+       "byte 1: expected valid UTF-8, found byte 0xF4 (a value above U+10FFFF)"},
   };
   for (const Case& c : cases) {
     const std::string msg = error_of([&] { t.encode(c.text); });
