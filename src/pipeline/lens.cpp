@@ -65,6 +65,24 @@ std::vector<int> lens_layers(const std::string& spec, int n_layers) {
   return out;
 }
 
+std::string canonical_lens_spec(const std::string& spec) {
+  if (spec == "none" || spec == "all" || spec.rfind("every:", 0) == 0) return spec;
+  std::vector<long> layers;
+  size_t begin = 0;
+  while (begin <= spec.size()) {
+    const size_t end = std::min(spec.find(',', begin), spec.size());
+    const std::string item = spec.substr(begin, end - begin);
+    if (!all_digits(item) || item.size() > 9) return spec;
+    layers.push_back(std::stol(item));
+    begin = end + 1;
+  }
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  std::string out;
+  for (const long l : layers) out += (out.empty() ? "" : ",") + std::to_string(l);
+  return out;
+}
+
 void check_lens_options(const RunOptions& opt, std::vector<LoadedModel>& models) {
   if (opt.lens_at != "keywords" && opt.lens_at != "answer") {
     throw UsageError("--lens-at: expected 'keywords' or 'answer', found '" + opt.lens_at + "'");

@@ -23,6 +23,10 @@ namespace lsc::pipeline {
 // "every:K" → 0, K, 2K, … and L−1, a list "0,7,14" (each in [0, L)). UsageError naming the spec
 // and what is wrong with it.
 std::vector<int> lens_layers(const std::string& spec, int n_layers);
+// A list spec in its one written form, ascending without repeats ("14,0,7,7" → "0,7,14"), so the
+// same layers give the same run arguments (resume); other specs, and lists with a bad item
+// (lens_layers names it), unchanged.
+std::string canonical_lens_spec(const std::string& spec);
 
 // Checks opt.lens_spec and opt.lens_at against every model and sets each model's lens_layers;
 // UsageError (exit 2) naming the spec and each model's layer count.

@@ -275,6 +275,7 @@ int run(const RunOptions& opt_in) {
   const auto t_start = std::chrono::steady_clock::now();
   if (opt.models.empty()) throw UsageError("give at least one --model NAME=DIR");
   if (opt.keywords.empty()) opt.keywords = analysis::default_keywords();
+  opt.lens_spec = canonical_lens_spec(opt.lens_spec);
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
   const model::Precision precision = opt.precision;
   {

@@ -37,6 +37,13 @@ TEST(LensLayers, ParsesEverySpecAndRefusesBadOnes) {
   }
 }
 
+// One written form per set of layers, so `--lens 1,0,1` and `--lens 0,1` resume each other's run.
+TEST(LensLayers, AListIsStoredAscendingWithoutRepeats) {
+  EXPECT_EQ(canonical_lens_spec("21,0,7,07"), "0,7,21");
+  EXPECT_EQ(canonical_lens_spec("1,0,1"), "0,1");
+  for (const char* kept : {"none", "all", "every:7", "1,,2", "x", ""}) EXPECT_EQ(canonical_lens_spec(kept), kept);
+}
+
 std::vector<double> tensor_f64(const model::Checkpoint& ck, const std::string& name) {
   const model::TensorView& t = ck.get(name);
   int64_t n = 1;
