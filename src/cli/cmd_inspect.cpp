@@ -20,9 +20,29 @@ constexpr const char* kHelp =
     "  checkpoints also at --precision bf16, which reads bf16 copies of the matrices), and\n"
     "  tensors present in the files that the forward pass does not use.\n";
 
+// Sizes in the unit that shows them: GiB from 1 GiB, else MiB (a test checkpoint of 9 MiB read
+// "0.009 GiB").
 std::string gib(double bytes) {
   char b[32];
-  std::snprintf(b, sizeof b, "%.3f GiB", bytes / double(1ull << 30));
+  if (bytes >= double(1ull << 30)) {
+    std::snprintf(b, sizeof b, "%.3f GiB", bytes / double(1ull << 30));
+  } else {
+    std::snprintf(b, sizeof b, "%.1f MiB", bytes / double(1ull << 20));
+  }
+  return b;
+}
+
+// 7615616512 → "7.62 B", 494032768 → "494.0 M", 126016 → "126.0 K".
+std::string parameter_scale(int64_t n) {
+  char b[32];
+  const double x = double(n);
+  if (x >= 1e9) {
+    std::snprintf(b, sizeof b, "%.2f B", x / 1e9);
+  } else if (x >= 1e6) {
+    std::snprintf(b, sizeof b, "%.1f M", x / 1e6);
+  } else {
+    std::snprintf(b, sizeof b, "%.1f K", x / 1e3);
+  }
   return b;
 }
 
@@ -103,8 +123,12 @@ int cmd_inspect(int argc, char** argv) {
   std::printf("rope         theta %g, scaling %s\n", c.rope_theta, j["rope_scaling"].get<std::string>().c_str());
   std::printf("vocab        %d (%s embeddings), rms_norm_eps %g\n", c.vocab_size,
               c.tie_word_embeddings ? "tied" : "untied", static_cast<double>(c.rms_norm_eps));
-  std::printf("parameters   %lld (%.3f B)\n", static_cast<long long>(model::parameter_count(c)),
-              double(model::parameter_count(c)) / 1e9);
+  if (c.max_position_embeddings > 0) {
+    std::printf("context      %lld positions (max_position_embeddings: run's default --max-tokens)\n",
+                static_cast<long long>(c.max_position_embeddings));
+  }
+  std::printf("parameters   %lld (%s)\n", static_cast<long long>(model::parameter_count(c)),
+              parameter_scale(model::parameter_count(c)).c_str());
   std::printf("dtypes      ");
   for (const auto& [dt, bytes] : ck.used_bytes_by_dtype()) std::printf(" %s %s", dt.c_str(), gib(double(bytes)).c_str());
   std::printf("\n");

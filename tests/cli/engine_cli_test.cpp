@@ -49,6 +49,10 @@ TEST(InspectCli, DescribesAShardedCheckpoint) {
   EXPECT_NE(r.out.find("2 shard(s), 27 tensors"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("4 heads, 2 kv heads, head_dim 16, q/k/v bias"), std::string::npos);
   EXPECT_NE(r.out.find("memory"), std::string::npos);
+  // Small sizes in MiB and the parameter count in its own scale (they read "0.000 GiB", "0.000 B").
+  EXPECT_NE(r.out.find(" MiB weights (memory-mapped"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" K)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("positions (max_position_embeddings: run's default --max-tokens)"), std::string::npos) << r.out;
 }
 
 TEST(InspectCli, JsonCountsParametersAndBytes) {
