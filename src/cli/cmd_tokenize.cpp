@@ -118,7 +118,7 @@ void print_text(const tok::Tokenizer& t, const tok::Encoding& e, bool as_json) {
     }
     out += "]}\n";
   } else {
-    out += std::to_string(e.size()) + " tokens (" + t.source() + ")\n";
+    out += std::to_string(e.size()) + (e.size() == 1 ? " token (" : " tokens (") + t.source() + ")\n";
     char buf[96];
     std::snprintf(buf, sizeof buf, "%6s %8s  %-14s %s\n", "#", "id", "span", "token -> text");
     out += buf;

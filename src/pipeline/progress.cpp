@@ -19,6 +19,8 @@ std::string format_duration(double s) {
   return b;
 }
 
+std::string counted(int64_t n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+
 std::string format_seconds(double s) {
   if (!(s >= 0) || s >= 59.95) return format_duration(s);
   char b[32];

@@ -64,6 +64,8 @@ class Progress {
 };
 
 std::string format_duration(double seconds);  // "1:02:03", "4:05"
+// "1 text", "60 texts": a count with its noun in the number it needs.
+std::string counted(int64_t n, const std::string& noun);
 // A duration that may be short: "0.03 s", "12.4 s" under a minute, else format_duration's.
 std::string format_seconds(double seconds);
 

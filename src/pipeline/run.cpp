@@ -331,7 +331,7 @@ int run(const RunOptions& opt_in) {
                  "the probability of the first tokens of its forms (%zu ids; the families table lists them, prefix = 1)\n",
                  f.name.c_str(), f.token_ids.size());
   }
-  progress.set_phase("tokenizing " + std::to_string(data.records.size()) + " texts under " +
+  progress.set_phase("tokenizing " + counted(int64_t(data.records.size()), "text") + " under " +
                      std::to_string(models.size()) + " model(s)");
   TextPlans planned = plan_texts(data, models, cut, opt.data_path);
   add_lens_sites(planned.jobs, models, families, opt);
@@ -407,7 +407,11 @@ int run(const RunOptions& opt_in) {
     }
   }
   if (todo.empty()) {
-    if (!opt.quiet) std::fprintf(stderr, "logitscope: nothing to do: all %zu texts in %s are done\n", mine.size(), db_path.c_str());
+    if (!opt.quiet) {
+      std::fprintf(stderr, "logitscope: nothing to do: %s in %s %s done\n",
+                   mine.size() == 1 ? "the 1 text" : ("all " + counted(int64_t(mine.size()), "text")).c_str(),
+                   db_path.c_str(), mine.size() == 1 ? "is" : "are");
+    }
   }
   progress.set_totals(static_cast<int64_t>(mine.size()), my_tokens, texts_done, tokens_done);
   const InterruptScope interrupt(opt.interrupt);
@@ -568,8 +572,9 @@ int run(const RunOptions& opt_in) {
   }
   const bool report_written = write_outputs(opt.out_dir, opt.quiet);
   if (!opt.quiet) {
-    std::fprintf(stderr, "logitscope: done: %zu texts, %lld tokens over %zu model(s) in %s; results, stats%s in %s\n", jobs.size(),
-                 static_cast<long long>(planned.total_tokens), models.size(), format_duration(session_s).c_str(),
+    std::fprintf(stderr, "logitscope: done: %s, %s over %zu model(s) in %s; results, stats%s in %s\n",
+                 counted(int64_t(jobs.size()), "text").c_str(), counted(planned.total_tokens, "token").c_str(),
+                 models.size(), format_duration(session_s).c_str(),
                  report_written ? " and report.html" : "", opt.out_dir.c_str());
   }
   return kExitOk;
