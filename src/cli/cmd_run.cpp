@@ -32,6 +32,7 @@ constexpr const char* kHelp =
     "  DIR/results.sqlite, then summary.json, stats and report.html. Interrupt at any time; the same\n"
     "  command resumes.\n"
     "  --model NAME=DIR  a checkpoint folder (config.json, safetensors, tokenizer.json); NAME labels it\n"
+    "                    (a bare DIR is named after its folder)\n"
     "  --data FILE  JSONL, a record per line: query, answer, and optionally level (1-5), is_correct, id\n"
     "  --out DIR    the results directory (created; the same command resumes the run it holds)\n"
     "  --template T  notebook (default): 'Query: {query}\\nAnswer: {answer}'; chat: each model's own\n"

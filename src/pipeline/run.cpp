@@ -281,7 +281,10 @@ int run(const RunOptions& opt_in) {
   {
     std::set<std::string> names;
     for (const auto& [name, dir] : opt.models) {
-      if (!names.insert(name).second) throw UsageError("--model: the name '" + name + "' is given twice");
+      if (!names.insert(name).second) {
+        throw UsageError("--model: the name '" + name + "' is given twice (a --model without NAME= is named after " +
+                         "its folder: give NAME=DIR)");
+      }
     }
   }
   {
