@@ -154,6 +154,8 @@ int cmd_tokenize(int argc, char** argv) {
   if (args.has("field") && !args.has("jsonl")) throw UsageError("--field applies to --jsonl only");
   if (args.has("skip-special") && !args.has("decode"))
     throw UsageError("--skip-special applies to --decode only");
+  if (args.has("json") && args.has("jsonl"))
+    throw UsageError("--json applies to --text and --decode (--jsonl writes JSON lines already)");
 
   const tok::Tokenizer t =
       tok::load_tokenizer(args.has("model") ? args.require("model") : args.require("tokenizer"));

@@ -166,7 +166,7 @@ TEST(TokenizeCli, InvalidUtf8TextExitsThreeNamingTheByte) {
 TEST(TokenizeCli, UsageErrorsExitTwo) {
   for (const std::string& args :
        {std::string("--text hi"), kQwen, kQwen + " --text hi --decode 1", kQwen + " --bogus",
-        kQwen + " " + kR1 + " --text hi", kQwen + " --text hi --field text", kQwen + " stray"}) {
+        kQwen + " " + kR1 + " --text hi", kQwen + " --text hi --field text", kQwen + " --jsonl x.jsonl --json", kQwen + " stray"}) {
     const CliRun r = run_tokenize(args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find("usage error"), std::string::npos) << args << ": " << r.err;
