@@ -40,7 +40,11 @@ namespace {
 namespace fs = std::filesystem;
 
 std::atomic<bool> g_signalled{false};
-extern "C" void on_signal(int) { g_signalled.store(true); }
+std::atomic<int> g_signal{0};  // which one: the exit status says it (130 SIGINT, 143 SIGTERM)
+extern "C" void on_signal(int sig) {
+  g_signal.store(sig);
+  g_signalled.store(true);
+}
 
 // SIGINT/SIGTERM set the run's interrupt flag while the run is in its loop (unless the caller
 // brings its own flag), and are given back after.
@@ -49,6 +53,7 @@ class InterruptScope {
   explicit InterruptScope(const std::atomic<bool>* external) : flag_(external != nullptr ? external : &g_signalled) {
     if (external == nullptr) {
       g_signalled.store(false);
+      g_signal.store(0);
       old_int_ = std::signal(SIGINT, on_signal);
       old_term_ = std::signal(SIGTERM, on_signal);
       installed_ = true;
@@ -562,7 +567,7 @@ int run(const RunOptions& opt_in) {
     db.set_status("interrupted");
     std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",
                  static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
-    return kExitInterrupted;
+    return g_signal.load() == SIGTERM ? 128 + SIGTERM : kExitInterrupted;
   }
   if (computed || db.run_meta().status != "finished") db.mark_finished(my_tokens, compute_seconds);
   if (opt.shard.sharded()) {

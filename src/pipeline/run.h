@@ -13,7 +13,8 @@
 
 namespace lsc::pipeline {
 
-// Returns kExitOk (done; for a shard: its part done) or kExitInterrupted. Throws InputError,
+// Returns kExitOk (done; for a shard: its part done) or, stopped by a signal with what it
+// finished kept, kExitInterrupted (SIGINT, or the caller's flag) or 143 (SIGTERM). Throws InputError,
 // UsageError or IoError (io/error.h) on bad input, before any forward pass where it can be seen then.
 int run(const RunOptions& opt);
 

@@ -245,6 +245,52 @@ TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
   EXPECT_EQ(timings(), before);
 }
 
+// Ctrl-C (SIGINT) and SIGTERM (a scheduler's time limit) stop a run between texts with what it
+// finished kept, say so, and exit 130 and 143 as a process ended by them does; the same command
+// then resumes.
+TEST_F(RunDir, SigintAndSigtermStopTheRunKeepingItsTextsWithTheirExitStatus) {
+  write("data.jsonl", many_records(24));
+  const std::string args = "run --model a=" + kModel + " --data " + p("data.jsonl") + " --quiet --threads 1 --out " + p("out");
+  for (const int sig : {SIGINT, SIGTERM}) {
+    fs::remove_all(p("out"));
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cmd = "exec " + binary() + " " + args + " >/dev/null 2>" + p("err.txt");
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int64_t done = 0;
+    int status = 0;
+    bool exited = false;
+    while (done < 2 && !exited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      exited = waitpid(pid, &status, WNOHANG) == pid;
+      if (!fs::exists(p("out/results.sqlite"))) continue;
+      try {
+        io::Db db(p("out/results.sqlite"), false);
+        if (db.has_table("done")) done = db.query_int("SELECT count(*) FROM done");
+      } catch (const std::exception&) {
+      }
+    }
+    ASSERT_FALSE(exited) << "the run ended before it was signalled";
+    kill(pid, sig);
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status)) << "ended by the signal itself, not by the run's handler";
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
+    const std::string err = slurp(p("err.txt"));
+    EXPECT_NE(err.find("logitscope: interrupted: "), std::string::npos) << err;
+    {
+      io::Db db(p("out/results.sqlite"), false);
+      EXPECT_GE(db.query_int("SELECT count(*) FROM done"), 2);
+      EXPECT_EQ(db.query_int("SELECT count(*) FROM meta WHERE key = 'status' AND value = 'interrupted'"), 1);
+    }
+    const auto r = run_cli(args);
+    ASSERT_EQ(r.code, 0) << r.err;
+    io::Db db(p("out/results.sqlite"), false);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 24);
+  }
+}
+
 // A results directory holding a run with other arguments is refused, the error naming what
 // differs: an option, the data file's contents, a model's config.json.
 TEST_F(RunDir, ARunWithOtherArgumentsIsRefusedNamingWhatDiffers) {
