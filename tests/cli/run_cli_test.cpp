@@ -166,6 +166,36 @@ TEST_F(RunDir, OccurrencesMatchHandCountOnCraftedText) {
 }
 
 
+// A command started in the background (a shell command line) and watched until its results
+// directory holds `n` done texts or it ends. No time limit on the wait (sanitizer builds run many
+// times slower), only the child's end: a run that finishes first fails its test's checks.
+struct Background {
+  pid_t pid = -1;
+  bool exited = false;
+  int status = 0;
+  int64_t done = 0;
+};
+Background start_until_done(const std::string& command, const std::string& out_dir, int64_t n) {
+  Background bg;
+  bg.pid = fork();
+  if (bg.pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string db_path = out_dir + "/results.sqlite";
+  while (bg.done < n && !bg.exited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    bg.exited = waitpid(bg.pid, &bg.status, WNOHANG) == bg.pid;
+    if (!fs::exists(db_path)) continue;
+    try {
+      io::Db db(db_path, false);
+      if (db.has_table("done")) bg.done = db.query_int("SELECT count(*) FROM done");
+    } catch (const std::exception&) {
+    }
+  }
+  return bg;
+}
+
 TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
   write("data.jsonl", many_records(24));
   const std::string args = "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") +
@@ -173,32 +203,12 @@ TEST_F(RunDir, KilledRunResumesToTheSameDatabaseAsAnUninterruptedOne) {
   auto r = run_cli(args + p("full"));
   ASSERT_EQ(r.code, 0) << r.err;
   // Start the same run in the background and SIGKILL it once some texts are committed.
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string cmd = binary() + " " + args + p("killed") + " >/dev/null 2>&1";
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+  Background bg = start_until_done(binary() + " " + args + p("killed") + " >/dev/null 2>&1", p("killed"), 3);
+  if (!bg.exited) {
+    kill(bg.pid, SIGKILL);
+    waitpid(bg.pid, &bg.status, 0);
   }
-  // No time limit on the wait (sanitizer builds run many times slower), only the child's end:
-  // a run that finishes before 3 texts are seen fails the checks below.
-  int64_t done_at_kill = 0;
-  bool exited = false;
-  while (done_at_kill < 3 && !exited) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    int status = 0;
-    exited = waitpid(pid, &status, WNOHANG) == pid;
-    if (!fs::exists(p("killed/results.sqlite"))) continue;
-    try {
-      io::Db db(p("killed/results.sqlite"), false);
-      if (db.has_table("done")) done_at_kill = db.query_int("SELECT count(*) FROM done");
-    } catch (const std::exception&) {
-    }
-  }
-  if (!exited) {
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-  }
+  const int64_t done_at_kill = bg.done;
   ASSERT_GE(done_at_kill, 3);
   {
     io::Db db(p("killed/results.sqlite"), false);
@@ -253,30 +263,12 @@ TEST_F(RunDir, SigintAndSigtermStopTheRunKeepingItsTextsWithTheirExitStatus) {
   const std::string args = "run --model a=" + kModel + " --data " + p("data.jsonl") + " --quiet --threads 1 --out " + p("out");
   for (const int sig : {SIGINT, SIGTERM}) {
     fs::remove_all(p("out"));
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const std::string cmd = "exec " + binary() + " " + args + " >/dev/null 2>" + p("err.txt");
-      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    int64_t done = 0;
-    int status = 0;
-    bool exited = false;
-    while (done < 2 && !exited) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      exited = waitpid(pid, &status, WNOHANG) == pid;
-      if (!fs::exists(p("out/results.sqlite"))) continue;
-      try {
-        io::Db db(p("out/results.sqlite"), false);
-        if (db.has_table("done")) done = db.query_int("SELECT count(*) FROM done");
-      } catch (const std::exception&) {
-      }
-    }
-    ASSERT_FALSE(exited) << "the run ended before it was signalled";
-    kill(pid, sig);
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status)) << "ended by the signal itself, not by the run's handler";
-    EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
+    Background bg = start_until_done(binary() + " " + args + " >/dev/null 2>" + p("err.txt"), p("out"), 2);
+    ASSERT_FALSE(bg.exited) << "the run ended before it was signalled";
+    kill(bg.pid, sig);
+    waitpid(bg.pid, &bg.status, 0);
+    ASSERT_TRUE(WIFEXITED(bg.status)) << "ended by the signal itself, not by the run's handler";
+    EXPECT_EQ(WEXITSTATUS(bg.status), 128 + sig);
     const std::string err = slurp(p("err.txt"));
     EXPECT_NE(err.find("logitscope: interrupted: "), std::string::npos) << err;
     {
