@@ -1,5 +1,6 @@
 // Divergences between two models' logits rows at one position (DESIGN §2): exact KL both ways,
-// Jensen-Shannon, total variation. fp32 logits in, double sums.
+// Jensen-Shannon (term by term from the log-ratio: kernels/js_shape.h), total variation. fp32
+// logits in, double sums.
 #pragma once
 
 #include <span>
@@ -19,6 +20,7 @@ struct PairSummary {
 };
 
 void compare_rows(std::span<const float> a, std::span<const float> b, PairSummary* out);
+
 
 // The same, reusing each row's log-partition and entropy from summarize_row (one exp per entry
 // and model, one log per entry instead of recomputing both rows' statistics).

@@ -1,6 +1,6 @@
 // The sums behind compare_rows' fast path on 16 float lanes (AVX-512F/DQ): p = e^{l − lse} with
-// the shared exp polynomial, m·log m with a log polynomial below, products and sums in double
-// exactly as the portable loop forms them. Lane sums merged in a fixed order, so a row's result
+// the shared exp polynomial, the Jensen-Shannon term (p_a + p_b)·F(y) of kernels/js_shape.h with
+// a log polynomial below, products and sums in double as the portable loop forms them. Lane sums merged in a fixed order, so a row's result
 // does not depend on anything but the row. divergence.cpp calls it only where the CPU has
 // AVX-512F/DQ.
 #include <immintrin.h>
@@ -36,23 +36,45 @@ inline __m512 log_pos16(__m512 x) {
   return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693147180559945309f), _mm512_mul_ps(p, t));
 }
 
+// F(y) of kernels/js_shape.h on 16 lanes: the series below y = 0.4, else from t = e^{−2y}.
+inline __m512 js_shape16(__m512 y) {
+  const __m512 s = _mm512_mul_ps(y, y);
+  __m512 series = _mm512_set1_ps(21844.0f / 3274425.0f);
+  series = _mm512_fmadd_ps(series, s, _mm512_set1_ps(-1382.0f / 85050.0f));
+  series = _mm512_fmadd_ps(series, s, _mm512_set1_ps(62.0f / 1575.0f));
+  series = _mm512_fmadd_ps(series, s, _mm512_set1_ps(-17.0f / 180.0f));
+  series = _mm512_fmadd_ps(series, s, _mm512_set1_ps(2.0f / 9.0f));
+  series = _mm512_fmadd_ps(series, s, _mm512_set1_ps(-0.5f));
+  series = _mm512_fmadd_ps(series, s, _mm512_set1_ps(1.0f));
+  series = _mm512_mul_ps(series, s);
+  const __mmask16 small = _mm512_cmp_ps_mask(y, _mm512_set1_ps(0.4f), _CMP_LT_OQ);
+  if (small == 0xffff) return series;
+  const __m512 t = cpu::avx512::exp_nonpos16(_mm512_mul_ps(y, _mm512_set1_ps(-2.0f)));
+  const __m512 one_t = _mm512_add_ps(_mm512_set1_ps(1.0f), t);
+  const __m512 l = log_pos16(one_t);
+  const __m512 r = _mm512_div_ps(_mm512_mul_ps(_mm512_add_ps(y, y), t), one_t);
+  const __m512 big = _mm512_mul_ps(_mm512_set1_ps(2.0f),
+                                   _mm512_sub_ps(_mm512_sub_ps(_mm512_set1_ps(0.693147180559945309f), l), r));
+  return _mm512_mask_mov_ps(big, small, series);
+}
+
 }  // namespace
 
-// sums = {Σ p_a, Σ p_b, Σ p_a·(a − b), Σ p_b·(a − b), Σ m·log m, Σ |p_a − p_b|}, m = (p_a + p_b)/2.
-void compare_sums(const float* a, const float* b, size_t n, float lse_a, float lse_b, double sums[6]) {
+// sums = {Σ p_a, Σ p_b, Σ p_a·(a − b), Σ p_b·(a − b), Σ (p_a + p_b)·F(|a − b − dlse|/2), Σ |p_a − p_b|}.
+void compare_sums(const float* a, const float* b, size_t n, float lse_a, float lse_b, float dlse, double sums[6]) {
   __m512d acc[6][2];
   for (auto& s : acc) s[0] = s[1] = _mm512_setzero_pd();
   const __m512 va_lse = _mm512_set1_ps(lse_a), vb_lse = _mm512_set1_ps(lse_b);
-  const __m512 half = _mm512_set1_ps(0.5f);
+  const __m512 half = _mm512_set1_ps(0.5f), v_dlse = _mm512_set1_ps(dlse);
   const __m512d sign = _mm512_set1_pd(-0.0);
   for (size_t i = 0; i < n; i += 16) {
     const __mmask16 valid = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 la = _mm512_maskz_loadu_ps(valid, a + i), lb = _mm512_maskz_loadu_ps(valid, b + i);
     const __m512 pa = _mm512_maskz_mov_ps(valid, cpu::avx512::exp_nonpos16(_mm512_sub_ps(la, va_lse)));
     const __m512 pb = _mm512_maskz_mov_ps(valid, cpu::avx512::exp_nonpos16(_mm512_sub_ps(lb, vb_lse)));
-    const __m512 m = _mm512_mul_ps(half, _mm512_add_ps(pa, pb));
-    const __mmask16 pos = _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ);
-    const __m512 mlogm = _mm512_maskz_mul_ps(pos, m, log_pos16(_mm512_mask_mov_ps(_mm512_set1_ps(1.0f), pos, m)));
+    const __m512 y = _mm512_mul_ps(half, _mm512_abs_ps(_mm512_sub_ps(_mm512_sub_ps(la, lb), v_dlse)));
+    const __m512 w = _mm512_add_ps(pa, pb);  // 0 where both underflow (and for lanes past n)
+    const __m512 js = _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(w, _mm512_setzero_ps(), _CMP_GT_OQ), w, js_shape16(y));
     const __m512d d_lo = _mm512_sub_pd(lo_pd(la), lo_pd(lb)), d_hi = _mm512_sub_pd(hi_pd(la), hi_pd(lb));
     const __m512d pa_lo = lo_pd(pa), pa_hi = hi_pd(pa), pb_lo = lo_pd(pb), pb_hi = hi_pd(pb);
     acc[0][0] = _mm512_add_pd(acc[0][0], pa_lo);
@@ -63,8 +85,8 @@ void compare_sums(const float* a, const float* b, size_t n, float lse_a, float l
     acc[2][1] = _mm512_fmadd_pd(pa_hi, d_hi, acc[2][1]);
     acc[3][0] = _mm512_fmadd_pd(pb_lo, d_lo, acc[3][0]);
     acc[3][1] = _mm512_fmadd_pd(pb_hi, d_hi, acc[3][1]);
-    acc[4][0] = _mm512_add_pd(acc[4][0], lo_pd(mlogm));
-    acc[4][1] = _mm512_add_pd(acc[4][1], hi_pd(mlogm));
+    acc[4][0] = _mm512_add_pd(acc[4][0], lo_pd(js));
+    acc[4][1] = _mm512_add_pd(acc[4][1], hi_pd(js));
     acc[5][0] = _mm512_add_pd(acc[5][0], _mm512_andnot_pd(sign, _mm512_sub_pd(pa_lo, pb_lo)));
     acc[5][1] = _mm512_add_pd(acc[5][1], _mm512_andnot_pd(sign, _mm512_sub_pd(pa_hi, pb_hi)));
   }

@@ -576,7 +576,7 @@ void CudaModels::compare(size_t a, size_t b, int64_t n, const analysis::RowSumma
     const double dl = sb[i]->logsumexp - sa[i]->logsumexp;
     o.kl_ab = std::max(0.0, s[2] + dl * s[0]);
     o.kl_ba = std::max(0.0, -s[3] - dl * s[1]);
-    o.js_bits = std::clamp((-s[4] - 0.5 * (sa[i]->entropy_nats + sb[i]->entropy_nats)) / std::log(2.0), 0.0, 1.0);
+    o.js_bits = std::clamp(0.25 * s[4] / std::log(2.0), 0.0, 1.0);
     o.tv = std::clamp(0.5 * s[5], 0.0, 1.0);
   }
 }

@@ -58,8 +58,9 @@ void reduce_rows(const float* logits, int64_t rows, int64_t vocab, const int32_t
                  const int32_t* fam_ids, const int64_t* fam_off, int n_fam, RowStatsGpu* out, double* prop,
                  cudaStream_t st);
 // The sums of analysis::compare_rows for rows of equal length (divergence.cpp): per row
-// sums[r * 7 + ·] = Σp_a, Σp_b, Σp_a·d, Σp_b·d, Σ m·log m, Σ|p_a − p_b| (d = l_a − l_b, p = float
-// exp of the logit minus the row's float log-partition) and 1 where the rows differ anywhere.
+// sums[r * 7 + ·] = Σp_a, Σp_b, Σp_a·d, Σp_b·d, Σ(p_a + p_b)·F(|d − (lse_a − lse_b)|/2) (the
+// Jensen-Shannon terms of kernels/js_shape.h), Σ|p_a − p_b| (d = l_a − l_b, p = float exp of the
+// logit minus the row's float log-partition) and 1 where the rows differ anywhere.
 void pair_sums(const float* a, const float* b, int64_t rows, int64_t vocab, const double* lse_a,
                const double* lse_b, double* sums, cudaStream_t st);
 

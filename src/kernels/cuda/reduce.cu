@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/kernels_cuda.h"
+#include "kernels/js_shape.h"
 
 namespace lsc::cuda {
 
@@ -105,8 +106,8 @@ __global__ void pair_sums_kernel(const float* a, const float* b, int64_t vocab, 
   const int64_t r = blockIdx.x;
   const float* la = a + r * vocab;
   const float* lb = b + r * vocab;
-  const float fa = float(lse_a[r]), fb = float(lse_b[r]);
-  double s_pa = 0, s_pb = 0, s_pa_d = 0, s_pb_d = 0, s_mlogm = 0, tv = 0;
+  const float fa = float(lse_a[r]), fb = float(lse_b[r]), dlse = float(lse_a[r] - lse_b[r]);
+  double s_pa = 0, s_pb = 0, s_pa_d = 0, s_pb_d = 0, s_js = 0, tv = 0;
   int differ = 0;
   for (int64_t j = threadIdx.x; j < vocab; j += kThreads) {
     const float pa = expf(la[j] - fa), pb = expf(lb[j] - fb);
@@ -116,8 +117,11 @@ __global__ void pair_sums_kernel(const float* a, const float* b, int64_t vocab, 
     s_pb += double(pb);
     s_pa_d += double(pa) * d;
     s_pb_d += double(pb) * d;
-    const float m = 0.5f * (pa + pb);
-    if (m > 0.0f) s_mlogm += double(m * logf(m));
+    if (pa + pb > 0.0f) {  // Jensen-Shannon from the log-ratio, as the CPU (kernels/js_shape.h)
+      const float y = 0.5f * fabsf((la[j] - lb[j]) - dlse);
+      const float t = y < 0.4f ? 0.0f : expf(-2.0f * y);
+      s_js += double((pa + pb) * kernels::js_shape<float>(y, t, log1pf(t)));
+    }
     tv += fabs(double(pa) - double(pb));
   }
   const auto add = [](double x, double y) { return x + y; };
@@ -126,11 +130,11 @@ __global__ void pair_sums_kernel(const float* a, const float* b, int64_t vocab, 
   s_pb = block_reduce(s_pb, sd, add);
   s_pa_d = block_reduce(s_pa_d, sd, add);
   s_pb_d = block_reduce(s_pb_d, sd, add);
-  s_mlogm = block_reduce(s_mlogm, sd, add);
+  s_js = block_reduce(s_js, sd, add);
   tv = block_reduce(tv, sd, add);
   differ = block_reduce(differ, si, [](int x, int y) { return x | y; });
   if (threadIdx.x == 0) {
-    o[0] = s_pa, o[1] = s_pb, o[2] = s_pa_d, o[3] = s_pb_d, o[4] = s_mlogm, o[5] = tv, o[6] = differ;
+    o[0] = s_pa, o[1] = s_pb, o[2] = s_pa_d, o[3] = s_pb_d, o[4] = s_js, o[5] = tv, o[6] = differ;
   }
 }
 
