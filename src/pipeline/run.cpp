@@ -123,6 +123,14 @@ struct RunRecord {  // what the manifest records about this run
   const gpu::GpuModels* gpu = nullptr;  // --device cuda: what runs there, for the models table
 };
 
+// Paths the results record (models.path, models.tokenizer_path, meta.data_path) are absolute, so
+// `report` and later readers find the tokenizer from any working directory.
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  const fs::path p = fs::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
 // The results directory: new (manifest written), resumable (same arguments), or refused.
 std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const std::string& results_dir,
                                                 const RunRecord& run) {
@@ -186,7 +194,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     meta.n_texts = run.n_texts;
     meta.n_truncated = run.n_truncated;
     meta.n_skipped = static_cast<int64_t>(data.errors.size());
-    meta.data_path = opt.data_path;
+    meta.data_path = absolute_path(opt.data_path);
     meta.data_sha256 = data_sha;
     meta.sharded = opt.shard.sharded();
     meta.shard = opt.shard;
@@ -197,13 +205,13 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       const auto& c = lm.model->config();
       results::ModelRow r;
       r.name = lm.name;
-      r.path = lm.dir;
+      r.path = absolute_path(lm.dir);
       r.model_type = c.model_type;
       for (const auto& [dt, bytes] : lm.model->checkpoint().used_bytes_by_dtype()) r.dtypes += (r.dtypes.empty() ? "" : ",") + dt;
       r.n_params = model::parameter_count(c);
       r.vocab_size = c.vocab_size;
       r.config_sha256 = io::sha256_file(io::join_path(lm.dir, "config.json"));
-      r.tokenizer_path = lm.tokenizer_path;
+      r.tokenizer_path = absolute_path(lm.tokenizer_path);
       r.tokenizer_sha256 = lm.tokenizer_sha256;
       r.template_name = lm.tmpl.name;
       const model::PrecisionUsed used = lm.model->precision_used(precision);

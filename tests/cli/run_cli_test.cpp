@@ -528,6 +528,25 @@ TEST_F(RunDir, ADatabaseWithoutAStoredRunIsStartedAgain) {
   EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 1);
 }
 
+// A run given relative paths records them absolute (models.path, models.tokenizer_path,
+// meta.data_path), so its report finds the tokenizer from any working directory (it showed ids).
+TEST_F(RunDir, RelativePathsAreRecordedAbsoluteAndTheReportWorksFromElsewhere) {
+  write("data.jsonl", many_records(2));
+  link_model("m", {"model.safetensors", "tokenizer.json", "config.json"});
+  const std::string here = "cd " + dir_.string() + " &&";
+  auto r = run_cli("run --model a=m --data data.jsonl --out out --quiet --template '{query}{answer}'", "/dev/null", here);
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    io::Db db(p("out/results.sqlite"), false);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM models WHERE path = '" + p("m") + "' AND tokenizer_path = '" +
+                           p("m/tokenizer.json") + "'"), 1);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM meta WHERE key = 'data_path' AND value = '" + p("data.jsonl") + "'"), 1);
+  }
+  r = run_cli("report " + p("out") + " --out " + p("r.html"), "/dev/null", "cd / &&");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("token strings are shown as ids"), std::string::npos) << r.err;
+}
+
 // A config.json that leaves stored tensors unused (here one of the two layers) runs another
 // model than the one stored: run warns as inspect does, also with --quiet.
 TEST_F(RunDir, TensorsTheConfigDoesNotUseAreWarnedAbout) {
