@@ -115,7 +115,10 @@ stats::StatsInput build_stats_input(const RunAggregates& agg) {
   in.families = agg.families;
   in.families.push_back("all");
   in.measures = kMeasures;
-  if (agg.has_lens) in.measures.push_back("lens_emergence_depth");  // only then: runs without keep their stats
+  if (agg.has_lens) {  // only then, and in BH families of its own: runs without keep their stats and q-values
+    in.measures.push_back("lens_emergence_depth");
+    in.own_family_measures.push_back("lens_emergence_depth");
+  }
   const size_t M = agg.models.size(), F = agg.families.size(), K = in.measures.size();
   for (const auto& t : agg.texts) in.texts.push_back({t.record_id, t.level, t.is_correct});
   in.values.assign(in.texts.size() * M * (F + 1) * K, kNaN);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -132,6 +134,40 @@ TEST(Analyze, BhFamiliesCountDefinedTests) {
     EXPECT_GE(r["wilcoxon"]["q"].get<double>(), r["wilcoxon"]["p"].get<double>());
     EXPECT_LE(r["wilcoxon"]["q"].get<double>(), 1.0);
   }
+}
+
+// A measure with BH families of its own (the lens's emergence depth): the other measures' tests
+// keep the q-values they have without it.
+TEST(Analyze, AMeasureInItsOwnFamiliesLeavesTheOthersQValues) {
+  const StatsInput with = [] {
+    StatsInput in = synthetic(30);
+    in.own_family_measures = {"entropy"};
+    return in;
+  }();
+  StatsInput without = synthetic(30);  // the same values without the third measure
+  without.measures.pop_back();
+  without.values.clear();
+  for (size_t i = 0; i < with.values.size(); ++i) {
+    if (i % 3 != 2) without.values.push_back(with.values[i]);
+  }
+  const Json a = analyze(with, fast()), b = analyze(without, fast());
+  EXPECT_EQ(a["test_families"]["model_comparisons.wilcoxon"]["m"], 5 * 2 * 3);
+  EXPECT_EQ(a["test_families"]["model_comparisons.wilcoxon.entropy"]["m"], 5 * 3);
+  EXPECT_EQ(a["test_families"]["difficulty.kendall.entropy"]["m"], 5 * 3);
+  std::map<std::string, double> q_without;
+  for (const auto& r : b["model_comparisons"]) {
+    q_without[r["family"].get<std::string>() + r["measure"].get<std::string>() + r["model_a"].get<std::string>() +
+              r["model_b"].get<std::string>()] = r["wilcoxon"]["q"].get<double>();
+  }
+  size_t compared = 0;
+  for (const auto& r : a["model_comparisons"]) {
+    if (r["measure"] == "entropy") continue;
+    const std::string key = r["family"].get<std::string>() + r["measure"].get<std::string>() +
+                            r["model_a"].get<std::string>() + r["model_b"].get<std::string>();
+    EXPECT_EQ(r["wilcoxon"]["q"].get<double>(), q_without.at(key)) << key;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 5u * 2 * 3);
 }
 
 TEST(Analyze, UndefinedValuesReduceN) {

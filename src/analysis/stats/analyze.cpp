@@ -2,6 +2,7 @@
 // quantities are JSON null with a note; q-values are filled in after all rows exist.
 #include "analysis/stats/analyze.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -486,38 +487,49 @@ class Builder {
     return ex;
   }
 
-  void add(const std::string& fam, const std::string& desc, Json& test) {
-    auto& f = families_[fam];
-    f.description = desc;
+  // Registers `test` of `row` in family `fam`, or in "<fam>.<measure>" for a measure with a
+  // family of its own (StatsInput::own_family_measures).
+  void add(const std::string& fam, const std::string& desc, Json& test, const Json& row) {
+    std::string name = fam, description = desc;
+    if (row.contains("measure") && row["measure"].is_string()) {
+      const std::string measure = row["measure"].get<std::string>();
+      if (std::find(in_.own_family_measures.begin(), in_.own_family_measures.end(), measure) !=
+          in_.own_family_measures.end()) {
+        name += "." + measure;
+        description += " (" + measure + " only)";
+      }
+    }
+    auto& f = families_[name];
+    f.description = description;
     f.tests.push_back(&test);
   }
 
   void register_families(Json& doc) {
     for (auto& r : doc["model_comparisons"]) {
       add("model_comparisons.wilcoxon", "Wilcoxon signed-rank over family × measure × model pair",
-          r["wilcoxon"]);
+          r["wilcoxon"], r);
       add("model_comparisons.paired_t", "paired t over family × measure × model pair",
-          r["paired_t"]);
+          r["paired_t"], r);
     }
     for (auto& r : doc["friedman"])
-      add("friedman", "Friedman over family × measure (all models)", r["friedman"]);
+      add("friedman", "Friedman over family × measure (all models)", r["friedman"], r);
     for (auto& r : doc["difficulty"]["correlations"]) {
       add("difficulty.spearman", "Spearman rho vs level over family × measure × model",
-          r["spearman"]);
+          r["spearman"], r);
       add("difficulty.kendall", "Kendall tau-b vs level over family × measure × model",
-          r["kendall"]);
+          r["kendall"], r);
     }
     for (auto& r : doc["correctness"]["groups"]) {
       add("correctness.mann_whitney",
-          "Mann-Whitney U correct vs incorrect over family × measure × model", r["mann_whitney"]);
+          "Mann-Whitney U correct vs incorrect over family × measure × model", r["mann_whitney"], r);
       add("correctness.welch", "Welch t correct vs incorrect over family × measure × model",
-          r["welch"]);
+          r["welch"], r);
     }
     for (auto& r : doc["correctness"]["presence"]) {
       add("presence.fisher", "Fisher exact (presence × correctness) over keyword families",
-          r["fisher"]);
+          r["fisher"], r);
       add("presence.chi2", "chi-square with Yates (presence × correctness) over keyword families",
-          r["chi2"]);
+          r["chi2"], r);
     }
   }
 };

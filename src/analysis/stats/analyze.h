@@ -23,6 +23,10 @@ struct StatsInput {
   std::vector<std::string> models;    // run order, e.g. base, sft, rl
   std::vector<std::string> families;  // keyword families, plus "all" (all answer tokens)
   std::vector<std::string> measures;  // e.g. "logp_at_occurrence", "rate_per_1k", "kl_to_<model>"
+  // Measures tested in Benjamini-Hochberg families of their own ("<family>.<measure>"), so that
+  // adding them (the logit lens's emergence depth, with --lens) leaves the other tests' q-values
+  // as they were.
+  std::vector<std::string> own_family_measures;
   struct Text {
     std::string id;
     int level = 0;     // 1..5, 0 = unknown
