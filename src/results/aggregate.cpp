@@ -184,7 +184,7 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
         for (size_t f = 0; f <= F; ++f) {
           int64_t n_tok = 0, n_occ = 0;
           double s_ent = 0, s_lp = 0, s_prop = 0;
-          std::vector<double> words, firsts, kl_s(M, 0.0);
+          std::vector<double> words, firsts, entropies, kls, kl_s(M, 0.0);
           std::vector<int64_t> kl_n(M, 0);
           for (size_t t : sel) {
             const TextModelAgg& a = r.per_text[t][m];
@@ -200,6 +200,8 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
               s_prop += a.sum_propensity[f];
               words.insert(words.end(), a.lp_word[f].begin(), a.lp_word[f].end());
               firsts.insert(firsts.end(), a.lp_first[f].begin(), a.lp_first[f].end());
+              entropies.insert(entropies.end(), a.entropy_before[f].begin(), a.entropy_before[f].end());
+              kls.insert(kls.end(), a.kl_at[f].begin(), a.kl_at[f].end());
             }
           }
           io::Json c;
@@ -209,7 +211,11 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
           c["correct"] = correct < 0 ? io::Json("all") : io::Json(correct == 1);
           c["n_texts"] = sel.size();
           c["n_answer_tokens"] = n_tok;
-          c["mean_entropy"] = number_or_null(n_tok ? s_ent / double(n_tok) : kNaN);
+          const auto mean = [](const std::vector<double>& v) {
+            double sum = 0;
+            for (double x : v) sum += x;
+            return v.empty() ? kNaN : sum / double(v.size());
+          };
           if (f < F) {
             c["n_occurrences"] = n_occ;
             c["rate_per_1k"] = number_or_null(n_tok ? 1000.0 * double(n_occ) / double(n_tok) : kNaN);
@@ -220,14 +226,18 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
             c["median_logprob_word"] = number_or_null(median(words));
             c["mean_logprob_first"] = number_or_null(firsts.empty() ? kNaN : sf / double(firsts.size()));
             c["mean_propensity"] = number_or_null(n_tok ? s_prop / double(n_tok) : kNaN);
+            // At the family's occurrences, as stats.json's entropy and kl of a family.
+            c["mean_entropy_before"] = number_or_null(mean(entropies));
+            if (M > 1) c["mean_kl_at"] = number_or_null(mean(kls));
           } else {
             c["mean_logprob"] = number_or_null(n_tok ? s_lp / double(n_tok) : kNaN);
+            c["mean_entropy"] = number_or_null(n_tok ? s_ent / double(n_tok) : kNaN);
+            io::Json kl = io::Json::object();
+            for (size_t o = 0; o < M; ++o) {
+              if (o != m) kl[r.models[o]] = number_or_null(kl_n[o] ? kl_s[o] / double(kl_n[o]) : kNaN);
+            }
+            c["mean_kl_to"] = kl;
           }
-          io::Json kl = io::Json::object();
-          for (size_t o = 0; o < M; ++o) {
-            if (o != m) kl[r.models[o]] = number_or_null(kl_n[o] ? kl_s[o] / double(kl_n[o]) : kNaN);
-          }
-          c["mean_kl_to"] = kl;
           cells.push_back(std::move(c));
         }
       }
@@ -244,7 +254,12 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
       {"mean_logprob_word", "mean over occurrences of the whole-word log p (sum over its tokens), nats"},
       {"mean_logprob_first", "mean over occurrences of the first token's log p (the decision point), nats"},
       {"mean_propensity", "mean over answer positions of the family's next-token probability mass"},
-      {"mean_kl_to", "mean over common answer positions of KL(P_model || P_other), nats"},
+      {"mean_entropy_before", "keyword families: mean over occurrences of the entropy of the row that predicts "
+                              "the occurrence's first token, nats"},
+      {"mean_kl_at", "keyword families: mean over occurrences of the mean KL(P_model || P_other) over the other "
+                     "models at the occurrence, nats"},
+      {"mean_entropy", "family 'all': mean entropy over answer tokens, nats"},
+      {"mean_kl_to", "family 'all': mean over common answer positions of KL(P_model || P_other), nats"},
       {"level/correct", "'all' includes texts with unknown level / correctness"}};
   j["cells"] = std::move(cells);
   io::write_file_atomic(io::join_path(out_dir, "summary.json"), j.dump(1) + "\n");

@@ -547,6 +547,38 @@ TEST_F(RunDir, RelativePathsAreRecordedAbsoluteAndTheReportWorksFromElsewhere) {
   EXPECT_EQ(r.err.find("token strings are shown as ids"), std::string::npos) << r.err;
 }
 
+// summary.json's keyword-family cells give the entropy and KL at the family's occurrences (they
+// repeated the all-answer-token values in every family).
+TEST_F(RunDir, SummaryFamilyCellsMeasureAtTheFamilysOccurrences) {
+  write("data.jsonl", many_records(6));
+  const auto r = run_cli("run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") + " --out " +
+                         p("out") + " --quiet --template '{query}{answer}'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = io::parse_json(slurp(p("out/summary.json")), "summary.json");
+  io::Db db(p("out/results.sqlite"), false);
+  size_t checked = 0;
+  for (const auto& c : summary["cells"]) {
+    if (c["level"] != "all" || c["correct"] != "all" || c["model"] != "a") continue;
+    const std::string family = c["family"].get<std::string>();
+    if (family == "all") {
+      EXPECT_TRUE(c.contains("mean_entropy") && c.contains("mean_kl_to")) << c.dump();
+      continue;
+    }
+    EXPECT_FALSE(c.contains("mean_entropy")) << c.dump();
+    const int64_t n = db.query_int("SELECT count(*) FROM occurrences WHERE model_idx = 0 AND family = '" + family + "'");
+    if (n == 0) {
+      EXPECT_TRUE(c["mean_entropy_before"].is_null()) << c.dump();
+      continue;
+    }
+    io::Stmt s(db, "SELECT avg(entropy_before), avg(kl_at) FROM occurrences WHERE model_idx = 0 AND family = '" + family + "'");
+    ASSERT_TRUE(s.step());
+    EXPECT_NEAR(c["mean_entropy_before"].get<double>(), s.col_double(0), 1e-9 * (1 + s.col_double(0))) << family;
+    EXPECT_NEAR(c["mean_kl_at"].get<double>(), s.col_double(1), 1e-12) << family;  // 0: a model against itself
+    ++checked;
+  }
+  EXPECT_GE(checked, 1u);
+}
+
 // A config.json that leaves stored tensors unused (here one of the two layers) runs another
 // model than the one stored: run warns as inspect does, also with --quiet.
 TEST_F(RunDir, TensorsTheConfigDoesNotUseAreWarnedAbout) {
