@@ -1,5 +1,6 @@
 #include "analysis/similarity.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -59,7 +60,7 @@ double frobenius_dot(const std::vector<double>& a, const std::vector<double>& b)
 
 double linear_cka(const float* x, const float* y, int64_t n, int64_t d) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  if (n < 2 || d < 1) return nan;
+  if (n < 3 || d < 1) return nan;  // two centred positions are ± one vector: CKA 1 whatever they are
   const std::vector<double> xc = centred(x, n, d), yc = centred(y, n, d);
   double num, xx, yy;
   if (n <= d) {
@@ -77,7 +78,7 @@ double linear_cka(const float* x, const float* y, int64_t n, int64_t d) {
     yy = frobenius_dot(yym, yym);
   }
   if (!(xx > 0.0) || !(yy > 0.0)) return nan;
-  return num / (std::sqrt(xx) * std::sqrt(yy));
+  return std::min(1.0, num / (std::sqrt(xx) * std::sqrt(yy)));  // ≤ 1 by Cauchy-Schwarz; rounding aside
 }
 
 double mean_cosine(const float* x, const float* y, int64_t n, int64_t d) {

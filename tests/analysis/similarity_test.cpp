@@ -113,6 +113,8 @@ TEST(LinearCka, UndefinedWithoutVariance) {
   const std::vector<float> x = {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}, y = {1, 0, 0, 1, 0, 1, 1, 0, 2, 2, 0, 0};
   EXPECT_TRUE(std::isnan(linear_cka(x.data(), y.data(), 3, d)));  // x the same at every position
   EXPECT_TRUE(std::isnan(linear_cka(y.data(), y.data(), 1, d)));  // one position
+  // Two positions: centred, each side is ± one vector, so CKA would be 1 for any two matrices.
+  EXPECT_TRUE(std::isnan(linear_cka(y.data(), y.data() + 4, 2, d)));
   EXPECT_FALSE(std::isnan(linear_cka(y.data(), y.data(), 3, d)));
 }
 
