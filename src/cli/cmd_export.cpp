@@ -30,7 +30,9 @@ const char* kTables[] = {"meta",  "models", "families", "texts",          "skipp
 // Rows as JSON objects keep the table's column order.
 using Row = nlohmann::ordered_json;
 
+// RFC 4180 quoting where needed; an empty string is written "" so it differs from NULL (nothing).
 std::string csv_quote(const std::string& s) {
+  if (s.empty()) return "\"\"";
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {

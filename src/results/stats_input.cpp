@@ -36,7 +36,15 @@ void collect_tests(const io::Json& node, const std::string& section, const io::J
     const io::Json& v = it.value();
     if (v.is_object() && v.contains("defined") && v.contains("p")) {
       const io::Json& r = is_row ? node : (row ? *row : node);
-      auto text = [&](const char* k) { return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string(); };
+      // A column the test does not have (model of a pair comparison, measure of a presence test)
+      // is NULL, as level is.
+      auto text = [&](int i, const char* k) {
+        if (r.contains(k) && r[k].is_string()) {
+          ins.bind(i, r[k].get<std::string>());
+        } else {
+          ins.bind_null(i);
+        }
+      };
       auto num = [&](const io::Json& x, int i) {
         if (x.is_number()) {
           ins.bind(i, x.get<double>());
@@ -44,8 +52,15 @@ void collect_tests(const io::Json& node, const std::string& section, const io::J
           ins.bind_null(i);
         }
       };
-      ins.bind(1, section).bind(2, it.key()).bind(3, text("family")).bind(4, text("measure"));
-      ins.bind(5, text("model")).bind(6, text("model_a")).bind(7, text("model_b"));
+      // Presence tests sit under correctness in stats.json; their section is named as their BH
+      // families are (presence.fisher, presence.chi2).
+      ins.bind(1, section == "correctness" && !r.contains("measure") ? std::string("presence") : section);
+      ins.bind(2, it.key());
+      text(3, "family");
+      text(4, "measure");
+      text(5, "model");
+      text(6, "model_a");
+      text(7, "model_b");
       if (r.contains("level") && r["level"].is_number()) {
         ins.bind(8, r["level"].get<int64_t>());
       } else {

@@ -887,6 +887,16 @@ TEST_F(RunDir, ExportWritesCsvAndJsonl) {
   EXPECT_EQ(r.out.rfind("{\"text_idx\":", 0), 0u) << "keys in column order: " << r.out.substr(0, 80);
   EXPECT_EQ(run_cli("export " + p("out") + " --table nope").code, 2);
   EXPECT_EQ(run_cli("export " + p("nothing-here") + " --table positions").code, 3);
+  // In CSV an empty string is "" and NULL nothing: a text without a source against position 0's
+  // undefined log p.
+  ASSERT_EQ(db.query_int("SELECT count(*) FROM texts WHERE source = ''"), 1);
+  r = run_cli("export " + p("out") + " --table texts");
+  const std::string row = r.out.substr(r.out.find('\n') + 1);
+  EXPECT_NE(row.find(",\"\","), std::string::npos) << row.substr(0, 120);
+  r = run_cli("export " + p("out") + " --table positions");
+  const std::string pos0 = r.out.substr(r.out.find('\n') + 1, r.out.find('\n', r.out.find('\n') + 1) - r.out.find('\n') - 1);
+  EXPECT_NE(pos0.find(",,"), std::string::npos) << pos0;
+  EXPECT_EQ(pos0.find("\"\""), std::string::npos) << pos0;
 }
 
 // Every table a run writes can be exported, the lens's and the statistics' too; a table a results
@@ -909,6 +919,13 @@ TEST_F(RunDir, ExportWritesTheLensSimilarityAndStatisticsTables) {
   }
   r = run_cli("export " + p("out") + " --table lens");
   EXPECT_EQ(r.out.rfind("text_idx,model_idx,layer,pos,logprob,rank,entropy,kl_final,", 0), 0u) << r.out.substr(0, 80);
+  // A column a test does not have is NULL (it was '' for some, NULL for others); presence tests
+  // are their own section, named as their BH families.
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM stats_tests WHERE model = '' OR model_a = '' OR measure = ''"), 0);
+  EXPECT_GT(db.query_int("SELECT count(*) FROM stats_tests WHERE section = 'model_comparisons' AND model IS NULL "
+                         "AND model_a = 'a' AND model_b = 'b'"), 0);
+  EXPECT_GT(db.query_int("SELECT count(*) FROM stats_tests WHERE section = 'presence' AND measure IS NULL"), 0);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM stats_tests WHERE section = 'correctness' AND measure IS NULL"), 0);
   db.exec("DROP TABLE stats_tests");
   r = run_cli("export " + p("out") + " --table stats_tests");
   EXPECT_EQ(r.code, 3) << r.err;
