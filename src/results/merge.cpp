@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "io/atomic_file.h"
 #include "io/error.h"
+#include "io/json.h"
 #include "io/paths.h"
 #include "results/results_db.h"
 #include "results/shard.h"
@@ -13,6 +16,38 @@
 namespace lsc::results {
 
 namespace {
+
+// The merged run's timing_json: the shards' last sessions summed (session and measuring seconds;
+// per model its tokens, forward and packing seconds), each model's tok/s from those sums. A shard
+// whose timings cannot be read adds nothing.
+std::string summed_timings(const std::vector<std::string>& shards) {
+  io::Json sum = {{"session_s", 0.0}, {"measure_s", 0.0}, {"models", io::Json::array()}};
+  for (const std::string& text : shards) {
+    io::Json t;
+    try {
+      t = io::parse_json(text, "timing_json");
+    } catch (const InputError&) {
+      continue;
+    }
+    if (!t.is_object()) continue;
+    for (const char* k : {"session_s", "measure_s"}) sum[k] = sum[k].get<double>() + t.value(k, 0.0);
+    const io::Json models = t.value("models", io::Json::array());
+    for (size_t m = 0; m < models.size(); ++m) {
+      if (sum["models"].size() <= m) {
+        sum["models"].push_back({{"name", models[m].value("name", "")}, {"forward_tokens", int64_t{0}},
+                                 {"forward_s", 0.0}, {"tokens_per_second", 0.0}, {"prepare_s", 0.0}});
+      }
+      io::Json& s = sum["models"][m];
+      s["forward_tokens"] = s["forward_tokens"].get<int64_t>() + models[m].value("forward_tokens", int64_t{0});
+      for (const char* k : {"forward_s", "prepare_s"}) s[k] = s[k].get<double>() + models[m].value(k, 0.0);
+    }
+  }
+  for (io::Json& s : sum["models"]) {
+    const double f = s["forward_s"].get<double>();
+    s["tokens_per_second"] = f > 0 ? double(s["forward_tokens"].get<int64_t>()) / f : 0.0;
+  }
+  return sum.dump();
+}
 
 namespace fs = std::filesystem;
 
@@ -188,8 +223,13 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
             "FROM temp.occ_map; CREATE INDEX temp.occ_new_key ON occ_new(shard, old)");
     const auto occ_cols = columns(db, "occurrences");
     const auto win_cols = columns(db, "windows");
+    std::vector<std::string> timings;  // each shard's last session (meta.timing_json)
     for (const ShardInfo& s : shards) {
       Attached a(db, s.db_path);
+      {
+        io::Stmt t(db, "SELECT value FROM shard.meta WHERE key = 'timing_json'");
+        if (t.step()) timings.push_back(t.col_text(0));
+      }
       io::Transaction tx(db);
       const std::string join = " JOIN temp.occ_new m ON m.shard = " + std::to_string(s.index()) + " AND m.old = ";
       if (s.index() == 0) {
@@ -222,6 +262,7 @@ MergeResult merge_shards(const std::vector<std::string>& shard_dirs, const std::
     io::Transaction tx(db);
     db.exec("DELETE FROM meta WHERE key IN ('shard', 'shard_texts')");
     out.mark_finished(n_tokens, seconds, first.count());
+    out.set_session_timing(summed_timings(timings));
     tx.commit();
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }

@@ -9,6 +9,7 @@
 
 #include "cli/fixture_records.h"
 #include "cli/run_cli.h"
+#include "io/json.h"
 #include "io/sqlite.h"
 
 namespace lsc::test {
@@ -70,6 +71,16 @@ TEST_F(MergeDir, ThreeShardsMergeToTheSingleProcessDatabase) {
   EXPECT_EQ(query(p("sharded/results.sqlite"), "SELECT value FROM meta WHERE key = 'n_shards'"), 3);
   EXPECT_GT(query(p("sharded/results.sqlite"), "SELECT count(*) FROM lens"), 0);
   EXPECT_GT(query(p("sharded/results.sqlite"), "SELECT count(*) FROM layer_similarity"), 0);
+  // The merged run's timings are its shards' summed (they were shard 0's): every forward token of
+  // model a, as the single run counts them.
+  {
+    io::Db merged(p("sharded/results.sqlite"), false), single(p("single/results.sqlite"), false);
+    io::Stmt m(merged, "SELECT value FROM meta WHERE key = 'timing_json'"), o(single, "SELECT value FROM meta WHERE key = 'timing_json'");
+    ASSERT_TRUE(m.step() && o.step());
+    const auto tm = io::parse_json(m.col_text(0), "merged"), to = io::parse_json(o.col_text(0), "single");
+    EXPECT_EQ(tm["models"][0]["forward_tokens"], to["models"][0]["forward_tokens"]) << tm.dump();
+    EXPECT_GT(tm["models"][0]["tokens_per_second"].get<double>(), 0.0);
+  }
   // The outputs computed from the database are the same files.
   for (const char* f : {"summary.json", "stats.json", "stats.md"}) {
     EXPECT_EQ(slurp(p(std::string("single/") + f)), slurp(p(std::string("sharded/") + f))) << f;
