@@ -178,6 +178,15 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
   const bool fresh = !io::file_exists(db_path);
   auto db_owner = std::make_unique<results::ResultsDb>(results_dir, opt.keywords, true);
   results::ResultsDb& db = *db_owner;
+  if (!fresh && !opt.quiet && !(opt.shard_by_rank && opt.shard.index != 0)) {
+    // A run resumed by another logitscope: its texts may be computed by different code.
+    const std::string started_by = db.run_meta().program_version;
+    if (!started_by.empty() && started_by != program_version()) {
+      std::fprintf(stderr, "logitscope: warning: %s was started by logitscope %s; this is %s: the texts each "
+                   "computes may differ where the computations changed (use --force to redo them all)\n",
+                   db_path.c_str(), started_by.c_str(), program_version().c_str());
+    }
+  }
   if (fresh) {
     io::Transaction tx(db.db());
     results::RunMeta meta;

@@ -607,6 +607,27 @@ TEST_F(RunDir, TensorsTheConfigDoesNotUseAreWarnedAbout) {
   EXPECT_EQ(whole.err.find("not used by its config.json"), std::string::npos) << whole.err;
 }
 
+// Resuming a run that another logitscope started says so (its texts may be computed differently).
+TEST_F(RunDir, AResumeByAnotherVersionWarns) {
+  write("data.jsonl", many_records(2));
+  const std::string args = "run --model ref=" + kModel + " --data " + p("data.jsonl") + " --out " + p("out") +
+                           " --template '{query}{answer}'";
+  ASSERT_EQ(run_cli(args + " --quiet").code, 0);
+  auto r = run_cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("was started by logitscope"), std::string::npos) << r.err;
+  {
+    io::Db db(p("out/results.sqlite"), false);
+    db.exec("UPDATE meta SET value = '0.0.1 (commit 0000000)' WHERE key = 'program_version'");
+  }
+  r = run_cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("logitscope: warning: " + p("out/results.sqlite") + " was started by logitscope 0.0.1 (commit "
+                       "0000000); this is "),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(RunDir, TruncationIsCountedAndReported) {
   write("data.jsonl", many_records(2));
   // A warning, so --quiet does not hide it.
