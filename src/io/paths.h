@@ -14,5 +14,9 @@ bool file_exists(const std::string& path);
 std::string file_kind(const std::string& path);
 bool is_directory(const std::string& path);
 std::string join_path(const std::string& dir, const std::string& name);
+// `path` made absolute against the working directory and normalized ("a/./b/../c" -> "/cwd/a/c"),
+// as results record paths so that later readers find them from any directory; `path` unchanged
+// if the working directory cannot be read.
+std::string absolute_path(const std::string& path);
 
 }  // namespace lsc::io

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 
 #include "gpu/gpu.h"
@@ -13,8 +12,6 @@
 #include "pipeline/progress.h"
 
 namespace lsc::pipeline {
-
-namespace fs = std::filesystem;
 
 int64_t TextJob::tokens() const {
   int64_t n = 0;
@@ -186,11 +183,11 @@ std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& 
   io::Json ms = io::Json::array();
   for (const auto& m : models) {
     ms.push_back({{"name", m.name},
-                  {"path", fs::absolute(m.dir).lexically_normal().string()},
+                  {"path", io::absolute_path(m.dir)},
                   {"config_sha256", io::sha256_file(io::join_path(m.dir, "config.json"))}});
   }
   j["models"] = ms;
-  j["data"] = {{"path", fs::absolute(o.data_path).lexically_normal().string()}, {"sha256", data_sha}};
+  j["data"] = {{"path", io::absolute_path(o.data_path)}, {"sha256", data_sha}};
   j["keywords"] = o.keywords;
   j["template"] = o.template_spec;
   if (o.template_spec == "chat") {  // what each model's chat template resolved to (its system message)

@@ -123,14 +123,6 @@ struct RunRecord {  // what the manifest records about this run
   const gpu::GpuModels* gpu = nullptr;  // --device cuda: what runs there, for the models table
 };
 
-// Paths the results record (models.path, models.tokenizer_path, meta.data_path) are absolute, so
-// `report` and later readers find the tokenizer from any working directory.
-std::string absolute_path(const std::string& path) {
-  std::error_code ec;
-  const fs::path p = fs::absolute(path, ec);
-  return ec ? path : p.lexically_normal().string();
-}
-
 // The results directory: new (manifest written), resumable (same arguments), or refused.
 std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const std::string& results_dir,
                                                 const RunRecord& run) {
@@ -203,7 +195,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     meta.n_texts = run.n_texts;
     meta.n_truncated = run.n_truncated;
     meta.n_skipped = static_cast<int64_t>(data.errors.size());
-    meta.data_path = absolute_path(opt.data_path);
+    meta.data_path = io::absolute_path(opt.data_path);
     meta.data_sha256 = data_sha;
     meta.sharded = opt.shard.sharded();
     meta.shard = opt.shard;
@@ -214,13 +206,13 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       const auto& c = lm.model->config();
       results::ModelRow r;
       r.name = lm.name;
-      r.path = absolute_path(lm.dir);
+      r.path = io::absolute_path(lm.dir);
       r.model_type = c.model_type;
       for (const auto& [dt, bytes] : lm.model->checkpoint().used_bytes_by_dtype()) r.dtypes += (r.dtypes.empty() ? "" : ",") + dt;
       r.n_params = model::parameter_count(c);
       r.vocab_size = c.vocab_size;
       r.config_sha256 = io::sha256_file(io::join_path(lm.dir, "config.json"));
-      r.tokenizer_path = absolute_path(lm.tokenizer_path);
+      r.tokenizer_path = io::absolute_path(lm.tokenizer_path);
       r.tokenizer_sha256 = lm.tokenizer_sha256;
       r.template_name = lm.tmpl.name;
       const model::PrecisionUsed used = lm.model->precision_used(precision);
@@ -550,7 +542,8 @@ int run(const RunOptions& opt_in) {
   // A session that found every text done computed nothing: the run's compute time and its last
   // working session's timings stay as they were.
   const bool computed = !todo.empty();
-  const double compute_seconds = computed ? db.add_compute_seconds(session_s) : db.run_meta().compute_seconds;
+  const results::RunMeta stored = db.run_meta();  // its status and compute time before this session's end
+  const double compute_seconds = computed ? db.add_compute_seconds(session_s) : stored.compute_seconds;
   if (computed) {
     io::Json t = io::Json::object();
     t["session_s"] = session_s;
@@ -586,7 +579,7 @@ int run(const RunOptions& opt_in) {
                  static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
     return g_signal.load() == SIGTERM ? 128 + SIGTERM : kExitInterrupted;
   }
-  if (computed || db.run_meta().status != "finished") db.mark_finished(my_tokens, compute_seconds);
+  if (computed || stored.status != "finished") db.mark_finished(my_tokens, compute_seconds);
   if (opt.shard.sharded()) {
     if (!opt.quiet && !opt.shard_by_rank) {
       std::fprintf(stderr, "logitscope: shard %d/%d done: %zu of %zu texts, %lld tokens in %s; when every shard is done: logitscope merge --out %s\n",

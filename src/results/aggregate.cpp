@@ -219,12 +219,9 @@ void write_summary(ResultsDb& db, const std::string& out_dir) {
           if (f < F) {
             c["n_occurrences"] = n_occ;
             c["rate_per_1k"] = number_or_null(n_tok ? 1000.0 * double(n_occ) / double(n_tok) : kNaN);
-            double sw = 0, sf = 0;
-            for (double w : words) sw += w;
-            for (double w : firsts) sf += w;
-            c["mean_logprob_word"] = number_or_null(words.empty() ? kNaN : sw / double(words.size()));
+            c["mean_logprob_word"] = number_or_null(mean(words));
             c["median_logprob_word"] = number_or_null(median(words));
-            c["mean_logprob_first"] = number_or_null(firsts.empty() ? kNaN : sf / double(firsts.size()));
+            c["mean_logprob_first"] = number_or_null(mean(firsts));
             c["mean_propensity"] = number_or_null(n_tok ? s_prop / double(n_tok) : kNaN);
             // At the family's occurrences, as stats.json's entropy and kl of a family.
             c["mean_entropy_before"] = number_or_null(mean(entropies));
