@@ -5,6 +5,7 @@
 
 #include "io/error.h"
 #include "io/json.h"
+#include "io/sha256.h"
 #include "model/tensor_table.h"
 #include "io/paths.h"
 
@@ -150,6 +151,25 @@ std::map<std::string, uint64_t> Checkpoint::used_bytes_by_dtype() const {
 
 void Checkpoint::prefetch() const {
   for (const io::MappedFile& f : files_) io::prefetch_pages(f.bytes().data(), f.size());
+}
+
+std::string Checkpoint::weights_fingerprint() const {
+  constexpr uint64_t kSlice = 4096;
+  std::string sample;
+  for (const auto& [name, t] : tensors_) {  // (a map: in name order, whatever the files' order)
+    sample += name;
+    sample += '\0';
+    sample += io::dtype_name(t.dtype);
+    for (const int64_t d : t.shape) sample += "," + std::to_string(d);
+    sample += '\0';
+    const char* bytes = static_cast<const char*>(t.data);
+    if (t.n_bytes <= 3 * kSlice) {
+      sample.append(bytes, t.n_bytes);
+    } else {
+      for (const uint64_t at : {uint64_t{0}, (t.n_bytes - kSlice) / 2, t.n_bytes - kSlice}) sample.append(bytes + at, kSlice);
+    }
+  }
+  return io::sha256_hex(sample);
 }
 
 }  // namespace lsc::model

@@ -49,6 +49,11 @@ class Checkpoint {
   // Starts reading the files into the page cache in the background (io::prefetch_pages), so the
   // first pass or packing finds them there.
   void prefetch() const;
+  // SHA-256 (hex) of every tensor's name, dtype, shape and a sample of its bytes: all of a tensor
+  // up to 12 KiB, else its first, middle and last 4 KiB. Identical files give the same value
+  // wherever they lie; retrained or re-exported weights (which change throughout) give another.
+  // Reads a few MiB of a 7B checkpoint, so a resume can check it cheaply.
+  std::string weights_fingerprint() const;
 
  private:
   std::string dir_;

@@ -62,11 +62,14 @@ struct RunOptions {
   bool quiet = false;             // no progress output
   double progress_interval = 10;  // seconds between progress lines when stderr is not a terminal
   bool shard_by_rank = false;     // the shard is this MPI rank's (rank 0 merges; no merge hint printed)
-  // Set (by a signal handler, or a test) to stop after the text being committed; polled between
-  // texts and forward passes. Null: the run installs its own SIGINT/SIGTERM handler.
+  // Set (by a signal handler, or a test) to stop the run: the forward pass under way stops at its
+  // next layer (dropped), no other starts, and the texts whose passes every model has done are
+  // measured and committed. Null: the run installs its own SIGINT/SIGTERM handler.
   const std::atomic<bool>* interrupt = nullptr;
   // Called after each text is committed with the number committed in this session (tests).
   std::function<void(int64_t)> on_text_committed;
+  // Called after each layer of a forward pass with the model's index and the layers done (tests).
+  std::function<void(size_t model, int layers_done)> on_layer;
 };
 
 }  // namespace lsc::pipeline

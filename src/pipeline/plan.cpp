@@ -178,13 +178,16 @@ TextPlans plan_texts(const io::Dataset& data, const std::vector<LoadedModel>& mo
   return out;
 }
 
-std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& models, const std::string& data_sha) {
+std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& models, const std::string& data_sha,
+                           bool with_weights) {
   io::Json j;
   io::Json ms = io::Json::array();
   for (const auto& m : models) {
-    ms.push_back({{"name", m.name},
+    io::Json e = {{"name", m.name},
                   {"path", io::absolute_path(m.dir)},
-                  {"config_sha256", io::sha256_file(io::join_path(m.dir, "config.json"))}});
+                  {"config_sha256", io::sha256_file(io::join_path(m.dir, "config.json"))}};
+    if (with_weights) e["weights_fingerprint"] = m.model->checkpoint().weights_fingerprint();
+    ms.push_back(std::move(e));
   }
   j["models"] = ms;
   j["data"] = {{"path", io::absolute_path(o.data_path)}, {"sha256", data_sha}};

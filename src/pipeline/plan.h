@@ -89,7 +89,11 @@ struct TextPlans {
 TextPlans plan_texts(const io::Dataset& data, const std::vector<LoadedModel>& models, const LengthCut& cut,
                      const std::string& data_path);
 
-// The arguments that decide a run's results, as canonical JSON (its hash guards resumes and merges).
-std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& models, const std::string& data_sha);
+// The arguments that decide a run's results, as canonical JSON (its hash guards resumes and merges):
+// the models (path, config.json's hash and, `with_weights`, Checkpoint::weights_fingerprint), the
+// data file's path and hash, and every option that changes a result. Runs started before the
+// weights were recorded have the hash of `with_weights` false.
+std::string canonical_args(const RunOptions& o, const std::vector<LoadedModel>& models, const std::string& data_sha,
+                           bool with_weights = true);
 
 }  // namespace lsc::pipeline

@@ -1,6 +1,7 @@
 #include "pipeline/run.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -41,13 +42,26 @@ namespace fs = std::filesystem;
 
 std::atomic<bool> g_signalled{false};
 std::atomic<int> g_signal{0};  // which one: the exit status says it (130 SIGINT, 143 SIGTERM)
+// The first SIGINT/SIGTERM asks the run to stop and says so (write(2): the one output a handler
+// may do); the next one takes the default action, so a second Ctrl-C stops at once (committed
+// texts are safe in SQLite's journal either way).
 extern "C" void on_signal(int sig) {
   g_signal.store(sig);
   g_signalled.store(true);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  static const char msg[] =
+      "\nlogitscope: stopping: the current forward pass stops at its next layer, then the texts whose passes "
+      "are done are measured and saved (Ctrl-C again stops at once)\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
+// Thrown from a pass's per-layer callback when the run is asked to stop: the pass is dropped.
+struct PassStopped {};
+
 // SIGINT/SIGTERM set the run's interrupt flag while the run is in its loop (unless the caller
-// brings its own flag), and are given back after.
+// brings its own flag), and are given back after (`release`: before the statistics and report,
+// which a signal then stops as any program: their files are written whole or not at all).
 class InterruptScope {
  public:
   explicit InterruptScope(const std::atomic<bool>* external) : flag_(external != nullptr ? external : &g_signalled) {
@@ -59,10 +73,12 @@ class InterruptScope {
       installed_ = true;
     }
   }
-  ~InterruptScope() {
+  ~InterruptScope() { release(); }
+  void release() {
     if (installed_) {
       std::signal(SIGINT, old_int_);
       std::signal(SIGTERM, old_term_);
+      installed_ = false;
     }
   }
   bool requested() const { return flag_->load(); }
@@ -136,11 +152,23 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
   const std::string args = canonical_args(opt, models, data_sha);
   const std::string args_hash = io::sha256_hex(args);
   const std::string db_path = io::join_path(results_dir, "results.sqlite");
+  // Whether a stored run's hash is this command's run. One recorded before the models' weights
+  // were is, when all else agrees (said: its weights cannot be checked).
+  const auto same_run = [&](const std::string& stored, const std::string& where) {
+    if (stored == args_hash) return true;
+    if (stored.empty() || stored != io::sha256_hex(canonical_args(opt, models, data_sha, false))) return false;
+    if (!opt.quiet && !(opt.shard_by_rank && opt.shard.index != 0)) {
+      std::fprintf(stderr, "logitscope: warning: %s does not record its models' weights (an older logitscope "
+                   "started it): going on without checking that the checkpoints are the ones it began with\n",
+                   where.c_str());
+    }
+    return true;
+  };
   // A shard's work ends in a merge into <out>/results.sqlite: refuse now, not after the work,
   // when that holds another run.
   if (opt.shard.sharded() && !opt.force && io::file_exists(io::join_path(opt.out_dir, "results.sqlite"))) {
     results::ResultsDb merged(opt.out_dir, opt.keywords, false);
-    if (merged.args_hash() != args_hash) {
+    if (!same_run(merged.args_hash(), merged.path())) {
       throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
                        results::another_run(merged.args_json(), args) + "; use --force to replace it, or another --out");
     }
@@ -154,7 +182,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     }
     // A database without a stored run (its creation stopped before the run's first commit)
     // holds nothing to keep: it is replaced as with --force.
-    if (stored != args_hash) {
+    if (!same_run(stored, db_path)) {
       if (!opt.force && !stored.empty()) {
         throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
                          results::another_run(stored_args, args) + "; use --force to replace it, or another --out");
@@ -431,7 +459,7 @@ int run(const RunOptions& opt_in) {
     }
   }
   progress.set_totals(static_cast<int64_t>(mine.size()), my_tokens, texts_done, tokens_done);
-  const InterruptScope interrupt(opt.interrupt);
+  InterruptScope interrupt(opt.interrupt);
   TextMeasurer measurer(models, families, opt, precision, gpu_models.get());
   const std::vector<size_t> group_end = group_ends(todo, models, opt.group_bytes);
   const bool one_packed =
@@ -463,12 +491,18 @@ int run(const RunOptions& opt_in) {
         L.sites = &todo[i]->lens[m];
       }
     }
+    // Passes done per text of the group: a text is measured once every model's pass of it is.
+    std::vector<size_t> passes_done(end - next, 0);
     for (size_t m = 0; m < models.size() && !interrupt.requested(); ++m) {
       const std::string model_phase = "model '" + models[m].name + "' (" + std::to_string(m + 1) + "/" +
                                       std::to_string(models.size()) + ")" + group;
       model::ForwardOptions fo;
       fo.precision = precision;
-      fo.on_layer = [&progress](int layers) { progress.layer_done(layers); };
+      fo.on_layer = [&progress, &interrupt, &opt, m](int layers) {
+        progress.layer_done(layers);
+        if (opt.on_layer) opt.on_layer(m, layers);
+        if (interrupt.requested()) throw PassStopped{};
+      };
       if (!gpu_models && (g == 0 || one_packed) &&
           models[m].model->precision_used(precision).precision != model::Precision::FP32) {
         if (one_packed) {
@@ -506,32 +540,43 @@ int run(const RunOptions& opt_in) {
         }
         progress.pass_begin(pass.rows, models[m].model->config().num_hidden_layers);
         const auto t_pass = Clock::now();
-        if (gpu_models) {
-          hidden[pass.texts[0] - next][m] = gpu_models->forward_hidden(m, pass.ids[0], fo);
-        } else if (pass.texts.size() == 1) {
-          hidden[pass.texts[0] - next][m] = models[m].model->forward_hidden(pass.ids[0], fo);
-        } else {
-          auto out = models[m].model->forward_hidden_batch(pass.ids, fo);
-          for (size_t b = 0; b < pass.texts.size(); ++b) hidden[pass.texts[b] - next][m] = std::move(out[b]);
+        try {
+          if (gpu_models) {
+            hidden[pass.texts[0] - next][m] = gpu_models->forward_hidden(m, pass.ids[0], fo);
+          } else if (pass.texts.size() == 1) {
+            hidden[pass.texts[0] - next][m] = models[m].model->forward_hidden(pass.ids[0], fo);
+          } else {
+            auto out = models[m].model->forward_hidden_batch(pass.ids, fo);
+            for (size_t b = 0; b < pass.texts.size(); ++b) hidden[pass.texts[b] - next][m] = std::move(out[b]);
+          }
+        } catch (const PassStopped&) {
+          break;  // its time and rows are not the model's rate: left out of the timings
         }
         timing[m].forward_s += since(t_pass);
         timing[m].tokens += pass.rows;
+        for (const size_t t : pass.texts) ++passes_done[t - next];
         progress.pass_done();
       }
     }
-    if (interrupt.requested()) break;
-    progress.set_phase("measuring and committing " + std::to_string(end - next) + " text(s), all models" + group);
+    // Stopped during the passes: the texts every model has run are still measured and saved (the
+    // passes are the costly part); the others' passes are dropped and run again on resuming.
+    size_t n_ready = 0;
+    for (const size_t n : passes_done) n_ready += n == models.size() ? 1 : 0;
+    if (interrupt.requested() && !opt.quiet) {
+      std::fprintf(stderr, "logitscope: stopping: saving the %s whose passes every model has done (%zu more "
+                   "of this group are left for the next run)\n",
+                   counted(int64_t(n_ready), "text").c_str(), (end - next) - n_ready);
+    }
+    progress.set_phase("measuring and committing " + std::to_string(n_ready) + " text(s), all models" + group);
     for (size_t i = next; i < end; ++i) {
+      if (passes_done[i - next] != models.size()) continue;
       progress.measure_begin();
       const auto t_measure = Clock::now();
       measurer.measure_and_write(*todo[i], hidden[i - next], lens_rows[i - next], db);
       measure_s += since(t_measure);
+      hidden[i - next] = {};  // the text's rows are committed: give them back
       progress.text_committed(todo[i]->tokens());
       if (opt.on_text_committed) opt.on_text_committed(++committed);
-      if (interrupt.requested()) {
-        end = i + 1;
-        break;
-      }
     }
     next = end;
   }
@@ -587,6 +632,12 @@ int run(const RunOptions& opt_in) {
                    results_dir.c_str(), opt.out_dir.c_str());
     }
     return kExitOk;
+  }
+  interrupt.release();  // a signal now stops the statistics and report as any program (exit 130/143)
+  if (interrupt.requested()) {  // one that came after the last text
+    std::fprintf(stderr, "logitscope: interrupted: every text is saved in %s; the same command writes the "
+                 "statistics and report\n", db_path.c_str());
+    return g_signal.load() == SIGTERM ? 128 + SIGTERM : kExitInterrupted;
   }
   const bool report_written = write_outputs(opt.out_dir, opt.quiet);
   if (!opt.quiet) {

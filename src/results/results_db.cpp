@@ -51,7 +51,12 @@ std::string describe_args_change(const std::string& args_a, const std::string& a
       } else if (key == "models" && va.is_array() && vb.is_array() && va.size() == vb.size() &&
                  models_of(va) == models_of(vb)) {
         for (size_t i = 0; i < va.size(); ++i) {
-          if (va[i] != vb[i]) out.push_back("config.json of model '" + str(field(va[i], "name")) + "'");
+          const std::string name = str(field(va[i], "name"));
+          if (field(va[i], "config_sha256") != field(vb[i], "config_sha256")) out.push_back("config.json of model '" + name + "'");
+          const io::Json wa = field(va[i], "weights_fingerprint"), wb = field(vb[i], "weights_fingerprint");
+          if (!wa.is_null() && !wb.is_null() && wa != wb) {  // (null: recorded by an older logitscope)
+            out.push_back("the weights of model '" + name + "' (its safetensors files changed)");
+          }
         }
       } else if (key == "models" && va.is_array() && vb.is_array()) {
         out.push_back("the models (" + label_a + " " + models_of(va) + "; " + label_b + " " + models_of(vb) + ")");

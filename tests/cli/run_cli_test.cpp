@@ -20,6 +20,7 @@
 #include "cli/fixture_records.h"
 #include "cli/run_cli.h"
 #include "io/json.h"
+#include "io/sha256.h"
 #include "io/sqlite.h"
 #include "kernels/cpu/kernels.h"
 
@@ -270,6 +271,7 @@ TEST_F(RunDir, SigintAndSigtermStopTheRunKeepingItsTextsWithTheirExitStatus) {
     ASSERT_TRUE(WIFEXITED(bg.status)) << "ended by the signal itself, not by the run's handler";
     EXPECT_EQ(WEXITSTATUS(bg.status), 128 + sig);
     const std::string err = slurp(p("err.txt"));
+    EXPECT_NE(err.find("logitscope: stopping: "), std::string::npos) << "the signal not acknowledged: " << err;
     EXPECT_NE(err.find("logitscope: interrupted: "), std::string::npos) << err;
     {
       io::Db db(p("out/results.sqlite"), false);
@@ -281,6 +283,27 @@ TEST_F(RunDir, SigintAndSigtermStopTheRunKeepingItsTextsWithTheirExitStatus) {
     io::Db db(p("out/results.sqlite"), false);
     EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 24);
   }
+}
+
+// Once every text is committed, a signal stops the statistics and report as it stops any program
+// (their files are written whole or not at all): not swallowed into a successful exit.
+TEST_F(RunDir, ASignalDuringTheStatisticsStopsTheRun) {
+  write("data.jsonl", many_records(24));
+  const std::string args = "run --model a=" + kModel + " --model b=" + kModel + " --data " + p("data.jsonl") +
+                           " --quiet --threads 1 --out " + p("out");
+  Background bg = start_until_done(binary() + " " + args + " >/dev/null 2>&1", p("out"), 24);
+  ASSERT_FALSE(bg.exited) << "the run ended before it was signalled";
+  kill(bg.pid, SIGTERM);
+  waitpid(bg.pid, &bg.status, 0);
+  // By the signal, or by the run's exit status for it where it came before the handler was given back.
+  EXPECT_TRUE((WIFSIGNALED(bg.status) && WTERMSIG(bg.status) == SIGTERM) ||
+              (WIFEXITED(bg.status) && WEXITSTATUS(bg.status) == 128 + SIGTERM))
+      << "status " << bg.status;
+  EXPECT_FALSE(fs::exists(p("out/report.html")));
+  // Its texts are all saved: the same command finds nothing to compute and writes the outputs.
+  const auto r = run_cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(p("out/report.html")));
 }
 
 // A results directory holding a run with other arguments is refused, the error naming what
@@ -306,6 +329,42 @@ TEST_F(RunDir, ARunWithOtherArgumentsIsRefusedNamingWhatDiffers) {
   EXPECT_NE(r.err.find(refused + "config.json of model 'a')"), std::string::npos) << r.err;
   write("m/config.json", slurp(kModel + "/config.json"));
   EXPECT_EQ(run_cli(args).code, 0) << "the same arguments again: resumed (nothing to do)";
+  // Other weights under the same config.json (a checkpoint saved again into its folder): one
+  // mantissa bit of the last tensor's last value.
+  fs::remove(p("m/model.safetensors"));
+  fs::copy_file(kModel + "/model.safetensors", p("m/model.safetensors"));
+  {
+    std::fstream f(p("m/model.safetensors"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-2, std::ios::end);
+    const char c = static_cast<char>(f.get() ^ 1);
+    f.seekp(-2, std::ios::end);
+    f.put(c);
+  }
+  r = run_cli(args);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(refused + "the weights of model 'a' (its safetensors files changed))"), std::string::npos) << r.err;
+  fs::remove(p("m/model.safetensors"));
+  fs::create_symlink(kModel + "/model.safetensors", p("m/model.safetensors"));
+  EXPECT_EQ(run_cli(args).code, 0) << "the weights it began with: resumed";
+  // A run recorded before the weights were (its arguments without them) resumes, saying so.
+  {
+    io::Db db(p("out/results.sqlite"), false);
+    io::Stmt get(db, "SELECT value FROM meta WHERE key = 'args_json'");
+    ASSERT_TRUE(get.step());
+    io::Json a = io::Json::parse(get.col_text(0));
+    for (auto& m : a["models"]) {
+      ASSERT_TRUE(m.contains("weights_fingerprint"));
+      m.erase("weights_fingerprint");
+    }
+    io::Stmt set(db, "UPDATE meta SET value = ? WHERE key = ?");
+    set.bind(1, a.dump()).bind(2, std::string("args_json")).run();
+    io::Stmt set_hash(db, "UPDATE meta SET value = ? WHERE key = ?");
+    set_hash.bind(1, io::sha256_hex(a.dump())).bind(2, std::string("args_hash")).run();
+  }
+  r = run_cli(args.substr(0, args.find(" --quiet")));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("does not record its models' weights"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing to do"), std::string::npos) << r.err;
 }
 
 TEST_F(RunDir, ResultsDoNotDependOnThreadCount) {

@@ -127,12 +127,15 @@ TEST_F(Pipeline, ResultsDoNotDependOnWhichModelsStayPacked) {
   }
 }
 
+// A stop while texts are measured: the group under way (a text each here) is committed, no other
+// starts; the same run again completes the tables of an uninterrupted run.
 TEST_F(Pipeline, AnInterruptedRunResumesToTheTablesOfAnUninterruptedOne) {
   ASSERT_EQ(pipeline::run(options("whole")), kExitOk);
   std::atomic<bool> stop{false};
   auto o = options("resumed");
   o.interrupt = &stop;
   o.batch_tokens = 1;
+  o.group_bytes = 1;  // a group per text
   o.on_text_committed = [&](int64_t n) {
     if (n == 2) stop.store(true);
   };
@@ -146,6 +149,34 @@ TEST_F(Pipeline, AnInterruptedRunResumesToTheTablesOfAnUninterruptedOne) {
   ASSERT_EQ(pipeline::run(o), kExitOk);
   // The argument hash ignores how the work was split, so both runs are the same run.
   EXPECT_EQ(tables("resumed"), tables("whole"));
+}
+
+// A stop during the second model's fourth pass (a text per pass, one group): that pass stops at
+// its next layer, and the three texts both models have run are measured and committed, not lost
+// with the group; the resume completes the tables of an uninterrupted run.
+TEST_F(Pipeline, AStopDuringThePassesSavesTheTextsEveryModelHasRun) {
+  ASSERT_EQ(pipeline::run(options("whole")), kExitOk);
+  std::atomic<bool> stop{false};
+  auto o = options("stopped");
+  o.interrupt = &stop;
+  o.batch_tokens = 1;
+  int layers_seen = 0, last_layers = 0;
+  o.on_layer = [&](size_t model, int layers) {
+    if (model != 1) return;
+    last_layers = layers;
+    if (++layers_seen == 3 * model::Model::load(kModel)->config().num_hidden_layers + 1) stop.store(true);
+  };
+  ASSERT_EQ(pipeline::run(o), kExitInterrupted);
+  EXPECT_EQ(last_layers, 1) << "the fourth pass went on after the stop";
+  {
+    io::Db db(p("stopped/results.sqlite"), false);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 3);
+    EXPECT_GT(db.query_int("SELECT count(*) FROM texts"), 4);
+  }
+  stop.store(false);
+  o.on_layer = nullptr;
+  ASSERT_EQ(pipeline::run(o), kExitOk);
+  EXPECT_EQ(tables("stopped"), tables("whole"));
 }
 
 // Models of different depth in one run: each gets its lens rows at its own layers; the similarity
