@@ -21,7 +21,10 @@ int64_t TextJob::tokens() const {
 
 std::vector<LoadedModel> load_models(const RunOptions& opt, Progress& progress) {
   std::vector<LoadedModel> models;
-  std::map<std::string, std::shared_ptr<const tok::Tokenizer>> tokenizer_by_sha;  // a family's models share one
+  // A family's models share one tokenizer: the same tokenizer.json, tokenizer_config.json and
+  // chat_template.jinja (the chat template's system message can differ under one vocabulary).
+  std::map<std::string, std::shared_ptr<const tok::Tokenizer>> tokenizer_by_sha;
+  const auto sha_if_present = [](const std::string& path) { return io::file_exists(path) ? io::sha256_file(path) : ""; };
   for (const auto& [name, dir] : opt.models) {
     progress.set_phase("loading model '" + name + "' (" + std::to_string(models.size() + 1) + "/" +
                        std::to_string(opt.models.size()) + ")");
@@ -32,7 +35,8 @@ std::vector<LoadedModel> load_models(const RunOptions& opt, Progress& progress) 
       m.model = model::Model::load(dir);
       m.tokenizer_path = io::join_path(dir, "tokenizer.json");
       m.tokenizer_sha256 = io::file_exists(m.tokenizer_path) ? io::sha256_file(m.tokenizer_path) : "";
-      auto& shared = tokenizer_by_sha[m.tokenizer_sha256];
+      auto& shared = tokenizer_by_sha[m.tokenizer_sha256 + "+" + sha_if_present(io::join_path(dir, "tokenizer_config.json")) +
+                                      "+" + sha_if_present(io::join_path(dir, "chat_template.jinja"))];
       if (shared == nullptr || m.tokenizer_sha256.empty()) {
         shared = std::make_shared<const tok::Tokenizer>(tok::load_tokenizer(dir));
       }

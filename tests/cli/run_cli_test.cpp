@@ -472,6 +472,34 @@ TEST_F(RunDir, ChatTemplateFromItsJinjaFileAndAChangedOneIsNotResumed) {
   EXPECT_NE(r.err.find("(differs in: chat_patterns (stored "), std::string::npos) << r.err;
 }
 
+// Two models with one tokenizer.json and different chat templates (Qwen2.5-Math and Qwen2.5 do):
+// each text is written with its own model's system message, in either order.
+TEST_F(RunDir, ModelsSharingATokenizerKeepTheirOwnChatTemplates) {
+  write("data.jsonl", R"({"query": "What is 2+2?", "answer": "4."})" "\n");
+  for (const char* m : {"m1", "m2"}) {
+    link_model(m, {"config.json", "model.safetensors", "tokenizer.json"});
+    write(std::string(m) + "/tokenizer_config.json", "{}");
+    write(std::string(m) + "/chat_template.jinja",
+          std::string("{{- \"<|im_start|>system\\nSystem of ") + m + ".<|im_end|>\\n\" }}");
+  }
+  for (const char* order : {"--model a=M1 --model b=M2", "--model b=M2 --model a=M1"}) {
+    std::string models = order;
+    models.replace(models.find("M1"), 2, p("m1"));
+    models.replace(models.find("M2"), 2, p("m2"));
+    fs::remove_all(p("out"));
+    auto r = run_cli("run " + models + " --data " + p("data.jsonl") + " --out " + p("out") + " --quiet --template chat");
+    ASSERT_EQ(r.code, 0) << r.err;
+    io::Db db(p("out/results.sqlite"), false);
+    io::Stmt s(db, "SELECT m.name, t.text FROM text_models t JOIN models m USING(model_idx) ORDER BY m.name");
+    for (const char* name : {"a", "b"}) {
+      ASSERT_TRUE(s.step());
+      EXPECT_EQ(s.col_text(0), name);
+      EXPECT_EQ(s.col_text(1).rfind(std::string("<|im_start|>system\nSystem of m") + (name[0] == 'a' ? "1" : "2"), 0), 0u)
+          << order << ": " << s.col_text(1);
+    }
+  }
+}
+
 TEST_F(RunDir, Bf16PrecisionStaysWithinTheFixtureBoundsOfTheFp32Run) {
   write("data.jsonl", many_records(4));
   ASSERT_EQ(run_cli(run_args(p("data.jsonl"), p("fp32"), "--precision fp32")).code, 0);
