@@ -187,7 +187,10 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
         throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
                          results::another_run(stored_args, args) + "; use --force to replace it, or another --out");
       }
-      for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm"}) {
+      // With the replaced run's outputs (a stop before the new run writes its own must not leave
+      // them beside it).
+      for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm", "summary.json", "stats.json",
+                            "stats.md", "report.html"}) {
         if (std::error_code ec; !fs::remove(io::join_path(results_dir, f), ec) && ec) {
           throw IoError(io::join_path(results_dir, f) +
                         ": cannot remove it to replace the run (--force): " + ec.message());

@@ -97,13 +97,26 @@ std::string now_utc() {
 }
 
 // stats.json, read defensively: its shape belongs to `logitscope stats`; the report shows what it
-// finds.
-io::Json read_stats(const std::string& dir, ReportResult& res) {
+// finds, when it was computed from the database as it is (its "run": the same run, as many texts
+// done). One of another run or of fewer texts (a run replaced or gone on since) is left out, said.
+io::Json read_stats(const std::string& dir, results::ResultsDb& db, ReportResult& res) {
   const std::string path = io::join_path(dir, "stats.json");
   if (!io::file_exists(path)) return nullptr;
   try {
     io::Json j = io::parse_json(io::read_text_file(path), path);
     if (!j.is_object()) throw InputError(path, "", "a JSON object", io::json_type_name(j));
+    if (j.contains("run") && j["run"].is_object()) {
+      const io::Json& run = j["run"];
+      if (run.value("args_hash", std::string()) != db.args_hash()) {
+        throw InputError(path, "run", "the statistics of the run in results.sqlite",
+                         "those of another run (run 'logitscope stats " + dir + "' to compute them)");
+      }
+      const int64_t done = db.n_texts_done();
+      if (run.value("texts_done", int64_t{-1}) != done) {
+        throw InputError(path, "run.texts_done", std::to_string(done) + " (the texts done in results.sqlite)",
+                         run.value("texts_done", io::Json()).dump() + " (run 'logitscope stats " + dir + "' to update them)");
+      }
+    }
     res.has_stats = true;
     return j;
   } catch (const InputError& e) {
@@ -206,7 +219,7 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   data["manifest"] = build_manifest(db, names);
   data["texts"] = build_texts(db, agg);
   data["distributions"] = build_distributions(db, agg);
-  data["stats"] = read_stats(results_dir, res);
+  data["stats"] = read_stats(results_dir, db, res);
   ReportOptions opt_used = opt;
   if (opt.stats_from_file && data["stats"].is_object()) {
     const io::Json& so = data["stats"].value("options", io::Json::object());

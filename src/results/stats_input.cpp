@@ -186,6 +186,8 @@ nlohmann::json write_stats(ResultsDb& db, const std::string& dir, const stats::S
   io::Json doc = stats::analyze(in, opt);
   if (agg.has_lens) doc["layer_similarity"] = layer_similarity_summary(db.db(), agg.models, opt);
   if (const std::string unfinished = unfinished_run(db); !unfinished.empty()) doc["unfinished"] = unfinished;
+  // Which run and how much of it these are (`report` leaves out a stats.json that is not the database's).
+  doc["run"] = {{"args_hash", db.args_hash()}, {"texts_done", db.n_texts_done()}};
   io::write_file_atomic(io::join_path(dir, "stats.json"), doc.dump(1) + "\n");
   io::write_file_atomic(io::join_path(dir, "stats.md"), stats::render_markdown(doc));
   io::Db& d = db.db();

@@ -250,6 +250,11 @@ class ReportCli : public ::testing::Test {
     }
     return sdir;
   }
+  static io::Json data_of(const fs::path& dir) {
+    const std::string h = slurp((dir / "report.html").string());
+    return io::parse_json(between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"),
+                          (dir / "report.html").string());
+  }
   static io::Json data() {
     return io::parse_json(
         between(*html_, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"),
@@ -453,6 +458,27 @@ TEST_F(ReportCli, ShowsStatsJsonWhenPresentAndSurvivesABrokenOne) {
                      "broken stats");
   EXPECT_TRUE(d["stats"].is_null());
   EXPECT_EQ(d["warnings"].size(), 1u);
+  // The run's own stats.json is shown; one of another run, or of fewer texts than are now done
+  // (a run replaced, or gone on since), is left out, the warning saying why.
+  ASSERT_EQ(run_cli("stats " + sdir.string() + " --bootstrap 100").code, 0);
+  r = run_cli("report " + sdir.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("not shown"), std::string::npos) << r.err;
+  EXPECT_FALSE(data_of(sdir)["stats"].is_null());
+  io::Json own = io::parse_json(slurp((sdir / "stats.json").string()), "stats.json");
+  ASSERT_TRUE(own["run"]["texts_done"].is_number());
+  for (const char* what : {"args_hash", "texts_done"}) {
+    io::Json other = own;
+    if (std::string(what) == "args_hash") other["run"]["args_hash"] = "0123";
+    else other["run"]["texts_done"] = other["run"]["texts_done"].get<int64_t>() - 1;
+    std::ofstream(sdir / "stats.json") << other.dump();
+    r = run_cli("report " + sdir.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find(std::string("stats.json not shown: ") + (sdir / "stats.json").string() + ": run"), std::string::npos)
+        << what << ": " << r.err;
+    EXPECT_NE(r.err.find(std::string("logitscope stats ") + sdir.string()), std::string::npos) << r.err;
+    EXPECT_TRUE(data_of(sdir)["stats"].is_null()) << what;
+  }
   fs::remove_all(sdir);
 }
 

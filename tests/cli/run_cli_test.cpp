@@ -306,6 +306,37 @@ TEST_F(RunDir, ASignalDuringTheStatisticsStopsTheRun) {
   EXPECT_TRUE(fs::exists(p("out/report.html")));
 }
 
+// --force replaces a run with its outputs: stopped before it writes its own, the new run does not
+// sit beside the old one's statistics and report.
+TEST_F(RunDir, ForceRemovesTheReplacedRunsOutputs) {
+  write("data.jsonl", many_records(24));
+  const std::string args = "run --model a=" + kModel + " --data " + p("data.jsonl") + " --quiet --threads 1 --out " + p("out");
+  ASSERT_EQ(run_cli(args).code, 0);
+  for (const char* f : {"summary.json", "stats.json", "stats.md", "report.html"}) ASSERT_TRUE(fs::exists(p("out/") + f)) << f;
+  // Signalled once the new run has begun (its manifest stored).
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + binary() + " " + args + " --force --window 3 >/dev/null 2>&1").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  bool exited = false;
+  for (bool begun = false; !begun && !exited;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    exited = waitpid(pid, &status, WNOHANG) == pid;
+    try {
+      io::Db db(p("out/results.sqlite"), false);
+      begun = db.query_int("SELECT count(*) FROM meta WHERE key = 'window' AND value = '3'") == 1;
+    } catch (const std::exception&) {
+    }
+  }
+  ASSERT_FALSE(exited) << "the run ended before it was signalled";
+  kill(pid, SIGINT);
+  waitpid(pid, &status, 0);
+  for (const char* f : {"summary.json", "stats.json", "stats.md", "report.html"}) EXPECT_FALSE(fs::exists(p("out/") + f)) << f;
+}
+
 // A results directory holding a run with other arguments is refused, the error naming what
 // differs: an option, the data file's contents, a model's config.json.
 TEST_F(RunDir, ARunWithOtherArgumentsIsRefusedNamingWhatDiffers) {
