@@ -9,10 +9,34 @@
 #include <filesystem>
 
 #include "io/error.h"
+#include "io/paths.h"
 
 namespace lsc::io {
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_path_(path_ + ".tmp") {
+namespace {
+
+// Where the file is written: `path`, or the file a symlink there names (the link stays a link);
+// IoError when what is there is not a regular file (a directory, pipe or device is not replaced).
+std::string output_target(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(path, ec);
+  if (ec || !fs::exists(st)) return path;
+  std::string target = path;
+  if (fs::is_symlink(st)) {
+    const fs::path resolved = fs::weakly_canonical(path, ec);
+    if (!ec) target = resolved.string();
+  }
+  if (file_exists(target) && !fs::is_regular_file(target, ec)) {
+    throw IoError(path + ": cannot write the output there: it is " + file_kind(target) +
+                  " (a regular file or a new name is expected)");
+  }
+  return target;
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path) : path_(output_target(path)), tmp_path_(path_ + ".tmp") {
   file_ = std::fopen(tmp_path_.c_str(), "wb");
   if (file_ == nullptr) {
     throw IoError(path_ + ": cannot open for writing: " + std::strerror(errno) + " (written as " + tmp_path_ +

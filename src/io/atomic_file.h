@@ -10,7 +10,8 @@ namespace lsc::io {
 
 class AtomicFile {
  public:
-  // Opens <path>.tmp for writing; throws IoError naming the path on failure.
+  // Opens <path>.tmp for writing; throws IoError naming the path on failure. A symlink at `path`
+  // is written through (its target replaced); a directory, pipe or device there is an IoError.
   explicit AtomicFile(std::string path);
   ~AtomicFile();  // removes the .tmp file if commit() was not reached
   AtomicFile(const AtomicFile&) = delete;

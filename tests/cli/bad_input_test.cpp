@@ -675,6 +675,12 @@ std::vector<Case> cases() {
   v.push_back({"O10", "output", "logits --npy into a folder that does not exist", nullptr,
                "logits --model {tiny} --ids 1,2 --npy {dir}/missing/l.npy", 4,
                "\\{dir\\}/missing/l.npy: cannot open for writing: No such file or directory"});
+  // It replaced the pipe (as root, a device such as /dev/full) by a regular file and said it wrote.
+  v.push_back({"O11", "output", "report --out names a pipe", [](const std::string& dir) { ::mkfifo((dir + "/r.html").c_str(), 0600); },
+               "report {out} --out {dir}/r.html --quiet", 4,
+               "report: \\{dir\\}/r.html: cannot write the output there: it is a pipe \\(a regular file or a new name "
+               "is expected\\)"});
+  v.back().needs_plotly = true;
   return v;
 }
 

@@ -1,6 +1,7 @@
 // npy round trip, JSON error locations, atomic files.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -178,6 +179,35 @@ TEST(AtomicFile, UncommittedWriteLeavesPreviousContentIntact) {
 
 TEST(AtomicFile, UnwritableDirectoryIsAnIoError) {
   EXPECT_THROW(write_file_atomic("/nonexistent-dir/x.txt", "x"), IoError);
+}
+
+// An output path that is a symlink is written through (the link stays); a pipe, directory or
+// device there is refused by name, not replaced by a regular file.
+TEST(AtomicFile, WritesThroughASymlinkAndRefusesWhatIsNotAFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = tmp_path("atomic_targets");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_file_atomic((dir / "target.html").string(), "old");
+  fs::create_symlink("target.html", dir / "link.html");
+  write_file_atomic((dir / "link.html").string(), "new");
+  EXPECT_TRUE(fs::is_symlink(dir / "link.html"));
+  EXPECT_EQ(read_text_file((dir / "target.html").string()), "new");
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  fs::create_directories(dir / "sub");
+  for (const auto& [path, kind] : {std::pair<std::string, std::string>{(dir / "fifo").string(), "a pipe"},
+                                   {(dir / "sub").string(), "a directory"}, {"/dev/null", "a device"}}) {
+    try {
+      write_file_atomic(path, "x");
+      ADD_FAILURE() << path << " was written";
+    } catch (const IoError& e) {
+      EXPECT_EQ(std::string(e.what()), path + ": cannot write the output there: it is " + kind +
+                                           " (a regular file or a new name is expected)");
+    }
+  }
+  EXPECT_TRUE(fs::is_fifo(dir / "fifo"));
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  fs::remove_all(dir);
 }
 
 }  // namespace
