@@ -93,7 +93,7 @@ double mean_cosine(const float* x, const float* y, int64_t n, int64_t d) {
       yy += b * b;
     }
     if (xx == 0.0 || yy == 0.0) continue;
-    sum += xy / (std::sqrt(xx) * std::sqrt(yy));
+    sum += std::clamp(xy / (std::sqrt(xx) * std::sqrt(yy)), -1.0, 1.0);  // in [-1, 1] by Cauchy-Schwarz; rounding aside
     ++rows;
   }
   return rows > 0 ? sum / double(rows) : std::numeric_limits<double>::quiet_NaN();

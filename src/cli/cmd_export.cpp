@@ -1,10 +1,12 @@
 // `logitscope export DIR --table NAME --format csv|jsonl`: any results table to stdout (or --out).
 // BLOB columns (top-k ids and log-probs) are expanded into JSON arrays.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -99,7 +101,18 @@ int cmd_export(int argc, char** argv) {
                     std::strerror(errno));
     }
   };
-  io::Stmt s(db.db(), "SELECT * FROM " + table);
+  // Rows in primary-key order, so a table exports to the same bytes however its rows were written
+  // (a merged run inserts text_models shard by shard). Tables without one: in insertion order.
+  std::vector<std::pair<int64_t, std::string>> key;
+  {
+    io::Stmt k(db.db(), "SELECT pk, name FROM pragma_table_info(?) WHERE pk > 0");
+    k.bind(1, table);
+    while (k.step()) key.emplace_back(k.col_int(0), k.col_text(1));
+  }
+  std::sort(key.begin(), key.end());
+  std::string order;
+  for (const auto& [i, name] : key) order += (order.empty() ? " ORDER BY \"" : ", \"") + name + "\"";
+  io::Stmt s(db.db(), "SELECT * FROM " + table + order);
   const int n = s.n_columns();
   if (format == "csv") {
     std::string header;

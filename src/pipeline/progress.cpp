@@ -147,6 +147,11 @@ void Progress::draw() {
   drawn_ = true;
 }
 
+void Progress::clear_line() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!quiet_ && tty_ && drawn_) std::fputs("\r\033[K", stderr);
+}
+
 void Progress::finish() {
   {
     std::lock_guard<std::mutex> lock(mu_);

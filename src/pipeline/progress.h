@@ -40,6 +40,9 @@ class Progress {
   // The last line, timed from the start (and a newline on a terminal), unless every text was
   // done before this session (on a terminal only where nothing was drawn); stops the ticker.
   void finish();
+  // Before another message while the line is shown on a terminal: clears it (the ticker draws it
+  // again below the message).
+  void clear_line();
 
  private:
   void tick();

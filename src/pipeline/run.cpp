@@ -398,6 +398,7 @@ int run(const RunOptions& opt_in) {
   }
   const std::vector<const TextJob*> mine = texts_of_this_process(jobs, opt.shard);
   const std::string results_dir = opt.shard.sharded() ? results::shard_dir(opt.out_dir, opt.shard) : opt.out_dir;
+  progress.clear_line();
   check_memory(models, mine, opt, !opt.quiet);
   // --device cuda: every model's weights onto the GPU once (checked against its free memory).
   std::unique_ptr<gpu::GpuModels> gpu_models;
@@ -453,6 +454,11 @@ int run(const RunOptions& opt_in) {
     } else {
       todo.push_back(j);
     }
+  }
+  progress.clear_line();
+  if (!todo.empty() && texts_done > 0 && !opt.quiet) {
+    std::fprintf(stderr, "logitscope: resuming the run in %s: %lld of %zu texts are done, %zu to compute\n",
+                 db_path.c_str(), static_cast<long long>(texts_done), mine.size(), todo.size());
   }
   if (todo.empty()) {
     if (!opt.quiet) {
@@ -566,6 +572,7 @@ int run(const RunOptions& opt_in) {
     size_t n_ready = 0;
     for (const size_t n : passes_done) n_ready += n == models.size() ? 1 : 0;
     if (interrupt.requested() && !opt.quiet) {
+      progress.clear_line();
       std::fprintf(stderr, "logitscope: stopping: saving the %s whose passes every model has done (%zu more "
                    "of this group are left for the next run)\n",
                    counted(int64_t(n_ready), "text").c_str(), (end - next) - n_ready);

@@ -127,5 +127,23 @@ TEST(MeanCosine, AveragesTheRowsCosines) {
   EXPECT_TRUE(std::isnan(mean_cosine(x.data(), y.data(), 0, 2)));
 }
 
+// A row with itself (or its negative) rounds to within one ulp of ±1 and may land outside; the
+// cosine stays in [-1, 1] (1.0000000000000002 was stored, breaking acos downstream).
+TEST(MeanCosine, StaysWithinPlusMinusOne) {
+  const int64_t d = 896;
+  int outside_unclamped = 0;
+  for (int seed = 0; seed < 50; ++seed) {
+    const auto x = random_matrix(1, d, 100 + seed);
+    std::vector<float> neg(x);
+    for (float& v : neg) v = -v;
+    double xx = 0;
+    for (const float v : x) xx += double(v) * double(v);
+    outside_unclamped += xx / (std::sqrt(xx) * std::sqrt(xx)) > 1.0;
+    EXPECT_LE(mean_cosine(x.data(), x.data(), 1, d), 1.0) << seed;
+    EXPECT_GE(mean_cosine(x.data(), neg.data(), 1, d), -1.0) << seed;
+  }
+  EXPECT_GT(outside_unclamped, 0) << "no row rounds outside: the test checks nothing";
+}
+
 }  // namespace
 }  // namespace lsc::analysis

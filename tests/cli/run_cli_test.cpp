@@ -264,7 +264,9 @@ TEST_F(RunDir, SigintAndSigtermStopTheRunKeepingItsTextsWithTheirExitStatus) {
   const std::string args = "run --model a=" + kModel + " --data " + p("data.jsonl") + " --quiet --threads 1 --out " + p("out");
   for (const int sig : {SIGINT, SIGTERM}) {
     fs::remove_all(p("out"));
-    Background bg = start_until_done(binary() + " " + args + " >/dev/null 2>" + p("err.txt"), p("out"), 2);
+    // A group of texts per text, so the stop comes between texts (a group's texts whose passes are
+    // done are all saved).
+    Background bg = start_until_done("env LSC_GROUP_BYTES=1 " + binary() + " " + args + " >/dev/null 2>" + p("err.txt"), p("out"), 2);
     ASSERT_FALSE(bg.exited) << "the run ended before it was signalled";
     kill(bg.pid, sig);
     waitpid(bg.pid, &bg.status, 0);
@@ -278,8 +280,11 @@ TEST_F(RunDir, SigintAndSigtermStopTheRunKeepingItsTextsWithTheirExitStatus) {
       EXPECT_GE(db.query_int("SELECT count(*) FROM done"), 2);
       EXPECT_EQ(db.query_int("SELECT count(*) FROM meta WHERE key = 'status' AND value = 'interrupted'"), 1);
     }
-    const auto r = run_cli(args);
+    std::string resume = args;
+    resume.erase(resume.find(" --quiet"), 8);
+    const auto r = run_cli(resume);
     ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("logitscope: resuming the run in " + p("out/results.sqlite") + ": "), std::string::npos) << r.err;
     io::Db db(p("out/results.sqlite"), false);
     EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 24);
   }
