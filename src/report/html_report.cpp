@@ -237,6 +237,22 @@ ReportResult write_report(const std::string& results_dir, const std::string& out
   data["viewer"] = build_viewer(db, agg, opt, names);
   data["lens"] = build_lens(db, agg, opt_used, names);
   res.n_viewer_texts = int64_t(data["viewer"]["texts"].size());
+  if (const int stored_k = data["viewer"]["stored_top_k"].get<int>(); stored_k > 0 && opt.viewer_top_k > stored_k) {
+    res.warnings.push_back("--top-k " + std::to_string(opt.viewer_top_k) + ": the run stored the top " +
+                           std::to_string(stored_k) + " of each position; the viewer keeps those " + std::to_string(stored_k));
+  }
+  if (const io::Json& long_texts = data["viewer"]["too_long"]; !long_texts.empty()) {
+    std::string list;
+    for (size_t i = 0; i < long_texts.size() && i < 3; ++i) {
+      list += (i ? ", " : "") + std::string("record '") + long_texts[i]["record_id"].get<std::string>() + "' (" +
+              std::to_string(long_texts[i]["tokens"].get<int64_t>()) + " tokens)";
+    }
+    if (long_texts.size() > 3) list += " and " + std::to_string(long_texts.size() - 3) + " more";
+    res.warnings.push_back(std::to_string(long_texts.size()) + " text(s) longer than the token viewer's budget of " +
+                           std::to_string(opt.max_viewer_cells) + " position×model cells are not in it: " + list +
+                           "; --max-cells " + std::to_string(long_texts[0]["tokens"].get<int64_t>() * int64_t(agg.models.size())) +
+                           " would hold the first (each cell adds about 160 bytes to the file)");
+  }
   data["has_summary"] = io::file_exists(io::join_path(results_dir, "summary.json"));
   if (const std::string unfinished = results::unfinished_run(db); !unfinished.empty()) {
     res.warnings.insert(res.warnings.begin(), unfinished);

@@ -87,7 +87,7 @@ io::Json build_distributions(results::ResultsDb& db, const results::RunAggregate
     jl.push_back(lp[m].json());
     je.push_back(ent[m].json());
     jr.push_back(ranks[m]);
-    const double n = double(std::max<int64_t>(1, lp_sum[m].n));
+    const double n = double(lp_sum[m].n);  // none (no text done): NaN, shown as "–", not 0
     js.push_back({{"n", lp_sum[m].n},
                   {"mean_logprob", rnum(lp_sum[m].s / n, 4)},
                   {"mean_entropy", rnum(ent_sum[m].s / n, 4)},

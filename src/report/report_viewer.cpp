@@ -147,11 +147,6 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
       }
       if (!any) break;
     }
-    rule = "up to " + std::to_string(opt.max_texts) + " texts and " +
-           std::to_string(opt.max_viewer_cells) + " position×model cells: the " +
-           std::to_string(n_div) +
-           " most divergent (mean JS over model pairs), then a seeded round-robin draw over level "
-           "× correctness strata";
   }
   std::vector<std::pair<size_t, std::string>> chosen;
   std::set<size_t> taken;
@@ -164,6 +159,21 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
     chosen.emplace_back(t, why);
   }
   std::sort(chosen.begin(), chosen.end());
+  if (rule.empty()) {  // what was taken, by reason (a long text may not fit what is left)
+    int64_t n_div = 0;
+    for (const auto& [t, why] : chosen) n_div += why == "most divergent";
+    rule = "up to " + std::to_string(opt.max_texts) + " texts (--max-texts) and " + std::to_string(opt.max_viewer_cells) +
+           " position×model cells (--max-cells): " + std::to_string(n_div) +
+           " of the most divergent (mean JS over model pairs), then " + std::to_string(int64_t(chosen.size()) - n_div) +
+           " by a seeded round-robin draw over level × correctness strata";
+  }
+  // Texts no selection can hold: longer alone than the budget (said, with the option that helps).
+  io::Json too_long = io::Json::array();
+  for (size_t t = 0; t < N; ++t) {
+    if (cost(t) > opt.max_viewer_cells) {
+      too_long.push_back({{"record_id", agg.texts[t].record_id}, {"tokens", cost(t) / int64_t(M)}});
+    }
+  }
 
   // run --lens: the lens layers embedded per model — all of them, or every s-th one counted back
   // from the last when the chosen texts' lens rows × families exceed the budget.
@@ -193,7 +203,8 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
   }
   std::unique_ptr<io::Stmt> q_lens = agg.has_lens ? std::make_unique<io::Stmt>(d, lens_sql) : nullptr;
 
-  const int K = opt.viewer_top_k;
+  const int stored_k = db.run_meta().top_k;
+  const int K = stored_k > 0 ? std::min(opt.viewer_top_k, stored_k) : opt.viewer_top_k;  // no more than the run stored
   std::set<int32_t> vocab_ids;
   io::Json texts = io::Json::array();
   std::vector<std::pair<int64_t, int64_t>> pairs;
@@ -320,6 +331,7 @@ io::Json build_viewer(results::ResultsDb& db, const results::RunAggregates& agg,
   }
   io::Json j;
   j["rule"] = rule;
+  j["too_long"] = too_long;
   j["top_k"] = K;
   j["stored_top_k"] = db.run_meta().top_k;
   j["n_candidates"] = N;

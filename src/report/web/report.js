@@ -52,6 +52,7 @@
     if (Number.isInteger(v) && Math.abs(v) < 1e15) return v.toLocaleString('en-US');
     const a = Math.abs(v);
     if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(d === undefined ? 2 : d);
+    if (d === undefined && a < 1) return v.toPrecision(3);  // three significant digits, not three decimals
     return v.toFixed(d === undefined ? (a >= 100 ? 1 : 3) : d);
   }
   function fmtP(v) {
@@ -386,7 +387,7 @@
       baseLayout('Keyword occurrences per 1k answer tokens (pooled)', {yaxis: axis('per 1k tokens')}));
     plot(chartDiv(row2, 'half'), [{type: 'bar', x: FAMS, y: share, marker: {color: COLORS[2]}, hovertemplate: '%{x}: in %{y:.0%} of texts<extra></extra>'}],
       baseLayout('Share of texts containing each keyword', {yaxis: axis('share of texts', {tickformat: '.0%', range: [0, 1]})}));
-    table(b, ['family', 'occurrences', 'per 1k answer tokens', 'texts containing it'], FAMS.map(function (f, fi) {
+    table(b, ['family', 'occurrences', 'per 1k answer tokens (pooled)', 'texts containing it'], FAMS.map(function (f, fi) {
       let s = 0; TEXTS.counts[fi].forEach(function (v) { s += v; });
       return [f, s, per1k[fi], Math.round(share[fi] * n)];
     }));
@@ -417,10 +418,10 @@
         marker: {color: color(m)}, hovertemplate: 'rank %{x}: %{y:.2%} (%{customdata})<extra>' + pe(MODELS[m]) + '</extra>'};
     }), baseLayout('Rank of the observed token', {barmode: 'group', xaxis: axis('rank bucket'), yaxis: axis('share of positions', {tickformat: '.0%'})}));
     const t = row2.appendChild(el('div', {cls: 'half'}));
-    table(t, ['model', 'answer positions', 'mean log p', 'mean entropy', 'top-1 rate'], ds.summary.map(function (s, m) {
-      return [MODELS[m], s.n, s.mean_logprob, s.mean_entropy, (100 * s.top1_rate).toFixed(1) + '%'];
+    table(t, ['model', 'answer positions', 'mean log p (pooled, nats)', 'mean entropy (pooled, nats)', 'observed token ranked 1st'], ds.summary.map(function (s, m) {
+      return [MODELS[m], s.n, s.mean_logprob, s.mean_entropy, s.n ? (100 * s.top1_rate).toFixed(1) + '%' : '–'];
     }));
-    note(t, 'Histograms are binned by logitscope over every answer position (exact counts, not a sample).');
+    note(t, 'Histograms are binned by logitscope over every answer position (exact counts, not a sample). Pooled: over all answer positions, so long answers weigh more; the sections below take the text as the unit (the mean of per-text means).');
   }
 
   // ---------- 4. keywords × models ----------
@@ -614,7 +615,7 @@
   function sectionDifferences() {
     const b = body('s8-differences');
     const P = D.pairs;
-    if (!P.length) { note(b, 'One model only: there are no model pairs to compare.'); return; }
+    if (!P.length) { note(b, MODELS.length > 1 ? 'No pair rows yet: no text of this run is done.' : 'One model only: there are no model pairs to compare.'); return; }
     const pname = function (p) { return MODELS[p.a] + ' vs ' + MODELS[p.b]; };
     table(b, ['pair', 'positions', 'mean KL(a‖b)', 'mean KL(b‖a)', 'mean JS (bits)', 'mean TV', 'top-1 agreement', 'mean |Δlog p|'],
       P.map(function (p) { return [pname(p), p.n, p.mean.kl_ab, p.mean.kl_ba, p.mean.js_bits, p.mean.tv, (100 * p.mean.top1_agree).toFixed(1) + '%', p.mean.abs_dlogp]; }));
@@ -658,15 +659,15 @@
         yaxis: axis('share of positions', {tickformat: '.0%'})}));
       const pr = p.profile, xb = range(pr.bins).map(function (i) { return (i + 0.5) / pr.bins; });
       plot(profDiv, [
-        {type: 'scatter', mode: 'lines+markers', name: 'mean KL(a‖b)', x: xb, y: pr.kl_ab, line: {color: COLORS[4]}, customdata: pr.n, hovertemplate: '%{x:.0%}: %{y:.4g} (n = %{customdata})<extra>KL</extra>'},
+        {type: 'scatter', mode: 'lines+markers', name: 'mean KL(' + MODELS[p.a] + ' ‖ ' + MODELS[p.b] + ') (nats)', x: xb, y: pr.kl_ab, line: {color: COLORS[4]}, customdata: pr.n, hovertemplate: '%{x:.0%}: %{y:.4g} (n = %{customdata})<extra>KL</extra>'},
         {type: 'scatter', mode: 'lines+markers', name: 'mean JS (bits)', x: xb, y: pr.js_bits, line: {color: COLORS[6]}, hovertemplate: '%{x:.0%}: %{y:.4g}<extra>JS</extra>'},
         {type: 'scatter', mode: 'lines', name: 'top-1 disagreement', x: xb, y: pr.disagree, yaxis: 'y2', line: {color: '#555', dash: 'dot'}, hovertemplate: '%{x:.0%}: %{y:.1%}<extra>disagree</extra>'}
       ], baseLayout('Where in the answer the divergence sits: ' + pname(p), {xaxis: axis('relative position in the answer', {tickformat: '.0%'}),
-        yaxis: axis('divergence'), yaxis2: {title: {text: 'top-1 disagreement'}, overlaying: 'y', side: 'right', tickformat: '.0%', rangemode: 'tozero'}}));
+        yaxis: axis('KL (nats), JS (bits)'), yaxis2: {title: {text: 'top-1 disagreement'}, overlaying: 'y', side: 'right', tickformat: '.0%', rangemode: 'tozero'}}));
       tabs.textContent = '';
       const t1 = tabs.appendChild(el('div', {cls: 'half'}));
       h3(t1, 'Most divergent tokens (' + pname(p) + ')');
-      table(t1, p.top_tokens_columns, p.top_tokens.map(function (r) { return [r[0], vis(r[1])].concat(r.slice(2)); }));
+      table(t1, p.top_tokens_columns, p.top_tokens.map(function (r) { return [String(r[0]), vis(r[1])].concat(r.slice(2)); }));
       note(t1, 'The divergence of the rows that predict the token (token ids seen at least 3 times, by mean JS).');
       const t2 = tabs.appendChild(el('div', {cls: 'half'}));
       h3(t2, 'Most divergent texts (' + pname(p) + ')');
@@ -695,7 +696,7 @@
   }
   function sectionLogits() {
     const b = body('s9-logits');
-    if (!VIEWER.texts.length) { note(b, 'No text embedded (see --max-texts).'); return; }
+    if (!VIEWER.texts.length) { note(b, 'No text embedded' + (TEXTS.idx.length ? ' (see the rule above and report --max-texts / --max-cells).' : ': no text of this run is done.')); return; }
     note(b, 'Cells are log p of the top-' + VIEWER.top_k + ' entries stored per position (the run stored top-' + VIEWER.stored_top_k +
       '; the full vocabulary row is not kept). Blank: the entry was not in that position\'s top-' + VIEWER.top_k +
       '. Rows: the N entries with the most probability mass over the shown positions. × marks the observed token; boxes mark keyword occurrences.');
@@ -917,7 +918,7 @@
       const md = t.models[m], K = VIEWER.top_k, box = el('div', {cls: 'tk'});
       const lp = md.lp[p];
       box.appendChild(el('div', {cls: 'tkh', text: MODELS[m] + ': log p ' + fmt(lp) + (lp === null ? '' : ' (p ' + pct(Math.exp(lp)) + ')') +
-        ' · rank ' + fmt(md.rank[p]) + ' · H ' + fmt(md.ent[p])}));
+        ' · rank ' + fmt(md.rank[p]) + ' · entropy ' + fmt(md.ent[p]) + ' nats'}));
       const tb = el('table');
       for (let i = 0; i < K; i++) {
         const id = md.tki[p * K + i];
@@ -999,12 +1000,21 @@
     const st = {f: Math.max(0, FAMS.indexOf('wait')), o: 0};
     // Heatmaps: layer × family, mean lens propensity per model (log colour scale).
     const hmRow = b.appendChild(el('div', {cls: 'row'}));
+    const zs = MODELS.map(function (mn, m) {
+      return FAMS.map(function (_, f) { return L.prop[m][f].map(function (p) { return p[1] > 0 ? Math.log10(p[1]) : null; }); });
+    });
+    let zmin = Infinity, zmax = -Infinity;  // one colour scale: the same colour is the same value in every panel
+    zs.forEach(function (z) { z.forEach(function (row) { row.forEach(function (v) { if (v !== null) { zmin = Math.min(zmin, v); zmax = Math.max(zmax, v); } }); }); });
+    let nLayers = 1;
+    MODELS.forEach(function (mn, m) { nLayers = Math.max(nLayers, L.layers[m].length ? L.layers[m][L.layers[m].length - 1] + 1 : 1); });
+    const layerAxis = function () { return axis('layer', {tick0: 0, dtick: Math.max(1, Math.ceil(nLayers / 14))}); };
     MODELS.forEach(function (mn, m) {
-      const z = FAMS.map(function (_, f) { return L.prop[m][f].map(function (p) { return p[1] > 0 ? Math.log10(p[1]) : null; }); });
+      const z = zs[m];
       const tx = FAMS.map(function (_, f) { return L.prop[m][f].map(function (p) { return fmt(p[1]) + ' [' + fmt(p[2]) + ', ' + fmt(p[3]) + '] n ' + p[0]; }); });
-      plot(chartDiv(hmRow, 'third'), [{type: 'heatmap', x: L.layers[m], y: FAMS, z: z, text: tx, colorscale: 'Viridis',
-        colorbar: {title: {text: 'log10 p'}}, hovertemplate: '%{y} · layer %{x}: %{text}<extra>' + pe(mn) + '</extra>'}],
-      baseLayout(mn + ': lens propensity at the decision rows', {height: 380, xaxis: axis('layer'), yaxis: {autorange: 'reversed', automargin: true}}));
+      plot(chartDiv(hmRow, 'third'), [Object.assign({type: 'heatmap', x: L.layers[m], y: FAMS, z: z, text: tx, colorscale: 'Viridis',
+        colorbar: {title: {text: 'log10 p'}}, hovertemplate: '%{y} · layer %{x}: %{text}<extra>' + pe(mn) + '</extra>'},
+        isFinite(zmin) ? {zmin: zmin, zmax: zmax} : {})],
+      baseLayout(mn + ': lens propensity at the decision rows', {height: 380, xaxis: layerAxis(), yaxis: {autorange: 'reversed', automargin: true}}));
     });
     const lineRow = b.appendChild(el('div', {cls: 'row'}));
     const propDiv = chartDiv(lineRow, 'half'), klDiv = chartDiv(lineRow, 'half');
@@ -1020,13 +1030,13 @@
         tp = tp.concat(band(L.layers[m], L.prop[m][st.f], m, mn));
         tk = tk.concat(band(L.layers[m], L.kl[m], m, mn));
       });
-      plot(propDiv, tp, baseLayout('Lens propensity of "' + FAMS[st.f] + '" at its decision rows over depth', {xaxis: axis('layer'), yaxis: axis('mean propensity', {type: 'log'}), showlegend: true}));
-      plot(klDiv, tk, baseLayout('KL(final ‖ lens) over depth (every lens row)', {xaxis: axis('layer'), yaxis: axis('nats', {type: 'log'}), showlegend: true}));
+      plot(propDiv, tp, baseLayout('Lens propensity of "' + FAMS[st.f] + '" at its decision rows over depth', {xaxis: layerAxis(), yaxis: axis('mean propensity', {type: 'log'}), showlegend: true}));
+      plot(klDiv, tk, baseLayout('KL(final ‖ lens) over depth (every lens row)', {xaxis: layerAxis(), yaxis: axis('nats', {type: 'log'}), showlegend: true}));
     }
     select(c, 'family', FAMS.map(function (f, i) { return [i, f]; }), st.f, function (v) { st.f = +v; drawLines(); });
     drawLines();
     note(b, 'Text as the unit: each point is the mean over texts of the per-text mean, with a ' + L.n_bootstrap +
-      '-resample bootstrap 95% CI. Layer ℓ is the residual stream after layer ℓ (0-based), read through the final norm and the LM head; the last layer is the model\'s own output.');
+      '-resample bootstrap 95% CI. Layer ℓ is the residual stream after layer ℓ (0-based), read through the final norm and the LM head; the last layer is the model\'s own output, so its KL is 0 and has no point on the log axis. The heatmaps share one colour scale.');
     // Emergence depth (stats.json means of lens_emergence_depth).
     const means = (D.stats && D.stats.means) ? D.stats.means.filter(function (r) { return r.measure === 'lens_emergence_depth'; }) : [];
     if (means.length) {
