@@ -26,7 +26,7 @@ std::string key_for(const FieldMap& fields, const std::string& logical) {
   return it == fields.end() ? logical : it->second;
 }
 
-// level: an integer 1-5 (3 or 3.0) or the MATH form "Level 3"; null/absent = 0.
+// level: an integer 1-5 (3 or 3.0) or the MATH form "Level 3" ("level 3"); null/absent = 0.
 int parse_level(const Json& v, const std::string& where, const std::string& key) {
   auto bad = [&]() {
     return InputError(where, "field \"" + key + "\"", "an integer 1-5 or \"Level N\"", json_type_name(v));
@@ -37,7 +37,7 @@ int parse_level(const Json& v, const std::string& where, const std::string& key)
     x = v.get<double>();
   } else if (v.is_string()) {
     std::string s = v.get<std::string>();
-    if (s.rfind("Level ", 0) == 0) s = s.substr(6);
+    if (s.size() > 6 && (s[0] == 'L' || s[0] == 'l') && s.compare(1, 5, "evel ") == 0) s = s.substr(6);
     if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos) throw bad();
     x = std::stod(s);
   } else {
@@ -50,7 +50,7 @@ int parse_level(const Json& v, const std::string& where, const std::string& key)
 int parse_correct(const Json& v, const std::string& where, const std::string& key) {
   if (v.is_null()) return -1;
   if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
-  if (v.is_number_integer() && (v.get<int64_t>() == 0 || v.get<int64_t>() == 1)) return static_cast<int>(v.get<int64_t>());
+  if (v.is_number() && (v.get<double>() == 0.0 || v.get<double>() == 1.0)) return v.get<double>() == 1.0 ? 1 : 0;  // 1 or 1.0
   throw InputError(where, "field \"" + key + "\"", "true, false, 0 or 1", json_type_name(v));
 }
 

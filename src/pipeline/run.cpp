@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "analysis/keywords.h"
@@ -18,6 +19,7 @@
 #include "io/error.h"
 #include "io/json.h"
 #include "io/atomic_file.h"
+#include "io/dir_lock.h"
 #include "io/mapped_file.h"
 #include "io/paths.h"
 #include "io/sha256.h"
@@ -114,6 +116,24 @@ io::Dataset read_dataset(const RunOptions& opt, bool warn) {
                  "skipped table lists them):%s\n", counted.c_str(), opt.data_path.c_str(), listed(5).c_str());
   }
   if (opt.limit > 0 && static_cast<int64_t>(data.records.size()) > opt.limit) data.records.resize(size_t(opt.limit));
+  // The same query and answer twice: kept (the user may mean it), but said, as each copy counts
+  // as a text of its own in the statistics.
+  if (warn) {
+    std::map<std::pair<std::string_view, std::string_view>, const io::Record*> first;
+    std::vector<std::string> repeats;
+    for (const io::Record& r : data.records) {
+      const auto [it, fresh] = first.try_emplace({r.query, r.answer}, &r);
+      if (!fresh) repeats.push_back("record '" + r.id + "' (line " + std::to_string(r.line) + ") repeats record '" +
+                                    it->second->id + "' (line " + std::to_string(it->second->line) + ")");
+    }
+    if (!repeats.empty()) {
+      std::string list;
+      for (size_t i = 0; i < repeats.size() && i < 3; ++i) list += (i ? "; " : "") + repeats[i];
+      if (repeats.size() > 3) list += "; and " + std::to_string(repeats.size() - 3) + " more";
+      std::fprintf(stderr, "logitscope: warning: %s: %zu record(s) have the query and answer of an earlier one; each "
+                   "counts as a text of its own in the statistics: %s\n", opt.data_path.c_str(), repeats.size(), list.c_str());
+    }
+  }
   return data;
 }
 
@@ -141,13 +161,12 @@ struct RunRecord {  // what the manifest records about this run
 
 // The results directory: new (manifest written), resumable (same arguments), or refused.
 std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const std::string& results_dir,
-                                                const RunRecord& run) {
+                                                std::optional<io::DirLock>& lock, const RunRecord& run) {
   const auto& models = run.models;
   const auto& families = run.families;
   const auto& data = run.data;
   const auto& mine = run.mine;
   const model::Precision precision = run.precision;
-  io::make_dirs(results_dir, "the results directory");
   const std::string data_sha = io::sha256_file(opt.data_path);
   const std::string args = canonical_args(opt, models, data_sha);
   const std::string args_hash = io::sha256_hex(args);
@@ -172,7 +191,32 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       throw InputError(merged.path(), "stored run", "the run these shards belong to (the shards are merged into it)",
                        results::another_run(merged.args_json(), args) + "; use --force to replace it, or another --out");
     }
+    // This run, computed in one process: its texts are there, not in shards (which would redo them).
+    if (const results::RunMeta m = merged.run_meta(); m.n_shards == 0) {
+      throw InputError(merged.path(), "stored run", "a run computed in shards (to resume it in shards)",
+                       "this run computed in one process (" + std::to_string(merged.n_texts_done()) + " of " +
+                           std::to_string(m.n_texts) + " texts done): run the same command without --shard or mpirun " +
+                           "to resume it there, or pass --force to compute it again in shards");
+    }
   }
+  // A run in one process where this run's shards are (an mpirun or --shard run, not merged yet):
+  // their texts would be computed again.
+  if (!opt.shard.sharded() && !opt.force && !io::file_exists(db_path) && io::is_directory(io::join_path(opt.out_dir, "shards"))) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(io::join_path(opt.out_dir, "shards"), ec)) {
+      results::ShardSpec spec;
+      const std::string shard_db = io::join_path(e.path().string(), "results.sqlite");
+      if (!results::parse_shard_dir_name(e.path().filename().string(), &spec) || !io::file_exists(shard_db)) continue;
+      results::ResultsDb shard(e.path().string(), opt.keywords, false);
+      if (shard.args_hash() != args_hash) continue;
+      throw InputError(io::join_path(opt.out_dir, "shards"), "", "no shards of this run (to compute it in one process)",
+                       "this run split " + std::to_string(spec.count) + " ways (shard " + e.path().filename().string() +
+                           " holds " + std::to_string(shard.n_texts_done()) + " texts done): resume it as it was started " +
+                           "(mpirun -np " + std::to_string(spec.count) + ", or run --shard I/" + std::to_string(spec.count) +
+                           " for each I, then logitscope merge --out " + opt.out_dir + "), or pass --force to compute it here");
+    }
+  }
+  io::make_dirs(results_dir, "the results directory");  // (after the refusals above: they leave no folder)
   if (io::file_exists(db_path)) {
     std::string stored, stored_args;
     {
@@ -187,6 +231,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
         throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
                          results::another_run(stored_args, args) + "; use --force to replace it, or another --out");
       }
+      lock.emplace(results_dir);  // (before the replaced run's files go)
       // With the replaced run's outputs (a stop before the new run writes its own must not leave
       // them beside it).
       for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm", "summary.json", "stats.json",
@@ -198,6 +243,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
       }
     }
   }
+  if (!lock) lock.emplace(results_dir);  // before anything is written (a refusal above leaves no lock file)
   const bool fresh = !io::file_exists(db_path);
   auto db_owner = std::make_unique<results::ResultsDb>(results_dir, opt.keywords, true);
   results::ResultsDb& db = *db_owner;
@@ -436,8 +482,9 @@ int run(const RunOptions& opt_in) {
     std::fprintf(stderr, "logitscope: CPU %s, %d threads; products: %s\n", cpu::cpu_model_name().c_str(),
                  omp_get_max_threads(), products.c_str());
   }
+  std::optional<io::DirLock> lock;  // one run at a time writes here (taken by open_results)
   const auto db_owner = open_results(
-      opt, results_dir, RunRecord{data, models, families, mine, static_cast<int64_t>(jobs.size()), planned.n_truncated,
+      opt, results_dir, lock, RunRecord{data, models, families, mine, static_cast<int64_t>(jobs.size()), planned.n_truncated,
                                   cut.max_tokens, precision, gpu_models.get()});
   results::ResultsDb& db = *db_owner;
   const std::string db_path = db.path();

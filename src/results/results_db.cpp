@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "io/error.h"
 #include "io/json.h"
@@ -87,6 +88,10 @@ std::string ResultsDb::propensity_column(const std::string& family) {
 ResultsDb::ResultsDb(const std::string& dir, const std::vector<std::string>& family_names, bool create)
     : path_(io::join_path(dir, "results.sqlite")), families_(family_names) {
   if (!create && !io::file_exists(path_)) throw InputError(path_, "", "a results database (run 'logitscope run' first)", "no such file");
+  // An empty file would become an empty database on opening (SQLite writes its header there).
+  if (std::error_code ec; !create && std::filesystem::file_size(path_, ec) == 0 && !ec) {
+    throw InputError(path_, "", "a results database (run 'logitscope run' first)", "an empty file");
+  }
   db_ = std::make_unique<io::Db>(path_, create);
   // WAL + synchronous=NORMAL: a committed text survives a crash of the process (SIGKILL); the
   // last transactions may be lost only on power failure, and are then redone by the resume.

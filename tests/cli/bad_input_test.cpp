@@ -571,6 +571,13 @@ std::vector<Case> cases() {
        "export {out} --table texts", 3,
        "\\{out\\}/results.sqlite: expected an SQLite results database, found file is not a "
        "database"});
+  // It turned the empty file into an empty SQLite database (a read-only command rewrote its input).
+  v.push_back({"A28", "command line", "results.sqlite that is an empty file",
+               [](const std::string& dir) { write(dir + "/out/results.sqlite", ""); }, "report {out} --quiet", 3,
+               "\\{out\\}/results.sqlite: expected a results database \\(run 'logitscope run' first\\), found an empty file"});
+  v.back().check = [](const std::string& dir, const CliResult&) {
+    EXPECT_EQ(fs::file_size(dir + "/out/results.sqlite"), 0u) << "the input was written";
+  };
   v.push_back({"A15", "command line", "logits --ids with an id outside the vocabulary", nullptr,
                "logits --model {tiny} --ids 1,2,1000", 3,
                "--ids: token id at position 2: expected an id in \\[0, 1000\\), found 1000"});

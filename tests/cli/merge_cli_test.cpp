@@ -3,6 +3,10 @@
 // values), resuming per shard, and refusing shards that do not make one finished run.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +129,46 @@ TEST_F(MergeDir, AnUnfinishedShardIsNamedAndResumesByItself) {
   r = run_cli(args(p("single")));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(dump_tables(p("single/results.sqlite")), dump_tables(p("out/results.sqlite")));
+}
+
+// A run started in shards (mpirun) and continued in one process, or the reverse, would compute
+// again every text the other finished: both are refused, naming how to resume.
+TEST_F(MergeDir, ARunInShardsAndTheSameRunInOneProcessDoNotRedoEachOthersTexts) {
+  run_shards(p("out"), 2, "", false);  // both shards done, not merged
+  auto r = run_cli(args(p("out"), "", false));
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find(p("out/shards") + ": expected no shards of this run (to compute it in one process), found this "
+                       "run split 2 ways (shard "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mpirun -np 2, or run --shard I/2 for each I, then logitscope merge --out " + p("out")), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("out/results.sqlite")));
+  ASSERT_EQ(run_cli("merge --quiet --out " + p("out")).code, 0);
+  ASSERT_EQ(run_cli(args(p("out"), "", false)).code, 0) << "merged: the same run, nothing to do";
+  // The reverse: a run of one process, then the same arguments in shards.
+  ASSERT_EQ(run_cli(args(p("single"), "", false)).code, 0);
+  r = run_cli(args(p("single"), "", false) + " --shard 0/2");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find(p("single/results.sqlite") + ": stored run: expected a run computed in shards (to resume it in "
+                       "shards), found this run computed in one process (9 of 9 texts done)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(p("single/shards")));
+}
+
+// One run writes a results directory at a time: a second on the same --out is refused.
+TEST_F(MergeDir, ASecondRunOnTheSameDirectoryIsRefusedWhileTheFirstWrites) {
+  ASSERT_EQ(run_cli(args(p("out"), "", false)).code, 0);
+  const int fd = ::open(p("out/results.sqlite.lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << "no lock file";
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the finished run left its lock held";
+  // As if a run were writing (the lock held by this process): refused, the database untouched.
+  const auto before = dump_tables(p("out/results.sqlite"));
+  auto r = run_cli(args(p("out"), "", false));
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find(p("out") + ": expected a results directory no other logitscope is writing, found another run "
+                       "writing it"), std::string::npos) << r.err;
+  r = run_cli(args(p("out"), "--force --window 3", false));
+  EXPECT_EQ(r.code, 3) << "--force does not take over a directory another run writes: " << r.err;
+  EXPECT_EQ(dump_tables(p("out/results.sqlite")), before);
+  ::close(fd);
+  EXPECT_EQ(run_cli(args(p("out"), "", false)).code, 0);
 }
 
 TEST_F(MergeDir, MissingForeignAndDuplicateShardsAreRefused) {

@@ -342,6 +342,19 @@ TEST_F(RunDir, ForceRemovesTheReplacedRunsOutputs) {
   for (const char* f : {"summary.json", "stats.json", "stats.md", "report.html"}) EXPECT_FALSE(fs::exists(p("out/") + f)) << f;
 }
 
+// A record repeating an earlier one's query and answer is kept (each counts as a text) and said.
+TEST_F(RunDir, RepeatedRecordsAreKeptAndSaid) {
+  write("data.jsonl", R"({"id": "a", "query": "What is 2+2?", "answer": "4."})" "\n"
+                      R"({"id": "b", "query": "What is 3+3?", "answer": "6."})" "\n"
+                      R"({"id": "c", "query": "What is 2+2?", "answer": "4."})" "\n");
+  const auto r = run_cli("run --model a=" + kModel + " --data " + p("data.jsonl") + " --quiet --out " + p("out"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 record(s) have the query and answer of an earlier one; each counts as a text of its own in "
+                       "the statistics: record 'c' (line 3) repeats record 'a' (line 1)"), std::string::npos) << r.err;
+  io::Db db(p("out/results.sqlite"), false);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM done"), 3);
+}
+
 // A results directory holding a run with other arguments is refused, the error naming what
 // differs: an option, the data file's contents, a model's config.json.
 TEST_F(RunDir, ARunWithOtherArgumentsIsRefusedNamingWhatDiffers) {

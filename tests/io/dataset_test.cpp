@@ -29,6 +29,25 @@ TEST(Dataset, AcceptsTheDocumentedFieldForms) {
   EXPECT_EQ(d.records[2].line, 4);
 }
 
+// The same values written as other JSON types or case: 1.0 as 1 (as a level's 3.0 is 3), "level 2"
+// as "Level 2"; 0.5 and "Levels 2" stay errors.
+TEST(Dataset, NumbersAndLevelNamesInTheirOtherSpellings) {
+  const std::string text =
+      R"({"query": "q1", "answer": "a1", "level": "level 2", "is_correct": 1.0})" "\n"
+      R"({"query": "q2", "answer": "a2", "level": 4.0, "is_correct": 0.0})" "\n"
+      R"({"query": "q3", "answer": "a3", "is_correct": 0.5})" "\n"
+      R"({"query": "q4", "answer": "a4", "level": "Levels 2"})" "\n";
+  const Dataset d = parse_dataset(text, "d.jsonl");
+  ASSERT_EQ(d.records.size(), 2u);
+  EXPECT_EQ(d.records[0].level, 2);
+  EXPECT_EQ(d.records[0].is_correct, 1);
+  EXPECT_EQ(d.records[1].level, 4);
+  EXPECT_EQ(d.records[1].is_correct, 0);
+  ASSERT_EQ(d.errors.size(), 2u);
+  EXPECT_NE(d.errors[0].find("d.jsonl:3: field \"is_correct\""), std::string::npos) << d.errors[0];
+  EXPECT_NE(d.errors[1].find("d.jsonl:4: field \"level\""), std::string::npos) << d.errors[1];
+}
+
 TEST(Dataset, ReportsEveryBadLineNotJustTheFirst) {
   const std::string text =
       "not json\n"
