@@ -420,7 +420,29 @@ TEST_F(ReportCli, ViewerSelectionIsBoundedAndSaysSo) {
   for (const auto& t : d["viewer"]["texts"]) why.insert(t["why"].get<std::string>());
   EXPECT_TRUE(why.count("most divergent"));
   EXPECT_TRUE(why.count("stratified sample"));
+  // The rule counts what was taken: 2 of the most divergent (a quarter of 5), then 3 drawn.
+  EXPECT_NE(d["viewer"]["rule"].get<std::string>().find(": 2 of the most divergent (mean JS over model pairs), then 3 by a "
+                                                         "seeded round-robin draw"), std::string::npos) << d["viewer"]["rule"];
   fs::remove(out("small.html"));
+}
+
+// A cell budget smaller than every text: none fits, and the report says which and what would hold
+// them, rather than dropping them silently; --top-k above what the run stored is lowered, said.
+TEST_F(ReportCli, TextsTooLongForTheViewerAndATopKAboveTheStoredOneAreSaid) {
+  const auto r = run_cli("report " + out() + " --out " + out("tiny.html") + " --max-cells 4 --top-k 500");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string h = slurp(out("tiny.html"));
+  const io::Json d = io::parse_json(between(h, "<script type=\"application/json\" id=\"lsc-data\">", "</script>"), "tiny");
+  EXPECT_EQ(d["viewer"]["texts"].size(), 0u);
+  const size_t n = d["viewer"]["too_long"].size();
+  EXPECT_EQ(int64_t(n), d["viewer"]["n_candidates"].get<int64_t>());
+  EXPECT_NE(r.err.find(std::to_string(n) + " text(s) longer than the token viewer's budget of 4 position×model cells are "
+                       "not in it: record '"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("; --max-cells "), std::string::npos) << r.err;
+  EXPECT_EQ(d["viewer"]["top_k"], d["viewer"]["stored_top_k"]);
+  EXPECT_NE(r.err.find("--top-k 500: the run stored the top " + d["viewer"]["stored_top_k"].dump() + " of each position"),
+            std::string::npos) << r.err;
+  fs::remove(out("tiny.html"));
 }
 
 TEST_F(ReportCli, ShowsStatsJsonWhenPresentAndSurvivesABrokenOne) {
