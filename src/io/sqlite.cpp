@@ -59,6 +59,8 @@ Db::Db(const std::string& path, bool create) : path_(path) {
   if (!create && file_bytes(path) < 0) {
     throw InputError(path, "", "a results database", "no such file");
   }
+  // (Not "cannot open ... no write permission": the file is what cannot be read.)
+  if (!create && ::access(path.c_str(), R_OK) != 0) throw InputError(path, "", "a readable results database", std::strerror(errno));
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   std::string msg;
   const int code = open_and_probe(path, flags, &db_, &msg);
@@ -146,6 +148,10 @@ bool Stmt::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
+  // A damaged file is bad input (exit 3, as one that is not a database at all), not an I/O failure.
+  if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+    throw InputError(db_.path(), "", "an intact SQLite results database", sqlite3_errstr(rc));
+  }
   db_.fail("step failed");
 }
 

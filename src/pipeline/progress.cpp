@@ -113,6 +113,7 @@ void Progress::draw() {
   // Forward tokens left at the passes' rate (the pass in flight counted by its layers), plus the
   // tokens left to measure at the measuring rate once known.
   double eta = -1;
+  bool eta_at_least = false;  // the measuring step's rate not known yet: the passes' time alone
   if (forward_tokens_ > 0 || measured_tokens_ > 0 || (rate > 0 && fresh > 0)) {
     const double in_pass = pass_tokens_ > 0 ? std::chrono::duration<double>(now - pass_start_).count() : 0.0;
     const double fwd_done = double(forward_tokens_ + in_flight);
@@ -120,7 +121,9 @@ void Progress::draw() {
     const double measure_rate = measure_s_ > 0 ? double(measured_tokens_) / measure_s_ : 0.0;
     const double fwd_left = double(n_tokens_ - done), measure_left = double(n_tokens_ - measured_before_ - measured_tokens_);
     if (fwd_rate > 0) eta = fwd_left / fwd_rate + (measure_rate > 0 ? measure_left / measure_rate : 0.0);
+    eta_at_least = measure_rate == 0 && measure_left > 0;
   }
+  const std::string eta_text = (eta_at_least && eta >= 0 ? ">" : "") + format_duration(eta);
   const double frac = n_tokens_ > 0 ? double(done) / double(n_tokens_) : 0.0;
   std::string what = phase_;
   if (pass_tokens_ > 0) what += ", layer " + std::to_string(layers_done_) + "/" + std::to_string(pass_layers_);
@@ -135,12 +138,12 @@ void Progress::draw() {
     bar[20] = '\0';
     std::snprintf(line, sizeof line, "\r[%s] %lld/%lld texts  %lld/%lld tokens  %.0f tok/s  ETA %s  %s\x1b[K", bar,
                   static_cast<long long>(texts_), static_cast<long long>(n_texts_), static_cast<long long>(done),
-                  static_cast<long long>(n_tokens_), rate, format_duration(eta).c_str(), what.c_str());
+                  static_cast<long long>(n_tokens_), rate, eta_text.c_str(), what.c_str());
   } else {
     std::snprintf(line, sizeof line,
                   "logitscope: %lld/%lld texts committed, %lld/%lld tokens (%.0f%%), %.0f tok/s, ETA %s, %s\n",
                   static_cast<long long>(texts_), static_cast<long long>(n_texts_), static_cast<long long>(done),
-                  static_cast<long long>(n_tokens_), 100 * frac, rate, format_duration(eta).c_str(), what.c_str());
+                  static_cast<long long>(n_tokens_), 100 * frac, rate, eta_text.c_str(), what.c_str());
   }
   std::fputs(line, stderr);
   std::fflush(stderr);

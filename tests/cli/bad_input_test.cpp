@@ -578,6 +578,19 @@ std::vector<Case> cases() {
   v.back().check = [](const std::string& dir, const CliResult&) {
     EXPECT_EQ(fs::file_size(dir + "/out/results.sqlite"), 0u) << "the input was written";
   };
+  // It said "step failed: database disk image is malformed" and exited 4 (an output error).
+  v.push_back({"A29", "command line", "results.sqlite damaged past its first page",
+               [](const std::string& dir) {
+                 const std::string db = dir + "/out/results.sqlite";
+                 for (const char* f : {"-wal", "-shm"}) fs::remove(db + f);
+                 std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+                 const std::string garbage(fs::file_size(db) - 4096, '\xA5');
+                 f.seekp(4096);
+                 f.write(garbage.data(), std::streamsize(garbage.size()));
+               },
+               "export {out} --table texts", 3,
+               "\\{out\\}/results.sqlite: expected an intact SQLite results database, found database disk image is "
+               "malformed"});
   v.push_back({"A15", "command line", "logits --ids with an id outside the vocabulary", nullptr,
                "logits --model {tiny} --ids 1,2,1000", 3,
                "--ids: token id at position 2: expected an id in \\[0, 1000\\), found 1000"});

@@ -903,6 +903,8 @@ TEST_F(RunDir, ProgressShowsPhaseTokensRateAndEtaWhileModelsRun) {
     if (line.find("forward passes, model '") != std::string::npos) {
       ++forward_lines;
       EXPECT_NE(line.find(" tok/s, ETA "), std::string::npos) << line;
+      // One group: no text is measured during the passes, so the ETA is the passes' alone, a bound.
+      EXPECT_TRUE(line.find(" tok/s, ETA >") != std::string::npos || line.find(" tok/s, ETA ?") != std::string::npos) << line;
       EXPECT_NE(line.find(", layer "), std::string::npos) << line;
       EXPECT_NE(line.find(" texts committed, "), std::string::npos) << line;
     }

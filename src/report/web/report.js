@@ -63,6 +63,7 @@
   function vis(s) {
     return String(s).replace(/ /g, '␣').replace(/\n/g, '↵').replace(/\t/g, '⇥');
   }
+  const INVISIBLE = /^[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]*$/;
   function pct(p) { return p >= 0.001 ? (100 * p).toFixed(1) + '%' : p.toExponential(1); }
   function tokName(id) { return VOCAB.has(id) ? VOCAB.get(id) : '#' + id; }
   function select(parent, label, options, value, onchange) {
@@ -255,6 +256,7 @@
       return own.test(a.path);
     });
   }
+  function countBy(values, v) { let n = 0; values.forEach(function (x) { if (x === v) n++; }); return n; }
   function statsTables(parent, section, initialFamily) {
     if (!D.stats) {
       note(parent, 'Test results (paired tests, q-values, correlations) appear here once the statistics step has run: run `logitscope stats ' +
@@ -262,7 +264,13 @@
       return;
     }
     const arrays = statsFor(section);
-    if (!arrays.length) { note(parent, 'stats.json has no test rows for this section.'); return; }
+    if (!arrays.length) {
+      const why = section === 's4-keywords' && MODELS.length < 2 ? ' (its tests compare models: they need two or more)'
+        : section === 's6-correctness' ? ' (its tests need texts of both outcomes: ' + countBy(TEXTS.correct, 1) + ' correct, ' + countBy(TEXTS.correct, 0) + ' incorrect)'
+        : section === 's5-difficulty' ? ' (its tests need texts of at least two levels)' : '';
+      note(parent, 'stats.json has no test rows for this section' + why + '.');
+      return;
+    }
     arrays.forEach(function (a) {
       const rows = a.rows.map(flattenRow);
       const cols = orderColumns(rows);
@@ -498,6 +506,8 @@
   function sectionDifficulty() {
     const b = body('s5-difficulty');
     const LEV = [1, 2, 3, 4, 5];
+    const nLevelled = TEXTS.level.filter(function (L) { return L >= 1; }).length;
+    if (!nLevelled) note(b, 'No text of this data has a level (1-5): the charts below stay empty.');
     const c = controls(b);
     const st = {m: MODELS.length - 1, f: Math.max(0, FAMS.indexOf('wait'))};
     const row = b.appendChild(el('div', {cls: 'row'}));
@@ -539,6 +549,11 @@
   // ---------- 6. correctness ----------
   function sectionCorrectness() {
     const b = body('s6-correctness');
+    const nCorrect = countBy(TEXTS.correct, 1), nIncorrect = countBy(TEXTS.correct, 0);
+    if (!nCorrect || !nIncorrect) {
+      note(b, 'The data has ' + nCorrect + ' correct and ' + nIncorrect + ' incorrect text(s) (' + countBy(TEXTS.correct, -1) +
+        ' without is_correct): the correct − incorrect comparisons below need both and stay empty.');
+    }
     const c = controls(b);
     const st = {m: MODELS.length - 1, k: 'lp_word', f: Math.max(0, FAMS.indexOf('wait'))};
     const row = b.appendChild(el('div', {cls: 'row'}));
@@ -905,7 +920,10 @@
       for (let p = 0; p < t.tok.length; p++) {
         if (!st.prompt && t.span[p] === 0) continue;
         const v = value(t, p);
-        const s = el('span', {cls: 'tok' + (t.span[p] === 0 ? ' prompt' : '') + (fam.has(p) ? ' kw' : ''), 'data-p': String(p)});
+        // A piece with nothing to see (a later byte of a character split over tokens, or only
+        // zero-width/bidi marks) gets a marker from CSS (not text), so it can be seen and hovered.
+        const invisible = INVISIBLE.test(t.piece[p]);
+        const s = el('span', {cls: 'tok' + (t.span[p] === 0 ? ' prompt' : '') + (fam.has(p) ? ' kw' : '') + (invisible ? ' inv' : ''), 'data-p': String(p)});
         s.textContent = t.piece[p];
         s.style.background = v === null || v === undefined ? '#eee' : SCALES[st.metric].col(v);
         if (fam.has(p)) s.title = fam.get(p);
