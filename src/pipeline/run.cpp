@@ -58,6 +58,9 @@ extern "C" void on_signal(int sig) {
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
+// A run stopped by a signal exits as a process ended by it would: 143 for SIGTERM, else 130.
+int interrupted_exit_code() { return g_signal.load() == SIGTERM ? 128 + SIGTERM : kExitInterrupted; }
+
 // Thrown from a pass's per-layer callback when the run is asked to stop: the pass is dropped.
 struct PassStopped {};
 
@@ -217,6 +220,7 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     }
   }
   io::make_dirs(results_dir, "the results directory");  // (after the refusals above: they leave no folder)
+  bool replace = false;  // the directory holds another run, replaced (--force) or one never stored
   if (io::file_exists(db_path)) {
     std::string stored, stored_args;
     {
@@ -226,24 +230,23 @@ std::unique_ptr<results::ResultsDb> open_results(const RunOptions& opt, const st
     }
     // A database without a stored run (its creation stopped before the run's first commit)
     // holds nothing to keep: it is replaced as with --force.
-    if (!same_run(stored, db_path)) {
-      if (!opt.force && !stored.empty()) {
-        throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
-                         results::another_run(stored_args, args) + "; use --force to replace it, or another --out");
-      }
-      lock.emplace(results_dir);  // (before the replaced run's files go)
-      // With the replaced run's outputs (a stop before the new run writes its own must not leave
-      // them beside it).
-      for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm", "summary.json", "stats.json",
-                            "stats.md", "report.html"}) {
-        if (std::error_code ec; !fs::remove(io::join_path(results_dir, f), ec) && ec) {
-          throw IoError(io::join_path(results_dir, f) +
-                        ": cannot remove it to replace the run (--force): " + ec.message());
-        }
+    replace = !same_run(stored, db_path);
+    if (replace && !opt.force && !stored.empty()) {
+      throw InputError(db_path, "stored run", "the same arguments as this command (to resume it)",
+                       results::another_run(stored_args, args) + "; use --force to replace it, or another --out");
+    }
+  }
+  lock.emplace(results_dir);  // before anything is removed or written (a refusal above leaves no lock file)
+  if (replace) {
+    // With the replaced run's outputs (a stop before the new run writes its own must not leave
+    // them beside it).
+    for (const char* f : {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm", "summary.json", "stats.json",
+                          "stats.md", "report.html"}) {
+      if (std::error_code ec; !fs::remove(io::join_path(results_dir, f), ec) && ec) {
+        throw IoError(io::join_path(results_dir, f) + ": cannot remove it to replace the run (--force): " + ec.message());
       }
     }
   }
-  if (!lock) lock.emplace(results_dir);  // before anything is written (a refusal above leaves no lock file)
   const bool fresh = !io::file_exists(db_path);
   auto db_owner = std::make_unique<results::ResultsDb>(results_dir, opt.keywords, true);
   results::ResultsDb& db = *db_owner;
@@ -679,7 +682,7 @@ int run(const RunOptions& opt_in) {
     db.set_status("interrupted");
     std::fprintf(stderr, "logitscope: interrupted: %lld of %zu texts done and saved in %s; run the same command again to continue\n",
                  static_cast<long long>(db.n_texts_done()), mine.size(), db_path.c_str());
-    return g_signal.load() == SIGTERM ? 128 + SIGTERM : kExitInterrupted;
+    return interrupted_exit_code();
   }
   if (computed || stored.status != "finished") db.mark_finished(my_tokens, compute_seconds);
   if (opt.shard.sharded()) {
@@ -694,7 +697,7 @@ int run(const RunOptions& opt_in) {
   if (interrupt.requested()) {  // one that came after the last text
     std::fprintf(stderr, "logitscope: interrupted: every text is saved in %s; the same command writes the "
                  "statistics and report\n", db_path.c_str());
-    return g_signal.load() == SIGTERM ? 128 + SIGTERM : kExitInterrupted;
+    return interrupted_exit_code();
   }
   const bool report_written = write_outputs(opt.out_dir, opt.quiet);
   if (!opt.quiet) {
